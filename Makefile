@@ -1,0 +1,29 @@
+# make test is what the README and CI run.
+GOOGLEAPIS := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway@v1.16.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/third_party/googleapis
+PROTOS := $(wildcard proto/callverify/v1/*.proto)
+
+.PHONY: generate test bench lint run
+generate:
+	rm -f api/callverify/v1/*.go api/callverify/v1/*.json
+	# The plugins are the versions pinned in go.mod's tool block.
+	GOBIN=$(CURDIR)/bin go install tool
+	PATH="$(CURDIR)/bin:$$PATH" protoc -I proto -I $(GOOGLEAPIS) \
+		--go_out=paths=source_relative:api \
+		--go-grpc_out=paths=source_relative:api \
+		--grpc-gateway_out=paths=source_relative:api \
+		--openapiv2_out=api/callverify/v1 \
+		--openapiv2_opt=allow_merge=true,merge_file_name=callverify,json_names_for_fields=true \
+		$(PROTOS)
+
+test:
+	go test -race -count=1 ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	go vet ./...
+
+run:
+	go run ./cmd/callverifyd
