@@ -1,0 +1,178 @@
+package blocklist
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// Direction says which way an official number carries calls.
+type Direction int
+
+const (
+	DirectionUnspecified Direction = iota
+	// DirectionOutbound numbers place calls (and may stamp them).
+	DirectionOutbound
+	// DirectionInboundOnly numbers are hotlines that never call anybody.
+	DirectionInboundOnly
+	// DirectionBoth numbers take and place calls.
+	DirectionBoth
+)
+
+// Valid reports whether d is a settable direction.
+func (d Direction) Valid() bool { return d >= DirectionOutbound && d <= DirectionBoth }
+
+// PlacesCalls reports whether a number with this direction may call out.
+func (d Direction) PlacesCalls() bool { return d == DirectionOutbound || d == DirectionBoth }
+
+func (d Direction) String() string {
+	switch d {
+	case DirectionOutbound:
+		return "outbound"
+	case DirectionInboundOnly:
+		return "inbound_only"
+	case DirectionBoth:
+		return "both"
+	}
+	return "unspecified"
+}
+
+// OfficialNumber is a number the platform owns.
+type OfficialNumber struct {
+	Number      phone.Number
+	DisplayName string
+	Direction   Direction
+	Description string
+	CreateBy    string
+	CreateTime  time.Time
+}
+
+func (o OfficialNumber) snapshot() map[string]any {
+	return map[string]any{
+		"number":       o.Number.String(),
+		"display_name": o.DisplayName,
+		"direction":    o.Direction.String(),
+		"description":  o.Description,
+	}
+}
+
+const (
+	maxDisplayName = 64
+	maxDescription = 500
+	maxPageSize    = 1000
+	defPageSize    = 100
+)
+
+// CreateOfficialNumber registers a number the platform owns. It is refused
+// when an active blocklist entry matches the number.
+func (s *Service) CreateOfficialNumber(ctx context.Context, actor audit.Actor, rawNumber string, o OfficialNumber) (OfficialNumber, error) {
+	n, err := s.parseNumber("number", rawNumber)
+	if err != nil {
+		return OfficialNumber{}, err
+	}
+	o.Number = n
+	o.DisplayName = strings.TrimSpace(o.DisplayName)
+	o.Description = strings.TrimSpace(o.Description)
+	switch {
+	case o.DisplayName == "":
+		return OfficialNumber{}, fault.Invalid("display_name", "is required")
+	case utf8.RuneCountInString(o.DisplayName) > maxDisplayName:
+		return OfficialNumber{}, fault.Invalidf("display_name", "is longer than %d characters", maxDisplayName)
+	case utf8.RuneCountInString(o.Description) > maxDescription:
+		return OfficialNumber{}, fault.Invalidf("description", "is longer than %d characters", maxDescription)
+	case !o.Direction.Valid():
+		return OfficialNumber{}, fault.Invalid("direction", "must be DIRECTION_OUTBOUND, DIRECTION_INBOUND_ONLY or DIRECTION_BOTH")
+	}
+	o.CreateBy = actor.Subject
+	o.CreateTime = s.now().UTC().Truncate(time.Millisecond)
+	if err := s.store.CreateOfficialNumber(ctx, o, o.CreateTime); err != nil {
+		var c *ConflictError
+		switch {
+		case errors.As(err, &c):
+			return OfficialNumber{}, fault.Wrap(fault.ErrFailedPrecondition,
+				"number is matched by blocklist entry "+c.EntryID+" ("+c.Pattern+"); remove or change that entry first", err)
+		case errors.Is(err, fault.ErrAlreadyExists):
+			return OfficialNumber{}, fault.Wrap(fault.ErrAlreadyExists, "number is already registered as an official number", err)
+		}
+		return OfficialNumber{}, err
+	}
+	if err := s.audit.Record(ctx, actor, "official_number.create", o.Number.String(), nil, o.snapshot()); err != nil {
+		return OfficialNumber{}, err
+	}
+	return o, nil
+}
+
+// OfficialNumber returns the registered official number n, or an error
+// wrapping fault.ErrNotFound.
+func (s *Service) OfficialNumber(ctx context.Context, n phone.Number) (OfficialNumber, error) {
+	return s.store.GetOfficialNumber(ctx, n)
+}
+
+// ListOfficialNumbers lists official numbers in number order.
+func (s *Service) ListOfficialNumbers(ctx context.Context, pageSize int, pageToken string) ([]OfficialNumber, string, error) {
+	size, err := pageSizeOf(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeToken(pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := s.store.ListOfficialNumbers(ctx, after, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(list) > size {
+		list = list[:size]
+		next = encodeToken(list[size-1].Number.String())
+	}
+	return list, next, nil
+}
+
+// DeleteOfficialNumber removes an official number. Its stamped calls stay
+// until they end or expire, but no new call may be stamped from it.
+func (s *Service) DeleteOfficialNumber(ctx context.Context, actor audit.Actor, rawNumber string) error {
+	n, err := s.parseNumber("number", rawNumber)
+	if err != nil {
+		return err
+	}
+	old, err := s.store.DeleteOfficialNumber(ctx, n)
+	if err != nil {
+		if errors.Is(err, fault.ErrNotFound) {
+			return fault.Wrap(fault.ErrNotFound, "no such official number", err)
+		}
+		return err
+	}
+	return s.audit.Record(ctx, actor, "official_number.delete", n.String(), old.snapshot(), nil)
+}
+
+func (s *Service) parseNumber(field, raw string) (phone.Number, error) {
+	n, err := s.phone.Parse(raw)
+	if err != nil {
+		var inv *phone.InvalidError
+		if errors.As(err, &inv) {
+			return "", fault.Invalid(field, inv.Reason)
+		}
+		return "", fault.Invalid(field, "is not a valid phone number")
+	}
+	return n, nil
+}
+
+func pageSizeOf(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fault.Invalid("page_size", "must not be negative")
+	case n == 0:
+		return defPageSize, nil
+	case n > maxPageSize:
+		return maxPageSize, nil
+	}
+	return n, nil
+}

@@ -1,0 +1,103 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+)
+
+var bAudit = []byte("audit/events")
+
+// AuditStore is audit.Store on bbolt. Events are keyed by the bucket's
+// sequence, so key order is append order and IDs never repeat.
+type AuditStore struct {
+	db *bolt.DB
+}
+
+var _ audit.Store = (*AuditStore)(nil)
+
+// NewAuditStore creates the bucket it needs in db.
+func NewAuditStore(db *bolt.DB) (*AuditStore, error) {
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bAudit)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("create audit bucket: %w", err)
+	}
+	return &AuditStore{db: db}, nil
+}
+
+// AppendAuditEvent implements audit.Store.
+func (s *AuditStore) AppendAuditEvent(ctx context.Context, e audit.Event) (audit.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return audit.Event{}, err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAudit)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		k := binary.BigEndian.AppendUint64(nil, seq)
+		e.ID = hex.EncodeToString(k)
+		v, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return b.Put(k, v)
+	})
+	return e, storeErr(err)
+}
+
+// ListAuditEvents implements audit.Store.
+func (s *AuditStore) ListAuditEvents(ctx context.Context, f audit.Filter, limit int, cursor string) ([]audit.Event, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	var before []byte
+	if cursor != "" {
+		k, err := hex.DecodeString(cursor)
+		if err != nil || len(k) != 8 {
+			return nil, "", fault.Invalid("page_token", "is not a page token this service issued")
+		}
+		before = k
+	}
+	var out []audit.Event
+	next := ""
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bAudit).Cursor()
+		var k, v []byte
+		if before == nil {
+			k, v = c.Last()
+		} else {
+			c.Seek(before)
+			k, v = c.Prev()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			var e audit.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode audit event %x: %w", k, err)
+			}
+			if (f.Actor != "" && e.Actor != f.Actor) || (f.Action != "" && e.Action != f.Action) {
+				continue
+			}
+			if len(out) == limit {
+				next = out[len(out)-1].ID
+				return nil
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", storeErr(err)
+	}
+	return out, next, nil
+}

@@ -1,0 +1,43 @@
+package boltstore_test
+
+import (
+	"testing"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/blocklist/storetest"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/audit/audittest"
+	"github.com/callverify/callverify/internal/store/boltstore"
+)
+
+func TestBlocklistStoreConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) blocklist.Store {
+		db, err := boltstore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s, err := boltstore.NewBlocklistStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestAuditStoreConformance(t *testing.T) {
+	t.Parallel()
+	audittest.Run(t, func(t *testing.T) audit.Store {
+		db, err := boltstore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s, err := boltstore.NewAuditStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
