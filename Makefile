@@ -4,7 +4,7 @@ PROTOS := $(wildcard proto/callverify/v1/*.proto)
 
 .PHONY: generate test bench lint run
 generate:
-	rm -f api/callverify/v1/*.go api/callverify/v1/*.json
+	rm -f api/callverify/v1/*.pb.go api/callverify/v1/*.pb.gw.go api/callverify/v1/*.json
 	# The plugins are the versions pinned in go.mod's tool block.
 	GOBIN=$(CURDIR)/bin go install tool
 	PATH="$(CURDIR)/bin:$$PATH" protoc -I proto -I $(GOOGLEAPIS) \

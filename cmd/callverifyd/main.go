@@ -1,0 +1,36 @@
+// Command callverifyd is the callverify server: gRPC and REST in one
+// process, on the embedded store by default.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/callverify/callverify/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := realMain(ctx)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "callverifyd:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	cfg, err := app.ParseFlags("callverifyd", os.Args[1:], os.Getenv)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx, cfg, app.Options{})
+}

@@ -1,0 +1,229 @@
+// Package app builds callverifyd from its configuration: the store, the
+// domain services and the transport. cmd/callverifyd and the tests
+// (internal/testenv) both start the service through it, so what is tested
+// is what runs.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/server"
+	"github.com/callverify/callverify/internal/store/boltstore"
+)
+
+// Options are what tests may inject.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock of every domain; time.Now when nil.
+	Now func() time.Time
+}
+
+// App is a built service, ready to serve.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *bolt.DB
+	server *server.Server
+}
+
+// New opens the store and builds every service. Close releases them.
+func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opt.Logger
+	if log == nil {
+		log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	parser, err := phone.NewParser(cfg.DefaultRegion)
+	if err != nil {
+		return nil, fmt.Errorf("default region: %w", err)
+	}
+	authn, err := newAuthenticator(ctx, cfg, log, now)
+	if err != nil {
+		return nil, err
+	}
+	if a.db, err = boltstore.Open(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	auditStore, err := boltstore.NewAuditStore(a.db)
+	if err != nil {
+		return nil, err
+	}
+	rec := audit.NewRecorder(auditStore, now)
+	blStore, err := boltstore.NewBlocklistStore(a.db)
+	if err != nil {
+		return nil, err
+	}
+	numbers, err := blocklist.NewService(blocklist.Config{Store: blStore, Audit: rec, Phone: parser, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := loadOrCreateKEK(cfg); err != nil {
+		return nil, err
+	}
+
+	db := a.db
+	a.server, err = server.New(server.Config{
+		Logger:          log,
+		Auth:            authn,
+		Ready:           func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
+		RequestTimeout:  cfg.RequestTimeout,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		LookupRate:      rate.Limit(cfg.LookupRate),
+		LookupBurst:     cfg.LookupBurst,
+	}, &server.Deps{
+		Blocklist: numbers,
+		Audit:     rec,
+		Phone:     parser,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Serve serves on the listeners until ctx is done, then shuts down.
+func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	return a.server.Serve(ctx, grpcLis, httpLis)
+}
+
+// Close releases the store.
+func (a *App) Close() error {
+	if a.db != nil {
+		return a.db.Close()
+	}
+	return nil
+}
+
+// Run listens on the configured addresses and serves until ctx is done.
+func Run(ctx context.Context, cfg Config, opt Options) error {
+	a, err := New(ctx, cfg, opt)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	return a.Serve(ctx, grpcLis, httpLis)
+}
+
+func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*auth.Verifier, error) {
+	ac := auth.Config{
+		Issuer:         cfg.AuthIssuer,
+		Audience:       cfg.AuthAudience,
+		JWKSFile:       cfg.AuthJWKSFile,
+		JWKSURL:        cfg.AuthJWKSURL,
+		HMACSecretFile: cfg.AuthHMACSecretFile,
+		Now:            now,
+	}
+	if ac.JWKSFile == "" && ac.JWKSURL == "" && ac.HMACSecretFile == "" {
+		path, err := auth.EnsureDevSecret(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("development issuer secret: %w", err)
+		}
+		ac.Issuer, ac.Audience, ac.HMACSecretFile = auth.DevIssuer, auth.DevAudience, path
+		log.Warn("no identity provider configured: accepting tokens of the development issuer (mint them with `callverify token mint`)",
+			"secret", path)
+	}
+	v, err := auth.NewVerifier(ctx, ac)
+	if err != nil {
+		return nil, fmt.Errorf("bearer token verifier: %w", err)
+	}
+	return v, nil
+}
+
+const kekFileName = "kek.key"
+
+// loadOrCreateKEK reads the key-encryption key, creating one in the data
+// directory (0600) for the embedded default.
+func loadOrCreateKEK(cfg Config) ([]byte, error) {
+	path := cfg.KEKFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, kekFileName)
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			_, werr := f.Write(k)
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr == nil {
+				werr = syncDir(cfg.DataDir)
+			}
+			if werr != nil {
+				os.Remove(path)
+				return nil, fmt.Errorf("write key-encryption key %s: %w", path, werr)
+			}
+		case !errors.Is(err, fs.ErrExist):
+			return nil, fmt.Errorf("create key-encryption key %s: %w", path, err)
+		}
+	}
+	k, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key-encryption key: %w", err)
+	}
+	if len(k) != 32 {
+		return nil, fmt.Errorf("key-encryption key %s: holds %d bytes, want exactly 32", path, len(k))
+	}
+	return k, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// NewLogger returns the process's slog logger.
+func NewLogger(w *os.File, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

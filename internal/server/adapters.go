@@ -1,0 +1,27 @@
+package server
+
+import (
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+)
+
+// The adapters convert proto messages to domain calls and back. Each embeds
+// its Unimplemented server so that the compiler flags a missing method and
+// an RPC that is not built yet answers UNIMPLEMENTED.
+type (
+	callServer struct {
+		callverifyv1.UnimplementedCallServiceServer
+		d *Deps
+	}
+	verifyServer struct {
+		callverifyv1.UnimplementedVerifyServiceServer
+		d *Deps
+	}
+	blocklistServer struct {
+		callverifyv1.UnimplementedBlocklistServiceServer
+		d *Deps
+	}
+	adminServer struct {
+		callverifyv1.UnimplementedAdminServiceServer
+		d *Deps
+	}
+)

@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// Authenticator checks a bearer token.
+type Authenticator interface {
+	Verify(ctx context.Context, token string) (*auth.Principal, error)
+}
+
+// chain is the one interceptor chain. gRPC installs it with
+// grpc.ChainUnaryInterceptor; the in-process gateway connection runs the
+// same functions, so REST and gRPC are treated identically.
+type chain struct {
+	log      *slog.Logger
+	authn    Authenticator
+	limiter  *addrLimiter
+	timeout  time.Duration
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newChain(log *slog.Logger, authn Authenticator, reg prometheus.Registerer, lookupRate rate.Limit, lookupBurst int, timeout time.Duration) *chain {
+	c := &chain{
+		log:     log,
+		authn:   authn,
+		limiter: newAddrLimiter(lookupRate, lookupBurst),
+		timeout: timeout,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callverify_rpc_requests_total",
+			Help: "RPCs handled, by method and status code (gRPC and REST alike).",
+		}, []string{"method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "callverify_rpc_duration_seconds",
+			Help:    "RPC latency by method (gRPC and REST alike).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"method"}),
+	}
+	reg.MustRegister(c.requests, c.latency)
+	return c
+}
+
+func (c *chain) unary() []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{c.observeUnary, c.authUnary}
+}
+
+func (c *chain) stream() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{c.observeStream, c.authStream}
+}
+
+// observeUnary recovers panics, gives the call a request id and a deadline,
+// maps its error to a status, and logs and counts it.
+func (c *chain) observeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	ctx, id := withRequestID(ctx)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.ErrorContext(ctx, "panic in handler", "method", info.FullMethod, "request_id", id, "panic", r, "stack", string(debug.Stack()))
+			resp, err = nil, status.Error(codes.Internal, defaultMessages[codes.Internal])
+		}
+		err = c.finish(ctx, info.FullMethod, id, start, err)
+	}()
+	return h(ctx, req)
+}
+
+func (c *chain) observeStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	start := time.Now()
+	ctx, id := withRequestID(ss.Context())
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.ErrorContext(ctx, "panic in handler", "method", info.FullMethod, "request_id", id, "panic", r, "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, defaultMessages[codes.Internal])
+		}
+		err = c.finish(ctx, info.FullMethod, id, start, err)
+	}()
+	return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+}
+
+func (c *chain) finish(ctx context.Context, method, id string, start time.Time, err error) error {
+	st := toStatus(err)
+	d := time.Since(start)
+	c.requests.WithLabelValues(method, st.Code().String()).Inc()
+	c.latency.WithLabelValues(method).Observe(d.Seconds())
+	attrs := []any{"method", method, "code", st.Code().String(), "duration", d, "request_id", id}
+	if p, ok := auth.FromContext(ctx); ok {
+		attrs = append(attrs, "sub", p.Subject, "role", string(p.Role))
+	}
+	switch st.Code() {
+	case codes.OK:
+		c.log.DebugContext(ctx, "rpc", attrs...)
+	case codes.Internal, codes.Unavailable, codes.Unknown, codes.DataLoss:
+		c.log.ErrorContext(ctx, "rpc failed", append(attrs, "error", phone.Mask(err.Error()))...)
+	default:
+		c.log.InfoContext(ctx, "rpc refused", append(attrs, "error", phone.Mask(err.Error()))...)
+	}
+	if err == nil {
+		return nil
+	}
+	return st.Err()
+}
+
+// authUnary authenticates the caller and enforces the role table.
+func (c *chain) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx, err := c.authorize(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+func (c *chain) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	ctx, err := c.authorize(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+}
+
+func (c *chain) authorize(ctx context.Context, method string) (context.Context, error) {
+	a, known := methodAccess[method]
+	if !known {
+		return ctx, status.Error(codes.PermissionDenied, defaultMessages[codes.PermissionDenied])
+	}
+	if a.anonymous {
+		if method == lookupNumberMethod && !c.limiter.allow(clientAddr(ctx)) {
+			return ctx, status.Error(codes.ResourceExhausted, defaultMessages[codes.ResourceExhausted])
+		}
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) != 1 {
+		return ctx, status.Error(codes.Unauthenticated, "a bearer token is required")
+	}
+	tok, err := auth.BearerToken(vals[0])
+	if err != nil {
+		return ctx, status.Error(codes.Unauthenticated, "a bearer token is required")
+	}
+	p, err := c.authn.Verify(ctx, tok)
+	if err != nil {
+		c.log.InfoContext(ctx, "token refused", "method", method, "error", err)
+		return ctx, status.Error(codes.Unauthenticated, "the bearer token is not valid")
+	}
+	if !a.allows(p.Role) {
+		return ctx, status.Error(codes.PermissionDenied, "your role may not call this method")
+	}
+	return auth.NewContext(ctx, p), nil
+}
+
+const lookupNumberMethod = "/callverify.v1.VerifyService/LookupNumber"
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }
+
+type requestIDKey struct{}
+
+// withRequestID takes the client's x-request-id when it is sane, or makes one.
+func withRequestID(ctx context.Context) (context.Context, string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	id := ""
+	if v := md.Get("x-request-id"); len(v) == 1 && len(v[0]) <= 64 && isToken(v[0]) {
+		id = v[0]
+	} else {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	return context.WithValue(ctx, requestIDKey{}, id), id
+}
+
+func isToken(s string) bool {
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// clientAddr is the caller's IP address: the gRPC peer, which the
+// in-process gateway sets from the HTTP request's remote address.
+func clientAddr(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return "unknown"
+	}
+	host, _, err := net.SplitHostPort(p.Addr.String())
+	if err != nil {
+		return p.Addr.String()
+	}
+	return host
+}
+
+// addrLimiter is a token bucket per client address (golang.org/x/time/rate),
+// forgetting idle addresses so the map stays bounded.
+type addrLimiter struct {
+	mu      sync.Mutex
+	limit   rate.Limit
+	burst   int
+	buckets map[string]*bucket
+	sweep   time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newAddrLimiter(limit rate.Limit, burst int) *addrLimiter {
+	return &addrLimiter{limit: limit, burst: burst, buckets: make(map[string]*bucket)}
+}
+
+func (l *addrLimiter) allow(addr string) bool {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.sweep) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.sweep = now
+	}
+	b, ok := l.buckets[addr]
+	if !ok {
+		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.buckets[addr] = b
+	}
+	b.seen = now
+	return b.lim.AllowN(now, 1)
+}
+
+// strip the port and brackets from the last hop of X-Forwarded-For.
+func lastHop(xff string) string {
+	if i := strings.LastIndexByte(xff, ','); i >= 0 {
+		xff = xff[i+1:]
+	}
+	return strings.TrimSpace(xff)
+}

@@ -1,0 +1,265 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// Deps are the domain services the adapters call.
+type Deps struct {
+	Blocklist *blocklist.Service
+	Audit     *audit.Recorder
+	Phone     *phone.Parser
+	// JWKS returns the public keys of the call tokens.
+	JWKS func(ctx context.Context) ([]byte, error)
+}
+
+// Config is the transport's configuration.
+type Config struct {
+	Logger *slog.Logger
+	Auth   Authenticator
+	// Ready reports whether the store can be reached.
+	Ready func(ctx context.Context) error
+	// RequestTimeout bounds every unary RPC (default 10s).
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds graceful shutdown (default 15s).
+	ShutdownTimeout time.Duration
+	// LookupRate and LookupBurst limit anonymous LookupNumber per client
+	// address (default 1/s, burst 10).
+	LookupRate  rate.Limit
+	LookupBurst int
+	// MaxBodyBytes bounds REST request bodies except bulk import (default 1 MiB).
+	MaxBodyBytes int64
+	// ReadyInterval is how often the store is probed for health (default 2s).
+	ReadyInterval time.Duration
+}
+
+// Server serves gRPC and HTTP from one set of services.
+type Server struct {
+	cfg      Config
+	deps     *Deps
+	log      *slog.Logger
+	grpc     *grpc.Server
+	health   *health.Server
+	registry *prometheus.Registry
+	http     *http.Server
+	inner    *bufconn.Listener
+	innerCC  *grpc.ClientConn
+	draining atomic.Bool
+}
+
+// New builds the server and registers every service.
+func New(cfg Config, deps *Deps) (*Server, error) {
+	if cfg.Logger == nil || cfg.Auth == nil || cfg.Ready == nil || deps == nil {
+		return nil, errors.New("server: Logger, Auth, Ready and Deps are required")
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.LookupRate <= 0 {
+		cfg.LookupRate = 1
+	}
+	if cfg.LookupBurst <= 0 {
+		cfg.LookupBurst = 10
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.ReadyInterval <= 0 {
+		cfg.ReadyInterval = 2 * time.Second
+	}
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry()}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ch := newChain(cfg.Logger, cfg.Auth, s.registry, cfg.LookupRate, cfg.LookupBurst, cfg.RequestTimeout)
+
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(ch.unary()...),
+		grpc.ChainStreamInterceptor(ch.stream()...),
+		grpc.MaxRecvMsgSize(4<<20),
+	)
+	services := []struct {
+		desc *grpc.ServiceDesc
+		impl any
+	}{
+		{&callverifyv1.CallService_ServiceDesc, &callServer{d: deps}},
+		{&callverifyv1.VerifyService_ServiceDesc, &verifyServer{d: deps}},
+		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps}},
+		{&callverifyv1.AdminService_ServiceDesc, &adminServer{d: deps}},
+	}
+	for _, svc := range services {
+		s.grpc.RegisterService(svc.desc, svc.impl)
+	}
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	// Streams reach the services over an in-memory gRPC connection, so they
+	// too pass the chain; unary calls skip even that.
+	s.inner = bufconn.Listen(1 << 20)
+	cc, err := grpc.NewClient("passthrough:///inproc",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.inner.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("in-process connection: %w", err)
+	}
+	s.innerCC = cc
+	conn := newInprocConn(chainUnary(ch.unary()), cc)
+	for _, svc := range services {
+		conn.register(svc.desc, svc.impl)
+	}
+
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+		runtime.WithMarshalerOption("application/x-ndjson", &runtime.JSONPb{
+			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false},
+		}),
+	)
+	ctx := context.Background()
+	for _, reg := range []func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error{
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return callverifyv1.RegisterCallServiceHandlerClient(ctx, m, callverifyv1.NewCallServiceClient(c))
+		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return callverifyv1.RegisterVerifyServiceHandlerClient(ctx, m, callverifyv1.NewVerifyServiceClient(c))
+		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return callverifyv1.RegisterBlocklistServiceHandlerClient(ctx, m, callverifyv1.NewBlocklistServiceClient(c))
+		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return callverifyv1.RegisterAdminServiceHandlerClient(ctx, m, callverifyv1.NewAdminServiceClient(c))
+		},
+	} {
+		if err := reg(ctx, gw, conn); err != nil {
+			return nil, fmt.Errorf("register gateway: %w", err)
+		}
+	}
+	s.http = &http.Server{
+		Handler:           s.routes(gw),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// chainUnary folds interceptors into one, outermost first, as gRPC does.
+func chainUnary(ics []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		next := h
+		for i := len(ics) - 1; i >= 0; i-- {
+			ic, inner := ics[i], next
+			next = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, inner) }
+		}
+		return next(ctx, req)
+	}
+}
+
+// Serve serves until ctx is done, then drains: health goes NOT_SERVING,
+// HTTP and gRPC stop taking new work and finish what they have, within
+// ShutdownTimeout, after which the rest is cut off.
+func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	errc := make(chan error, 3)
+	go func() { errc <- s.grpc.Serve(grpcLis) }()
+	go func() { errc <- s.grpc.Serve(s.inner) }()
+	go func() {
+		if err := s.http.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	s.watchHealth(ctx)
+	s.log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		s.log.Error("listener failed, shutting down", "error", serveErr)
+	}
+	s.draining.Store(true)
+	s.health.Shutdown()
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(shutCtx); err != nil {
+		s.log.Warn("http shutdown cut short", "error", err)
+		_ = s.http.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-shutCtx.Done():
+		s.log.Warn("grpc graceful stop cut short")
+		s.grpc.Stop()
+	}
+	_ = s.innerCC.Close()
+	s.log.Info("stopped")
+	return serveErr
+}
+
+// watchHealth keeps gRPC health in step with the store until ctx is done.
+func (s *Server) watchHealth(ctx context.Context) {
+	check := func() {
+		st := healthpb.HealthCheckResponse_SERVING
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := s.cfg.Ready(pctx); err != nil && ctx.Err() == nil {
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+			s.log.Warn("store unreachable", "error", err)
+		}
+		cancel()
+		if s.draining.Load() {
+			return
+		}
+		s.health.SetServingStatus("", st)
+		for _, name := range []string{"callverify.v1.CallService", "callverify.v1.VerifyService",
+			"callverify.v1.BlocklistService", "callverify.v1.AdminService"} {
+			s.health.SetServingStatus(name, st)
+		}
+	}
+	check()
+	go func() {
+		t := time.NewTicker(s.cfg.ReadyInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				check()
+			}
+		}
+	}()
+}
+
+// Registry is the server's private Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
