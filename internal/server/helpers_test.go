@@ -1,0 +1,5 @@
+package server_test
+
+import "github.com/callverify/callverify/internal/app"
+
+type appConfig = app.Config
