@@ -1,0 +1,109 @@
+// Command callverify is the command-line tool for dialers, analysts and
+// admins: it mints development tokens and calls the service over gRPC.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		if s, ok := status.FromError(err); ok {
+			fmt.Fprintf(os.Stderr, "callverify: %s: %s\n", s.Code(), s.Message())
+		} else {
+			fmt.Fprintln(os.Stderr, "callverify:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// globals are the root's persistent flags.
+type globals struct {
+	server  string
+	token   string
+	json    bool
+	timeout time.Duration
+}
+
+var g globals
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "callverify",
+		Short:         "Command-line tool for callverify: tokens, official numbers, calls and the blocklist",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	server := os.Getenv("CALLVERIFY_SERVER")
+	if server == "" {
+		server = "localhost:9090"
+	}
+	root.PersistentFlags().StringVar(&g.server, "server", server, "gRPC address of callverifyd (env CALLVERIFY_SERVER)")
+	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("CALLVERIFY_TOKEN"), "bearer token (env CALLVERIFY_TOKEN)")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print results as JSON")
+	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "deadline of each call")
+	root.AddCommand(newTokenCmd(), newOfficialCmd())
+	for _, c := range extraCommands {
+		root.AddCommand(c())
+	}
+	return root
+}
+
+// extraCommands are added by other files of this package.
+var extraCommands []func() *cobra.Command
+
+// dial connects to the server and returns a context that carries the
+// bearer token and the deadline. Call the returned close when done.
+func dial(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
+	if g.token == "" {
+		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
+	}
+	cc, err := grpc.NewClient(g.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("connect to %s: %w", g.server, err)
+	}
+	ctx := metadata.AppendToOutgoingContext(cmd.Context(), "authorization", "Bearer "+g.token)
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	return cc, ctx, func() { cancel(); cc.Close() }, nil
+}
+
+// dialStream is dial without the deadline, for long imports and exports.
+func dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
+	if g.token == "" {
+		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
+	}
+	cc, err := grpc.NewClient(g.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("connect to %s: %w", g.server, err)
+	}
+	ctx := metadata.AppendToOutgoingContext(cmd.Context(), "authorization", "Bearer "+g.token)
+	return cc, ctx, func() { cc.Close() }, nil
+}
+
+// printJSON writes m as indented protojson.
+func printJSON(w io.Writer, m proto.Message) error {
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}

@@ -1,0 +1,278 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrUnauthenticated is wrapped by every error Verify and BearerToken
+// return. The wrapped detail says why verification failed; it is meant for
+// server logs, not for the caller, and never contains the token.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// MaxTokenLength is the longest token, in bytes, that Verify will parse.
+const MaxTokenLength = 8 << 10
+
+// tokenClaims is the claim set callverify reads (and Mint writes).
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Role        string `json:"role"`
+	PhoneNumber string `json:"phone_number,omitempty"`
+}
+
+// Validate implements jwt.ClaimsValidator; the parser calls it after the
+// signature and the registered claims have been checked.
+func (c *tokenClaims) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.Subject) == "" {
+		errs = append(errs, errors.New("sub claim is missing or empty"))
+	}
+	switch r := Role(c.Role); {
+	case c.Role == "":
+		errs = append(errs, errors.New("role claim is missing or empty"))
+	case !r.Valid():
+		errs = append(errs, fmt.Errorf("role claim %q is not a known role", clip(c.Role)))
+	case r == RoleCustomer && c.PhoneNumber == "":
+		errs = append(errs, errors.New("customer token has no phone_number claim"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return problemList(errs)
+}
+
+// Verifier checks bearer tokens against one key source. It is safe for
+// concurrent use.
+type Verifier struct {
+	now    func() time.Time
+	parser *jwt.Parser
+
+	hmacSecret []byte // HMACSecretFile source
+
+	keys atomic.Pointer[keySet] // JWKSFile and JWKSURL sources
+
+	// JWKSURL source only.
+	jwksURL         string
+	client          *http.Client
+	refreshInterval time.Duration
+	fetchSem        chan struct{} // one JWKS fetch at a time
+	lastAttempt     atomic.Int64  // Verifier-clock UnixNano of the last fetch attempt
+	refreshing      atomic.Bool   // a background refresh is pending or running
+	bg              sync.WaitGroup
+}
+
+// NewVerifier validates cfg and loads its key source: it reads the JWKS or
+// secret file, or does the first JWKS fetch (bounded by ctx and a 10s
+// timeout). It fails with a descriptive error if the source is unusable.
+func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	v := &Verifier{now: cfg.Now}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	leeway := cfg.Leeway
+	if leeway == 0 {
+		leeway = DefaultLeeway
+	}
+
+	var methods []string
+	switch {
+	case cfg.HMACSecretFile != "":
+		secret, err := LoadHMACSecret(cfg.HMACSecretFile)
+		if err != nil {
+			return nil, err
+		}
+		v.hmacSecret = secret
+		methods = []string{jwt.SigningMethodHS256.Alg()}
+
+	case cfg.JWKSFile != "":
+		data, err := os.ReadFile(cfg.JWKSFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth: reading JWKS file: %w", err)
+		}
+		ks, err := parseJWKS(data, true)
+		if err != nil {
+			return nil, fmt.Errorf("auth: JWKS file %s: %w", cfg.JWKSFile, err)
+		}
+		ks.fetchedAt = v.now()
+		v.keys.Store(ks)
+		// The file never changes under us, so only its key types' algs are valid.
+		methods = ks.algs()
+
+	case cfg.JWKSURL != "":
+		v.jwksURL = cfg.JWKSURL
+		v.client = cfg.HTTPClient
+		if v.client == nil {
+			v.client = &http.Client{Timeout: jwksFetchTimeout}
+		}
+		v.refreshInterval = cfg.RefreshInterval
+		if v.refreshInterval == 0 {
+			v.refreshInterval = DefaultRefreshInterval
+		}
+		v.fetchSem = make(chan struct{}, 1)
+		if err := v.fetchKeys(ctx); err != nil {
+			return nil, fmt.Errorf("auth: initial JWKS fetch: %w", err)
+		}
+		// The served set may rotate to another key type, so the parser admits
+		// every JWKS algorithm; the key lookup still only lets a token through
+		// with an alg that matches the selected key's type (and its JWK alg).
+		methods = jwksAlgs
+	}
+
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(methods),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(v.now),
+	}
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
+}
+
+// Verify checks a raw token (no "Bearer " prefix) and returns its
+// Principal. Every failure wraps ErrUnauthenticated.
+func (v *Verifier) Verify(ctx context.Context, bearer string) (*Principal, error) {
+	if bearer == "" {
+		return nil, fmt.Errorf("%w: empty token", ErrUnauthenticated)
+	}
+	if len(bearer) > MaxTokenLength {
+		return nil, fmt.Errorf("%w: token is %d bytes, longer than the %d-byte limit", ErrUnauthenticated, len(bearer), MaxTokenLength)
+	}
+	if v.jwksURL != "" {
+		v.maybeRefreshInBackground()
+	}
+
+	var c tokenClaims
+	if _, err := v.parser.ParseWithClaims(bearer, &c, func(t *jwt.Token) (any, error) {
+		return v.key(ctx, t)
+	}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+
+	p := &Principal{Subject: c.Subject, Role: Role(c.Role)}
+	if c.ExpiresAt != nil { // always set: WithExpirationRequired
+		p.ExpiresAt = c.ExpiresAt.UTC()
+	}
+	if p.Role == RoleCustomer {
+		p.PhoneNumber = c.PhoneNumber
+	}
+	return p, nil
+}
+
+// key is the jwt.Keyfunc: it runs after the parser has checked that the
+// token's alg is one of the allowed methods.
+func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New(`token has a "crit" header, and no critical extension is supported`)
+	}
+	if v.hmacSecret != nil {
+		return v.hmacSecret, nil
+	}
+
+	var kid string
+	raw, hasKid := t.Header["kid"]
+	if hasKid {
+		s, ok := raw.(string)
+		if !ok {
+			return nil, errors.New("kid header is not a string")
+		}
+		kid = s
+	}
+	alg := t.Method.Alg()
+
+	key, err := v.keys.Load().lookup(kid, hasKid, alg)
+	if errors.Is(err, errUnknownKid) && v.jwksURL != "" {
+		ferr := v.refreshForUnknownKid(ctx)
+		// Look again even if this call did not fetch: another one may have.
+		key, err = v.keys.Load().lookup(kid, hasKid, alg)
+		if err != nil && ferr != nil {
+			err = fmt.Errorf("%w (key set refresh: %w)", err, ferr)
+		}
+	}
+	return key, err
+}
+
+var errRefreshRateLimited = errors.New("skipped, the key set was fetched less than 30s ago")
+
+// refreshForUnknownKid fetches the JWKS again unless a fetch was attempted
+// within minRefreshGap.
+func (v *Verifier) refreshForUnknownKid(ctx context.Context) error {
+	select {
+	case v.fetchSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-v.fetchSem }()
+	if !v.mayFetch(v.now()) {
+		return errRefreshRateLimited
+	}
+	return v.fetchLocked(ctx)
+}
+
+// maybeRefreshInBackground starts a refresh when the cached set is older
+// than refreshInterval; the request carries on with the cached set.
+func (v *Verifier) maybeRefreshInBackground() {
+	if !v.stale(v.now()) || !v.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	v.bg.Add(1)
+	go func() {
+		defer v.bg.Done()
+		defer v.refreshing.Store(false)
+		v.fetchSem <- struct{}{}
+		defer func() { <-v.fetchSem }()
+		if v.stale(v.now()) { // nobody refreshed while we waited
+			_ = v.fetchLocked(context.Background())
+		}
+	}()
+}
+
+// stale reports whether the cached set is due for a periodic refresh and
+// the fetch rate limit allows one.
+func (v *Verifier) stale(now time.Time) bool {
+	return now.Sub(v.keys.Load().fetchedAt) >= v.refreshInterval && v.mayFetch(now)
+}
+
+func (v *Verifier) mayFetch(now time.Time) bool {
+	return now.Sub(time.Unix(0, v.lastAttempt.Load())) >= minRefreshGap
+}
+
+// fetchKeys takes the fetch lock and fetches.
+func (v *Verifier) fetchKeys(ctx context.Context) error {
+	select {
+	case v.fetchSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-v.fetchSem }()
+	return v.fetchLocked(ctx)
+}
+
+// fetchLocked fetches the JWKS and, on success, replaces the cached set. On
+// failure the cached set stays. The caller holds fetchSem.
+func (v *Verifier) fetchLocked(ctx context.Context) error {
+	v.lastAttempt.Store(v.now().UnixNano())
+	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
+	defer cancel()
+	ks, err := fetchJWKS(ctx, v.client, v.jwksURL)
+	if err != nil {
+		return err
+	}
+	ks.fetchedAt = v.now()
+	v.keys.Store(ks)
+	return nil
+}
