@@ -16,7 +16,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := realMain(ctx)
+	err := realMain(ctx, os.Args[1:])
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -27,8 +27,8 @@ func main() {
 	}
 }
 
-func realMain(ctx context.Context) error {
-	cfg, err := app.ParseFlags("callverifyd", os.Args[1:], os.Getenv)
+func realMain(ctx context.Context, args []string) error {
+	cfg, err := app.ParseFlags("callverifyd", args, os.Getenv)
 	if err != nil {
 		return err
 	}

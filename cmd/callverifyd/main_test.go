@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinaries compiles callverifyd and callverify once per test run.
+func buildBinaries(t *testing.T) (server, cli string) {
+	t.Helper()
+	dir := t.TempDir()
+	server, cli = filepath.Join(dir, "callverifyd"), filepath.Join(dir, "callverify")
+	for out, pkg := range map[string]string{server: ".", cli: "../callverify"} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return server, cli
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type daemon struct {
+	cmd  *exec.Cmd
+	http string
+	logs *bytes.Buffer
+}
+
+func start(t *testing.T, bin, dataDir, grpcAddr, httpAddr string) *daemon {
+	t.Helper()
+	d := &daemon{http: "http://" + httpAddr, logs: &bytes.Buffer{}}
+	d.cmd = exec.Command(bin)
+	d.cmd.Env = append(os.Environ(),
+		"CALLVERIFY_DATA_DIR="+dataDir, "CALLVERIFY_GRPC_ADDR="+grpcAddr, "CALLVERIFY_HTTP_ADDR="+httpAddr)
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(d.http + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			d.cmd.Process.Kill()
+			t.Fatalf("callverifyd not ready after 20s; logs:\n%s", d.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func mint(t *testing.T, cli, dataDir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(cli, append([]string{"token", "mint", "--data-dir", dataDir}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("token mint: %v", err)
+	}
+	tok := strings.TrimSpace(string(out))
+	if strings.Count(tok, ".") != 2 || strings.ContainsAny(tok, " \n") {
+		t.Fatalf("token mint printed %q, want a JWT and nothing else", out)
+	}
+	return tok
+}
+
+func do(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestOfficialNumbersSurviveKill9 is the issue's acceptance run: start the
+// real binary on the embedded default, create numbers with a CLI-minted
+// admin token, kill -9, start again: the numbers are there.
+func TestOfficialNumbersSurviveKill9(t *testing.T) {
+	server, cli := buildBinaries(t)
+	dataDir := t.TempDir()
+	grpcAddr, httpAddr := freePort(t), freePort(t)
+	d := start(t, server, dataDir, grpcAddr, httpAddr)
+	admin := mint(t, cli, dataDir, "--role", "admin", "--sub", "alice")
+
+	for _, n := range []string{"95188", "400-800-8888", "+86 571 8888 1234"} {
+		code, body := do(t, "POST", d.http+"/v1/official-numbers", admin,
+			fmt.Sprintf(`{"number":%q,"displayName":"CS","direction":"DIRECTION_OUTBOUND"}`, n))
+		if code != 200 {
+			t.Fatalf("create %s: %d %s", n, code, body)
+		}
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Wait()
+
+	d = start(t, server, dataDir, grpcAddr, httpAddr)
+	defer func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- d.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("callverifyd exited with %v after SIGTERM; logs:\n%s", err, d.logs)
+			}
+		case <-time.After(20 * time.Second):
+			d.cmd.Process.Kill()
+			t.Errorf("callverifyd did not stop within 20s of SIGTERM")
+		}
+	}()
+	code, body := do(t, "GET", d.http+"/v1/official-numbers", admin, "")
+	if code != 200 {
+		t.Fatalf("list after kill -9: %d %s", code, body)
+	}
+	var list struct {
+		OfficialNumbers []struct{ Number string } `json:"officialNumbers"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(list.OfficialNumbers); got != 3 {
+		t.Errorf("after kill -9 and restart %d official numbers remain, want 3: %s", got, body)
+	}
+
+	// The CLI speaks gRPC to the same server.
+	cmd := exec.CommandContext(context.Background(), cli, "official", "list", "--server", grpcAddr, "--token", admin)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "+8695188") {
+		t.Errorf("callverify official list: %v\n%s", err, out)
+	}
+}
+
+func TestBadConfigurationSaysWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--grpc-addr", "nonsense"}, "--grpc-addr"},
+		{[]string{"--default-region", "XX"}, "--default-region"},
+		{[]string{"--token-algorithm", "HS256"}, "--token-algorithm"},
+		{[]string{"--shutdown-timeout", "soon"}, "--shutdown-timeout"},
+		{[]string{"--auth-jwks-file", "a", "--auth-hmac-secret-file", "b"}, "at most one"},
+		{[]string{"--redis-addrs", "127.0.0.1:6379"}, "--redis-addrs"},
+	} {
+		err := realMain(context.Background(), tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want it to mention %q", tc.args, err, tc.want)
+		}
+	}
+}
