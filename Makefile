@@ -1,5 +1,6 @@
 # make test is what the README and CI run.
 GOOGLEAPIS := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway@v1.16.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/third_party/googleapis
+GATEWAY := $(shell go list -m -f '{{.Dir}}' github.com/grpc-ecosystem/grpc-gateway/v2)
 PROTOS := $(wildcard proto/callverify/v1/*.proto)
 
 .PHONY: generate test bench lint run
@@ -7,7 +8,7 @@ generate:
 	rm -f api/callverify/v1/*.pb.go api/callverify/v1/*.pb.gw.go api/callverify/v1/*.json
 	# The plugins are the versions pinned in go.mod's tool block.
 	GOBIN=$(CURDIR)/bin go install tool
-	PATH="$(CURDIR)/bin:$$PATH" protoc -I proto -I $(GOOGLEAPIS) \
+	PATH="$(CURDIR)/bin:$$PATH" protoc -I proto -I $(GOOGLEAPIS) -I $(GATEWAY) \
 		--go_out=paths=source_relative:api \
 		--go-grpc_out=paths=source_relative:api \
 		--grpc-gateway_out=paths=source_relative:api \

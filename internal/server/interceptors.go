@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/callverify/callverify/internal/auth"
-	"github.com/callverify/callverify/internal/phone"
 )
 
 // Authenticator checks a bearer token.
@@ -111,9 +110,9 @@ func (c *chain) finish(ctx context.Context, method, id string, start time.Time, 
 	case codes.OK:
 		c.log.DebugContext(ctx, "rpc", attrs...)
 	case codes.Internal, codes.Unavailable, codes.Unknown, codes.DataLoss:
-		c.log.ErrorContext(ctx, "rpc failed", append(attrs, "error", phone.Mask(err.Error()))...)
+		c.log.ErrorContext(ctx, "rpc failed", append(attrs, "error", redact(err.Error()))...)
 	default:
-		c.log.InfoContext(ctx, "rpc refused", append(attrs, "error", phone.Mask(err.Error()))...)
+		c.log.InfoContext(ctx, "rpc refused", append(attrs, "error", redact(err.Error()))...)
 	}
 	if err == nil {
 		return nil

@@ -7,6 +7,7 @@
 package callverifyv1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -624,7 +625,7 @@ var File_callverify_v1_admin_proto protoreflect.FileDescriptor
 
 const file_callverify_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x19callverify/v1/admin.proto\x12\rcallverify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n" +
+	"\x19callverify/v1/admin.proto\x12\rcallverify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xff\x01\n" +
 	"\x0eOfficialNumber\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x126\n" +
@@ -674,7 +675,14 @@ const file_callverify_v1_admin_proto_rawDesc = "" +
 	"\x13ListOfficialNumbers\x12).callverify.v1.ListOfficialNumbersRequest\x1a*.callverify.v1.ListOfficialNumbersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/official-numbers\x12\x81\x01\n" +
 	"\x14DeleteOfficialNumber\x12*.callverify.v1.DeleteOfficialNumberRequest\x1a\x16.google.protobuf.Empty\"%\x82\xd3\xe4\x93\x02\x1f*\x1d/v1/official-numbers/{number}\x12y\n" +
 	"\x10RotateSigningKey\x12&.callverify.v1.RotateSigningKeyRequest\x1a\x19.callverify.v1.SigningKey\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/signing-keys:rotate\x12z\n" +
-	"\x0fListSigningKeys\x12%.callverify.v1.ListSigningKeysRequest\x1a&.callverify.v1.ListSigningKeysResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/signing-keysBAZ?github.com/callverify/callverify/api/callverify/v1;callverifyv1b\x06proto3"
+	"\x0fListSigningKeys\x12%.callverify.v1.ListSigningKeysRequest\x1a&.callverify.v1.ListSigningKeysResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/signing-keysB\xb0\x02\x92A\xeb\x01\x12\x85\x01\n" +
+	"\n" +
+	"callverify\x12sCaller verification: stamped calls, signed call tokens, confirmation codes, the customer's check and the blocklist.2\x02v1ZS\n" +
+	"Q\n" +
+	"\x06bearer\x12G\b\x02\x122Bearer <JWT> from the platform's identity provider\x1a\rAuthorization \x02b\f\n" +
+	"\n" +
+	"\n" +
+	"\x06bearer\x12\x00Z?github.com/callverify/callverify/api/callverify/v1;callverifyv1b\x06proto3"
 
 var (
 	file_callverify_v1_admin_proto_rawDescOnce sync.Once
