@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+)
+
+func init() { extraCommands = append(extraCommands, newCallCmd, newCheckCmd) }
+
+func newCallCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "call", Short: "Stamp and manage outbound calls (role dialer)"}
+
+	var req callverifyv1.StampCallRequest
+	var reason string
+	var ttl time.Duration
+	stamp := &cobra.Command{
+		Use:   "stamp --from CALLER --to CUSTOMER --reason REASON --agent-id ID --agent-name NAME",
+		Short: "Stamp a call before dialling; prints the call id, the code to read out and the signed token",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, ok := callverifyv1.CallReason_value["CALL_REASON_"+strings.ToUpper(reason)]
+			if !ok || r == 0 {
+				return fmt.Errorf("--reason: %q is not one of follow_up, after_sales, refund, delivery, account_security, marketing, other", reason)
+			}
+			req.Reason = callverifyv1.CallReason(r)
+			req.TtlSeconds = int32(ttl / time.Second)
+			cc, ctx, done, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := callverifyv1.NewCallServiceClient(cc).StampCall(ctx, &req)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			c := resp.GetCall()
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "call      %s\ncode      %s (valid until %s)\nexpires   %s\ntoken     %s\n",
+				c.GetCallId(), resp.GetConfirmationCode(), resp.GetCodeExpiresAt().AsTime().Local().Format(time.TimeOnly),
+				c.GetExpireTime().AsTime().Local().Format(time.DateTime), resp.GetToken())
+			return err
+		},
+	}
+	f := stamp.Flags()
+	f.StringVar(&req.CallerNumber, "from", "", "the official number that places the call")
+	f.StringVar(&req.CalleeNumber, "to", "", "the customer's number")
+	f.StringVar(&reason, "reason", "", "follow_up, after_sales, refund, delivery, account_security, marketing or other")
+	f.StringVar(&req.ReasonText, "text", "", "a short reason shown to the customer (<= 64 characters, no links)")
+	f.StringVar(&req.CustomerId, "customer-id", "", "the customer's id (optional)")
+	f.StringVar(&req.OrderRef, "order", "", "the order the call is about (optional)")
+	f.StringVar(&req.AgentId, "agent-id", "", "the agent's id")
+	f.StringVar(&req.AgentName, "agent-name", "", "the agent's name shown to the customer")
+	f.DurationVar(&ttl, "ttl", 10*time.Minute, "how long the call verifies (at most 1h)")
+	for _, name := range []string{"from", "to", "reason", "agent-id", "agent-name"} {
+		_ = stamp.MarkFlagRequired(name)
+	}
+
+	get := &cobra.Command{
+		Use: "get CALL_ID", Short: "Show a call", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, ctx, done, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			c, err := callverifyv1.NewCallServiceClient(cc).GetCall(ctx, &callverifyv1.GetCallRequest{CallId: args[0]})
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), c)
+		},
+	}
+	end := &cobra.Command{
+		Use: "end CALL_ID", Short: "End a call: it stops verifying at once", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, ctx, done, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			c, err := callverifyv1.NewCallServiceClient(cc).EndCall(ctx, &callverifyv1.EndCallRequest{CallId: args[0]})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), c)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "call %s is %s\n", c.GetCallId(), stateName(c.GetState()))
+			return err
+		},
+	}
+	code := &cobra.Command{
+		Use: "code CALL_ID", Short: "The confirmation code the agent reads out now", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, ctx, done, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			r, err := callverifyv1.NewCallServiceClient(cc).GetConfirmationCode(ctx, &callverifyv1.GetConfirmationCodeRequest{CallId: args[0]})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s (valid until %s)\n", r.GetConfirmationCode(), r.GetCodeExpiresAt().AsTime().Local().Format(time.TimeOnly))
+			return err
+		},
+	}
+	cmd.AddCommand(stamp, get, end, code)
+	return cmd
+}
+
+func newCheckCmd() *cobra.Command {
+	var lang string
+	return &cobra.Command{
+		Use:   "check CALLER",
+		Short: "As a customer: is this number calling me on the platform's behalf right now?",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cc, ctx, done, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			r, err := callverifyv1.NewVerifyServiceClient(cc).CheckCaller(ctx, &callverifyv1.CheckCallerRequest{CallerNumber: args[0], Language: lang})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s  %s\n%s\n", strings.TrimPrefix(r.GetVerdict().String(), "VERDICT_"), r.GetCallerNumber(), r.GetMessage())
+			if c := r.GetCall(); c != nil {
+				fmt.Fprintf(w, "agent %s, %s, code %s\n", c.GetAgentName(), strings.ToLower(strings.TrimPrefix(c.GetReason().String(), "CALL_REASON_")), r.GetConfirmationCode())
+			}
+			for _, a := range r.GetAdvice() {
+				fmt.Fprintln(w, "- "+a)
+			}
+			return nil
+		},
+	}
+}
+
+func stateName(s callverifyv1.CallState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "CALL_STATE_"))
+}
