@@ -121,7 +121,7 @@ func newCallCmd() *cobra.Command {
 
 func newCheckCmd() *cobra.Command {
 	var lang string
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check CALLER",
 		Short: "As a customer: is this number calling me on the platform's behalf right now?",
 		Args:  cobra.ExactArgs(1),
@@ -149,6 +149,8 @@ func newCheckCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&lang, "language", "zh-CN", "zh-CN or en")
+	return cmd
 }
 
 func stateName(s callverifyv1.CallState) string {
