@@ -24,6 +24,109 @@ type Store interface {
 	ListOfficialNumbers(ctx context.Context, after string, limit int) ([]OfficialNumber, error)
 	// DeleteOfficialNumber removes n and returns what it was, or fault.ErrNotFound.
 	DeleteOfficialNumber(ctx context.Context, n phone.Number) (OfficialNumber, error)
+
+	// Every write below that changes an entry returns the Change(s) it
+	// made, numbered by one counter for the whole blocklist (see Change).
+
+	// CreateEntry stores e (pattern canonical, fields valid), assigning its
+	// ID and Rev, unless an entry has that pattern already
+	// (fault.ErrAlreadyExists) or e is active at now and matches an
+	// official number (*ConflictError). The check and the write are one
+	// atomic step.
+	CreateEntry(ctx context.Context, e Entry, now time.Time) (Entry, Change, error)
+	// GetEntry returns the entry with that ID, or fault.ErrNotFound.
+	GetEntry(ctx context.Context, id string) (Entry, error)
+	// GetEntryByPattern returns the entry with that canonical pattern, or
+	// fault.ErrNotFound.
+	GetEntryByPattern(ctx context.Context, pattern string) (Entry, error)
+	// UpdateEntry replaces the entry e.ID with e if its Rev is still rev
+	// (fault.ErrConflict otherwise; fault.ErrNotFound when it is gone). A new
+	// pattern must be free (fault.ErrAlreadyExists), and an entry active at
+	// now must match no official number (*ConflictError). ID, CreateBy and
+	// CreateTime are kept from the stored entry. A pattern change is two
+	// changes: a delete of the old pattern and a put of the new.
+	UpdateEntry(ctx context.Context, e Entry, rev uint64, now time.Time) (Entry, []Change, error)
+	// DeleteEntry removes the entry and returns it, or fault.ErrNotFound.
+	DeleteEntry(ctx context.Context, id string) (Entry, Change, error)
+	// ListEntries returns up to limit entries selected by f whose pattern
+	// sorts after after, in pattern order.
+	ListEntries(ctx context.Context, f EntryFilter, after string, limit int) ([]Entry, error)
+	// CountEntries counts the entries selected by f without reading them.
+	CountEntries(ctx context.Context, f EntryFilter) (int, error)
+	// ScanEntries calls fn for every entry of one consistent snapshot and
+	// returns the sequence number of the last change that snapshot holds,
+	// which is where a follower of later changes starts.
+	ScanEntries(ctx context.Context, fn func(Entry) error) (seq uint64, err error)
+	// ImportEntries upserts a batch by pattern in one atomic step: a new
+	// pattern is created (ID assigned), an existing one takes the row's
+	// category, reason, source, confidence, expiry and UpdateTime (keeping
+	// ID, CreateBy and CreateTime), and a row that changes nothing is left
+	// alone. A row active at now that matches an official number is refused
+	// alone (its outcome carries the *ConflictError); the rest still commit.
+	ImportEntries(ctx context.Context, batch []Entry, now time.Time) ([]ImportOutcome, []Change, error)
+
+	// AddReport records a customer's report of r.CallerNumber by reporter
+	// and returns it (ID assigned) with the number's group after it, in one
+	// atomic step. The store derives the key it keeps for reporter in one
+	// place and never stores the number itself. It refuses with
+	// fault.ErrResourceExhausted when reporter has made lim.MaxPerDay
+	// reports already on r.CreateTime's UTC day. A report reopens a
+	// DISMISSED group; a BLOCKED group stays blocked.
+	AddReport(ctx context.Context, r Report, reporter phone.Number, lim ReportLimits) (Report, ReportedNumber, error)
+	// GetReportedNumber returns the group of n, or fault.ErrNotFound.
+	GetReportedNumber(ctx context.Context, n phone.Number) (ReportedNumber, error)
+	// ListReportedNumbers returns up to limit groups, open ones first and
+	// busiest first within a status, after the store's opaque cursor ("" for
+	// the start), and the cursor of the next page ("" at the end).
+	ListReportedNumbers(ctx context.Context, cursor string, limit int) ([]ReportedNumber, string, error)
+	// ResolveReportedNumber closes the OPEN group of n with status
+	// (fault.ErrFailedPrecondition when it is not open, fault.ErrNotFound
+	// when there is none). With block set (for ReportBlocked) it creates that
+	// entry in the same atomic step, with CreateEntry's checks, except that
+	// an existing entry with the same pattern is kept and returned instead.
+	ResolveReportedNumber(ctx context.Context, n phone.Number, status ReportStatus, block *Entry, now time.Time) (ReportedNumber, Entry, []Change, error)
+}
+
+// EntryFilter selects entries; zero fields select all.
+type EntryFilter struct {
+	Category Category
+	Source   Source
+}
+
+// Match reports whether f selects e.
+func (f EntryFilter) Match(e Entry) bool {
+	return (f.Category == CategoryUnspecified || f.Category == e.Category) &&
+		(f.Source == SourceUnspecified || f.Source == e.Source)
+}
+
+// ImportResult says what an import did with one row.
+type ImportResult uint8
+
+const (
+	ImportCreated ImportResult = iota + 1
+	ImportUpdated
+	// ImportUnchanged: the stored entry already said the same.
+	ImportUnchanged
+	// ImportRefused: see ImportOutcome.Err.
+	ImportRefused
+)
+
+// ImportOutcome is the fate of one row of an import batch.
+type ImportOutcome struct {
+	Result ImportResult
+	Entry  Entry // as stored, unless refused
+	Err    error // for ImportRefused
+}
+
+// ReportLimits are the bounds AddReport enforces and measures.
+type ReportLimits struct {
+	// MaxPerDay is how many reports one customer may make per UTC day.
+	MaxPerDay int
+	// Window: AddReport counts the distinct reporters whose latest report of
+	// the number is within Window before r.CreateTime (0: not counted).
+	Window time.Duration
+	// Notes is how many recent notes a group keeps.
+	Notes int
 }
 
 // ConflictError says that an official number and a blocklist entry would

@@ -26,6 +26,7 @@ import (
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/server"
 	"github.com/callverify/callverify/internal/store/boltstore"
+	"github.com/callverify/callverify/verify"
 )
 
 // Options are what tests may inject.
@@ -87,7 +88,26 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := loadOrCreateKEK(cfg); err != nil {
+	kek, err := loadOrCreateKEK(cfg)
+	if err != nil {
+		return nil, err
+	}
+	vStore, err := boltstore.NewVerifyStore(a.db)
+	if err != nil {
+		return nil, err
+	}
+	calls, err := verify.NewService(verify.Config{
+		Store:     vStore,
+		Directory: directory{numbers: numbers},
+		Audit:     rec,
+		Phone:     parser,
+		Now:       now,
+		Issuer:    cfg.TokenIssuer,
+		Algorithm: cfg.TokenAlgorithm,
+		X5U:       cfg.TokenX5U,
+		KEK:       kek,
+	})
+	if err != nil {
 		return nil, err
 	}
 
@@ -101,9 +121,11 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		LookupRate:      rate.Limit(cfg.LookupRate),
 		LookupBurst:     cfg.LookupBurst,
 	}, &server.Deps{
+		Verify:    calls,
 		Blocklist: numbers,
 		Audit:     rec,
 		Phone:     parser,
+		JWKS:      calls.JWKS,
 	})
 	if err != nil {
 		return nil, err

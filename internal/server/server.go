@@ -26,10 +26,12 @@ import (
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/verify"
 )
 
 // Deps are the domain services the adapters call.
 type Deps struct {
+	Verify    *verify.Service
 	Blocklist *blocklist.Service
 	Audit     *audit.Recorder
 	Phone     *phone.Parser

@@ -26,7 +26,8 @@ var _ blocklist.Store = (*BlocklistStore)(nil)
 // NewBlocklistStore creates the buckets it needs in db.
 func NewBlocklistStore(db *bolt.DB) (*BlocklistStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOfficial} {
+		for _, b := range [][]byte{bOfficial, bEntries, bEntryIDs, bEntryCounts,
+			bReports, bReportRank, bReporters, bReportLog, bReporterDays} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -157,11 +158,4 @@ func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Numbe
 		return b.Delete(k)
 	})
 	return o, storeErr(err)
-}
-
-// blConflictWithOfficial returns a *blocklist.ConflictError when an entry
-// active at now matches n. Entries arrive with the blocklist issue; until
-// then nothing conflicts.
-func blConflictWithOfficial(tx *bolt.Tx, n phone.Number, now time.Time) error {
-	return nil
 }

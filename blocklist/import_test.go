@@ -1,0 +1,183 @@
+package blocklist_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/callverify/callverify/blocklist"
+)
+
+func importRows(t *testing.T, e *env, rows []blocklist.Entry) blocklist.ImportSummary {
+	t.Helper()
+	ctx := context.Background()
+	im := e.svc.NewImporter(analyst)
+	for _, r := range rows {
+		if err := im.Add(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := im.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func TestImportReportsBadRowsAndImportsTheRest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	if _, err := e.svc.CreateOfficialNumber(ctx, admin, "95188", blocklist.OfficialNumber{DisplayName: "Hotline", Direction: blocklist.DirectionInboundOnly}); err != nil {
+		t.Fatal(err)
+	}
+	// 2,500 good rows cross two batch boundaries; bad rows are sprinkled in.
+	var rows []blocklist.Entry
+	bad := map[int64]string{}
+	for i := range 2500 {
+		rows = append(rows, blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: blocklist.CategoryScam, Confidence: 60})
+		switch i {
+		case 10:
+			rows = append(rows, blocklist.Entry{Pattern: "+86*", Category: blocklist.CategoryScam})
+			bad[int64(len(rows)-1)] = "pattern"
+		case 1500:
+			rows = append(rows, blocklist.Entry{Pattern: "+8613800138000"})
+			bad[int64(len(rows)-1)] = "category"
+		case 2100:
+			rows = append(rows, blocklist.Entry{Pattern: "95188", Category: blocklist.CategoryScam})
+			bad[int64(len(rows)-1)] = "+8695188"
+		}
+	}
+	sum := importRows(t, e, rows)
+	if sum.Imported != 2500 || sum.Updated != 0 || sum.Rejected != 3 {
+		t.Errorf("summary = %d imported, %d updated, %d rejected; want 2500, 0, 3", sum.Imported, sum.Updated, sum.Rejected)
+	}
+	if len(sum.Errors) != 3 {
+		t.Fatalf("errors = %+v, want 3", sum.Errors)
+	}
+	for _, ie := range sum.Errors {
+		frag, ok := bad[ie.Index]
+		if !ok || !contains(ie.Message, frag) {
+			t.Errorf("error %+v: want one of the bad rows %v with its reason", ie, bad)
+		}
+	}
+	if got, ok := e.svc.Match("+8617000002499"); !ok || got.Source != blocklist.SourceImport || got.Confidence != 60 {
+		t.Errorf("imported entry matches as %+v %v", got, ok)
+	}
+	if n, _ := e.store.CountEntries(ctx, blocklist.EntryFilter{Source: blocklist.SourceImport}); n != 2500 {
+		t.Errorf("store holds %d imported entries, want 2500", n)
+	}
+	// One audit event for the whole import, with its counts.
+	evs := e.events(t, "entry.import")
+	if len(evs) != 1 {
+		t.Fatalf("%d import events, want 1", len(evs))
+	}
+	if got := fmt.Sprint(evs[0].After["imported"], evs[0].After["rejected"], evs[0].After["rows"]); got != "2500 3 2503" {
+		t.Errorf("import event counts = %s, want 2500 3 2503", got)
+	}
+	if len(e.events(t, "entry.create")) != 0 {
+		t.Error("an import recorded per-entry events")
+	}
+}
+
+func TestReimportingTheSameRowsUpdatesWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	rows := []blocklist.Entry{
+		{Pattern: "+86170*", Category: blocklist.CategorySpam, Reason: "range"},
+		{Pattern: "138 0013 8000", Category: blocklist.CategoryScam, ExpireTime: t0.Add(24 * time.Hour)},
+	}
+	first := importRows(t, e, rows)
+	seq := e.svc.Index().Seq()
+	e.clock.Advance(time.Minute)
+	second := importRows(t, e, rows)
+	if first.Imported != 2 || second.Imported != 0 || second.Updated != 2 || second.Rejected != 0 {
+		t.Errorf("first %+v, second %+v; want 2 imported, then 2 updated", first, second)
+	}
+	if e.svc.Index().Seq() != seq {
+		t.Errorf("re-importing identical rows wrote %d changes", e.svc.Index().Seq()-seq)
+	}
+	// A changed row updates the entry in place.
+	rows[0].Category = blocklist.CategoryRobocall
+	importRows(t, e, rows)
+	list, _, total, err := e.svc.ListEntries(ctx, blocklist.EntryFilter{}, 10, "")
+	if err != nil || total != 2 {
+		t.Fatalf("after three imports: %d entries, %v", total, err)
+	}
+	if list[1].Pattern != "+86170*" || list[1].Category != blocklist.CategoryRobocall || !list[1].UpdateTime.Equal(t0.Add(time.Minute)) {
+		t.Errorf("updated row = %+v", list[1])
+	}
+	if got, _ := e.svc.Match("+8617000000000"); got.Category != blocklist.CategoryRobocall {
+		t.Errorf("index has category %s after the update, want ROBOCALL", got.Category)
+	}
+}
+
+func TestImportKeepsTheFirstThousandErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var rows []blocklist.Entry
+	for range blocklist.MaxImportErrors + 50 {
+		rows = append(rows, blocklist.Entry{Pattern: "nonsense", Category: blocklist.CategoryScam})
+	}
+	sum := importRows(t, e, rows)
+	if sum.Rejected != int64(len(rows)) || len(sum.Errors) != blocklist.MaxImportErrors {
+		t.Errorf("rejected %d with %d errors, want %d with %d", sum.Rejected, len(sum.Errors), len(rows), blocklist.MaxImportErrors)
+	}
+}
+
+func TestAbandonedImportKeepsCommittedBatchesAndSaysSo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	im := e.svc.NewImporter(analyst)
+	for i := range blocklist.ImportBatch + 10 {
+		if err := im.Add(ctx, blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: blocklist.CategoryScam}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	im.Abandon(ctx, errors.New("client went away"))
+	if n, _ := e.store.CountEntries(ctx, blocklist.EntryFilter{}); n != blocklist.ImportBatch {
+		t.Errorf("store holds %d entries, want the one committed batch of %d", n, blocklist.ImportBatch)
+	}
+	evs := e.events(t, "entry.import")
+	if len(evs) != 1 || evs[0].After["aborted"] != true || fmt.Sprint(evs[0].After["dropped"]) != "10" {
+		t.Errorf("import events = %+v, want one marked aborted with 10 dropped", evs)
+	}
+	if _, err := im.Finish(ctx); err == nil {
+		t.Error("Finish after Abandon succeeded")
+	}
+}
+
+func TestExportStreamsEveryEntryInPatternOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	var rows []blocklist.Entry
+	for i := range 2345 {
+		c := blocklist.CategoryScam
+		if i%5 == 0 {
+			c = blocklist.CategorySpam
+		}
+		rows = append(rows, blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: c})
+	}
+	importRows(t, e, rows)
+	n, last := 0, ""
+	err := e.svc.ExportEntries(ctx, blocklist.EntryFilter{}, func(en blocklist.Entry) error {
+		if en.Pattern <= last {
+			t.Fatalf("export out of order: %s after %s", en.Pattern, last)
+		}
+		last = en.Pattern
+		n++
+		return nil
+	})
+	if err != nil || n != 2345 {
+		t.Errorf("exported %d entries, %v; want 2345", n, err)
+	}
+	spam := 0
+	if err := e.svc.ExportEntries(ctx, blocklist.EntryFilter{Category: blocklist.CategorySpam}, func(blocklist.Entry) error { spam++; return nil }); err != nil || spam != 469 {
+		t.Errorf("exported %d SPAM entries, %v; want 469", spam, err)
+	}
+}

@@ -1,0 +1,263 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/fault"
+)
+
+// BlocklistService and VerifyService.ReportCaller: proto <-> blocklist.Service.
+// The domain enums share the proto's numbers; values outside a byte are
+// mapped to one no enum has, so the domain refuses them.
+
+func enumByte[T ~int32](v T) uint8 {
+	if v < 0 || v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+func entryFromProto(p *callverifyv1.Entry) blocklist.Entry {
+	e := blocklist.Entry{
+		Pattern:    p.GetPattern(),
+		Category:   blocklist.Category(enumByte(p.GetCategory())),
+		Reason:     p.GetReason(),
+		Source:     blocklist.Source(enumByte(p.GetSource())),
+		Confidence: int(p.GetConfidence()),
+	}
+	if p.GetExpireTime() != nil {
+		e.ExpireTime = p.GetExpireTime().AsTime()
+	}
+	return e
+}
+
+func entryToProto(e blocklist.Entry) *callverifyv1.Entry {
+	p := &callverifyv1.Entry{
+		EntryId:    e.ID,
+		Pattern:    e.Pattern,
+		Kind:       callverifyv1.EntryKind(e.Kind),
+		Category:   callverifyv1.Category(e.Category),
+		Reason:     e.Reason,
+		Source:     callverifyv1.Source(e.Source),
+		Confidence: int32(e.Confidence),
+		CreateBy:   e.CreateBy,
+	}
+	if !e.CreateTime.IsZero() {
+		p.CreateTime = timestamppb.New(e.CreateTime)
+	}
+	if !e.UpdateTime.IsZero() {
+		p.UpdateTime = timestamppb.New(e.UpdateTime)
+	}
+	if !e.ExpireTime.IsZero() {
+		p.ExpireTime = timestamppb.New(e.ExpireTime)
+	}
+	return p
+}
+
+func (b *blocklistServer) CreateEntry(ctx context.Context, req *callverifyv1.CreateEntryRequest) (*callverifyv1.Entry, error) {
+	if req.GetEntry() == nil {
+		return nil, fault.Invalid("entry", "is required")
+	}
+	e, err := b.d.Blocklist.CreateEntry(ctx, actor(ctx), entryFromProto(req.GetEntry()))
+	if err != nil {
+		return nil, err
+	}
+	return entryToProto(e), nil
+}
+
+func (b *blocklistServer) GetEntry(ctx context.Context, req *callverifyv1.GetEntryRequest) (*callverifyv1.Entry, error) {
+	e, err := b.d.Blocklist.GetEntry(ctx, req.GetEntryId())
+	if err != nil {
+		return nil, err
+	}
+	return entryToProto(e), nil
+}
+
+func (b *blocklistServer) UpdateEntry(ctx context.Context, req *callverifyv1.UpdateEntryRequest) (*callverifyv1.Entry, error) {
+	if req.GetEntry() == nil {
+		return nil, fault.Invalid("entry", "is required")
+	}
+	e, err := b.d.Blocklist.UpdateEntry(ctx, actor(ctx), req.GetEntry().GetEntryId(),
+		entryFromProto(req.GetEntry()), req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
+	}
+	return entryToProto(e), nil
+}
+
+func (b *blocklistServer) DeleteEntry(ctx context.Context, req *callverifyv1.DeleteEntryRequest) (*emptypb.Empty, error) {
+	if err := b.d.Blocklist.DeleteEntry(ctx, actor(ctx), req.GetEntryId()); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func entryFilter(c callverifyv1.Category, s callverifyv1.Source) blocklist.EntryFilter {
+	return blocklist.EntryFilter{Category: blocklist.Category(enumByte(c)), Source: blocklist.Source(enumByte(s))}
+}
+
+func (b *blocklistServer) ListEntries(ctx context.Context, req *callverifyv1.ListEntriesRequest) (*callverifyv1.ListEntriesResponse, error) {
+	list, next, total, err := b.d.Blocklist.ListEntries(ctx, entryFilter(req.GetCategory(), req.GetSource()),
+		int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &callverifyv1.ListEntriesResponse{NextPageToken: next, TotalSize: int32(min(total, 1<<31-1))}
+	for _, e := range list {
+		resp.Entries = append(resp.Entries, entryToProto(e))
+	}
+	return resp, nil
+}
+
+func (b *blocklistServer) CheckNumber(ctx context.Context, req *callverifyv1.CheckNumberRequest) (*callverifyv1.CheckNumberResponse, error) {
+	n, e, ok, err := b.d.Blocklist.CheckNumber(ctx, req.GetNumber())
+	if err != nil {
+		return nil, err
+	}
+	resp := &callverifyv1.CheckNumberResponse{Blocked: ok, Number: n.String()}
+	if ok {
+		resp.Entry = entryToProto(e)
+	}
+	return resp, nil
+}
+
+// ImportEntries feeds the stream to an importer row by row; the importer
+// commits in batches, so memory stays flat however long the stream.
+func (b *blocklistServer) ImportEntries(stream callverifyv1.BlocklistService_ImportEntriesServer) error {
+	ctx := stream.Context()
+	im := b.d.Blocklist.NewImporter(actor(ctx))
+	for {
+		row, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			im.Abandon(ctx, err)
+			return err
+		}
+		if err := im.Add(ctx, entryFromProto(row)); err != nil {
+			im.Abandon(ctx, err)
+			return err
+		}
+	}
+	sum, err := im.Finish(ctx)
+	if err != nil {
+		return err
+	}
+	resp := &callverifyv1.ImportEntriesResponse{Imported: sum.Imported, Updated: sum.Updated, Rejected: sum.Rejected}
+	for _, e := range sum.Errors {
+		resp.Errors = append(resp.Errors, &callverifyv1.ImportError{Index: e.Index, Message: e.Message})
+	}
+	return stream.SendAndClose(resp)
+}
+
+func (b *blocklistServer) ExportEntries(req *callverifyv1.ExportEntriesRequest, stream callverifyv1.BlocklistService_ExportEntriesServer) error {
+	return b.d.Blocklist.ExportEntries(stream.Context(), entryFilter(req.GetCategory(), req.GetSource()),
+		func(e blocklist.Entry) error { return stream.Send(entryToProto(e)) })
+}
+
+func reportedToProto(g blocklist.ReportedNumber) *callverifyv1.ReportedNumber {
+	return &callverifyv1.ReportedNumber{
+		CallerNumber:      g.CallerNumber.String(),
+		ReportCount:       int32(min(g.ReportCount, 1<<31-1)),
+		DistinctReporters: int32(min(g.DistinctReporters, 1<<31-1)),
+		FirstReportTime:   timestamppb.New(g.FirstReportTime),
+		LastReportTime:    timestamppb.New(g.LastReportTime),
+		Status:            callverifyv1.ReportStatus(g.Status),
+		Notes:             g.Notes,
+	}
+}
+
+func (b *blocklistServer) ListReportedNumbers(ctx context.Context, req *callverifyv1.ListReportedNumbersRequest) (*callverifyv1.ListReportedNumbersResponse, error) {
+	list, next, err := b.d.Blocklist.ListReportedNumbers(ctx, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &callverifyv1.ListReportedNumbersResponse{NextPageToken: next}
+	for _, g := range list {
+		resp.ReportedNumbers = append(resp.ReportedNumbers, reportedToProto(g))
+	}
+	return resp, nil
+}
+
+func (b *blocklistServer) ResolveReportedNumber(ctx context.Context, req *callverifyv1.ResolveReportedNumberRequest) (*callverifyv1.ResolveReportedNumberResponse, error) {
+	g, e, err := b.d.Blocklist.ResolveReportedNumber(ctx, actor(ctx), req.GetCallerNumber(),
+		blocklist.ResolveAction(enumByte(req.GetAction())), blocklist.Category(enumByte(req.GetCategory())), req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	resp := &callverifyv1.ResolveReportedNumberResponse{ReportedNumber: reportedToProto(g)}
+	if e.ID != "" {
+		resp.Entry = entryToProto(e)
+	}
+	return resp, nil
+}
+
+func (b *blocklistServer) ListAuditEvents(ctx context.Context, req *callverifyv1.ListAuditEventsRequest) (*callverifyv1.ListAuditEventsResponse, error) {
+	events, next, err := b.d.Blocklist.ListAuditEvents(ctx, audit.Filter{Actor: req.GetActor(), Action: req.GetAction()},
+		int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &callverifyv1.ListAuditEventsResponse{NextPageToken: next}
+	for _, ev := range events {
+		p := &callverifyv1.AuditEvent{
+			EventId: ev.ID, Time: timestamppb.New(ev.Time), Actor: ev.Actor, Role: ev.Role,
+			Action: ev.Action, Target: ev.Target,
+		}
+		if p.Before, err = snapshotToStruct(ev.Before); err != nil {
+			return nil, err
+		}
+		if p.After, err = snapshotToStruct(ev.After); err != nil {
+			return nil, err
+		}
+		resp.Events = append(resp.Events, p)
+	}
+	return resp, nil
+}
+
+func snapshotToStruct(m map[string]any) (*structpb.Struct, error) {
+	if m == nil {
+		return nil, nil
+	}
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		return nil, errors.New("audit event snapshot does not convert to a Struct: " + err.Error())
+	}
+	return s, nil
+}
+
+// ReportCaller is VerifyService's, but reports are the blocklist's: the
+// reporter is the customer's own number from the token, never the request.
+func (v *verifyServer) ReportCaller(ctx context.Context, req *callverifyv1.ReportCallerRequest) (*callverifyv1.Report, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.PhoneNumber == "" {
+		return nil, fault.New(fault.ErrPermissionDenied, "your token carries no phone_number, so you cannot report callers")
+	}
+	var occur time.Time
+	if req.GetOccurTime() != nil {
+		occur = req.GetOccurTime().AsTime()
+	}
+	r, err := v.d.Blocklist.ReportCaller(ctx, p.PhoneNumber, req.GetCallerNumber(), req.GetNote(), occur)
+	if err != nil {
+		return nil, err
+	}
+	return &callverifyv1.Report{
+		ReportId:     r.ID,
+		CallerNumber: r.CallerNumber.String(),
+		Note:         r.Note,
+		OccurTime:    timestamppb.New(r.OccurTime),
+		CreateTime:   timestamppb.New(r.CreateTime),
+	}, nil
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/verify"
+)
+
+// VerifyService (but ReportCaller, which is the blocklist's): proto <->
+// verify.Service. A customer is always the phone_number of their own
+// token, never a number from the request.
+
+// customerNumber is the caller's own number from their token.
+func (v *verifyServer) customerNumber(ctx context.Context) (phone.Number, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.PhoneNumber == "" {
+		return "", fault.New(fault.ErrPermissionDenied, "your token carries no phone_number, so there are no calls of yours to check")
+	}
+	n, err := v.d.Phone.Parse(p.PhoneNumber)
+	if err != nil {
+		return "", fault.New(fault.ErrPermissionDenied, "the phone_number of your token is not a valid phone number")
+	}
+	return n, nil
+}
+
+func (v *verifyServer) CheckCaller(ctx context.Context, req *callverifyv1.CheckCallerRequest) (*callverifyv1.CheckCallerResponse, error) {
+	me, err := v.customerNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := v.d.Verify.CheckCaller(ctx, me, req.GetCallerNumber(), req.GetLanguage())
+	if err != nil {
+		return nil, err
+	}
+	out := &callverifyv1.CheckCallerResponse{
+		Verdict:           callverifyv1.Verdict(res.Verdict),
+		CallerNumber:      res.Caller.String(),
+		BlocklistCategory: categoryToProto(res.BlocklistCategory),
+		Message:           res.Message,
+		Advice:            res.Advice,
+	}
+	if res.Verdict == verify.VerdictVerified && res.Call != nil {
+		out.Call = callToProto(*res.Call)
+		out.ConfirmationCode = res.Code
+		out.CodeExpiresAt = timestamppb.New(res.CodeExpiresAt)
+	}
+	return out, nil
+}
+
+func (v *verifyServer) LookupNumber(ctx context.Context, req *callverifyv1.LookupNumberRequest) (*callverifyv1.LookupNumberResponse, error) {
+	res, err := v.d.Verify.LookupNumber(ctx, req.GetNumber(), req.GetLanguage())
+	if err != nil {
+		return nil, err
+	}
+	return &callverifyv1.LookupNumberResponse{
+		Verdict:           callverifyv1.Verdict(res.Verdict),
+		Number:            res.Number.String(),
+		BlocklistCategory: categoryToProto(res.BlocklistCategory),
+		Message:           res.Message,
+		Advice:            res.Advice,
+	}, nil
+}
+
+func (v *verifyServer) ListMyCalls(ctx context.Context, req *callverifyv1.ListMyCallsRequest) (*callverifyv1.ListMyCallsResponse, error) {
+	me, err := v.customerNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	calls, err := v.d.Verify.ListMyCalls(ctx, me)
+	if err != nil {
+		return nil, err
+	}
+	out := &callverifyv1.ListMyCallsResponse{Calls: make([]*callverifyv1.MyCall, 0, len(calls))}
+	for _, c := range calls {
+		out.Calls = append(out.Calls, &callverifyv1.MyCall{
+			Call:             callToProto(c.Call),
+			ConfirmationCode: c.Code,
+			CodeExpiresAt:    timestamppb.New(c.CodeExpiresAt),
+		})
+	}
+	return out, nil
+}
+
+func (v *verifyServer) ConfirmCode(ctx context.Context, req *callverifyv1.ConfirmCodeRequest) (*callverifyv1.ConfirmCodeResponse, error) {
+	me, err := v.customerNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := v.d.Verify.ConfirmCode(ctx, actor(ctx), me, req.GetCallId(), req.GetCode())
+	if err != nil {
+		return nil, err
+	}
+	out := &callverifyv1.ConfirmCodeResponse{Match: res.Match, AttemptsRemaining: int32(res.AttemptsRemaining)}
+	if res.Match && res.Call != nil {
+		out.Call = callToProto(*res.Call)
+	}
+	return out, nil
+}
+
+func (v *verifyServer) VerifyToken(ctx context.Context, req *callverifyv1.VerifyTokenRequest) (*callverifyv1.VerifyTokenResponse, error) {
+	res, err := v.d.Verify.VerifyToken(ctx, verify.VerifyTokenRequest{
+		Token:        req.GetToken(),
+		CallerNumber: req.GetCallerNumber(),
+		CalleeNumber: req.GetCalleeNumber(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &callverifyv1.VerifyTokenResponse{
+		Valid:     res.Valid,
+		Failure:   callverifyv1.TokenFailure(res.Failure),
+		CallId:    res.CallID,
+		CallState: callverifyv1.CallState(res.CallState),
+	}
+	if res.Claims != nil {
+		if out.Claims, err = structpb.NewStruct(res.Claims); err != nil {
+			return nil, fmt.Errorf("token claims to struct: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (v *verifyServer) EnrollDevice(ctx context.Context, req *callverifyv1.EnrollDeviceRequest) (*callverifyv1.EnrollDeviceResponse, error) {
+	me, err := v.customerNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	en, err := v.d.Verify.EnrollDevice(ctx, me, req.GetLabel())
+	if err != nil {
+		return nil, err
+	}
+	return &callverifyv1.EnrollDeviceResponse{DeviceId: en.DeviceID, OtpauthUri: en.OTPAuthURI, QrPng: en.QRPNG}, nil
+}
+
+func (v *verifyServer) DeleteDevice(ctx context.Context, req *callverifyv1.DeleteDeviceRequest) (*emptypb.Empty, error) {
+	me, err := v.customerNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.d.Verify.DeleteDevice(ctx, me, req.GetDeviceId()); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func (v *verifyServer) UpdatePreferences(ctx context.Context, req *callverifyv1.UpdatePreferencesRequest) (*callverifyv1.Preferences, error) {
+	me, err := v.customerNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.d.Verify.UpdatePreferences(ctx, me, req.MarketingCallsAllowed)
+	if err != nil {
+		return nil, err
+	}
+	return &callverifyv1.Preferences{MarketingCallsAllowed: p.MarketingCallsAllowed}, nil
+}
+
+// categoryToProto maps the directory's category name ("CATEGORY_SCAM") to
+// the enum; "" (not blocked) is UNSPECIFIED.
+func categoryToProto(name string) callverifyv1.Category {
+	return callverifyv1.Category(callverifyv1.Category_value[name])
+}

@@ -1,0 +1,519 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// Entries are keyed by canonical pattern, so the unique-pattern rule, the
+// import's match on pattern and the official-number checks are all point
+// reads. The entries bucket's sequence is the blocklist's change counter;
+// the IDs bucket's sequence issues entry IDs.
+var (
+	bEntries     = []byte("blocklist/entries")      // pattern -> entry record
+	bEntryIDs    = []byte("blocklist/entry_ids")    // entry ID -> pattern
+	bEntryCounts = []byte("blocklist/entry_counts") // [category, source] -> uint64 count
+)
+
+// Entry records are binary: a 1M-entry blocklist is read in full at every
+// start, and JSON would cost seconds and three times the disk.
+const entryRecordV1 = 1
+
+func encodeEntry(e blocklist.Entry) []byte {
+	b := make([]byte, 0, 64+len(e.Pattern)+len(e.Reason)+len(e.CreateBy))
+	b = append(b, entryRecordV1, byte(e.Kind), byte(e.Category), byte(e.Source), byte(e.Confidence))
+	for _, s := range []string{e.ID, e.Pattern, e.Reason, e.CreateBy} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendVarint(b, millis(e.CreateTime))
+	b = binary.AppendVarint(b, millis(e.UpdateTime))
+	b = binary.AppendVarint(b, millis(e.ExpireTime))
+	return binary.AppendUvarint(b, e.Rev)
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+var errBadRecord = errors.New("corrupt blocklist entry record")
+
+func decodeEntry(b []byte) (blocklist.Entry, error) {
+	if len(b) < 5 || b[0] != entryRecordV1 {
+		return blocklist.Entry{}, errBadRecord
+	}
+	e := blocklist.Entry{
+		Kind: blocklist.Kind(b[1]), Category: blocklist.Category(b[2]),
+		Source: blocklist.Source(b[3]), Confidence: int(b[4]),
+	}
+	b = b[5:]
+	var strs [4]string
+	for i := range strs {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return blocklist.Entry{}, errBadRecord
+		}
+		strs[i] = string(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	e.ID, e.Pattern, e.Reason, e.CreateBy = strs[0], strs[1], strs[2], strs[3]
+	var ts [3]int64
+	for i := range ts {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return blocklist.Entry{}, errBadRecord
+		}
+		ts[i] = v
+		b = b[k:]
+	}
+	e.CreateTime, e.UpdateTime, e.ExpireTime = fromMillis(ts[0]), fromMillis(ts[1]), fromMillis(ts[2])
+	rev, k := binary.Uvarint(b)
+	if k <= 0 {
+		return blocklist.Entry{}, errBadRecord
+	}
+	e.Rev = rev
+	return e, nil
+}
+
+// entryTx is one transaction's view of the entry buckets.
+type entryTx struct {
+	tx                *bolt.Tx
+	entries, ids, cnt *bolt.Bucket
+	counts            map[[2]byte]int64 // pending count deltas, written at the end
+}
+
+func newEntryTx(tx *bolt.Tx) *entryTx {
+	return &entryTx{
+		tx: tx, entries: tx.Bucket(bEntries), ids: tx.Bucket(bEntryIDs), cnt: tx.Bucket(bEntryCounts),
+		counts: map[[2]byte]int64{},
+	}
+}
+
+func (t *entryTx) get(pattern string) (blocklist.Entry, bool, error) {
+	v := t.entries.Get([]byte(pattern))
+	if v == nil {
+		return blocklist.Entry{}, false, nil
+	}
+	e, err := decodeEntry(v)
+	if err != nil {
+		return blocklist.Entry{}, false, fmt.Errorf("entry %q: %w", pattern, err)
+	}
+	return e, true, nil
+}
+
+func (t *entryTx) byID(id string) (blocklist.Entry, error) {
+	p := t.ids.Get([]byte(id))
+	if p == nil {
+		return blocklist.Entry{}, fault.ErrNotFound
+	}
+	e, ok, err := t.get(string(p))
+	if err != nil {
+		return blocklist.Entry{}, err
+	}
+	if !ok {
+		return blocklist.Entry{}, fmt.Errorf("entry id %s points at a missing pattern", id)
+	}
+	return e, nil
+}
+
+// put writes e with a fresh change number (and a fresh ID when it has none)
+// and returns what it wrote with its change.
+func (t *entryTx) put(e blocklist.Entry) (blocklist.Entry, blocklist.Change, error) {
+	if e.ID == "" {
+		n, err := t.ids.NextSequence()
+		if err != nil {
+			return e, blocklist.Change{}, err
+		}
+		e.ID = hex.EncodeToString(binary.BigEndian.AppendUint64(nil, n))
+		if err := t.ids.Put([]byte(e.ID), []byte(e.Pattern)); err != nil {
+			return e, blocklist.Change{}, err
+		}
+	}
+	seq, err := t.entries.NextSequence()
+	if err != nil {
+		return e, blocklist.Change{}, err
+	}
+	e.Rev = seq
+	if err := t.entries.Put([]byte(e.Pattern), encodeEntry(e)); err != nil {
+		return e, blocklist.Change{}, err
+	}
+	t.counts[[2]byte{byte(e.Category), byte(e.Source)}]++
+	return e, blocklist.Change{Seq: seq, Op: blocklist.ChangePut, Entry: e}, nil
+}
+
+// remove deletes e's pattern record (and its ID when dropID) and returns the
+// change.
+func (t *entryTx) remove(e blocklist.Entry, dropID bool) (blocklist.Change, error) {
+	if err := t.entries.Delete([]byte(e.Pattern)); err != nil {
+		return blocklist.Change{}, err
+	}
+	if dropID {
+		if err := t.ids.Delete([]byte(e.ID)); err != nil {
+			return blocklist.Change{}, err
+		}
+	}
+	t.counts[[2]byte{byte(e.Category), byte(e.Source)}]--
+	seq, err := t.entries.NextSequence()
+	if err != nil {
+		return blocklist.Change{}, err
+	}
+	return blocklist.Change{Seq: seq, Op: blocklist.ChangeDelete, Entry: e}, nil
+}
+
+// flushCounts writes the pending count deltas.
+func (t *entryTx) flushCounts() error {
+	for k, d := range t.counts {
+		if d == 0 {
+			continue
+		}
+		var n int64
+		if v := t.cnt.Get(k[:]); len(v) == 8 {
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		if err := t.cnt.Put(k[:], binary.BigEndian.AppendUint64(nil, uint64(max(n+d, 0)))); err != nil {
+			return err
+		}
+	}
+	clear(t.counts)
+	return nil
+}
+
+// officialConflict returns a *blocklist.ConflictError when e, active at now,
+// matches a registered official number.
+func (t *entryTx) officialConflict(e blocklist.Entry, now time.Time) error {
+	if !e.ActiveAt(now) {
+		return nil
+	}
+	b := t.tx.Bucket(bOfficial)
+	if e.Kind != blocklist.KindPrefix {
+		if b.Get([]byte(e.Pattern)) != nil {
+			return &blocklist.ConflictError{EntryID: e.ID, Pattern: e.Pattern, Number: phone.Number(e.Pattern)}
+		}
+		return nil
+	}
+	prefix := []byte(strings.TrimSuffix(e.Pattern, "*"))
+	if k, _ := b.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+		return &blocklist.ConflictError{EntryID: e.ID, Pattern: e.Pattern, Number: phone.Number(k)}
+	}
+	return nil
+}
+
+// blConflictWithOfficial returns a *blocklist.ConflictError when an entry
+// active at now matches n: the exact entry for n or a prefix entry of any
+// length, longest first.
+func blConflictWithOfficial(tx *bolt.Tx, n phone.Number, now time.Time) error {
+	t := newEntryTx(tx)
+	digits := n.Digits()
+	candidates := []string{n.String()}
+	for l := len(digits); l >= 1; l-- {
+		candidates = append(candidates, "+"+digits[:l]+"*")
+	}
+	for _, p := range candidates {
+		e, ok, err := t.get(p)
+		if err != nil {
+			return err
+		}
+		if ok && e.ActiveAt(now) {
+			return &blocklist.ConflictError{EntryID: e.ID, Pattern: e.Pattern, Number: n}
+		}
+	}
+	return nil
+}
+
+// CreateEntry implements blocklist.Store.
+func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now time.Time) (blocklist.Entry, blocklist.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.Entry{}, blocklist.Change{}, err
+	}
+	e.ID = ""
+	var c blocklist.Change
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t := newEntryTx(tx)
+		if _, ok, err := t.get(e.Pattern); err != nil || ok {
+			if err == nil {
+				err = fault.ErrAlreadyExists
+			}
+			return err
+		}
+		if err := t.officialConflict(e, now); err != nil {
+			return err
+		}
+		var err error
+		if e, c, err = t.put(e); err != nil {
+			return err
+		}
+		return t.flushCounts()
+	})
+	if err != nil {
+		return blocklist.Entry{}, blocklist.Change{}, storeErr(err)
+	}
+	return e, c, nil
+}
+
+// GetEntry implements blocklist.Store.
+func (s *BlocklistStore) GetEntry(ctx context.Context, id string) (blocklist.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.Entry{}, err
+	}
+	var e blocklist.Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		e, err = newEntryTx(tx).byID(id)
+		return err
+	})
+	return e, storeErr(err)
+}
+
+// GetEntryByPattern implements blocklist.Store.
+func (s *BlocklistStore) GetEntryByPattern(ctx context.Context, pattern string) (blocklist.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.Entry{}, err
+	}
+	var e blocklist.Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var ok bool
+		var err error
+		e, ok, err = newEntryTx(tx).get(pattern)
+		if err == nil && !ok {
+			err = fault.ErrNotFound
+		}
+		return err
+	})
+	return e, storeErr(err)
+}
+
+// UpdateEntry implements blocklist.Store.
+func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev uint64, now time.Time) (blocklist.Entry, []blocklist.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.Entry{}, nil, err
+	}
+	var chs []blocklist.Change
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t := newEntryTx(tx)
+		cur, err := t.byID(e.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Rev != rev {
+			return fmt.Errorf("entry %s changed since revision %d: %w", e.ID, rev, fault.ErrConflict)
+		}
+		e.CreateBy, e.CreateTime = cur.CreateBy, cur.CreateTime
+		if e.Pattern != cur.Pattern {
+			if _, taken, err := t.get(e.Pattern); err != nil || taken {
+				if err == nil {
+					err = fault.ErrAlreadyExists
+				}
+				return err
+			}
+		}
+		if err := t.officialConflict(e, now); err != nil {
+			return err
+		}
+		if e.Pattern != cur.Pattern {
+			c, err := t.remove(cur, false)
+			if err != nil {
+				return err
+			}
+			chs = append(chs, c)
+			if err := t.ids.Put([]byte(e.ID), []byte(e.Pattern)); err != nil {
+				return err
+			}
+		} else {
+			t.counts[[2]byte{byte(cur.Category), byte(cur.Source)}]--
+		}
+		var c blocklist.Change
+		if e, c, err = t.put(e); err != nil {
+			return err
+		}
+		chs = append(chs, c)
+		return t.flushCounts()
+	})
+	if err != nil {
+		return blocklist.Entry{}, nil, storeErr(err)
+	}
+	return e, chs, nil
+}
+
+// DeleteEntry implements blocklist.Store.
+func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string) (blocklist.Entry, blocklist.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.Entry{}, blocklist.Change{}, err
+	}
+	var old blocklist.Entry
+	var c blocklist.Change
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t := newEntryTx(tx)
+		var err error
+		if old, err = t.byID(id); err != nil {
+			return err
+		}
+		if c, err = t.remove(old, true); err != nil {
+			return err
+		}
+		return t.flushCounts()
+	})
+	if err != nil {
+		return blocklist.Entry{}, blocklist.Change{}, storeErr(err)
+	}
+	return old, c, nil
+}
+
+// ListEntries implements blocklist.Store.
+func (s *BlocklistStore) ListEntries(ctx context.Context, f blocklist.EntryFilter, after string, limit int) ([]blocklist.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []blocklist.Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bEntries).Cursor()
+		k, v := c.First()
+		if after != "" {
+			k, v = c.Seek([]byte(after))
+			if k != nil && string(k) == after {
+				k, v = c.Next()
+			}
+		}
+		for i := 0; k != nil && len(out) < limit; k, v = c.Next() {
+			// A filtered page may have to skip far; the deadline bounds it.
+			if i++; i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			// Filter on the record's fixed header before decoding it.
+			if len(v) >= 5 && (f.Category != 0 && blocklist.Category(v[2]) != f.Category ||
+				f.Source != 0 && blocklist.Source(v[3]) != f.Source) {
+				continue
+			}
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("entry %q: %w", k, err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, storeErr(err)
+}
+
+// CountEntries implements blocklist.Store.
+func (s *BlocklistStore) CountEntries(ctx context.Context, f blocklist.EntryFilter) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bEntryCounts).ForEach(func(k, v []byte) error {
+			if len(k) != 2 || len(v) != 8 {
+				return nil
+			}
+			if f.Category != 0 && blocklist.Category(k[0]) != f.Category || f.Source != 0 && blocklist.Source(k[1]) != f.Source {
+				return nil
+			}
+			n += int64(binary.BigEndian.Uint64(v))
+			return nil
+		})
+	})
+	return int(n), storeErr(err)
+}
+
+// ScanEntries implements blocklist.Store. One read transaction is one
+// snapshot: the sequence it returns is exactly what the scan saw.
+func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entry) error) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bEntries)
+		seq = b.Sequence()
+		c := b.Cursor()
+		i := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if i++; i%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("entry %q: %w", k, err)
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return seq, storeErr(err)
+}
+
+// ImportEntries implements blocklist.Store.
+func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	var outs []blocklist.ImportOutcome
+	var chs []blocklist.Change
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		outs, chs = make([]blocklist.ImportOutcome, len(batch)), make([]blocklist.Change, 0, len(batch))
+		t := newEntryTx(tx)
+		for i, row := range batch {
+			cur, exists, err := t.get(row.Pattern)
+			if err != nil {
+				return err
+			}
+			if exists {
+				if cur.SameContent(row) {
+					outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportUnchanged, Entry: cur}
+					continue
+				}
+				row.ID, row.CreateBy, row.CreateTime = cur.ID, cur.CreateBy, cur.CreateTime
+			} else {
+				row.ID = ""
+			}
+			if err := t.officialConflict(row, now); err != nil {
+				outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportRefused, Err: err}
+				continue
+			}
+			result := blocklist.ImportCreated
+			if exists {
+				result = blocklist.ImportUpdated
+				t.counts[[2]byte{byte(cur.Category), byte(cur.Source)}]--
+			}
+			e, c, err := t.put(row)
+			if err != nil {
+				return err
+			}
+			outs[i] = blocklist.ImportOutcome{Result: result, Entry: e}
+			chs = append(chs, c)
+		}
+		return t.flushCounts()
+	})
+	if err != nil {
+		return nil, nil, storeErr(err)
+	}
+	return outs, chs, nil
+}

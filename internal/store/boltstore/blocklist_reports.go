@@ -1,0 +1,337 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+var (
+	bReports      = []byte("blocklist/reports")       // caller number -> reportGroupRecord
+	bReportRank   = []byte("blocklist/report_rank")   // status rank, ^count, caller number -> ""
+	bReporters    = []byte("blocklist/reporters")     // caller number 0x00 reporter key -> last report (ms)
+	bReportLog    = []byte("blocklist/report_log")    // report id -> reportRecord
+	bReporterDays = []byte("blocklist/reporter_days") // reporter key, UTC day -> reports that day
+)
+
+const reporterKeyLen = 16
+
+// blReporterKey is what the blocklist keeps of a reporting customer: a
+// digest of the customer's store identity (vCustomerKey, the one place
+// where a customer becomes a store key), so the reports log holds no phone
+// numbers and follows that function when it becomes a keyed HMAC.
+func blReporterKey(n phone.Number) []byte {
+	h := sha256.New()
+	h.Write([]byte("callverify/blocklist/reporter\x00"))
+	h.Write(vCustomerKey(n))
+	return h.Sum(nil)[:reporterKeyLen]
+}
+
+type reportGroupRecord struct {
+	Number   string    `json:"number"`
+	Count    int       `json:"count"`
+	Distinct int       `json:"distinct"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+	Status   int       `json:"status"`
+	Notes    []string  `json:"notes,omitempty"`
+	EntryID  string    `json:"entry_id,omitempty"`
+}
+
+func (r reportGroupRecord) group() blocklist.ReportedNumber {
+	return blocklist.ReportedNumber{
+		CallerNumber: phone.Number(r.Number), ReportCount: r.Count, DistinctReporters: r.Distinct,
+		FirstReportTime: r.First, LastReportTime: r.Last, Status: blocklist.ReportStatus(r.Status),
+		Notes: append([]string(nil), r.Notes...), EntryID: r.EntryID,
+	}
+}
+
+type reportRecord struct {
+	Caller   string    `json:"caller"`
+	Reporter string    `json:"reporter"` // blReporterKey, hex
+	Note     string    `json:"note,omitempty"`
+	Occur    time.Time `json:"occur"`
+	Create   time.Time `json:"create"`
+}
+
+// rankKey orders groups open first, then blocked, then dismissed, and
+// busiest first within each.
+func rankKey(g reportGroupRecord) []byte {
+	rank := byte(3)
+	switch blocklist.ReportStatus(g.Status) {
+	case blocklist.ReportOpen:
+		rank = 0
+	case blocklist.ReportBlocked:
+		rank = 1
+	case blocklist.ReportDismissed:
+		rank = 2
+	}
+	k := make([]byte, 0, 5+len(g.Number))
+	k = append(k, rank)
+	k = binary.BigEndian.AppendUint32(k, ^uint32(min(g.Count, 1<<32-1)))
+	return append(k, g.Number...)
+}
+
+func getGroup(tx *bolt.Tx, n phone.Number) (reportGroupRecord, bool, error) {
+	v := tx.Bucket(bReports).Get([]byte(n.String()))
+	if v == nil {
+		return reportGroupRecord{}, false, nil
+	}
+	var g reportGroupRecord
+	if err := json.Unmarshal(v, &g); err != nil {
+		return g, false, fmt.Errorf("decode report group: %w", err)
+	}
+	return g, true, nil
+}
+
+func putGroup(tx *bolt.Tx, old *reportGroupRecord, g reportGroupRecord) error {
+	rank := tx.Bucket(bReportRank)
+	if old != nil {
+		if err := rank.Delete(rankKey(*old)); err != nil {
+			return err
+		}
+	}
+	v, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bReports).Put([]byte(g.Number), v); err != nil {
+		return err
+	}
+	return rank.Put(rankKey(g), nil)
+}
+
+// AddReport implements blocklist.Store.
+func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, reporter phone.Number, lim blocklist.ReportLimits) (blocklist.Report, blocklist.ReportedNumber, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.Report{}, blocklist.ReportedNumber{}, err
+	}
+	rk := blReporterKey(reporter)
+	var grp blocklist.ReportedNumber
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		// The daily allowance: one counter per reporter and UTC day; older
+		// days of this reporter are dropped as we pass.
+		days := tx.Bucket(bReporterDays)
+		today := uint32(r.CreateTime.Unix() / 86400)
+		dayKey := binary.BigEndian.AppendUint32(append([]byte(nil), rk...), today)
+		var stale [][]byte
+		c := days.Cursor()
+		for k, _ := c.Seek(rk); k != nil && bytes.HasPrefix(k, rk); k, _ = c.Next() {
+			if !bytes.Equal(k, dayKey) {
+				stale = append(stale, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range stale {
+			if err := days.Delete(k); err != nil {
+				return err
+			}
+		}
+		used := uint32(0)
+		if v := days.Get(dayKey); len(v) == 4 {
+			used = binary.BigEndian.Uint32(v)
+		}
+		if lim.MaxPerDay > 0 && int(used) >= lim.MaxPerDay {
+			return fmt.Errorf("reporter made %d reports today: %w", used, fault.ErrResourceExhausted)
+		}
+		if err := days.Put(dayKey, binary.BigEndian.AppendUint32(nil, used+1)); err != nil {
+			return err
+		}
+
+		g, existed, err := getGroup(tx, r.CallerNumber)
+		if err != nil {
+			return err
+		}
+		old := g
+		if !existed {
+			g = reportGroupRecord{Number: r.CallerNumber.String(), First: r.CreateTime, Status: int(blocklist.ReportOpen)}
+		}
+		reporters := tx.Bucket(bReporters)
+		repKey := append(append([]byte(r.CallerNumber.String()), 0), rk...)
+		if reporters.Get(repKey) == nil {
+			g.Distinct++
+		}
+		if err := reporters.Put(repKey, binary.BigEndian.AppendUint64(nil, uint64(r.CreateTime.UnixMilli()))); err != nil {
+			return err
+		}
+		g.Count++
+		g.Last = r.CreateTime
+		if r.Note != "" && lim.Notes > 0 {
+			g.Notes = append([]string{r.Note}, g.Notes[:min(len(g.Notes), lim.Notes-1)]...)
+		}
+		if blocklist.ReportStatus(g.Status) == blocklist.ReportDismissed {
+			g.Status = int(blocklist.ReportOpen) // new evidence reopens it
+		}
+		var oldp *reportGroupRecord
+		if existed {
+			oldp = &old
+		}
+		if err := putGroup(tx, oldp, g); err != nil {
+			return err
+		}
+
+		log := tx.Bucket(bReportLog)
+		seq, err := log.NextSequence()
+		if err != nil {
+			return err
+		}
+		id := binary.BigEndian.AppendUint64(nil, seq)
+		r.ID = hex.EncodeToString(id)
+		v, err := json.Marshal(reportRecord{
+			Caller: r.CallerNumber.String(), Reporter: hex.EncodeToString(rk), Note: r.Note,
+			Occur: r.OccurTime, Create: r.CreateTime,
+		})
+		if err != nil {
+			return err
+		}
+		if err := log.Put(id, v); err != nil {
+			return err
+		}
+
+		grp = g.group()
+		if lim.Window > 0 {
+			since := uint64(r.CreateTime.Add(-lim.Window).UnixMilli())
+			prefix := append([]byte(r.CallerNumber.String()), 0)
+			c := reporters.Cursor()
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				if len(v) == 8 && binary.BigEndian.Uint64(v) >= since {
+					grp.RecentReporters++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return blocklist.Report{}, blocklist.ReportedNumber{}, storeErr(err)
+	}
+	return r, grp, nil
+}
+
+// GetReportedNumber implements blocklist.Store.
+func (s *BlocklistStore) GetReportedNumber(ctx context.Context, n phone.Number) (blocklist.ReportedNumber, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.ReportedNumber{}, err
+	}
+	var grp blocklist.ReportedNumber
+	err := s.db.View(func(tx *bolt.Tx) error {
+		g, ok, err := getGroup(tx, n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fault.ErrNotFound
+		}
+		grp = g.group()
+		return nil
+	})
+	return grp, storeErr(err)
+}
+
+// ListReportedNumbers implements blocklist.Store. The cursor is the last
+// rank key of the previous page.
+func (s *BlocklistStore) ListReportedNumbers(ctx context.Context, cursor string, limit int) ([]blocklist.ReportedNumber, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	var out []blocklist.ReportedNumber
+	next := ""
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bReportRank).Cursor()
+		k, _ := c.First()
+		if cursor != "" {
+			k, _ = c.Seek([]byte(cursor))
+			if k != nil && string(k) == cursor {
+				k, _ = c.Next()
+			}
+		}
+		var last []byte
+		for ; k != nil; k, _ = c.Next() {
+			if len(out) == limit {
+				next = string(last)
+				return nil
+			}
+			if len(k) < 6 {
+				continue
+			}
+			g, ok, err := getGroup(tx, phone.Number(k[5:]))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			out = append(out, g.group())
+			last = k
+		}
+		return nil
+	})
+	return out, next, storeErr(err)
+}
+
+// ResolveReportedNumber implements blocklist.Store.
+func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Number, status blocklist.ReportStatus, block *blocklist.Entry, now time.Time) (blocklist.ReportedNumber, blocklist.Entry, []blocklist.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, err
+	}
+	var grp blocklist.ReportedNumber
+	var entry blocklist.Entry
+	var chs []blocklist.Change
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		g, ok, err := getGroup(tx, n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fault.ErrNotFound
+		}
+		if blocklist.ReportStatus(g.Status) != blocklist.ReportOpen {
+			return fmt.Errorf("reports are %s: %w", blocklist.ReportStatus(g.Status), fault.ErrFailedPrecondition)
+		}
+		old := g
+		if block != nil {
+			t := newEntryTx(tx)
+			cur, exists, err := t.get(block.Pattern)
+			if err != nil {
+				return err
+			}
+			if exists {
+				entry = cur
+			} else {
+				e := *block
+				e.ID = ""
+				if err := t.officialConflict(e, now); err != nil {
+					return err
+				}
+				var c blocklist.Change
+				if entry, c, err = t.put(e); err != nil {
+					return err
+				}
+				chs = append(chs, c)
+				if err := t.flushCounts(); err != nil {
+					return err
+				}
+			}
+			g.EntryID = entry.ID
+		}
+		g.Status = int(status)
+		if err := putGroup(tx, &old, g); err != nil {
+			return err
+		}
+		grp = g.group()
+		return nil
+	})
+	if err != nil {
+		return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, storeErr(err)
+	}
+	return grp, entry, chs, nil
+}

@@ -1,0 +1,210 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+)
+
+// Field bounds of StampCall.
+const (
+	maxReasonText = 64
+	maxAgentID    = 64
+	maxAgentName  = 64
+	maxOrderRef   = 128
+	maxCustomerID = 128
+)
+
+// StampRequest is a dialer's request to stamp a call. Numbers may be in any
+// common written form.
+type StampRequest struct {
+	CallerNumber string
+	CalleeNumber string
+	CustomerID   string
+	Reason       Reason
+	ReasonText   string
+	OrderRef     string
+	AgentID      string
+	AgentName    string
+	TTLSeconds   int // 0 = DefaultTTL
+}
+
+// Stamped is a stamped call with its token and the code to read out now.
+type Stamped struct {
+	Call          Call
+	Token         string
+	Code          string
+	CodeExpiresAt time.Time
+}
+
+// Client-facing messages that must not differ between cases a customer or
+// a dialer could use to probe.
+const (
+	msgCallNotFound = "the call does not exist or is no longer active"
+	msgNotOfficial  = "caller_number is not an official number that may place calls"
+	msgOptedOut     = "the customer does not accept marketing calls"
+)
+
+// StampCall registers an outbound call: the caller must be an official
+// number that places calls, and a marketing call needs a customer who did
+// not opt out. It returns the call, its signed token and the current code.
+func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampRequest) (Stamped, error) {
+	caller, err := s.parseNumber("caller_number", req.CallerNumber)
+	if err != nil {
+		return Stamped{}, err
+	}
+	callee, err := s.parseNumber("callee_number", req.CalleeNumber)
+	if err != nil {
+		return Stamped{}, err
+	}
+	if caller == callee {
+		return Stamped{}, fault.Invalid("callee_number", "must differ from caller_number")
+	}
+	if !req.Reason.Valid() {
+		return Stamped{}, fault.Invalid("reason", "is required")
+	}
+	c := Call{Caller: caller, Callee: callee, Reason: req.Reason, CreateBy: actor.Subject}
+	if c.ReasonText, err = checkText("reason_text", req.ReasonText, maxReasonText, false); err != nil {
+		return Stamped{}, err
+	}
+	if looksLikeLink(c.ReasonText) {
+		return Stamped{}, fault.Invalid("reason_text", "must not contain links or web addresses")
+	}
+	if c.AgentID, err = checkText("agent_id", req.AgentID, maxAgentID, true); err != nil {
+		return Stamped{}, err
+	}
+	if c.AgentName, err = checkText("agent_name", req.AgentName, maxAgentName, true); err != nil {
+		return Stamped{}, err
+	}
+	if c.OrderRef, err = checkText("order_ref", req.OrderRef, maxOrderRef, false); err != nil {
+		return Stamped{}, err
+	}
+	if c.CustomerID, err = checkText("customer_id", req.CustomerID, maxCustomerID, false); err != nil {
+		return Stamped{}, err
+	}
+	ttl := DefaultTTL
+	if req.TTLSeconds != 0 {
+		if req.TTLSeconds < 1 || req.TTLSeconds > int(MaxTTL/time.Second) {
+			return Stamped{}, fault.Invalidf("ttl_seconds", "must be between 1 and %d", int(MaxTTL/time.Second))
+		}
+		ttl = time.Duration(req.TTLSeconds) * time.Second
+	}
+
+	off, err := s.dir.OfficialNumber(ctx, caller)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Stamped{}, fault.Precondition(msgNotOfficial)
+	}
+	if err != nil {
+		return Stamped{}, err
+	}
+	if !off.PlacesCalls || off.InboundOnly {
+		return Stamped{}, fault.Precondition(msgNotOfficial)
+	}
+	c.DisplayName = off.DisplayName
+	if c.Reason == ReasonMarketing {
+		p, err := s.preferences(ctx, callee)
+		if err != nil {
+			return Stamped{}, err
+		}
+		if !p.MarketingCallsAllowed {
+			return Stamped{}, fault.Precondition(msgOptedOut)
+		}
+	}
+	devices, err := s.store.ListDevices(ctx, callee)
+	if err != nil {
+		return Stamped{}, err
+	}
+	var device *Device
+	if len(devices) > 0 {
+		device = &devices[0] // the newest
+		c.DeviceID = device.ID
+	}
+
+	now := s.now().UTC()
+	// Whole seconds: the token's iat and exp are whole seconds, and the
+	// call must expire exactly when its token does.
+	now = now.Truncate(time.Second)
+	c.ID = newID()
+	c.OrigID = newUUID()
+	c.State = StateActive
+	c.CreateTime = now
+	c.ExpireTime = now.Add(ttl)
+	c.SealedSecret = s.seal.seal(newSecret(), aadCall(c.ID))
+
+	token, err := s.sign(ctx, c)
+	if err != nil {
+		return Stamped{}, err
+	}
+	secret, err := s.openSecret(c, device)
+	if err != nil {
+		return Stamped{}, err
+	}
+	code, until, err := codeAt(secret, c, s.now())
+	if err != nil {
+		return Stamped{}, err
+	}
+	if err := s.store.CreateCall(ctx, c); err != nil {
+		return Stamped{}, err
+	}
+	return Stamped{Call: c, Token: token, Code: code, CodeExpiresAt: until}, nil
+}
+
+// getCall reads a call; an id that cannot be ours is "not found" without a
+// store round trip.
+func (s *Service) getCall(ctx context.Context, id string) (Call, error) {
+	if !wellFormedID(id) {
+		return Call{}, fault.NotFound(msgCallNotFound)
+	}
+	c, err := s.store.GetCall(ctx, id)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Call{}, fault.Wrap(fault.ErrNotFound, msgCallNotFound, err)
+	}
+	return c, err
+}
+
+// GetCall returns a call in any state, with State set to its effective
+// state now.
+func (s *Service) GetCall(ctx context.Context, id string) (Call, error) {
+	c, err := s.getCall(ctx, id)
+	if err != nil {
+		return Call{}, err
+	}
+	c.State = c.StateAt(s.now())
+	return c, nil
+}
+
+// EndCall ends an active call; it stops verifying at once. Ending a call
+// that is already ended, expired or locked changes nothing and returns it.
+func (s *Service) EndCall(ctx context.Context, id string) (Call, error) {
+	if !wellFormedID(id) {
+		return Call{}, fault.NotFound(msgCallNotFound)
+	}
+	now := s.now()
+	c, err := s.store.EndCall(ctx, id, now.UTC())
+	if errors.Is(err, fault.ErrNotFound) {
+		return Call{}, fault.Wrap(fault.ErrNotFound, msgCallNotFound, err)
+	}
+	if err != nil {
+		return Call{}, err
+	}
+	c.State = c.StateAt(now)
+	return c, nil
+}
+
+// GetConfirmationCode returns the code the agent reads out now and until
+// when it is accepted. A call that is not active has no code, and answers
+// exactly like an unknown call.
+func (s *Service) GetConfirmationCode(ctx context.Context, id string) (string, time.Time, error) {
+	c, err := s.getCall(ctx, id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.now()
+	if c.StateAt(now) != StateActive {
+		return "", time.Time{}, fault.NotFound(msgCallNotFound)
+	}
+	return s.codeNow(ctx, c, now)
+}

@@ -1,0 +1,146 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// maxListedCalls bounds how many calls to one customer are read at once.
+const maxListedCalls = 100
+
+// CheckResult is the answer to a customer asking about a caller.
+type CheckResult struct {
+	Verdict Verdict
+	Caller  phone.Number
+	// Call, Code and CodeExpiresAt are set only when VERIFIED.
+	Call          *Call
+	Code          string
+	CodeExpiresAt time.Time
+	// BlocklistCategory is set only when KNOWN_FRAUD, e.g. "CATEGORY_SCAM".
+	BlocklistCategory string
+	Message           string
+	Advice            []string
+}
+
+// CheckCaller tells the customer whose number is customer (from their
+// token, never from the request) whether rawCaller is calling them on the
+// platform's behalf now. Verdict precedence, the first that holds:
+// VERIFIED, SPOOFED_HOTLINE, KNOWN_FRAUD, OFFICIAL_NOT_CALLING, UNKNOWN.
+// Any store or directory error is returned as it is: it never becomes a
+// verdict.
+func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCaller, language string) (CheckResult, error) {
+	caller, err := s.parseNumber("caller_number", rawCaller)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	lang := ParseLanguage(language)
+	now := s.now()
+	calls, err := s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	for i := range calls { // newest first
+		c := calls[i]
+		if c.Caller != caller || c.StateAt(now) != StateActive {
+			continue
+		}
+		code, until, err := s.codeNow(ctx, c, now)
+		if err != nil {
+			return CheckResult{}, err
+		}
+		res := CheckResult{Verdict: VerdictVerified, Caller: caller, Call: &c, Code: code, CodeExpiresAt: until}
+		res.Message, res.Advice = wordsFor(&checkWords, VerdictVerified, lang)
+		return res, nil
+	}
+	v, category, err := s.numberVerdict(ctx, caller)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	res := CheckResult{Verdict: v, Caller: caller, BlocklistCategory: category}
+	res.Message, res.Advice = wordsFor(&checkWords, v, lang)
+	return res, nil
+}
+
+// numberVerdict is the verdict about a number regardless of calls: every
+// verdict but VERIFIED, in precedence order.
+func (s *Service) numberVerdict(ctx context.Context, n phone.Number) (Verdict, string, error) {
+	off, err := s.dir.OfficialNumber(ctx, n)
+	official := err == nil
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return 0, "", err
+	}
+	if official && (off.InboundOnly || !off.PlacesCalls) {
+		return VerdictSpoofedHotline, "", nil
+	}
+	category, blocked, err := s.dir.BlockedCategory(ctx, n)
+	if err != nil {
+		return 0, "", err
+	}
+	if blocked {
+		return VerdictKnownFraud, category, nil
+	}
+	if official {
+		return VerdictOfficialNotCalling, "", nil
+	}
+	return VerdictUnknown, "", nil
+}
+
+// LookupResult is the anonymous answer about a number: never VERIFIED,
+// never anything about calls.
+type LookupResult struct {
+	Verdict           Verdict
+	Number            phone.Number
+	BlocklistCategory string
+	Message           string
+	Advice            []string
+}
+
+// LookupNumber answers about a number for somebody without the app (IVR,
+// a web page). It knows no customer, so an official outbound number gets
+// OFFICIAL_NOT_CALLING with words that say "we cannot confirm it here".
+func (s *Service) LookupNumber(ctx context.Context, rawNumber, language string) (LookupResult, error) {
+	n, err := s.parseNumber("number", rawNumber)
+	if err != nil {
+		return LookupResult{}, err
+	}
+	v, category, err := s.numberVerdict(ctx, n)
+	if err != nil {
+		return LookupResult{}, err
+	}
+	res := LookupResult{Verdict: v, Number: n, BlocklistCategory: category}
+	res.Message, res.Advice = wordsFor(&lookupWords, v, ParseLanguage(language))
+	return res, nil
+}
+
+// MyCall is an active call to the customer with the code to expect.
+type MyCall struct {
+	Call          Call
+	Code          string
+	CodeExpiresAt time.Time
+}
+
+// ListMyCalls returns the active official calls to the customer's number,
+// newest first, each with the code the agent will say.
+func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number) ([]MyCall, error) {
+	now := s.now()
+	calls, err := s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
+	if err != nil {
+		return nil, err
+	}
+	out := []MyCall{}
+	for _, c := range calls {
+		if c.StateAt(now) != StateActive {
+			continue
+		}
+		code, until, err := s.codeNow(ctx, c, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, MyCall{Call: c, Code: code, CodeExpiresAt: until})
+	}
+	return out, nil
+}

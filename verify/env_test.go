@@ -1,0 +1,234 @@
+package verify_test
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/store/boltstore"
+	"github.com/callverify/callverify/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Numbers of the scenarios.
+const (
+	outbound   = "+86 571 8888 1234" // official, places calls
+	both       = "0571-8888 1235"    // official, both directions
+	hotlineRaw = "95188"             // official, inbound only
+	fraudRaw   = "+86 170 1234 5678" // on the blocklist
+	aliceRaw   = "138 0013 8000"
+	bobRaw     = "+86 139 0013 9000"
+)
+
+// clock is the injected clock; tests move it, nobody sleeps.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// directory is an in-memory verify.Directory fixture.
+type directory struct {
+	mu       sync.Mutex
+	official map[phone.Number]verify.Official
+	blocked  map[phone.Number]string
+	down     atomic.Bool
+}
+
+func (d *directory) OfficialNumber(_ context.Context, n phone.Number) (verify.Official, error) {
+	if d.down.Load() {
+		return verify.Official{}, fault.Unavailable(errDown)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o, ok := d.official[n]
+	if !ok {
+		return verify.Official{}, fault.NotFound("official number not found")
+	}
+	return o, nil
+}
+
+func (d *directory) BlockedCategory(_ context.Context, n phone.Number) (string, bool, error) {
+	if d.down.Load() {
+		return "", false, fault.Unavailable(errDown)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.blocked[n]
+	return c, ok, nil
+}
+
+type downErr struct{}
+
+func (downErr) Error() string { return "store is down" }
+
+var errDown = downErr{}
+
+// flakyStore is the real store with a switch that makes every call fail
+// the way an unreachable backend does.
+type flakyStore struct {
+	verify.Store
+	down atomic.Bool
+}
+
+func (f *flakyStore) err() error {
+	if f.down.Load() {
+		return fault.Unavailable(errDown)
+	}
+	return nil
+}
+
+func (f *flakyStore) GetCall(ctx context.Context, id string) (verify.Call, error) {
+	if err := f.err(); err != nil {
+		return verify.Call{}, err
+	}
+	return f.Store.GetCall(ctx, id)
+}
+
+func (f *flakyStore) ListCallsTo(ctx context.Context, n phone.Number, after time.Time, limit int) ([]verify.Call, error) {
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return f.Store.ListCallsTo(ctx, n, after, limit)
+}
+
+func (f *flakyStore) ListSigningKeys(ctx context.Context) ([]verify.SigningKey, error) {
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return f.Store.ListSigningKeys(ctx)
+}
+
+func (f *flakyStore) GetDevice(ctx context.Context, n phone.Number, id string) (verify.Device, error) {
+	if err := f.err(); err != nil {
+		return verify.Device{}, err
+	}
+	return f.Store.GetDevice(ctx, n, id)
+}
+
+type env struct {
+	t      testing.TB
+	svc    *verify.Service
+	clock  *clock
+	dir    *directory
+	store  *flakyStore
+	db     *bolt.DB
+	audit  *audit.Recorder
+	kek    []byte
+	parser *phone.Parser
+	alice  phone.Number
+	bob    phone.Number
+}
+
+var (
+	dialer   = audit.Actor{Subject: "dialer-1", Role: "dialer"}
+	admin    = audit.Actor{Subject: "admin-1", Role: "admin"}
+	customer = audit.Actor{Subject: "cust-alice", Role: "customer"}
+)
+
+type envOpt func(*verify.Config)
+
+func withAlg(alg string) envOpt { return func(c *verify.Config) { c.Algorithm = alg } }
+
+func newEnv(t testing.TB, opts ...envOpt) *env {
+	t.Helper()
+	db, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	vs, err := boltstore.NewVerifyStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := boltstore.NewAuditStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	e := &env{
+		t:     t,
+		clock: &clock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)},
+		store: &flakyStore{Store: vs},
+		db:    db,
+		kek:   kek,
+	}
+	e.audit = audit.NewRecorder(as, e.clock.Now)
+	if e.parser, err = phone.NewParser("CN"); err != nil {
+		t.Fatal(err)
+	}
+	e.dir = &directory{official: map[phone.Number]verify.Official{}, blocked: map[phone.Number]string{}}
+	e.addOfficial(outbound, "示例平台客服", true, false)
+	e.addOfficial(both, "示例平台售后", true, false)
+	e.addOfficial(hotlineRaw, "示例平台热线", false, true)
+	e.dir.blocked[e.num(fraudRaw)] = "CATEGORY_SCAM"
+	e.alice, e.bob = e.num(aliceRaw), e.num(bobRaw)
+	e.svc = e.newService(opts...)
+	return e
+}
+
+// newService is another instance over the same store and clock.
+func (e *env) newService(opts ...envOpt) *verify.Service {
+	cfg := verify.Config{
+		Store: e.store, Directory: e.dir, Audit: e.audit, Phone: e.parser, Now: e.clock.Now,
+		Issuer: "callverify", Algorithm: verify.AlgES256, KEK: e.kek,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := verify.NewService(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+func (e *env) num(raw string) phone.Number {
+	n, err := e.parser.Parse(raw)
+	if err != nil {
+		e.t.Fatalf("parse %q: %v", raw, err)
+	}
+	return n
+}
+
+func (e *env) addOfficial(raw, name string, places, inboundOnly bool) {
+	n := e.num(raw)
+	e.dir.mu.Lock()
+	defer e.dir.mu.Unlock()
+	e.dir.official[n] = verify.Official{Number: n, DisplayName: name, PlacesCalls: places, InboundOnly: inboundOnly}
+}
+
+func stampReq(caller, callee string) verify.StampRequest {
+	return verify.StampRequest{
+		CallerNumber: caller, CalleeNumber: callee, CustomerID: "cust-alice",
+		Reason: verify.ReasonRefund, ReasonText: "您申请的退款进度回访", OrderRef: "ORD-20300506-1",
+		AgentID: "agent-7", AgentName: "王小明",
+	}
+}
+
+func (e *env) stamp(caller, callee string) verify.Stamped {
+	e.t.Helper()
+	st, err := e.svc.StampCall(context.Background(), dialer, stampReq(caller, callee))
+	if err != nil {
+		e.t.Fatalf("StampCall: %v", err)
+	}
+	return st
+}

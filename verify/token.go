@@ -1,0 +1,340 @@
+package verify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/callverify/callverify/internal/fault"
+)
+
+// A call token is a PASSporT (RFC 8225) of the "shaken" extension
+// (RFC 8588) carrying Rich Call Data claims (RFC 9795):
+//
+//	header  {"alg":"ES256","kid":<RFC 7638 thumbprint>,"ppt":"shaken","typ":"passport"[,"x5u":...]}
+//	claims  {"attest":"A",                       RFC 8588: full attestation, the platform owns the caller
+//	         "crn":<call reason>,                RFC 9795 call reason, a human-readable string
+//	         "dest":{"tn":[<callee digits>]},    RFC 8225, canonical TN: E.164 digits without '+'
+//	         "exp":<call expire time>,           RFC 7519
+//	         "iat":<stamp time>,                 RFC 8225
+//	         "iss":<issuer>,                     RFC 7519
+//	         "jti":<call id>,                    RFC 7519
+//	         "orig":{"tn":<caller digits>},      RFC 8225
+//	         "origid":<UUID>,                    RFC 8588
+//	         "rcd":{"nam":<display name>}}       RFC 9795 (omitted when the number has no display name)
+//
+// RFC 9795 lets "rcd" and "crn" be added to a "shaken" PASSporT. Members
+// are serialised in lexicographic order without whitespace (RFC 8225
+// section 9): the struct fields below are declared in that order.
+type passportClaims struct {
+	Attest string     `json:"attest"`
+	CRN    string     `json:"crn,omitempty"`
+	Dest   destClaim  `json:"dest"`
+	Exp    int64      `json:"exp"`
+	Iat    int64      `json:"iat"`
+	Iss    string     `json:"iss"`
+	JTI    string     `json:"jti"`
+	Orig   origClaim  `json:"orig"`
+	OrigID string     `json:"origid"`
+	RCD    *rcdClaims `json:"rcd,omitempty"`
+}
+
+type destClaim struct {
+	TN []string `json:"tn"`
+}
+
+type origClaim struct {
+	TN string `json:"tn"`
+}
+
+type rcdClaims struct {
+	Nam string `json:"nam"`
+}
+
+// sign returns the call token of c, signed with the current key.
+func (s *Service) sign(ctx context.Context, c Call) (string, error) {
+	r, err := s.ring(ctx, true)
+	if err != nil {
+		return "", err
+	}
+	return signWith(r.current, s.claimsOf(c))
+}
+
+func (s *Service) claimsOf(c Call) passportClaims {
+	pc := passportClaims{
+		Attest: "A",
+		CRN:    callReasonText(c),
+		Dest:   destClaim{TN: []string{c.Callee.Digits()}},
+		Exp:    c.ExpireTime.Unix(),
+		Iat:    c.CreateTime.Unix(),
+		Iss:    s.issuer,
+		JTI:    c.ID,
+		Orig:   origClaim{TN: c.Caller.Digits()},
+		OrigID: c.OrigID,
+	}
+	if c.DisplayName != "" {
+		pc.RCD = &rcdClaims{Nam: c.DisplayName}
+	}
+	return pc
+}
+
+func signWith(k *ringKey, pc passportClaims) (string, error) {
+	payload, err := json.Marshal(pc)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(k.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(64))
+	buf = append(buf, k.header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := k.method.Sign(string(buf), k.priv)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// TokenFailure says why a call token is not valid. The values are those of
+// the API's TokenFailure.
+type TokenFailure int
+
+const (
+	TokenValid TokenFailure = iota
+	TokenMalformed
+	TokenAlgNotAllowed
+	TokenUnknownKey
+	TokenBadSignature
+	TokenExpired
+	TokenNotYetValid
+	TokenCallerMismatch
+	TokenCalleeMismatch
+	TokenCallEnded
+)
+
+func (f TokenFailure) String() string {
+	return [...]string{"VALID", "MALFORMED", "ALG_NOT_ALLOWED", "UNKNOWN_KEY", "BAD_SIGNATURE", "EXPIRED",
+		"NOT_YET_VALID", "CALLER_MISMATCH", "CALLEE_MISMATCH", "CALL_ENDED"}[f]
+}
+
+// VerifyTokenRequest is a token to check, with the numbers it should be
+// for when the checker knows them.
+type VerifyTokenRequest struct {
+	Token        string
+	CallerNumber string // optional, any written form: must be orig.tn
+	CalleeNumber string // optional, any written form: must be one of dest.tn
+}
+
+// TokenResult is the outcome of VerifyToken. CallID, CallState and Claims
+// are set only once the signature has been verified, so nothing an
+// attacker wrote is echoed back as if it were ours.
+type TokenResult struct {
+	Valid     bool
+	Failure   TokenFailure
+	CallID    string
+	CallState State
+	Claims    map[string]any
+}
+
+// maxTokenLen bounds what is parsed at all; our tokens are well under 1 KiB.
+const maxTokenLen = 4096
+
+var (
+	errUnknownKey   = errors.New("unknown key id")
+	errKeyAlg       = errors.New("the key id names a key of another algorithm")
+	errHeaderFields = errors.New("not a shaken PASSporT header")
+	validMethods    = []string{AlgES256, AlgEdDSA}
+	tokenParser     = jwt.NewParser(jwt.WithValidMethods(validMethods), jwt.WithoutClaimsValidation())
+)
+
+// VerifyToken checks a call token: allowed algorithm, a published key by
+// kid, the signature, exp (required) and iat (at most IatSkew ahead), the
+// optional caller and callee, and that the call is still active. A token
+// that fails is not an error: the failure says why. Errors are invalid
+// request numbers and store failures (never turned into a verdict).
+func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (TokenResult, error) {
+	// Parse the request's numbers first: a bad request is the client's
+	// mistake whatever the token says.
+	var caller, callee string
+	if req.CallerNumber != "" {
+		n, err := s.parseNumber("caller_number", req.CallerNumber)
+		if err != nil {
+			return TokenResult{}, err
+		}
+		caller = n.Digits()
+	}
+	if req.CalleeNumber != "" {
+		n, err := s.parseNumber("callee_number", req.CalleeNumber)
+		if err != nil {
+			return TokenResult{}, err
+		}
+		callee = n.Digits()
+	}
+	if req.Token == "" {
+		return TokenResult{}, fault.Invalid("token", "is required")
+	}
+	fail := func(f TokenFailure) (TokenResult, error) { return TokenResult{Failure: f}, nil }
+	if len(req.Token) > maxTokenLen {
+		return fail(TokenMalformed)
+	}
+
+	var storeErr error
+	claims := jwt.MapClaims{}
+	tok, err := tokenParser.ParseWithClaims(req.Token, claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ != "passport" {
+			return nil, errHeaderFields
+		}
+		if ppt, _ := t.Header["ppt"].(string); ppt != "shaken" {
+			return nil, errHeaderFields
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errUnknownKey
+		}
+		k, err := s.verificationKey(ctx, kid)
+		if err != nil {
+			storeErr = err
+			return nil, err
+		}
+		if k == nil {
+			return nil, errUnknownKey
+		}
+		if k.meta.Algorithm != t.Method.Alg() {
+			return nil, errKeyAlg
+		}
+		return k.pub, nil
+	})
+	if storeErr != nil {
+		return TokenResult{}, storeErr
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, jwt.ErrTokenMalformed):
+			return fail(TokenMalformed)
+		case tok == nil:
+			return fail(TokenMalformed)
+		case !allowedAlg(tok.Header["alg"]):
+			return fail(TokenAlgNotAllowed)
+		case errors.Is(err, errHeaderFields):
+			return fail(TokenMalformed)
+		case errors.Is(err, errUnknownKey):
+			return fail(TokenUnknownKey)
+		case errors.Is(err, errKeyAlg), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+			return fail(TokenBadSignature)
+		}
+		return fail(TokenMalformed)
+	}
+
+	// The signature is ours: from here on the claims can be trusted to be
+	// what we signed, but a forged-then-signed shape is still checked.
+	pc, ok := s.readClaims(claims)
+	if !ok {
+		return fail(TokenMalformed)
+	}
+	res := TokenResult{Failure: TokenValid, CallID: pc.JTI, Claims: claims}
+	now := s.now()
+	if !now.Before(time.Unix(pc.Exp, 0)) {
+		res.Failure = TokenExpired
+		return res, nil
+	}
+	if time.Unix(pc.Iat, 0).After(now.Add(IatSkew)) {
+		res.Failure = TokenNotYetValid
+		return res, nil
+	}
+	if nbf, ok := numericClaim(claims["nbf"]); ok && time.Unix(nbf, 0).After(now.Add(IatSkew)) {
+		res.Failure = TokenNotYetValid
+		return res, nil
+	}
+
+	c, err := s.getCall(ctx, pc.JTI)
+	switch {
+	case errors.Is(err, fault.ErrNotFound):
+		res.CallState = StateUnspecified
+	case err != nil:
+		return TokenResult{}, err
+	default:
+		res.CallState = c.StateAt(now)
+	}
+	switch {
+	case caller != "" && caller != pc.Orig.TN:
+		res.Failure = TokenCallerMismatch
+	case callee != "" && !contains(pc.Dest.TN, callee):
+		res.Failure = TokenCalleeMismatch
+	case res.CallState != StateActive:
+		res.Failure = TokenCallEnded
+	default:
+		res.Valid = true
+	}
+	return res, nil
+}
+
+func allowedAlg(v any) bool {
+	a, _ := v.(string)
+	return a == AlgES256 || a == AlgEdDSA
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// readClaims checks the shape of the claims a call token must carry.
+func (s *Service) readClaims(m jwt.MapClaims) (passportClaims, bool) {
+	var pc passportClaims
+	var ok bool
+	if pc.Exp, ok = numericClaim(m["exp"]); !ok {
+		return pc, false
+	}
+	if pc.Iat, ok = numericClaim(m["iat"]); !ok {
+		return pc, false
+	}
+	if pc.JTI, ok = m["jti"].(string); !ok || pc.JTI == "" {
+		return pc, false
+	}
+	if pc.Iss, ok = m["iss"].(string); !ok || pc.Iss != s.issuer {
+		return pc, false
+	}
+	orig, ok := m["orig"].(map[string]any)
+	if !ok {
+		return pc, false
+	}
+	if pc.Orig.TN, ok = orig["tn"].(string); !ok {
+		return pc, false
+	}
+	dest, ok := m["dest"].(map[string]any)
+	if !ok {
+		return pc, false
+	}
+	tns, ok := dest["tn"].([]any)
+	if !ok || len(tns) == 0 {
+		return pc, false
+	}
+	for _, v := range tns {
+		tn, ok := v.(string)
+		if !ok {
+			return pc, false
+		}
+		pc.Dest.TN = append(pc.Dest.TN, tn)
+	}
+	return pc, true
+}
+
+// numericClaim reads a JSON number (RFC 7519 NumericDate) in seconds.
+func numericClaim(v any) (int64, bool) {
+	f, ok := v.(float64)
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<40 {
+		return 0, false
+	}
+	return int64(f), true
+}

@@ -1,0 +1,213 @@
+package verify
+
+import (
+	"context"
+	"time"
+
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// Reason says why the platform calls the customer. The values are those of
+// the API's CallReason.
+type Reason int
+
+const (
+	ReasonUnspecified Reason = iota
+	ReasonFollowUp
+	ReasonAfterSales
+	ReasonRefund
+	ReasonDelivery
+	ReasonAccountSecurity
+	ReasonMarketing
+	ReasonOther
+)
+
+// Valid reports whether r is a reason a call may be stamped with.
+func (r Reason) Valid() bool { return r >= ReasonFollowUp && r <= ReasonOther }
+
+// State is the life cycle of a call. The values are those of the API's
+// CallState. Only StateActive verifies.
+type State int
+
+const (
+	StateUnspecified State = iota
+	StateActive
+	StateEnded
+	StateExpired
+	StateLocked
+)
+
+func (s State) String() string {
+	switch s {
+	case StateActive:
+		return "ACTIVE"
+	case StateEnded:
+		return "ENDED"
+	case StateExpired:
+		return "EXPIRED"
+	case StateLocked:
+		return "LOCKED"
+	}
+	return "UNSPECIFIED"
+}
+
+// Call is one stamped outbound call.
+type Call struct {
+	ID          string // 128 random bits, lower-case base32; the token's jti
+	Caller      phone.Number
+	Callee      phone.Number
+	CustomerID  string
+	Reason      Reason
+	ReasonText  string
+	OrderRef    string
+	AgentID     string
+	AgentName   string
+	DisplayName string // the official number's display name when stamped (rcd.nam)
+	OrigID      string // RFC 8588 origid, a UUID
+	CreateBy    string // subject of the dialer that stamped the call
+
+	// State is the stored state: ACTIVE, ENDED or LOCKED. A stored ACTIVE
+	// call past ExpireTime is EXPIRED: use StateAt, never State, to decide.
+	State         State
+	WrongAttempts int
+	CreateTime    time.Time
+	ExpireTime    time.Time
+	EndTime       time.Time // zero unless ENDED
+
+	// DeviceID names the customer's device whose secret makes this call's
+	// codes ("" for none); when that device is gone, SealedSecret does.
+	DeviceID string
+	// SealedSecret is the per-call TOTP secret, encrypted with the KEK.
+	SealedSecret []byte
+}
+
+// StateAt is the call's effective state at now: a stored ACTIVE call past
+// its expire time is EXPIRED at once, with no sweeper.
+func (c Call) StateAt(now time.Time) State {
+	if c.State == StateActive && !now.Before(c.ExpireTime) {
+		return StateExpired
+	}
+	return c.State
+}
+
+// Device is an authenticator a customer enrolled.
+type Device struct {
+	ID           string
+	Customer     phone.Number
+	Label        string
+	SealedSecret []byte // TOTP secret, encrypted with the KEK
+	CreateTime   time.Time
+}
+
+// Preferences are a customer's choices.
+type Preferences struct {
+	MarketingCallsAllowed bool
+	UpdateTime            time.Time
+}
+
+// defaultPreferences apply to a customer who never set any.
+var defaultPreferences = Preferences{MarketingCallsAllowed: true}
+
+// KeyState is a signing key's life cycle.
+type KeyState int
+
+const (
+	KeyStateUnspecified KeyState = iota
+	// KeyCurrent signs new tokens. Exactly one key is current once any exists.
+	KeyCurrent
+	// KeyRetired no longer signs; it is published until PublishUntil.
+	KeyRetired
+)
+
+// SigningKey is a call-token signing key as stored.
+type SigningKey struct {
+	ID            string // RFC 7638 thumbprint of the public JWK
+	Algorithm     string // "ES256" or "EdDSA"
+	State         KeyState
+	CreateTime    time.Time
+	RetireTime    time.Time // zero while current
+	PublishUntil  time.Time // zero while current
+	PublicJWK     []byte    // the public key as a JWK (JSON object)
+	SealedPrivate []byte    // PKCS #8, encrypted with the KEK, the key id as AAD
+}
+
+// PublishedAt reports whether tokens signed with k may still be live at now.
+func (k SigningKey) PublishedAt(now time.Time) bool {
+	return k.State == KeyCurrent || (k.State == KeyRetired && now.Before(k.PublishUntil))
+}
+
+// Official is what the numbers domain knows about one of the platform's
+// numbers.
+type Official struct {
+	Number      phone.Number
+	DisplayName string
+	PlacesCalls bool // OUTBOUND or BOTH
+	InboundOnly bool // INBOUND_ONLY: a hotline that never calls anybody
+}
+
+// Directory answers what the numbers domain knows about a number.
+type Directory interface {
+	// OfficialNumber returns the official number or an error wrapping fault.ErrNotFound.
+	OfficialNumber(ctx context.Context, n phone.Number) (Official, error)
+	// BlockedCategory returns the blocklist category name (e.g. "CATEGORY_SCAM") when n matches an active entry.
+	BlockedCategory(ctx context.Context, n phone.Number) (category string, blocked bool, err error)
+}
+
+// Store keeps the calls domain's state. Every method is one atomic step, so
+// that a networked backend can do each in one transaction or script. Errors
+// wrap the fault sentinels (fault.ErrNotFound, fault.ErrAlreadyExists,
+// fault.ErrConflict, fault.ErrResourceExhausted, fault.ErrUnavailable); a
+// store that cannot be reached must say fault.ErrUnavailable, never "no
+// data". Customers are named by their phone.Number; the implementation
+// derives its keys from it in one place (so that they can be HMAC'd).
+// Implementations must pass storetest.Run.
+type Store interface {
+	// CreateCall stores a new call, or fails with fault.ErrAlreadyExists
+	// when its ID is taken.
+	CreateCall(ctx context.Context, c Call) error
+	// GetCall returns the call or fault.ErrNotFound.
+	GetCall(ctx context.Context, id string) (Call, error)
+	// ListCallsTo returns the calls to callee whose ExpireTime is after
+	// after, in any state, newest first, at most limit.
+	ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]Call, error)
+	// EndCall sets a call ENDED at at when it is stored ACTIVE and not
+	// expired at at, and returns the call as it is then (changed or not);
+	// fault.ErrNotFound when there is no such call.
+	EndCall(ctx context.Context, id string, at time.Time) (Call, error)
+	// RecordCodeAttempt decides one confirmation attempt atomically. When
+	// the call is not stored ACTIVE, is expired at now, or already has
+	// limit wrong attempts, it fails with fault.ErrConflict and changes
+	// nothing. Otherwise a correct attempt changes nothing, and a wrong one
+	// counts and, when it reaches limit, sets the call LOCKED. It returns
+	// the call as it is after the attempt; fault.ErrNotFound when there is
+	// no such call.
+	RecordCodeAttempt(ctx context.Context, id string, correct bool, limit int, now time.Time) (Call, error)
+
+	// CreateDevice stores d unless its customer already has limit devices
+	// (fault.ErrResourceExhausted) or the ID is taken (fault.ErrAlreadyExists).
+	CreateDevice(ctx context.Context, d Device, limit int) error
+	// GetDevice returns the customer's device or fault.ErrNotFound (also
+	// when the device belongs to somebody else).
+	GetDevice(ctx context.Context, customer phone.Number, id string) (Device, error)
+	// ListDevices returns the customer's devices, newest first.
+	ListDevices(ctx context.Context, customer phone.Number) ([]Device, error)
+	// DeleteDevice removes the customer's device or fails with
+	// fault.ErrNotFound (also when the device belongs to somebody else).
+	DeleteDevice(ctx context.Context, customer phone.Number, id string) error
+
+	// GetPreferences returns the customer's preferences or fault.ErrNotFound
+	// when they never set any.
+	GetPreferences(ctx context.Context, customer phone.Number) (Preferences, error)
+	// PutPreferences replaces the customer's preferences.
+	PutPreferences(ctx context.Context, customer phone.Number, p Preferences) error
+
+	// ListSigningKeys returns every stored signing key: the current one
+	// first, then the retired ones, the most recently retired first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// RotateSigningKey is a compare-and-swap: when the current key's ID is
+	// expectCurrent ("" meaning no key exists yet), it stores next as the
+	// only KeyCurrent key and retires the previous one with retireTime and
+	// publishUntil; otherwise it fails with fault.ErrConflict and changes
+	// nothing. next.ID must be new (fault.ErrAlreadyExists).
+	RotateSigningKey(ctx context.Context, expectCurrent string, next SigningKey, retireTime, publishUntil time.Time) error
+}
