@@ -7,4 +7,17 @@
 // (this package's interface, with a conformance suite in blocklist/storetest)
 // and returns fault errors. It must never log a customer's phone number
 // unmasked.
+//
+// Every atomic step is one Store method (create an entry only if no official
+// number conflicts, upsert an import batch, record a report within the
+// reporter's daily allowance, resolve reports and block in one go), so a
+// shared backend can do each in one script or transaction. Every entry write
+// returns ordered Changes; the Service applies them to its Index, which is
+// built from a full scan at start and never asks the store on a lookup. A
+// backend shared by several instances delivers the others' Changes to the
+// same Index.Apply, and the same stream is what published deltas are made of.
+//
+// Reporters are customers: the Service hands their number to the store,
+// which keeps only a key derived from it, never the number, and the audit
+// log never names them.
 package blocklist

@@ -3,9 +3,7 @@ package blocklist
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
@@ -316,15 +314,3 @@ func (s *Service) ExportEntries(ctx context.Context, f EntryFilter, fn func(Entr
 }
 
 const exportPage = 1000
-
-// durationDays renders a window for reasons and messages.
-func durationDays(d time.Duration) string {
-	days := int(d / (24 * time.Hour))
-	if days == 1 {
-		return "1 day"
-	}
-	if days >= 1 {
-		return strconv.Itoa(days) + " days"
-	}
-	return d.String()
-}

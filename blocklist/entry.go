@@ -8,7 +8,6 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/callverify/callverify/internal/fault"
-	"github.com/callverify/callverify/internal/phone"
 )
 
 // Kind says how an entry's pattern matches. It is derived from the pattern.
@@ -63,21 +62,6 @@ func (c Category) String() string {
 // Valid reports whether c is a settable category.
 func (c Category) Valid() bool { return c >= CategoryImpersonation && c <= CategoryOther }
 
-// ParseCategory accepts the proto enum name ("CATEGORY_SCAM") or its short
-// form in any case ("scam").
-func ParseCategory(s string) (Category, bool) {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	if !strings.HasPrefix(s, "CATEGORY_") {
-		s = "CATEGORY_" + s
-	}
-	for i, n := range categoryNames {
-		if i > 0 && n == s {
-			return Category(i), true
-		}
-	}
-	return CategoryUnspecified, false
-}
-
 // Source says where an entry came from (proto enum callverify.v1.Source).
 type Source uint8
 
@@ -124,14 +108,6 @@ type Entry struct {
 
 // ActiveAt reports whether the entry matches at t (it has not expired).
 func (e Entry) ActiveAt(t time.Time) bool { return e.ExpireTime.IsZero() || t.Before(e.ExpireTime) }
-
-// Matches reports whether the entry's pattern matches n, ignoring expiry.
-func (e Entry) Matches(n phone.Number) bool {
-	if e.Kind == KindPrefix {
-		return strings.HasPrefix(string(n), strings.TrimSuffix(e.Pattern, "*"))
-	}
-	return string(n) == e.Pattern
-}
 
 func (e Entry) snapshot() map[string]any {
 	m := map[string]any{

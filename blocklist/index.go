@@ -85,14 +85,6 @@ const (
 	minCompact = 4096
 )
 
-var pow10 = func() (p [16]uint64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
-	}
-	return p
-}()
-
 type snapshot struct {
 	base, delta [numSlots]*table
 	// prefixes has bit L set when slot L (prefixes of L digits) holds
@@ -105,10 +97,10 @@ type snapshot struct {
 type table struct {
 	vals []uint64 // packed, ascending, one per key
 	// dir[b] is the first position of bucket b: the values whose top
-	// dirBits bits are b. Hashing spreads any set of numbers evenly, so a
-	// bucket holds about bucketSize values whatever the countries.
+	// 64-shift bits are b. Hashing spreads any set of numbers evenly, so a
+	// bucket holds about as many values as planned whatever the countries.
 	dir    []uint32
-	shift  uint     // 64 - dirBits
+	shift  uint
 	expKey []uint64 // hashed keys that carry an expiry, ascending
 	expAt  []int64  // their expiry, Unix milliseconds
 }
@@ -173,8 +165,15 @@ func newTable(vals []uint64, expKey []uint64, expAt []int64) *table {
 	if len(vals) == 0 {
 		return nil
 	}
+	// Big tables get a bucket per bucketSize values; small ones (the
+	// prefix lengths, the delta) one per two, which costs at most 128 KiB
+	// and makes the lookups that miss them nearly free.
+	per := bucketSize
+	if len(vals) <= 1<<16 {
+		per = 2
+	}
 	nbits := uint(0)
-	for len(vals)>>nbits > bucketSize && nbits < 32 {
+	for len(vals)>>nbits > per && nbits < 32 {
 		nbits++
 	}
 	t := &table{vals: vals, expKey: expKey, expAt: expAt, shift: 64 - nbits}
@@ -483,9 +482,20 @@ func (x *Index) Lookup(n phone.Number, now func() time.Time) (Entry, bool) {
 		return Entry{}, false
 	}
 	digits := str[1:]
-	key, ok := numberKey(digits)
-	if !ok {
+	if len(digits) == 0 || len(digits) > 15 || digits[0] == '0' {
 		return Entry{}, false
+	}
+	// pre[l] is the integer of the first l digits: every prefix key at
+	// once, with no division.
+	var pre [16]uint64
+	key := uint64(0)
+	for i := 0; i < len(digits); i++ {
+		c := digits[i] - '0'
+		if c > 9 {
+			return Entry{}, false
+		}
+		key = key*10 + uint64(c)
+		pre[i+1] = key
 	}
 	s := x.snap.Load()
 	var nowMs int64 = -1
@@ -509,7 +519,7 @@ func (x *Index) Lookup(n phone.Number, now func() time.Time) (Entry, bool) {
 		if s.prefixes&(1<<l) == 0 {
 			continue
 		}
-		hp := mix50(key / pow10[len(digits)-l])
+		hp := mix50(pre[l])
 		if v, t := s.find(l, hp); t != nil {
 			if at, ok := active(v, t, hp); ok {
 				return unpack(v, str[:1+l]+"*", KindPrefix, at), true

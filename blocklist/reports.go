@@ -295,3 +295,15 @@ func (s *Service) ListAuditEvents(ctx context.Context, f audit.Filter, pageSize 
 	}
 	return events, next, nil
 }
+
+// durationDays renders a window for reasons and messages.
+func durationDays(d time.Duration) string {
+	days := int(d / (24 * time.Hour))
+	if days == 1 {
+		return "1 day"
+	}
+	if days >= 1 {
+		return strconv.Itoa(days) + " days"
+	}
+	return d.String()
+}

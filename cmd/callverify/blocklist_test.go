@@ -35,8 +35,8 @@ func TestBlocklistImportExportRoundTrip(t *testing.T) {
 	for i := range 1500 {
 		fmt.Fprintf(&b, "+86170%08d,scam,row %d,%d,\n", i, i, i%101)
 	}
-	b.WriteString("+86*,scam,too short,50,\n")                       // line 1502: server rejects
-	b.WriteString("+8613800138000,nope,bad category,50,\n")          // line 1503: CLI rejects
+	b.WriteString("+86*,scam,too short,50,\n")                      // line 1502: server rejects
+	b.WriteString("+8613800138000,nope,bad category,50,\n")         // line 1503: CLI rejects
 	b.WriteString("+8613800138001,spam,,50,2030-01-01T00:00:00Z\n") // line 1504
 	if err := os.WriteFile(csvPath, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)

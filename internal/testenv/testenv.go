@@ -149,6 +149,8 @@ func (e *Env) Stop() {
 func (e *Env) Restart() {
 	e.t.Helper()
 	e.Stop()
+	// Keep-alive connections to the old server are dead now.
+	http.DefaultClient.CloseIdleConnections()
 	e.cfg.GRPCAddr = e.GRPCAddr
 	e.cfg.HTTPAddr = strings.TrimPrefix(e.HTTPURL, "http://")
 	e.start()
