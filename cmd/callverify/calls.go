@@ -140,6 +140,9 @@ func newCheckCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s  %s\n%s\n", strings.TrimPrefix(r.GetVerdict().String(), "VERDICT_"), r.GetCallerNumber(), r.GetMessage())
+			if r.GetVerdict() == callverifyv1.Verdict_VERDICT_KNOWN_FRAUD {
+				fmt.Fprintf(w, "category %s\n", strings.ToLower(strings.TrimPrefix(r.GetBlocklistCategory().String(), "CATEGORY_")))
+			}
 			if c := r.GetCall(); c != nil {
 				fmt.Fprintf(w, "agent %s, %s, code %s\n", c.GetAgentName(), strings.ToLower(strings.TrimPrefix(c.GetReason().String(), "CALL_REASON_")), r.GetConfirmationCode())
 			}
