@@ -154,15 +154,7 @@ func (s *Service) DeleteOfficialNumber(ctx context.Context, actor audit.Actor, r
 }
 
 func (s *Service) parseNumber(field, raw string) (phone.Number, error) {
-	n, err := s.phone.Parse(raw)
-	if err != nil {
-		var inv *phone.InvalidError
-		if errors.As(err, &inv) {
-			return "", fault.Invalid(field, inv.Reason)
-		}
-		return "", fault.Invalid(field, "is not a valid phone number")
-	}
-	return n, nil
+	return s.phone.ParseField(field, raw)
 }
 
 func pageSizeOf(n int) (int, error) {

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,15 +11,7 @@ import (
 
 // parseNumber normalises a number from the request field named field.
 func (s *Service) parseNumber(field, raw string) (phone.Number, error) {
-	n, err := s.phone.Parse(raw)
-	if err != nil {
-		var inv *phone.InvalidError
-		if errors.As(err, &inv) {
-			return "", fault.Invalid(field, inv.Reason)
-		}
-		return "", fault.Invalid(field, "is not a valid phone number")
-	}
-	return n, nil
+	return s.phone.ParseField(field, raw)
 }
 
 // checkText validates a free-text field: valid UTF-8, at most max

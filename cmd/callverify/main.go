@@ -71,22 +71,17 @@ func newRootCmd() *cobra.Command {
 var extraCommands []func() *cobra.Command
 
 // dial connects to the server and returns a context that carries the
-// bearer token and the deadline. Call the returned close when done.
+// bearer token and the --timeout deadline. Call the returned close when done.
 func dial(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
-	if g.token == "" {
-		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
-	}
-	cc, err := grpc.NewClient(g.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("connect to %s: %w", g.server, err)
-	}
-	ctx := metadata.AppendToOutgoingContext(cmd.Context(), "authorization", "Bearer "+g.token)
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	return cc, ctx, func() { cancel(); cc.Close() }, nil
+	return connect(cmd, g.timeout)
 }
 
 // dialStream is dial without the deadline, for long imports and exports.
 func dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
+	return connect(cmd, 0)
+}
+
+func connect(cmd *cobra.Command, timeout time.Duration) (*grpc.ClientConn, context.Context, func(), error) {
 	if g.token == "" {
 		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
 	}
@@ -95,7 +90,11 @@ func dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), 
 		return nil, nil, nil, fmt.Errorf("connect to %s: %w", g.server, err)
 	}
 	ctx := metadata.AppendToOutgoingContext(cmd.Context(), "authorization", "Bearer "+g.token)
-	return cc, ctx, func() { cc.Close() }, nil
+	cancel := context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	return cc, ctx, func() { cancel(); cc.Close() }, nil
 }
 
 // printJSON writes m as indented protojson.

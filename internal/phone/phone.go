@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/callverify/callverify/internal/fault"
 )
 
 // DefaultRegion is callverify's default region for numbers written without
@@ -344,4 +346,19 @@ func invalidNumberReason(num *phonenumbers.PhoneNumber) string {
 	default:
 		return "is not a valid phone number for " + where
 	}
+}
+
+// ParseField is Parse for the request field named field: a number it
+// rejects becomes a fault.ErrInvalidArgument error whose message names the
+// field and says why, e.g. "caller_number contains letters".
+func (p *Parser) ParseField(field, raw string) (Number, error) {
+	n, err := p.Parse(raw)
+	if err != nil {
+		var inv *InvalidError
+		if errors.As(err, &inv) {
+			return "", fault.Invalid(field, inv.Reason)
+		}
+		return "", fault.Invalid(field, "is not a valid phone number")
+	}
+	return n, nil
 }
