@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -289,30 +288,51 @@ func TestImportAndExportOverGRPCAndREST(t *testing.T) {
 		if len(line) == 0 {
 			continue
 		}
-		var wrap struct {
-			Result json.RawMessage `json:"result"`
-		}
-		if err := json.Unmarshal(line, &wrap); err != nil {
-			t.Fatalf("export line %q: %v", line, err)
-		}
 		var e callverifyv1.Entry
-		if err := protojson.Unmarshal(wrap.Result, &e); err != nil {
-			t.Fatalf("export line %q: %v", line, err)
+		if err := protojson.Unmarshal(line, &e); err != nil {
+			t.Fatalf("export line %q is not an Entry: %v", line, err)
 		}
 		patterns = append(patterns, e.GetPattern())
 	}
 	if fmt.Sprint(patterns) != "[+86171*]" {
 		t.Errorf("REST export of SPAM = %v", patterns)
 	}
+	if got, want := hr.Header.Get("Content-Type"), "application/x-ndjson"; got != want {
+		t.Errorf("export Content-Type = %q, want %q", got, want)
+	}
 
-	// One audit event per import.
+	// A REST export imports back as it is: every line updates, none is new.
+	full := env.Do("GET", "/v1/blocklist:export", env.Analyst(), nil)
+	if full.Status != http.StatusOK {
+		t.Fatalf("full export: %d %s", full.Status, full.Body)
+	}
+	back := env.Do("POST", "/v1/blocklist:import", env.Analyst(), full.Body)
+	var br callverifyv1.ImportEntriesResponse
+	back.Into(t, &br)
+	if br.GetImported() != 0 || br.GetRejected() != 0 || br.GetUpdated() != int64(bytes.Count(full.Body, []byte("\n"))) {
+		t.Errorf("re-import of the export: %s", back.Body)
+	}
+	for _, tc := range []struct {
+		token, query string
+		status       int
+	}{
+		{"", "", http.StatusUnauthorized},
+		{env.Customer("+8613800138000"), "", http.StatusForbidden},
+		{env.Analyst(), "?category=CATEGORY_NOPE", http.StatusBadRequest},
+	} {
+		if r := env.Do("GET", "/v1/blocklist:export"+tc.query, tc.token, nil); r.Status != tc.status {
+			t.Errorf("export%s with token %.10q: status %d %s, want %d", tc.query, tc.token, r.Status, r.Body, tc.status)
+		}
+	}
+
+	// One audit event per import (three above, and the export's re-import).
 	resp = env.Do("GET", "/v1/audit-events?action=entry.import", env.Analyst(), nil)
 	var ae callverifyv1.ListAuditEventsResponse
 	resp.Into(t, &ae)
-	if len(ae.GetEvents()) != 3 {
+	if len(ae.GetEvents()) != 4 {
 		t.Fatalf("import events: %s", resp.Body)
 	}
-	first := ae.GetEvents()[2].GetAfter().GetFields()
+	first := ae.GetEvents()[3].GetAfter().GetFields()
 	if first["imported"].GetNumberValue() != 2500 || first["rejected"].GetNumberValue() != 1 {
 		t.Errorf("first import event after = %v", first)
 	}

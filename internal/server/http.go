@@ -26,6 +26,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 		_, _ = w.Write(callverifyv1.OpenAPI)
 	})
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	mux.HandleFunc("GET "+exportPath, s.exportNDJSON)
 	mux.Handle("/v1/", s.limitBody(gw))
 	return mux
 }
