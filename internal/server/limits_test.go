@@ -1,0 +1,47 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/internal/testenv"
+)
+
+// TestAnonymousLookupIsRateLimitedPerClientOverGRPCAndREST: the anonymous
+// LookupNumber allows a burst per client address, then answers
+// RESOURCE_EXHAUSTED (429 over REST). gRPC and REST clients on loopback
+// share one address, so they share one bucket.
+func TestAnonymousLookupIsRateLimitedPerClientOverGRPCAndREST(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) { c.LookupRate = 0.001; c.LookupBurst = 4 })
+	vc := callverifyv1.NewVerifyServiceClient(env.Conn)
+	lookup := func() codes.Code {
+		_, err := vc.LookupNumber(env.Ctx(""), &callverifyv1.LookupNumberRequest{Number: "+8613800138000"})
+		return status.Code(err)
+	}
+	rest := func() int {
+		return env.Do("POST", "/v1/verify/number", "", `{"number":"+8613800138000"}`).Status
+	}
+	for i := 0; i < 2; i++ {
+		if got := lookup(); got != codes.OK {
+			t.Fatalf("gRPC lookup %d within the burst: %v", i+1, got)
+		}
+		if got := rest(); got != http.StatusOK {
+			t.Fatalf("REST lookup %d within the burst: %d", i+1, got)
+		}
+	}
+	if got, want := lookup(), codes.ResourceExhausted; got != want {
+		t.Errorf("gRPC lookup past the burst: %v, want %v", got, want)
+	}
+	if got, want := rest(), http.StatusTooManyRequests; got != want {
+		t.Errorf("REST lookup past the burst: %d, want %d", got, want)
+	}
+	// Authenticated methods are not limited by it.
+	if _, err := vc.CheckCaller(env.Ctx(env.Customer("+8613800138000")), &callverifyv1.CheckCallerRequest{CallerNumber: "+8613900139000"}); err != nil {
+		t.Errorf("CheckCaller after the lookup limit: %v", err)
+	}
+}
