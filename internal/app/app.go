@@ -84,7 +84,11 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	numbers, err := blocklist.NewService(blocklist.Config{Store: blStore, Audit: rec, Phone: parser, Now: now})
+	numbers, err := blocklist.NewService(blocklist.Config{
+		Store: blStore, Audit: rec, Phone: parser, Now: now,
+		MaxReportsPerDay: cfg.MaxReportsPerDay,
+		AutoBlock:        blocklist.AutoBlock{Reporters: cfg.AutoBlockReporters, Window: cfg.AutoBlockWindow},
+	})
 	if err != nil {
 		return nil, err
 	}

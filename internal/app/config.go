@@ -43,6 +43,11 @@ type Config struct {
 	RequestTimeout  time.Duration
 	LookupRate      float64
 	LookupBurst     int
+
+	// Customers' reports.
+	MaxReportsPerDay   int
+	AutoBlockReporters int
+	AutoBlockWindow    time.Duration
 }
 
 type flagSpec struct {
@@ -53,7 +58,7 @@ type flagSpec struct {
 // ParseFlags reads the configuration from args and the environment.
 func ParseFlags(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
-	var redis, shutdown, reqTimeout, lookupRate, lookupBurst string
+	var redis, shutdown, reqTimeout, lookupRate, lookupBurst, maxReports, abReporters, abWindow string
 	specs := []flagSpec{
 		{"grpc-addr", "CALLVERIFY_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
 		{"http-addr", "CALLVERIFY_HTTP_ADDR", ":8080", "HTTP (REST, health, metrics) listen address", &c.HTTPAddr},
@@ -75,6 +80,9 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		{"request-timeout", "CALLVERIFY_REQUEST_TIMEOUT", "10s", "deadline of every unary request", &reqTimeout},
 		{"lookup-rate", "CALLVERIFY_LOOKUP_RATE", "1", "anonymous LookupNumber requests per second per client address", &lookupRate},
 		{"lookup-burst", "CALLVERIFY_LOOKUP_BURST", "10", "burst of anonymous LookupNumber requests per client address", &lookupBurst},
+		{"max-reports-per-day", "CALLVERIFY_MAX_REPORTS_PER_DAY", "20", "reports one customer may file per day", &maxReports},
+		{"auto-block-reporters", "CALLVERIFY_AUTO_BLOCK_REPORTERS", "0", "block a number by itself once this many distinct customers reported it (0 = off)", &abReporters},
+		{"auto-block-window", "CALLVERIFY_AUTO_BLOCK_WINDOW", "168h", "the window in which those reports must fall", &abWindow},
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	for _, s := range specs {
@@ -95,7 +103,7 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		flag string
 		src  string
 		dst  *time.Duration
-	}{{"shutdown-timeout", shutdown, &c.ShutdownTimeout}, {"request-timeout", reqTimeout, &c.RequestTimeout}} {
+	}{{"shutdown-timeout", shutdown, &c.ShutdownTimeout}, {"request-timeout", reqTimeout, &c.RequestTimeout}, {"auto-block-window", abWindow, &c.AutoBlockWindow}} {
 		v, err := time.ParseDuration(d.src)
 		if err != nil || v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s: %q is not a positive duration such as 10s", d.flag, d.src))
@@ -107,6 +115,15 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 	}
 	if _, err := fmt.Sscan(lookupBurst, &c.LookupBurst); err != nil || c.LookupBurst <= 0 {
 		errs = append(errs, fmt.Errorf("--lookup-burst: %q is not a positive whole number", lookupBurst))
+	}
+	for _, n := range []struct {
+		flag, src string
+		dst       *int
+		min       int
+	}{{"max-reports-per-day", maxReports, &c.MaxReportsPerDay, 1}, {"auto-block-reporters", abReporters, &c.AutoBlockReporters, 0}} {
+		if _, err := fmt.Sscan(n.src, n.dst); err != nil || *n.dst < n.min {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a whole number >= %d", n.flag, n.src, n.min))
+		}
 	}
 	for _, a := range strings.Split(redis, ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -45,3 +45,38 @@ func TestAnonymousLookupIsRateLimitedPerClientOverGRPCAndREST(t *testing.T) {
 		t.Errorf("CheckCaller after the lookup limit: %v", err)
 	}
 }
+
+// TestAutoBlockIsOffByDefaultAndBlocksWhenConfigured: with
+// --auto-block-reporters 2, two distinct customers reporting a number block
+// it, and the next check says KNOWN_FRAUD.
+func TestAutoBlockIsOffByDefaultAndBlocksWhenConfigured(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		reporters int
+		want      callverifyv1.Verdict
+	}{
+		{"default", 0, callverifyv1.Verdict_VERDICT_UNKNOWN},
+		{"two reporters", 2, callverifyv1.Verdict_VERDICT_KNOWN_FRAUD},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := testenv.New(t, func(c *appConfig) { c.AutoBlockReporters = tc.reporters })
+			vc := callverifyv1.NewVerifyServiceClient(env.Conn)
+			for _, me := range []string{"+8613800138001", "+8613800138002"} {
+				if _, err := vc.ReportCaller(env.Ctx(env.Customer(me)), &callverifyv1.ReportCallerRequest{
+					CallerNumber: "+8618800009999", Note: "fake refund call",
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := vc.CheckCaller(env.Ctx(env.Customer("+8613800138003")), &callverifyv1.CheckCallerRequest{CallerNumber: "18800009999"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.GetVerdict(); got != tc.want {
+				t.Errorf("verdict after 2 reports = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
