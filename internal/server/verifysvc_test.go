@@ -13,6 +13,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -21,8 +22,9 @@ import (
 	"github.com/callverify/callverify/verify"
 )
 
-// The fraud scenarios of issue 3 over gRPC (REST shares the chain and the
-// adapters; the walkthrough test drives REST).
+// The fraud scenarios of issue 3, run over gRPC and again over REST: the
+// same typed clients, once on a gRPC connection and once on testenv's
+// RESTConn, which sends each call as its annotated REST request.
 
 type clients struct {
 	calls  callverifyv1.CallServiceClient
@@ -31,12 +33,14 @@ type clients struct {
 	bl     callverifyv1.BlocklistServiceClient
 }
 
-func newClients(env *testenv.Env) clients {
+func newClients(env *testenv.Env) clients { return clientsOn(env.Conn) }
+
+func clientsOn(conn grpc.ClientConnInterface) clients {
 	return clients{
-		calls:  callverifyv1.NewCallServiceClient(env.Conn),
-		verify: callverifyv1.NewVerifyServiceClient(env.Conn),
-		admin:  callverifyv1.NewAdminServiceClient(env.Conn),
-		bl:     callverifyv1.NewBlocklistServiceClient(env.Conn),
+		calls:  callverifyv1.NewCallServiceClient(conn),
+		verify: callverifyv1.NewVerifyServiceClient(conn),
+		admin:  callverifyv1.NewAdminServiceClient(conn),
+		bl:     callverifyv1.NewBlocklistServiceClient(conn),
 	}
 }
 
@@ -70,11 +74,23 @@ func verifyToken(t *testing.T, env *testenv.Env, c clients, req *callverifyv1.Ve
 	return res
 }
 
-func TestFraudScenariosOverGRPC(t *testing.T) {
+func TestFraudScenariosOverGRPCAndREST(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t)
+	for _, transport := range []string{"grpc", "rest"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			env := testenv.New(t)
+			conn := grpc.ClientConnInterface(env.Conn)
+			if transport == "rest" {
+				conn = env.REST()
+			}
+			fraudScenarios(t, env, clientsOn(conn))
+		})
+	}
+}
+
+func fraudScenarios(t *testing.T, env *testenv.Env, c clients) {
 	officialNumbers(t, env)
-	c := newClients(env)
 
 	t.Run("genuine call verifies with agent, reason and the agent's code", func(t *testing.T) {
 		st := stampGRPC(t, env, c, apiAlice, 0)
@@ -174,6 +190,28 @@ func TestFraudScenariosOverGRPC(t *testing.T) {
 		}
 	})
 
+	t.Run("an ended call no longer verifies and its token says CALL_ENDED", func(t *testing.T) {
+		st := stampGRPC(t, env, c, apiBob, 0)
+		if v := check(t, env, c, apiBob, apiOutbound).GetVerdict(); v != callverifyv1.Verdict_VERDICT_VERIFIED {
+			t.Fatalf("before the end: %v", v)
+		}
+		ended, err := c.calls.EndCall(env.Ctx(env.Dialer()), &callverifyv1.EndCallRequest{CallId: st.GetCall().GetCallId()})
+		if err != nil || ended.GetState() != callverifyv1.CallState_CALL_STATE_ENDED {
+			t.Fatalf("EndCall: %v %v", ended, err)
+		}
+		if v := check(t, env, c, apiBob, apiOutbound).GetVerdict(); v != callverifyv1.Verdict_VERDICT_OFFICIAL_NOT_CALLING {
+			t.Fatalf("after the end: %v", v)
+		}
+		if vt := verifyToken(t, env, c, &callverifyv1.VerifyTokenRequest{Token: st.GetToken()}); vt.GetValid() ||
+			vt.GetFailure() != callverifyv1.TokenFailure_TOKEN_FAILURE_CALL_ENDED {
+			t.Fatalf("token of an ended call: %v", vt)
+		}
+		res, err := c.verify.ConfirmCode(env.Ctx(env.Customer(apiBob)), &callverifyv1.ConfirmCodeRequest{CallId: st.GetCall().GetCallId(), Code: st.GetConfirmationCode()})
+		if err != nil || res.GetMatch() {
+			t.Fatalf("confirming the code of an ended call: %v %v", res, err)
+		}
+	})
+
 	t.Run("an expired call no longer verifies", func(t *testing.T) {
 		st := stampGRPC(t, env, c, apiBob, 30)
 		if v := check(t, env, c, apiBob, apiOutbound).GetVerdict(); v != callverifyv1.Verdict_VERDICT_VERIFIED {
@@ -194,11 +232,23 @@ func TestFraudScenariosOverGRPC(t *testing.T) {
 	})
 }
 
-func TestSigningKeysOverTheAPI(t *testing.T) {
+func TestSigningKeysOverGRPCAndREST(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t)
+	for _, transport := range []string{"grpc", "rest"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			env := testenv.New(t)
+			conn := grpc.ClientConnInterface(env.Conn)
+			if transport == "rest" {
+				conn = env.REST()
+			}
+			signingKeyScenarios(t, env, clientsOn(conn))
+		})
+	}
+}
+
+func signingKeyScenarios(t *testing.T, env *testenv.Env, c clients) {
 	officialNumbers(t, env)
-	c := newClients(env)
 
 	old := stampGRPC(t, env, c, apiAlice, 3600)
 	rotated, err := c.admin.RotateSigningKey(env.Ctx(env.Admin()), &callverifyv1.RotateSigningKeyRequest{})
