@@ -49,4 +49,3 @@ func BenchmarkTransport(b *testing.B) {
 		})
 	})
 }
-
