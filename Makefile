@@ -1,10 +1,13 @@
 # make test is what the README and CI run.
 GOOGLEAPIS := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway@v1.16.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/third_party/googleapis
-GATEWAY := $(shell go list -m -f '{{.Dir}}' github.com/grpc-ecosystem/grpc-gateway/v2)
+# Module directories, downloaded first when the module cache is new.
+GATEWAY := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway/v2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
 PROTOS := $(wildcard proto/callverify/v1/*.proto)
 
 .PHONY: generate test bench lint run
 generate:
+	@test -f $(GOOGLEAPIS)/google/api/annotations.proto || { echo "googleapis protos not found (go mod download failed?)"; exit 1; }
+	@test -f $(GATEWAY)/protoc-gen-openapiv2/options/annotations.proto || { echo "grpc-gateway/v2 protos not found"; exit 1; }
 	rm -f api/callverify/v1/*.pb.go api/callverify/v1/*.pb.gw.go api/callverify/v1/*.json
 	# The plugins are the versions pinned in go.mod's tool block.
 	GOBIN=$(CURDIR)/bin go install tool
