@@ -2,7 +2,9 @@ package blocklist
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,24 +47,22 @@ type Change struct {
 }
 
 // Index answers "which active entry matches this number" from memory, with
-// no store round trip and no allocation for an exact match.
+// no store round trip and no allocation.
 //
-// Layout. Each entry is one uint64: the pattern's digits as an integer
-// (15 digits < 2^50), scrambled by a bijective 50-bit hash, in the high 50
-// bits, and category, source, confidence, "has an expiry" and "deleted" in
-// the low 14. Exact numbers are one array sorted by that value; prefixes
-// one array per digit count, so a lookup tries the exact array and then
-// each prefix length that has entries, longest first. Because the hash
-// spreads any set of numbers evenly, the top bits of a value say where it
-// sits: a directory of one uint32 per 32 entries (0.125 B/entry) leads
-// straight to a bucket of about 32 values, one or two cache lines, where
-// a search tree over 10M raw numbers would touch a dozen. Expiry times,
-// which most entries lack, are kept in a parallel sparse array.
+// Layout. Exact numbers are one table; prefixes one table per digit count,
+// so a lookup tries the exact table and then each prefix length that has
+// entries, longest first, skipping those a one-bit filter rules out. A
+// table (index_table.go) keeps each entry in a few bytes: its key, the
+// pattern's digits as an integer scrambled by a bijective hash, less the
+// top bits that its bucket already implies, and an index into a small
+// dictionary of category, source, confidence and expiry. A directory small
+// enough to stay in the CPU caches leads to the bucket, one or two cache
+// lines, so a lookup in 10M entries costs about one DRAM access.
 //
-// Updates. The arrays are immutable once published: a reader loads one
+// Updates. Tables are immutable once published: a reader loads one
 // snapshot pointer and never takes a lock. Changes go into a small sorted
-// delta (with tombstones) that shadows the base; when the delta outgrows
-// a fraction of the base it is merged in. A writer builds the new delta or
+// delta (with tombstones) that shadows the base; when the delta outgrows a
+// fraction of the base it is merged in. A writer builds the new delta or
 // base beside the old one and swaps the pointer.
 type Index struct {
 	mu      sync.Mutex // serialises writers
@@ -81,7 +81,6 @@ const (
 	catShift   = 2 // 3 bits
 	srcShift   = 5 // 2 bits
 	confShift  = 7 // 7 bits
-	bucketSize = 32
 	minCompact = 4096
 )
 
@@ -90,19 +89,9 @@ type snapshot struct {
 	// prefixes has bit L set when slot L (prefixes of L digits) holds
 	// anything, so a lookup skips empty lengths.
 	prefixes uint16
-}
-
-// table is a run of packed entries in ascending order of their hashed key,
-// with the directory that finds a key's bucket and the expiries.
-type table struct {
-	vals []uint64 // packed, ascending, one per key
-	// dir[b] is the first position of bucket b: the values whose top
-	// 64-shift bits are b. Hashing spreads any set of numbers evenly, so a
-	// bucket holds about as many values as planned whatever the countries.
-	dir    []uint32
-	shift  uint
-	expKey []uint64 // hashed keys that carry an expiry, ascending
-	expAt  []int64  // their expiry, Unix milliseconds
+	// pf holds every key in the prefix tables (and, until the next
+	// rebuild, keys since deleted).
+	pf prefilter
 }
 
 func pack(e Entry, hkey uint64) uint64 {
@@ -127,114 +116,25 @@ func mix50(x uint64) uint64 {
 	return x
 }
 
-// find returns the packed value stored for the hashed key hkey.
-func (t *table) find(hkey uint64) (uint64, bool) {
-	if t == nil {
-		return 0, false
-	}
-	target := hkey << metaBits
-	b := target >> t.shift
-	for i, end := t.dir[b], t.dir[b+1]; i < end; i++ {
-		v := t.vals[i]
-		if v|metaMask >= target {
-			return v, v&^metaMask == target
-		}
-	}
-	return 0, false
+// unmix50 is the inverse of mix50.
+func unmix50(x uint64) uint64 {
+	const m = 1<<50 - 1
+	x ^= x>>23 ^ x>>46
+	x = x * inv50(0x880355f21e6d1965) & m
+	x ^= x >> 29
+	x = x * inv50(0x2127599bf4325c37) & m
+	x ^= x>>23 ^ x>>46
+	return x
 }
 
-// expiry returns the expiry of hkey, in Unix milliseconds.
-func (t *table) expiry(hkey uint64) int64 {
-	i, ok := slices.BinarySearch(t.expKey, hkey)
-	if !ok {
-		return 0
+// inv50 returns the inverse of the odd number a modulo 2^50 (Newton's
+// iteration doubles the correct low bits each step).
+func inv50(a uint64) uint64 {
+	x := a // correct to 3 bits
+	for range 5 {
+		x *= 2 - a*x
 	}
-	return t.expAt[i]
-}
-
-func (t *table) len() int {
-	if t == nil {
-		return 0
-	}
-	return len(t.vals)
-}
-
-// newTable takes ownership of vals (ascending, unique keys) and expiries and
-// builds the directory.
-func newTable(vals []uint64, expKey []uint64, expAt []int64) *table {
-	if len(vals) == 0 {
-		return nil
-	}
-	// Big tables get a bucket per bucketSize values; small ones (the
-	// prefix lengths, the delta) one per two, which costs at most 128 KiB
-	// and makes the lookups that miss them nearly free.
-	per := bucketSize
-	if len(vals) <= 1<<16 {
-		per = 2
-	}
-	nbits := uint(0)
-	for len(vals)>>nbits > per && nbits < 32 {
-		nbits++
-	}
-	t := &table{vals: vals, expKey: expKey, expAt: expAt, shift: 64 - nbits}
-	t.dir = make([]uint32, 1<<nbits+1)
-	b := uint64(0)
-	for i, v := range vals {
-		for ; b <= v>>t.shift; b++ {
-			t.dir[b] = uint32(i)
-		}
-	}
-	for ; b < uint64(len(t.dir)); b++ {
-		t.dir[b] = uint32(len(vals))
-	}
-	return t
-}
-
-// merge returns old overlaid with upd (upd wins on equal keys). Tombstones
-// of upd are kept when keepTomb (the result is a delta that must still
-// shadow a base) and dropped otherwise.
-func merge(old, upd *table, keepTomb bool) *table {
-	var a, b table
-	if old != nil {
-		a = *old
-	}
-	if upd != nil {
-		b = *upd
-	}
-	vals := make([]uint64, 0, len(a.vals)+len(b.vals))
-	var expKey []uint64
-	var expAt []int64
-	ia, ib := 0, 0 // positions in the expiry arrays
-	emit := func(v uint64, src *table, ie *int) {
-		if v&bitTomb != 0 && !keepTomb {
-			return
-		}
-		vals = append(vals, v)
-		if v&bitExp != 0 {
-			k := v >> metaBits
-			for *ie < len(src.expKey) && src.expKey[*ie] < k {
-				*ie++
-			}
-			expKey = append(expKey, k)
-			expAt = append(expAt, src.expAt[*ie])
-		}
-	}
-	i, j := 0, 0
-	for i < len(a.vals) || j < len(b.vals) {
-		switch {
-		case j == len(b.vals) || (i < len(a.vals) && a.vals[i]>>metaBits < b.vals[j]>>metaBits):
-			emit(a.vals[i], &a, &ia)
-			i++
-		case i == len(a.vals) || b.vals[j]>>metaBits < a.vals[i]>>metaBits:
-			emit(b.vals[j], &b, &ib)
-			j++
-		default: // same key: the update wins
-			emit(b.vals[j], &b, &ib)
-			i++
-			j++
-		}
-	}
-	return newTable(slices.Clip(vals), slices.Clip(expKey), slices.Clip(expAt))
+	return x & (1<<50 - 1)
 }
 
 // NewIndex returns an empty index that has applied no change.
@@ -246,9 +146,10 @@ func NewIndex() *Index {
 
 // IndexBuilder collects entries from a full scan of the store.
 type IndexBuilder struct {
-	vals [numSlots][]uint64
-	exps [numSlots][]expPair
-	err  error
+	exact []uint64  // packed values of exact numbers
+	exps  []expPair // expiries of exact numbers
+	pre   [numSlots][]rec
+	err   error
 }
 
 type expPair struct {
@@ -259,9 +160,7 @@ type expPair struct {
 // NewIndexBuilder returns a builder; sizeHint is the expected number of
 // exact entries (0 when unknown).
 func NewIndexBuilder(sizeHint int) *IndexBuilder {
-	b := &IndexBuilder{}
-	b.vals[0] = make([]uint64, 0, sizeHint)
-	return b
+	return &IndexBuilder{exact: make([]uint64, 0, sizeHint)}
 }
 
 // Add adds e. An entry whose pattern is not canonical is an error (reported
@@ -275,67 +174,99 @@ func (b *IndexBuilder) Add(e Entry) {
 		return
 	}
 	hk := mix50(key)
-	b.vals[slot] = append(b.vals[slot], pack(e, hk))
+	var at int64
 	if !e.ExpireTime.IsZero() {
-		b.exps[slot] = append(b.exps[slot], expPair{hk, e.ExpireTime.UnixMilli()})
+		at = e.ExpireTime.UnixMilli()
+	}
+	if slot > 0 {
+		b.pre[slot] = append(b.pre[slot], rec{v: pack(e, hk), at: at, pat: strings.Clone(e.Pattern)})
+		return
+	}
+	b.exact = append(b.exact, pack(e, hk))
+	if !e.ExpireTime.IsZero() {
+		b.exps = append(b.exps, expPair{hk, at})
 	}
 }
 
 // Build returns the index of everything added; seq is the store's last
 // change that the scan includes. The builder must not be used afterwards.
+// Should a corrupt store hold a pattern twice, the entry added last wins.
 func (b *IndexBuilder) Build(seq uint64) (*Index, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
 	s := &snapshot{}
 	live := 0
-	for slot := range numSlots {
-		vals := b.vals[slot]
-		b.vals[slot] = nil
-		if len(vals) == 0 {
-			continue
-		}
-		slices.Sort(vals)
-		// A store holds one entry per pattern; should a corrupt one not, keep
-		// one of the duplicates rather than break the search.
-		w := 0
+	if vals := b.exact; len(vals) > 0 {
+		b.exact = nil
+		sortKeys(vals)
+		exps := b.exps
+		b.exps = nil
+		slices.SortStableFunc(exps, func(x, y expPair) int { return cmpU64(x.key, y.key) })
+		// Drop duplicates (the one added last wins) and line the expiries
+		// up with their values.
+		var ats []int64
+		w, e := 0, 0
 		for i, v := range vals {
 			if i+1 < len(vals) && vals[i+1]>>metaBits == v>>metaBits {
 				continue
 			}
+			if v&bitExp != 0 {
+				k := v >> metaBits
+				for exps[e].key < k || e+1 < len(exps) && exps[e+1].key == k {
+					e++
+				}
+				ats = append(ats, exps[e].at)
+			}
 			vals[w] = v
 			w++
 		}
-		vals = vals[:w]
-		if cap(vals) > len(vals)+len(vals)/16 {
-			vals = slices.Clone(vals) // give back the builder's slack
+		s.base[0] = encode(run{vals: vals[:w], ats: ats}, false)
+		live += w
+	}
+	for slot := 1; slot < numSlots; slot++ {
+		rs := b.pre[slot]
+		b.pre[slot] = nil
+		if len(rs) == 0 {
+			continue
 		}
-		exps := b.exps[slot]
-		b.exps[slot] = nil
-		slices.SortFunc(exps, func(x, y expPair) int { return cmpU64(x.key, y.key) })
-		var expKey []uint64
-		var expAt []int64
-		if len(exps) > 0 {
-			expKey = make([]uint64, 0, len(exps))
-			expAt = make([]int64, 0, len(exps))
-			for i, p := range exps {
-				if i > 0 && exps[i-1].key == p.key {
-					expAt[len(expAt)-1] = p.at
-					continue
-				}
-				expKey = append(expKey, p.key)
-				expAt = append(expAt, p.at)
+		slices.SortStableFunc(rs, func(x, y rec) int { return cmpU64(x.key(), y.key()) })
+		var r run
+		for i, x := range rs {
+			if i+1 < len(rs) && rs[i+1].key() == x.key() {
+				continue
 			}
+			r.add(x, true)
 		}
-		s.base[slot] = newTable(vals, expKey, expAt)
-		if slot > 0 {
-			s.prefixes |= 1 << slot
-		}
-		live += len(vals)
+		s.base[slot] = encode(r, true)
+		s.prefixes |= 1 << slot
+		live += len(r.vals)
+	}
+	if s.prefixes != 0 {
+		s.rebuildPrefilter()
 	}
 	x := &Index{seq: seq, live: live}
 	x.snap.Store(s)
 	return x, nil
+}
+
+// rebuildPrefilter sizes a new prefix filter for the prefix tables of s
+// (room for four times the keys they hold). A lookup reads the filter
+// whenever s.prefixes is not 0, so it is never left out, even empty.
+func (s *snapshot) rebuildPrefilter() {
+	keys := 0
+	for slot := 1; slot < numSlots; slot++ {
+		keys += s.base[slot].len() + s.delta[slot].len()
+	}
+	s.pf = newPrefilter(4 * keys)
+	for slot := 1; slot < numSlots; slot++ {
+		for _, t := range []*table{s.base[slot], s.delta[slot]} {
+			c := t.cursor()
+			for r, ok := c.next(); ok; r, ok = c.next() {
+				s.pf.add(unmix50(r.key()))
+			}
+		}
+	}
 }
 
 func cmpU64(a, b uint64) int {
@@ -380,11 +311,7 @@ func (x *Index) Apply(changes ...Change) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	old := x.snap.Load()
-	type upd struct {
-		v  uint64
-		at int64
-	}
-	var batch [numSlots]map[uint64]upd
+	var batch [numSlots]map[uint64]rec
 	for _, c := range changes {
 		if c.Seq <= x.seq {
 			continue
@@ -398,51 +325,51 @@ func (x *Index) Apply(changes ...Change) {
 			continue
 		}
 		hk := mix50(key)
-		u := upd{v: hk<<metaBits | bitTomb}
+		r := rec{v: hk<<metaBits | bitTomb}
 		if c.Op == ChangePut {
-			u = upd{v: pack(c.Entry, hk)}
+			r.v = pack(c.Entry, hk)
 			if !c.Entry.ExpireTime.IsZero() {
-				u.at = c.Entry.ExpireTime.UnixMilli()
+				r.at = c.Entry.ExpireTime.UnixMilli()
 			}
 		}
-		if batch[slot] == nil {
-			batch[slot] = map[uint64]upd{}
+		if slot > 0 {
+			r.pat = strings.Clone(c.Entry.Pattern)
 		}
-		batch[slot][hk] = u
+		if batch[slot] == nil {
+			batch[slot] = map[uint64]rec{}
+		}
+		batch[slot][hk] = r
 	}
 	s := *old
+	var newPrefixKeys []uint64
 	for slot, m := range batch {
 		if len(m) == 0 {
 			continue
 		}
-		keys := make([]uint64, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
+		rs := make([]rec, 0, len(m))
+		for _, r := range m {
+			rs = append(rs, r)
 		}
-		slices.Sort(keys)
-		vals := make([]uint64, 0, len(keys))
-		var expKey []uint64
-		var expAt []int64
-		for _, k := range keys {
-			u := m[k]
-			_, t := old.find(slot, k)
+		slices.SortFunc(rs, func(a, b rec) int { return cmpU64(a.key(), b.key()) })
+		var upd run
+		for _, r := range rs {
+			_, t, _, _ := old.find(slot, r.key())
 			existed := t != nil
-			if u.v&bitTomb == 0 {
+			if r.v&bitTomb == 0 {
 				if !existed {
 					x.live++
 				}
 			} else if existed {
 				x.live--
 			}
-			vals = append(vals, u.v)
-			if u.v&bitExp != 0 {
-				expKey = append(expKey, k)
-				expAt = append(expAt, u.at)
+			if slot > 0 {
+				newPrefixKeys = append(newPrefixKeys, unmix50(r.key()))
 			}
+			upd.add(r, slot > 0)
 		}
-		delta := merge(s.delta[slot], newTable(vals, expKey, expAt), true)
+		delta := merge(s.delta[slot], upd, true, slot > 0)
 		if delta.len() > max(minCompact, s.base[slot].len()/32) {
-			s.base[slot] = merge(s.base[slot], delta, false)
+			s.base[slot] = merge(s.base[slot], delta.decode(slot > 0), false, slot > 0)
 			delta = nil
 		}
 		s.delta[slot] = delta
@@ -450,97 +377,224 @@ func (x *Index) Apply(changes ...Change) {
 			s.prefixes |= 1 << slot
 		}
 	}
+	if len(newPrefixKeys) > 0 {
+		// The filter only grows; a copy takes the new keys until it is
+		// full, then one sized afresh drops the deleted ones.
+		pf := s.pf
+		pf.bits = slices.Clone(pf.bits)
+		for _, k := range newPrefixKeys {
+			if pf.bits == nil || pf.full() {
+				break
+			}
+			pf.add(k)
+		}
+		if pf.bits == nil || pf.full() {
+			s.rebuildPrefilter()
+		} else {
+			s.pf = pf
+		}
+	}
 	x.snap.Store(&s)
 }
 
-// find returns the packed value of key in slot and the table holding its
-// expiry; a tombstone in the delta hides the base.
-func (s *snapshot) find(slot int, key uint64) (uint64, *table) {
+// find returns the metadata of key in slot, the table holding it, and its
+// position and dictionary index there (for its expiry); a tombstone in the
+// delta hides the base.
+func (s *snapshot) find(slot int, key uint64) (meta uint64, t *table, pos int, mi uint64) {
 	if d := s.delta[slot]; d != nil {
-		if v, ok := d.find(key); ok {
-			if v&bitTomb != 0 {
-				return 0, nil
+		if pos, mi, ok := d.find(key); ok {
+			m := uint64(d.metas[mi])
+			if m&bitTomb != 0 {
+				return 0, nil, 0, 0
 			}
-			return v, d
+			return m, d, pos, mi
 		}
 	}
 	if b := s.base[slot]; b != nil {
-		if v, ok := b.find(key); ok {
-			return v, b
+		if pos, mi, ok := b.find(key); ok {
+			return uint64(b.metas[mi]), b, pos, mi
 		}
 	}
-	return 0, nil
+	return 0, nil, 0, 0
 }
+
+// query is a number taken apart for a lookup: "+" and 1 to 15 digits.
+// (It is kept in registers: stores in the lookup path fill the store
+// buffer while the table read waits on memory, and stop the CPU from
+// starting the next lookup meanwhile.)
+type query struct {
+	str string
+	nd  int    // digits
+	key uint64 // the digits as an integer
+}
+
+// parseQuery takes str apart if it is '+' and 1 to 15 ASCII digits; it
+// does not look at the first digit. Numbers of 8 digits or more (all real
+// ones) are read 8 digits at a time.
+func parseQuery(str string) (q query, ok bool) {
+	n := len(str) - 1
+	if n < 1 || n > 15 || str[0] != '+' {
+		return q, false
+	}
+	d := str[1:]
+	key := uint64(0)
+	if n >= 8 {
+		// The last 8 digits, and the first n-8 from a word of the first
+		// 8, shifted so that the digits beyond them fall off the top and
+		// zeros (leading zero digits) come in at the bottom.
+		hi, lo := load8(d)-ascii0, load8(d[n-8:])-ascii0
+		if !digits8(hi) || !digits8(lo) {
+			return q, false
+		}
+		key = value8(hi<<(8*(16-uint(n))&127))*1e8 + value8(lo)
+	} else {
+		for i := 0; i < n; i++ {
+			c := d[i] - '0'
+			if c > 9 {
+				return q, false
+			}
+			key = key*10 + uint64(c)
+		}
+	}
+	return query{str: str, nd: n, key: key}, true
+}
+
+const ascii0 = 0x3030303030303030 // '0' in every byte
+
+// load8 returns the first 8 bytes of s, the first in the lowest byte (one
+// load instruction).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// digits8 reports whether every byte of x, a word of bytes less '0', is a
+// digit, 0 to 9: below 16, and still below 16 with 6 added. (Where a byte
+// is 0xfa or more the addition carries into the next, but then the first
+// test has failed already.)
+func digits8(x uint64) bool {
+	const hiNibbles = 0xf0f0f0f0f0f0f0f0
+	return x&hiNibbles|(x+0x0606060606060606)&hiNibbles == 0
+}
+
+// value8 returns the integer of 8 digit values, the most significant in
+// the lowest byte: pairs, then fours, then all eight, by multiply and add.
+func value8(x uint64) uint64 {
+	x = (x*10 + x>>8) & 0x00ff00ff00ff00ff
+	x = (x*100 + x>>16) & 0x0000ffff0000ffff
+	return (x*10000 + x>>32) & 0xffffffff
+}
+
+// prefix returns the integer of the first l digits (l <= nd): the key
+// divided by 10^(nd-l), by multiplication with a reciprocal since the
+// divide instruction would cost more than the rest of a lookup together.
+func (q *query) prefix(l int) uint64 {
+	k := (q.nd - l) & 15
+	hi, _ := bits.Mul64(q.key, div10[k].m)
+	p := hi >> (div10[k].s & 63)
+	if k == 0 {
+		p = q.key
+	}
+	return p
+}
+
+// div10[k] divides any key (< 2^keyBits) by 10^k, k >= 1: the quotient is
+// the high word of key*m shifted right by s. With s the least shift that
+// makes 2^(64+s) >= 2^keyBits * 10^k, m = ceil(2^(64+s) / 10^k) is below
+// 2^64, and key*m / 2^(64+s) exceeds key/10^k by less than 1/10^k, too
+// little to reach the next integer.
+var div10 = func() (t [16]struct{ m, s uint64 }) {
+	d := uint64(1)
+	for k := 1; k < 16; k++ {
+		d *= 10
+		s := uint64(0)
+		for keyBits+uint64(bits.Len64(d-1)) > 64+s {
+			s++
+		}
+		m, r := bits.Div64(1<<s, 0, d)
+		if r != 0 {
+			m++
+		}
+		t[k].m, t[k].s = m, s
+	}
+	return t
+}()
 
 // Lookup returns the longest active entry matching n. now is only called
 // when a matching entry has an expiry. The entry carries what the index
 // holds: Pattern, Kind, Category, Source, Confidence and ExpireTime (no ID,
 // reason, author or times; read the store for those).
-func (x *Index) Lookup(n phone.Number, now func() time.Time) (Entry, bool) {
-	str := string(n)
-	if len(str) < 2 || str[0] != '+' {
-		return Entry{}, false
+func (x *Index) Lookup(n phone.Number, now func() time.Time) (e Entry, ok bool) {
+	q, ok := parseQuery(string(n))
+	if !ok || q.str[1] == '0' {
+		return e, false
 	}
-	digits := str[1:]
-	if len(digits) == 0 || len(digits) > 15 || digits[0] == '0' {
-		return Entry{}, false
+	m, ok := x.snap.Load().lookup(q, now)
+	if ok {
+		m.fill(&e)
 	}
-	// pre[l] is the integer of the first l digits: every prefix key at
-	// once, with no division.
-	var pre [16]uint64
-	key := uint64(0)
-	for i := 0; i < len(digits); i++ {
-		c := digits[i] - '0'
-		if c > 9 {
-			return Entry{}, false
-		}
-		key = key*10 + uint64(c)
-		pre[i+1] = key
-	}
-	s := x.snap.Load()
-	var nowMs int64 = -1
-	active := func(v uint64, t *table, k uint64) (int64, bool) {
-		if v&bitExp == 0 {
-			return 0, true
-		}
-		if nowMs < 0 {
-			nowMs = now().UnixMilli()
-		}
-		at := t.expiry(k)
-		return at, nowMs < at
-	}
-	hk := mix50(key)
-	if v, t := s.find(0, hk); t != nil {
-		if at, ok := active(v, t, hk); ok {
-			return unpack(v, str, KindExact, at), true
-		}
-	}
-	for l := len(digits); l >= 1; l-- {
-		if s.prefixes&(1<<l) == 0 {
-			continue
-		}
-		hp := mix50(pre[l])
-		if v, t := s.find(l, hp); t != nil {
-			if at, ok := active(v, t, hp); ok {
-				return unpack(v, str[:1+l]+"*", KindPrefix, at), true
-			}
-		}
-	}
-	return Entry{}, false
+	return e, ok
 }
 
-func unpack(v uint64, pattern string, k Kind, expAt int64) Entry {
-	e := Entry{
-		Pattern:    pattern,
-		Kind:       k,
-		Category:   Category(v >> catShift & 7),
-		Source:     Source(v >> srcShift & 3),
-		Confidence: int(v >> confShift & 127),
+// match is what a lookup found, small enough to be returned in registers.
+// The Entry, 22 words, is filled in once, in the exported caller's result.
+type match struct {
+	meta uint64
+	pat  string
+	at   int64 // expiry, when meta has bitExp
+	kind Kind
+}
+
+// fill sets the fields of e (a zero Entry) that the index holds.
+func (m *match) fill(e *Entry) {
+	e.Pattern = m.pat
+	e.Kind = m.kind
+	e.Category = Category(m.meta >> catShift & 7)
+	e.Source = Source(m.meta >> srcShift & 3)
+	e.Confidence = int(m.meta >> confShift & 127)
+	if m.meta&bitExp != 0 {
+		e.ExpireTime = time.UnixMilli(m.at).UTC()
 	}
-	if v&bitExp != 0 {
-		e.ExpireTime = time.UnixMilli(expAt).UTC()
+}
+
+// lookup is Lookup for a parsed number whose first digit is not 0.
+func (s *snapshot) lookup(q query, now func() time.Time) (match, bool) {
+	var nowMs int64 = -1
+	if m, t, pos, mi := s.find(0, mix50(q.key)); t != nil {
+		at := int64(0)
+		if m&bitExp != 0 {
+			nowMs = now().UnixMilli()
+			at = t.expiry(pos, mi)
+		}
+		if m&bitExp == 0 || nowMs < at {
+			return match{meta: m, pat: q.str, at: at, kind: KindExact}, true
+		}
 	}
-	return e
+	for pm := s.prefixes & (1<<(q.nd+1) - 1); pm != 0; {
+		l := bits.Len16(pm) - 1
+		pm &^= 1 << l
+		p := q.prefix(l)
+		if s.pf.bit(p) == 0 {
+			continue
+		}
+		m, t, pos, mi := s.find(l, mix50(p))
+		if t == nil {
+			continue
+		}
+		at := int64(0)
+		if m&bitExp != 0 {
+			if nowMs < 0 {
+				nowMs = now().UnixMilli()
+			}
+			at = t.expiry(pos, mi)
+			if nowMs >= at {
+				continue
+			}
+		}
+		return match{meta: m, pat: t.pats[pos], at: at, kind: KindPrefix}, true
+	}
+	return match{}, false
 }
 
 // replace makes x hold what y holds. y must not be used afterwards.

@@ -20,8 +20,8 @@ import (
 //	go test -run '^$' -bench 'Index' -benchtime 2000000x ./blocklist/
 //
 // Reported: ns/op per lookup, B/entry (live heap of the index over its
-// entries, after GC) and build-ms (sort and search tree, from entries
-// already in memory).
+// entries, after GC) and build-ms (Add of every entry, then Build: sort and
+// encode).
 
 type benchIndex struct {
 	x        *Index

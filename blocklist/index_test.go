@@ -198,3 +198,228 @@ func TestIndexAgreesWithAMapUnderRandomChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexNumbersOfEveryLength puts exact numbers and prefixes of many
+// lengths and country codes side by side, including a prefix with as many
+// digits as an exact number on the same digits.
+func TestIndexNumbersOfEveryLength(t *testing.T) {
+	t.Parallel()
+	b := NewIndexBuilder(0)
+	for _, p := range []string{
+		"+12125550100", "+441632960000", "+8613800138000", "+861380013800", "+86138001380001",
+		"+999999999999999", "+100000000000000", "+1234567", "+7", "+79",
+		"+1212555*", "+44163296*", "+8613800138000*", "+86138001380*", "+9999999999999*", "+100000000000000*",
+	} {
+		b.Add(idxEntry(p, CategoryScam))
+	}
+	exp := idxEntry("+4916012345678", CategorySpam)
+	exp.ExpireTime = tIdx.Add(-time.Second)
+	b.Add(exp)
+	b.Add(idxEntry("+4916012345678*", CategoryRobocall))
+	x, err := b.Build(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ number, want string }{
+		{"+12125550100", "+12125550100"},
+		{"+12125550199", "+1212555*"},
+		{"+1212555", "+1212555*"},
+		{"+121255", ""},
+		{"+441632960000", "+441632960000"},
+		{"+441632960001", "+44163296*"},
+		{"+8613800138000", "+8613800138000"}, // exact beats the prefix on the same digits
+		{"+86138001380000", "+8613800138000*"},
+		{"+861380013800", "+861380013800"},
+		{"+86138001380001", "+86138001380001"},
+		{"+86138001380002", "+8613800138000*"},
+		{"+8613800138001", "+86138001380*"},
+		{"+86138001381", ""},
+		{"+999999999999999", "+999999999999999"},
+		{"+999999999999998", "+9999999999999*"},
+		{"+100000000000000", "+100000000000000"},
+		{"+1234567", "+1234567"},
+		{"+7", "+7"},
+		{"+79", "+79"},
+		{"+78", ""},
+		{"+4916012345678", "+4916012345678*"}, // the exact entry has expired
+		{"+49160123456789", "+4916012345678*"},
+		{"+0123456789", ""},
+		{"+1234567890123456", ""},
+	} {
+		got, ok := x.Lookup(phone.Number(tt.number), fixed(tIdx))
+		if ok != (tt.want != "") || ok && got.Pattern != tt.want {
+			t.Errorf("Lookup(%s) = %q %v, want %q", tt.number, got.Pattern, ok, tt.want)
+		}
+		if ok && got.Kind != map[bool]Kind{true: KindPrefix, false: KindExact}[tt.want[len(tt.want)-1] == '*'] {
+			t.Errorf("Lookup(%s) kind %s", tt.number, got.Kind)
+		}
+	}
+}
+
+// TestIndexPrefixesAgreeWithAModelUnderChanges drives prefix and exact
+// changes of every length through the delta, its merges and the prefix
+// filter's growth, and compares longest-match answers with brute force.
+func TestIndexPrefixesAgreeWithAModelUnderChanges(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(11, 12))
+	digits := func(n int) string {
+		b := []byte("+86")
+		for len(b) < n+1 {
+			b = append(b, byte('0'+rng.IntN(3))) // few digits, many overlaps
+		}
+		return string(b)
+	}
+	pattern := func() string {
+		if rng.IntN(2) == 0 {
+			return digits(5+rng.IntN(10)) + "*"
+		}
+		return digits(8 + rng.IntN(7))
+	}
+	want := map[string]Entry{}
+	b := NewIndexBuilder(0)
+	for range 300 {
+		e := idxEntry(pattern(), Category(1+rng.IntN(5)))
+		want[e.Pattern] = e
+	}
+	for _, e := range want {
+		b.Add(e)
+	}
+	x, err := b.Build(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := func(n string) (Entry, bool) {
+		if e, ok := want[n]; ok && e.ActiveAt(tIdx) {
+			return e, true
+		}
+		for l := len(n); l >= 2; l-- {
+			if e, ok := want[n[:l]+"*"]; ok && e.ActiveAt(tIdx) {
+				return e, true
+			}
+		}
+		return Entry{}, false
+	}
+	seq := uint64(0)
+	for round := range 30 {
+		var batch []Change
+		n := 1 + rng.IntN(300)
+		if round%10 == 9 {
+			n = 5000 // enough to merge the delta into the base
+		}
+		for range n {
+			seq++
+			p := pattern()
+			if rng.IntN(3) == 0 {
+				batch = append(batch, Change{Seq: seq, Op: ChangeDelete, Entry: idxEntry(p, 0)})
+				delete(want, p)
+				continue
+			}
+			e := idxEntry(p, Category(1+rng.IntN(5)))
+			if rng.IntN(4) == 0 {
+				e.ExpireTime = tIdx.Add(time.Duration(rng.IntN(200)-100) * time.Minute)
+			}
+			batch = append(batch, Change{Seq: seq, Op: ChangePut, Entry: e})
+			want[p] = e
+		}
+		x.Apply(batch...)
+		if got := x.Len(); got != len(want) {
+			t.Fatalf("round %d: Len = %d, want %d", round, got, len(want))
+		}
+		for range 3000 {
+			n := digits(8 + rng.IntN(7))
+			w, wok := longest(n)
+			got, ok := x.Lookup(phone.Number(n), fixed(tIdx))
+			if ok != wok || ok && (got.Pattern != w.Pattern || got.Category != w.Category || !got.ExpireTime.Equal(w.ExpireTime)) {
+				t.Fatalf("round %d: Lookup(%s) = %+v %v, want %+v %v", round, n, got, ok, w, wok)
+			}
+		}
+	}
+}
+
+// TestIndexDeletingEveryPrefixInOneMerge empties the prefix tables in a
+// batch big enough to merge the delta away and to outgrow the prefix
+// filter, which is then rebuilt over no keys at all: lookups must still
+// work, and a new prefix must match.
+func TestIndexDeletingEveryPrefixInOneMerge(t *testing.T) {
+	t.Parallel()
+	b := NewIndexBuilder(0)
+	b.Add(idxEntry("+8617000042*", CategorySpam))
+	b.Add(idxEntry("+8613800138000", CategoryScam))
+	x, err := b.Build(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := x.Lookup("+8617000042123", fixed(tIdx)); !ok {
+		t.Fatal("prefix not matched before the deletes")
+	}
+	var batch []Change
+	for i := range 5000 {
+		p := fmt.Sprintf("+86170%05d*", i) // the one entry, and 4,999 that never were
+		batch = append(batch, Change{Seq: uint64(i + 1), Op: ChangeDelete, Entry: idxEntry(p, 0)})
+	}
+	x.Apply(batch...)
+	s := x.snap.Load()
+	if s.base[11] != nil || s.delta[11] != nil {
+		t.Fatalf("the prefix tables were not merged away: base %d, delta %d", s.base[11].len(), s.delta[11].len())
+	}
+	for _, n := range []phone.Number{"+8617000042123", "+8617000000000", "+8613800138001"} {
+		if got, ok := x.Lookup(n, fixed(tIdx)); ok {
+			t.Fatalf("after deleting every prefix, Lookup(%s) = %+v", n, got)
+		}
+	}
+	if got, ok := x.Lookup("+8613800138000", fixed(tIdx)); !ok || got.Pattern != "+8613800138000" {
+		t.Fatalf("the exact entry is gone: %+v %v", got, ok)
+	}
+	if x.Len() != 1 {
+		t.Errorf("Len = %d, want 1", x.Len())
+	}
+	x.Apply(Change{Seq: 5001, Op: ChangePut, Entry: idxEntry("+86170000*", CategoryScam)})
+	if got, ok := x.Lookup("+8617000042123", fixed(tIdx)); !ok || got.Pattern != "+86170000*" {
+		t.Fatalf("after a new prefix: %+v %v", got, ok)
+	}
+}
+
+// TestIndexExpiriesAllDifferent has more distinct expiries than the
+// dictionary takes, so they are kept apart; each must still be exact.
+func TestIndexExpiriesAllDifferent(t *testing.T) {
+	t.Parallel()
+	b := NewIndexBuilder(0)
+	for i := range 20000 {
+		e := idxEntry(fmt.Sprintf("+8613%09d", i*7919), CategoryScam)
+		e.ExpireTime = tIdx.Add(time.Duration(i-10000) * time.Millisecond)
+		b.Add(e)
+	}
+	x, err := b.Build(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20000 {
+		n := phone.Number(fmt.Sprintf("+8613%09d", i*7919))
+		got, ok := x.Lookup(n, fixed(tIdx))
+		if wantOK := i > 10000; ok != wantOK {
+			t.Fatalf("Lookup(%s) active %v, want %v", n, ok, wantOK)
+		}
+		if ok && !got.ExpireTime.Equal(tIdx.Add(time.Duration(i-10000)*time.Millisecond)) {
+			t.Fatalf("Lookup(%s) expires %v", n, got.ExpireTime)
+		}
+	}
+}
+
+func TestIndexLookupDoesNotAllocate(t *testing.T) {
+	b := NewIndexBuilder(0)
+	b.Add(idxEntry("+8613800138000", CategoryScam))
+	b.Add(idxEntry("+861390*", CategorySpam))
+	x, err := b.Build(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &Service{now: time.Now, index: x}
+	for _, n := range []string{"+8613800138000", "+8613900000000", "+8613700000000"} {
+		if a := testing.AllocsPerRun(100, func() { x.Lookup(phone.Number(n), time.Now) }); a != 0 {
+			t.Errorf("Lookup(%s) allocates %v times", n, a)
+		}
+		if a := testing.AllocsPerRun(100, func() { svc.MatchString(n) }); a != 0 {
+			t.Errorf("MatchString(%s) allocates %v times", n, a)
+		}
+	}
+}

@@ -21,31 +21,47 @@ func (s *Service) Match(n phone.Number) (Entry, bool) {
 // canonical-looking string that is no real number matches only when a
 // blocked prefix covers it, which is the answer a fraud check wants. Callers
 // that must reject invalid numbers parse them first and call Match.
-func (s *Service) MatchString(raw string) (Entry, bool, error) {
-	if canonicalE164(raw) {
-		e, ok := s.index.Lookup(phone.Number(raw), s.now)
-		return e, ok, nil
+func (s *Service) MatchString(raw string) (e Entry, ok bool, err error) {
+	if len(raw) >= 9 {
+		// One pass over the digits serves both the canonical check and
+		// the lookup.
+		if q, isNum := parseQuery(raw); isNum && q.canonical() {
+			if raw[1] == '0' {
+				return e, false, nil // no E.164 number starts with 0
+			}
+			m, ok := s.index.snap.Load().lookup(q, s.now)
+			if ok {
+				m.fill(&e)
+			}
+			return e, ok, nil
+		}
 	}
 	n, err := s.parseNumber("number", raw)
 	if err != nil {
 		return Entry{}, false, err
 	}
-	e, ok := s.index.Lookup(n, s.now)
+	e, ok = s.index.Lookup(n, s.now)
 	return e, ok, nil
 }
 
-// canonicalE164 reports whether raw is '+', a country code libphonenumber
-// knows, and national digits that do not start with 0, 8 to 15 digits in
-// all. For such input the parser returns raw itself whenever it accepts it.
-func canonicalE164(raw string) bool {
-	if len(raw) < 9 || len(raw) > 16 || raw[0] != '+' {
+// canonical reports whether the parsed number is '+', a country code
+// libphonenumber knows, and national digits that do not start with 0, 8 to
+// 15 digits in all. For such input the parser returns the input itself
+// whenever it accepts it. The country code is found as countryCodeLen
+// finds it, on a string already known to be '+' and digits.
+func (q query) canonical() bool {
+	if q.nd < 8 {
 		return false
 	}
-	for i := 1; i < len(raw); i++ {
-		if raw[i] < '0' || raw[i] > '9' {
-			return false
-		}
+	d := q.str[1:4]
+	cc := uint(d[0] - '0')
+	switch {
+	case callingCodes[cc]:
+		return d[1] != '0'
+	case callingCodes[cc*10+uint(d[1]-'0')]:
+		return d[2] != '0'
+	case callingCodes[cc*100+uint(d[1]-'0')*10+uint(d[2]-'0')]:
+		return q.str[4] != '0'
 	}
-	cc := countryCodeLen(raw[1:])
-	return cc > 0 && raw[1+cc] != '0'
+	return false
 }
