@@ -74,8 +74,9 @@ func verifyToken(t *testing.T, env *testenv.Env, c clients, req *callverifyv1.Ve
 	return res
 }
 
-func TestFraudScenariosOverGRPCAndREST(t *testing.T) {
-	t.Parallel()
+// overGRPCAndREST runs scenarios twice, each on a new service: with typed
+// clients over gRPC, and with the same clients over REST.
+func overGRPCAndREST(t *testing.T, scenarios func(*testing.T, *testenv.Env, clients)) {
 	for _, transport := range []string{"grpc", "rest"} {
 		t.Run(transport, func(t *testing.T) {
 			t.Parallel()
@@ -84,9 +85,14 @@ func TestFraudScenariosOverGRPCAndREST(t *testing.T) {
 			if transport == "rest" {
 				conn = env.REST()
 			}
-			fraudScenarios(t, env, clientsOn(conn))
+			scenarios(t, env, clientsOn(conn))
 		})
 	}
+}
+
+func TestFraudScenariosOverGRPCAndREST(t *testing.T) {
+	t.Parallel()
+	overGRPCAndREST(t, fraudScenarios)
 }
 
 func fraudScenarios(t *testing.T, env *testenv.Env, c clients) {
@@ -234,17 +240,7 @@ func fraudScenarios(t *testing.T, env *testenv.Env, c clients) {
 
 func TestSigningKeysOverGRPCAndREST(t *testing.T) {
 	t.Parallel()
-	for _, transport := range []string{"grpc", "rest"} {
-		t.Run(transport, func(t *testing.T) {
-			t.Parallel()
-			env := testenv.New(t)
-			conn := grpc.ClientConnInterface(env.Conn)
-			if transport == "rest" {
-				conn = env.REST()
-			}
-			signingKeyScenarios(t, env, clientsOn(conn))
-		})
-	}
+	overGRPCAndREST(t, signingKeyScenarios)
 }
 
 func signingKeyScenarios(t *testing.T, env *testenv.Env, c clients) {
