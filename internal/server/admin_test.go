@@ -5,8 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
@@ -155,5 +157,27 @@ func TestPlainHTTPEndpointsAndHealth(t *testing.T) {
 	}
 	if got, want := h.GetStatus(), healthpb.HealthCheckResponse_SERVING; got != want {
 		t.Errorf("gRPC health = %v, want %v", got, want)
+	}
+}
+
+func TestEveryAnswerCarriesARequestID(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	resp := env.Do("GET", "/v1/official-numbers", env.Admin(), nil)
+	if id := resp.Header.Get("X-Request-Id"); len(id) != 16 {
+		t.Errorf("REST X-Request-Id = %q, want a 16-hex-digit id", id)
+	}
+	var hdr metadata.MD
+	_, err := callverifyv1.NewAdminServiceClient(env.Conn).ListOfficialNumbers(
+		metadata.AppendToOutgoingContext(env.Ctx(env.Admin()), "x-request-id", "trace-42"),
+		&callverifyv1.ListOfficialNumbersRequest{}, grpc.Header(&hdr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hdr.Get("x-request-id"); len(got) != 1 || got[0] != "trace-42" {
+		t.Errorf("gRPC x-request-id = %v, want the client's own [trace-42]", got)
+	}
+	if !strings.Contains(env.Logs.String(), "request_id=trace-42") {
+		t.Errorf("the log does not name request trace-42")
 	}
 }

@@ -72,6 +72,9 @@ func (c *chain) stream() []grpc.StreamServerInterceptor {
 func (c *chain) observeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
 	ctx, id := withRequestID(ctx)
+	// The client gets the id back (REST: the X-Request-Id header), to quote
+	// when it reports a problem.
+	_ = grpc.SetHeader(ctx, metadata.Pairs("x-request-id", id))
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	defer func() {
@@ -87,6 +90,7 @@ func (c *chain) observeUnary(ctx context.Context, req any, info *grpc.UnaryServe
 func (c *chain) observeStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	start := time.Now()
 	ctx, id := withRequestID(ss.Context())
+	_ = ss.SetHeader(metadata.Pairs("x-request-id", id))
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.ErrorContext(ctx, "panic in handler", "method", info.FullMethod, "request_id", id, "panic", r, "stack", string(debug.Stack()))

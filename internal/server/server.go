@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -142,6 +143,18 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			},
+		}),
+		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
+			if key == "x-request-id" {
+				return "X-Request-Id", true
+			}
+			return runtime.MetadataHeaderPrefix + key, true
+		}),
+		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
+			if strings.EqualFold(key, "X-Request-Id") {
+				return "x-request-id", true
+			}
+			return runtime.DefaultHeaderMatcher(key)
 		}),
 		runtime.WithMarshalerOption("application/x-ndjson", &runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false},
