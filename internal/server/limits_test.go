@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -78,5 +79,27 @@ func TestAutoBlockIsOffByDefaultAndBlocksWhenConfigured(t *testing.T) {
 				t.Errorf("verdict after 2 reports = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestOversizedAndMalformedBodiesAreRefusedClearly: REST bodies are bounded
+// (1 MiB, bulk import aside) and bad JSON is INVALID_ARGUMENT, not a 500.
+func TestOversizedAndMalformedBodiesAreRefusedClearly(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	tok := env.Customer("+8613800138000")
+	big := `{"callerNumber":"` + strings.Repeat("1", 2<<20) + `"}`
+	for _, tc := range []struct {
+		name, body string
+	}{
+		{"oversized", big},
+		{"not JSON", `{"callerNumber":`},
+		{"wrong type", `{"callerNumber":42}`},
+		{"number for a string", `{"callerNumber":"+8613900139000","language":7}`},
+	} {
+		resp := env.Do("POST", "/v1/verify/caller", tok, tc.body)
+		if resp.Status != http.StatusBadRequest {
+			t.Errorf("%s: status %d %.200s, want 400", tc.name, resp.Status, resp.Body)
+		}
 	}
 }
