@@ -103,3 +103,34 @@ func TestOversizedAndMalformedBodiesAreRefusedClearly(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkImportChecksTheCallerBeforeReadingAndBoundsLines: the import body
+// is not size-limited, so the caller is checked before it is read, and no
+// line may exceed 64 KiB.
+func TestBulkImportChecksTheCallerBeforeReadingAndBoundsLines(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	entry := `{"pattern":"+8613300001111","category":"CATEGORY_SCAM"}` + "\n"
+	for _, tc := range []struct {
+		name, token string
+		status      int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"customer", env.Customer("+8613800138000"), http.StatusForbidden},
+	} {
+		if r := env.Do("POST", "/v1/blocklist:import", tc.token, entry); r.Status != tc.status {
+			t.Errorf("%s: status %d %s, want %d", tc.name, r.Status, r.Body, tc.status)
+		}
+	}
+	long := `{"pattern":"+8613300002222","category":"CATEGORY_SCAM","reason":"` + strings.Repeat("x", 70<<10) + `"}` + "\n"
+	r := env.Do("POST", "/v1/blocklist:import", env.Analyst(), entry+long)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "longer than 64 KiB") {
+		t.Errorf("a 70 KiB line was taken: %d %.300s", r.Status, r.Body)
+	}
+	ok := env.Do("POST", "/v1/blocklist:import", env.Analyst(), entry)
+	var res callverifyv1.ImportEntriesResponse
+	ok.Into(t, &res)
+	if res.GetImported()+res.GetUpdated() != 1 {
+		t.Errorf("a good import after the refusals: %s", ok.Body)
+	}
+}

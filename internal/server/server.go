@@ -71,6 +71,7 @@ type Server struct {
 	http     *http.Server
 	inner    *bufconn.Listener
 	innerCC  *grpc.ClientConn
+	chain    *chain
 	draining atomic.Bool
 }
 
@@ -100,6 +101,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry()}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ch := newChain(cfg.Logger, cfg.Auth, s.registry, cfg.LookupRate, cfg.LookupBurst, cfg.RequestTimeout)
+	s.chain = ch
 
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ch.unary()...),
@@ -132,7 +134,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		return nil, fmt.Errorf("in-process connection: %w", err)
 	}
 	s.innerCC = cc
-	conn := newInprocConn(chainUnary(ch.unary()), cc)
+	conn := newInprocConn(chainUnary(ch.unary()...), cc)
 	for _, svc := range services {
 		conn.register(svc.desc, svc.impl)
 	}
@@ -189,14 +191,16 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 }
 
 // chainUnary folds interceptors into one, outermost first, as gRPC does.
-func chainUnary(ics []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+// The fold happens once, here; each call only walks it.
+func chainUnary(ics ...grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	if len(ics) == 1 {
+		return ics[0]
+	}
+	outer, rest := ics[0], chainUnary(ics[1:]...)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		next := h
-		for i := len(ics) - 1; i >= 0; i-- {
-			ic, inner := ics[i], next
-			next = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, inner) }
-		}
-		return next(ctx, req)
+		return outer(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			return rest(ctx, req, info, h)
+		})
 	}
 }
 
