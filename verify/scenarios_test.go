@@ -391,3 +391,32 @@ func TestStoreOrDirectoryDownNeverBecomesAVerdict(t *testing.T) {
 		t.Errorf("ConfirmCode while the store is down: %v", err)
 	}
 }
+
+// TestManyEndedCallsDoNotHideALiveOne: ended calls to a customer do not
+// count against the window of calls the check looks at.
+func TestManyEndedCallsDoNotHideALiveOne(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	live := e.stamp(outbound, aliceRaw)
+	for range 150 {
+		st := e.stamp(outbound, aliceRaw)
+		if _, err := e.svc.EndCall(ctx, st.Call.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.svc.CheckCaller(ctx, e.alice, "0571 8888 1234", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != verify.VerdictVerified || res.Call == nil || res.Call.ID != live.Call.ID {
+		t.Fatalf("verdict %v call %v, want VERIFIED with the live call", res.Verdict, res.Call)
+	}
+	mine, err := e.svc.ListMyCalls(ctx, e.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 1 || mine[0].Call.ID != live.Call.ID {
+		t.Errorf("ListMyCalls has %d calls, want just the live one", len(mine))
+	}
+}

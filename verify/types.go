@@ -167,8 +167,10 @@ type Store interface {
 	CreateCall(ctx context.Context, c Call) error
 	// GetCall returns the call or fault.ErrNotFound.
 	GetCall(ctx context.Context, id string) (Call, error)
-	// ListCallsTo returns the calls to callee whose ExpireTime is after
-	// after, in any state, newest first, at most limit.
+	// ListCallsTo returns the calls to callee that are stored ACTIVE (not
+	// ended or locked) and whose ExpireTime is after after, latest expiry
+	// first, at most limit. Ended and locked calls must not count against
+	// the limit, or they could push a live call out of the answer.
 	ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]Call, error)
 	// EndCall sets a call ENDED at at when it is stored ACTIVE and not
 	// expired at at, and returns the call as it is then (changed or not);

@@ -125,6 +125,9 @@ func testListCallsTo(t *testing.T, s verify.Store) {
 	ended := call("a4", alice, base.Add(10*time.Minute))
 	ended.State = verify.StateEnded
 	must(t, "CreateCall", s.CreateCall(ctx, ended))
+	locked := call("a5", alice, base.Add(11*time.Minute))
+	locked.State = verify.StateLocked
+	must(t, "CreateCall", s.CreateCall(ctx, locked))
 
 	tests := []struct {
 		name   string
@@ -133,9 +136,9 @@ func testListCallsTo(t *testing.T, s verify.Store) {
 		limit  int
 		want   []string
 	}{
-		{"all of alice's, latest expiry first, any state", alice, base, 100, []string{"a4", "a3", "a2", "a1"}},
-		{"only those expiring after", alice, base.Add(2 * time.Minute), 100, []string{"a4", "a3"}},
-		{"limit", alice, base, 2, []string{"a4", "a3"}},
+		{"alice's active calls, latest expiry first; ended and locked ones left out", alice, base, 100, []string{"a3", "a2", "a1"}},
+		{"only those expiring after", alice, base.Add(2 * time.Minute), 100, []string{"a3"}},
+		{"limit", alice, base, 2, []string{"a3", "a2"}},
 		{"a number that has alice's as prefix is someone else", aliceish, base, 100, []string{"x1"}},
 		{"bob", bob, base, 100, []string{"b1"}},
 		{"nobody", phone.Number("+8613700137000"), base, 100, []string{}},
@@ -150,7 +153,7 @@ func testListCallsTo(t *testing.T, s verify.Store) {
 	}
 	got, err := s.ListCallsTo(ctx, alice, base, 1)
 	must(t, "ListCallsTo", err)
-	if len(got) != 1 || !reflect.DeepEqual(norm(got[0]), norm(ended)) {
+	if a3 := call("a3", alice, base.Add(3*time.Minute)); len(got) != 1 || !reflect.DeepEqual(norm(got[0]), norm(a3)) {
 		t.Errorf("ListCallsTo returns the whole call: got %+v", got)
 	}
 }

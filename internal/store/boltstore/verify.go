@@ -195,7 +195,7 @@ func (s *VerifyStore) GetCall(ctx context.Context, id string) (verify.Call, erro
 	return r.call(), nil
 }
 
-// ListCallsTo implements verify.Store: latest expire time first.
+// ListCallsTo implements verify.Store: active calls, latest expire time first.
 func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]verify.Call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -224,6 +224,9 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 			r, err := vGetCall(tx, string(rest[8:]))
 			if err != nil {
 				return err
+			}
+			if verify.State(r.State) != verify.StateActive {
+				continue
 			}
 			out = append(out, r.call())
 		}
