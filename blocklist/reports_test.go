@@ -245,3 +245,37 @@ func TestAutoBlockNeedsDistinctReportersWithinTheWindow(t *testing.T) {
 		t.Errorf("%d entries after further reports, want 1", n)
 	}
 }
+
+// TestResolveBlockRenewsAnExpiredEntryOfThatNumber: BLOCK on a number whose
+// exact entry has expired must make it match again, under the same id.
+func TestResolveBlockRenewsAnExpiredEntryOfThatNumber(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	old, err := e.svc.CreateEntry(ctx, analyst, blocklist.Entry{
+		Pattern: scammer, Category: blocklist.CategorySpam, Confidence: 50, ExpireTime: e.clock.Now().Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	if _, ok := e.svc.Match(scammer); ok {
+		t.Fatal("the expired entry still matches")
+	}
+	if _, err := e.svc.ReportCaller(ctx, custNumber(1), scammer, "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	_, en, err := e.svc.ResolveReportedNumber(ctx, analyst, scammer, blocklist.ResolveBlock, blocklist.CategoryImpersonation, "reported again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if en.ID != old.ID || !en.ExpireTime.IsZero() || en.Category != blocklist.CategoryImpersonation {
+		t.Errorf("entry after BLOCK = %+v, want %s renewed without expiry", en, old.ID)
+	}
+	if got, ok := e.svc.Match(scammer); !ok || got.Category != blocklist.CategoryImpersonation {
+		t.Errorf("Match after BLOCK = %+v %v, want the renewed block", got, ok)
+	}
+	if _, _, total, err := e.svc.ListEntries(ctx, blocklist.EntryFilter{}, 10, ""); err != nil || total != 1 {
+		t.Errorf("ListEntries total = %d (%v), want 1", total, err)
+	}
+}

@@ -304,11 +304,18 @@ func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Numb
 			if err != nil {
 				return err
 			}
-			if exists {
+			if exists && cur.ActiveAt(now) {
 				entry = cur
 			} else {
 				e := *block
 				e.ID = ""
+				if exists {
+					// An expired entry of that pattern is renewed, keeping
+					// its id, rather than reused as it is: it no longer
+					// matches, and the block must.
+					e.ID, e.CreateBy, e.CreateTime = cur.ID, cur.CreateBy, cur.CreateTime
+					t.counts[[2]byte{byte(cur.Category), byte(cur.Source)}]--
+				}
 				if err := t.officialConflict(e, now); err != nil {
 					return err
 				}
