@@ -79,7 +79,7 @@ func TestLinkFilter(t *testing.T) {
 	t.Parallel()
 	links := []string{
 		"http://x", "HTTPS://X", "见 www.example", "ftp://a", "example.com", "去 pay.cn 付款", "evil.cn/refund",
-		"pay。com", "pay．com", "1.2.3.4", "访问10.0.0.1", "bit.ly/abc", "Pay.Example.Org",
+		"pay。com", "pay．com", "ｐａｙ．ｃｏｍ", "ＷＷＷ", "ｈｔｔｐｓ：／／x", "1.2.3.4", "访问10.0.0.1", "bit.ly/abc", "Pay.Example.Org",
 	}
 	for _, s := range links {
 		if !verify.LooksLikeLink(s) {

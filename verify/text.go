@@ -5,6 +5,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -45,12 +47,13 @@ func checkText(field, s string, max int, required bool) (string, error) {
 // IPv4 address. False positives such as "Mr.Smith" are the price of never
 // letting a dialer put a link in front of a customer.
 func looksLikeLink(s string) bool {
-	l := strings.ToLower(s)
+	// NFKC folds full-width and other compatibility forms ("ｐａｙ．ｃｏｍ")
+	// to the plain letters they look like.
+	l := strings.ToLower(norm.NFKC.String(s))
 	if strings.Contains(l, "http") || strings.Contains(l, "www") || strings.Contains(l, "://") {
 		return true
 	}
-	// Normalise the dots people use to dodge filters.
-	l = strings.NewReplacer("。", ".", "．", ".", "｡", ".", "·", ".", " dot ", ".", "[.]", ".", "(.)", ".").Replace(l)
+	l = dodgedDots.Replace(l)
 	rs := []rune(l)
 	for i, r := range rs {
 		if r != '.' || i == 0 {
@@ -90,6 +93,9 @@ func looksLikeLink(s string) bool {
 	}
 	return false
 }
+
+// dodgedDots normalises the dots people use to dodge link filters.
+var dodgedDots = strings.NewReplacer("。", ".", "．", ".", "｡", ".", "·", ".", " dot ", ".", "[.]", ".", "(.)", ".")
 
 func isHostChar(r rune) bool {
 	return r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-')
