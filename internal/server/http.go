@@ -123,6 +123,8 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	// Short: a rotated key signs at once, and a verifier that trusts this
+	// header would refuse new tokens until its copy expires.
+	w.Header().Set("Cache-Control", "public, max-age=30")
 	_, _ = w.Write(b)
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"slices"
+
 	"github.com/callverify/callverify/internal/auth"
 )
 
@@ -64,11 +66,4 @@ var methodAccess = map[string]access{
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {anonymous: true},
 }
 
-func (a access) allows(r auth.Role) bool {
-	for _, x := range a.roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
+func (a access) allows(r auth.Role) bool { return slices.Contains(a.roles, r) }
