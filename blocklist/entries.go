@@ -3,6 +3,7 @@ package blocklist
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/callverify/callverify/internal/audit"
@@ -175,7 +176,7 @@ func maskFields(fields []string) (map[string]bool, error) {
 	for _, f := range fields {
 		name := snakeCase(strings.TrimSpace(f))
 		switch {
-		case contains(mutableFields, name):
+		case slices.Contains(mutableFields, name):
 			set[name] = true
 		case name == "entry_id" || name == "kind" || name == "create_by" || name == "create_time" || name == "update_time":
 			return nil, fault.Invalidf("update_mask", "names %s, which cannot be changed", name)
@@ -184,15 +185,6 @@ func maskFields(fields []string) (map[string]bool, error) {
 		}
 	}
 	return set, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // snakeCase accepts the JSON spelling of a field name ("expireTime").

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -265,7 +266,7 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 	switch {
 	case caller != "" && caller != pc.Orig.TN:
 		res.Failure = TokenCallerMismatch
-	case callee != "" && !contains(pc.Dest.TN, callee):
+	case callee != "" && !slices.Contains(pc.Dest.TN, callee):
 		res.Failure = TokenCalleeMismatch
 	case res.CallState != StateActive:
 		res.Failure = TokenCallEnded
@@ -278,15 +279,6 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 func allowedAlg(v any) bool {
 	a, _ := v.(string)
 	return a == AlgES256 || a == AlgEdDSA
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // readClaims checks the shape of the claims a call token must carry.

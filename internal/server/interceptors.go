@@ -260,7 +260,8 @@ func (l *addrLimiter) allow(addr string) bool {
 	return b.lim.AllowN(now, 1)
 }
 
-// strip the port and brackets from the last hop of X-Forwarded-For.
+// lastHop is the last address of an X-Forwarded-For list: the one the
+// gateway appended from the connection, the only one not set by the client.
 func lastHop(xff string) string {
 	if i := strings.LastIndexByte(xff, ','); i >= 0 {
 		xff = xff[i+1:]
