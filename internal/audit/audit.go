@@ -61,9 +61,12 @@ func NewRecorder(s Store, now func() time.Time) *Recorder {
 	return &Recorder{store: s, now: now}
 }
 
-// Record appends one event by actor.
-func (r *Recorder) Record(ctx context.Context, a Actor, action, target string, before, after map[string]any) error {
-	_, err := r.store.AppendAuditEvent(ctx, Event{
+// Event returns the event of actor doing action to target now, for a
+// store method that appends it in the same atomic step as the change it
+// records (a mutation and its record commit together or not at all). The
+// store assigns ID.
+func (r *Recorder) Event(a Actor, action, target string, before, after map[string]any) Event {
+	return Event{
 		Time:   r.now().UTC(),
 		Actor:  a.Subject,
 		Role:   a.Role,
@@ -71,7 +74,14 @@ func (r *Recorder) Record(ctx context.Context, a Actor, action, target string, b
 		Target: target,
 		Before: before,
 		After:  after,
-	})
+	}
+}
+
+// Record appends one event by actor on its own. Use it only for events
+// that record no change of state (a mutation's event goes into the
+// mutation's own store step: see Event).
+func (r *Recorder) Record(ctx context.Context, a Actor, action, target string, before, after map[string]any) error {
+	_, err := r.store.AppendAuditEvent(ctx, r.Event(a, action, target, before, after))
 	return err
 }
 

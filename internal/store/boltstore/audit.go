@@ -40,20 +40,33 @@ func (s *AuditStore) AppendAuditEvent(ctx context.Context, e audit.Event) (audit
 		return audit.Event{}, err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bAudit)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		k := binary.BigEndian.AppendUint64(nil, seq)
-		e.ID = hex.EncodeToString(k)
-		v, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		return b.Put(k, v)
+		var err error
+		e, err = appendAudit(tx, e)
+		return err
 	})
 	return e, storeErr(err)
+}
+
+// appendAudit appends e inside tx and returns it with its ID. Every store
+// method that changes state appends its event through this, in the same
+// transaction as the change, so that a change is never committed without
+// its record (nor a record without its change).
+func appendAudit(tx *bolt.Tx, e audit.Event) (audit.Event, error) {
+	b, err := tx.CreateBucketIfNotExists(bAudit)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return audit.Event{}, err
+	}
+	k := binary.BigEndian.AppendUint64(nil, seq)
+	e.ID = hex.EncodeToString(k)
+	v, err := json.Marshal(e)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	return e, b.Put(k, v)
 }
 
 // ListAuditEvents implements audit.Store.
