@@ -53,7 +53,8 @@ type OfficialNumber struct {
 	CreateTime  time.Time
 }
 
-func (o OfficialNumber) snapshot() map[string]any {
+// Snapshot is o as an audit event shows it.
+func (o OfficialNumber) Snapshot() map[string]any {
 	return map[string]any{
 		"number":       o.Number.String(),
 		"display_name": o.DisplayName,
@@ -91,7 +92,8 @@ func (s *Service) CreateOfficialNumber(ctx context.Context, actor audit.Actor, r
 	}
 	o.CreateBy = actor.Subject
 	o.CreateTime = s.now().UTC().Truncate(time.Millisecond)
-	if err := s.store.CreateOfficialNumber(ctx, o, o.CreateTime); err != nil {
+	ev := s.audit.Event(actor, "official_number.create", o.Number.String(), nil, o.Snapshot())
+	if err := s.store.CreateOfficialNumber(ctx, o, o.CreateTime, ev); err != nil {
 		var c *ConflictError
 		switch {
 		case errors.As(err, &c):
@@ -100,9 +102,6 @@ func (s *Service) CreateOfficialNumber(ctx context.Context, actor audit.Actor, r
 		case errors.Is(err, fault.ErrAlreadyExists):
 			return OfficialNumber{}, fault.Wrap(fault.ErrAlreadyExists, "number is already registered as an official number", err)
 		}
-		return OfficialNumber{}, err
-	}
-	if err := s.audit.Record(ctx, actor, "official_number.create", o.Number.String(), nil, o.snapshot()); err != nil {
 		return OfficialNumber{}, err
 	}
 	return o, nil
@@ -136,21 +135,26 @@ func (s *Service) ListOfficialNumbers(ctx context.Context, pageSize int, pageTok
 	return list, next, nil
 }
 
-// DeleteOfficialNumber removes an official number. Its stamped calls stay
-// until they end or expire, but no new call may be stamped from it.
-func (s *Service) DeleteOfficialNumber(ctx context.Context, actor audit.Actor, rawNumber string) error {
+// DeleteOfficialNumber removes an official number and, in the same store
+// step, ends every live call stamped from it: a number that is no longer
+// ours must not go on verifying. Changing a number's direction (say, to
+// inbound-only) is a delete and a create, so it ends the calls too. It
+// returns how many calls it ended; the audit event says so.
+func (s *Service) DeleteOfficialNumber(ctx context.Context, actor audit.Actor, rawNumber string) (int, error) {
 	n, err := s.parseNumber("number", rawNumber)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	old, err := s.store.DeleteOfficialNumber(ctx, n)
+	// The store fills in Before (what it deleted) and the calls it ended.
+	ev := s.audit.Event(actor, "official_number.delete", n.String(), nil, nil)
+	_, ended, err := s.store.DeleteOfficialNumber(ctx, n, s.now().UTC(), ev)
 	if err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
-			return fault.Wrap(fault.ErrNotFound, "no such official number", err)
+			return 0, fault.Wrap(fault.ErrNotFound, "no such official number", err)
 		}
-		return err
+		return 0, err
 	}
-	return s.audit.Record(ctx, actor, "official_number.delete", n.String(), old.snapshot(), nil)
+	return ended, nil
 }
 
 func (s *Service) parseNumber(field, raw string) (phone.Number, error) {

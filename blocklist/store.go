@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -14,16 +15,23 @@ import (
 // fault.ErrConflict, fault.ErrUnavailable). Implementations must pass
 // storetest.Run.
 type Store interface {
-	// CreateOfficialNumber adds o unless the number is registered already
-	// (fault.ErrAlreadyExists) or an entry active at now matches it
-	// (*ConflictError, which wraps fault.ErrConflict).
-	CreateOfficialNumber(ctx context.Context, o OfficialNumber, now time.Time) error
+	// CreateOfficialNumber adds o and appends ev in the same atomic step,
+	// unless the number is registered already (fault.ErrAlreadyExists) or
+	// an entry active at now matches it (*ConflictError, which wraps
+	// fault.ErrConflict); a refused number appends nothing.
+	CreateOfficialNumber(ctx context.Context, o OfficialNumber, now time.Time, ev audit.Event) error
 	// GetOfficialNumber returns n or fault.ErrNotFound.
 	GetOfficialNumber(ctx context.Context, n phone.Number) (OfficialNumber, error)
 	// ListOfficialNumbers returns up to limit numbers greater than after, in order.
 	ListOfficialNumbers(ctx context.Context, after string, limit int) ([]OfficialNumber, error)
-	// DeleteOfficialNumber removes n and returns what it was, or fault.ErrNotFound.
-	DeleteOfficialNumber(ctx context.Context, n phone.Number) (OfficialNumber, error)
+	// DeleteOfficialNumber removes n and returns what it was, or
+	// fault.ErrNotFound. A backend that also keeps the calls domain's calls
+	// (verify.Store) ends, in the same atomic step, every call from n that
+	// is live at now, so that no call from a number that is no longer
+	// official goes on verifying; it returns how many. It appends ev with
+	// Before set to the deleted number's Snapshot and After["ended_calls"]
+	// to how many calls it ended (After is created when nil).
+	DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (OfficialNumber, int, error)
 
 	// Every write below that changes an entry returns the Change(s) it
 	// made, numbered by one counter for the whole blocklist (see Change).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
 )
 
 // Field bounds of StampCall.
@@ -93,6 +94,9 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
 
+	// The directory gives the display name and a friendly early answer;
+	// the store's check, in the step that creates the call, is what
+	// decides (a number deleted in between is caught there).
 	off, err := s.dir.OfficialNumber(ctx, caller)
 	if errors.Is(err, fault.ErrNotFound) {
 		return Stamped{}, fault.Precondition(msgNotOfficial)
@@ -101,6 +105,11 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 		return Stamped{}, err
 	}
 	if !off.PlacesCalls || off.InboundOnly {
+		return Stamped{}, fault.Precondition(msgNotOfficial)
+	}
+	if _, blocked, err := s.dir.BlockedCategory(ctx, caller); err != nil {
+		return Stamped{}, err
+	} else if blocked {
 		return Stamped{}, fault.Precondition(msgNotOfficial)
 	}
 	c.DisplayName = off.DisplayName
@@ -146,10 +155,69 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 	if err != nil {
 		return Stamped{}, err
 	}
-	if err := s.store.CreateCall(ctx, c); err != nil {
+	ev := s.audit.Event(actor, "call.stamp", c.ID, nil, map[string]any{
+		"caller": c.Caller.String(), "callee": c.Callee.Masked(), "reason": int(c.Reason),
+		"agent_id": c.AgentID, "expire_time": c.ExpireTime.Format(time.RFC3339),
+	})
+	if err := s.store.CreateCall(ctx, c, ev); err != nil {
+		if errors.Is(err, fault.ErrFailedPrecondition) {
+			return Stamped{}, fault.Wrap(fault.ErrFailedPrecondition, msgNotOfficial, err)
+		}
 		return Stamped{}, err
 	}
 	return Stamped{Call: c, Token: token, Code: code, CodeExpiresAt: until}, nil
+}
+
+// Roles as the audit log names them (auth.Role's values), for the rule of
+// who sees which call.
+const (
+	roleAdmin   = "admin"
+	roleAnalyst = "analyst"
+)
+
+// mayRead reports whether actor may see call c: admins and analysts any
+// call, anybody else (a dialer) only the calls it stamped.
+func mayRead(actor audit.Actor, c Call) bool {
+	return actor.Role == roleAnalyst || mayUse(actor, c)
+}
+
+// mayUse reports whether actor may have the code of, or end, call c:
+// admins any call, anybody else only the calls it stamped.
+func mayUse(actor audit.Actor, c Call) bool {
+	return actor.Role == roleAdmin || (actor.Subject != "" && c.CreateBy == actor.Subject)
+}
+
+// ownerFilter is the subject whose calls actor may change: "" for an admin
+// (any call), the actor's own subject for anybody else.
+func ownerFilter(actor audit.Actor) string {
+	if actor.Role == roleAdmin {
+		return ""
+	}
+	if actor.Subject == "" {
+		return "\x00" // matches no call
+	}
+	return actor.Subject
+}
+
+// callerVerifies reports whether a call from n may verify now: n is, at
+// this moment, an official number that places calls, and no blocklist entry
+// matches it. An error of the directory is returned, never a verdict.
+func (s *Service) callerVerifies(ctx context.Context, n phone.Number) (bool, error) {
+	off, err := s.dir.OfficialNumber(ctx, n)
+	if errors.Is(err, fault.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !off.PlacesCalls || off.InboundOnly {
+		return false, nil
+	}
+	_, blocked, err := s.dir.BlockedCategory(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	return !blocked, nil
 }
 
 // getCall reads a call; an id that cannot be ours is "not found" without a
@@ -166,24 +234,32 @@ func (s *Service) getCall(ctx context.Context, id string) (Call, error) {
 }
 
 // GetCall returns a call in any state, with State set to its effective
-// state now.
-func (s *Service) GetCall(ctx context.Context, id string) (Call, error) {
+// state now. A dialer sees only the calls it stamped: any other answers
+// exactly like an unknown call.
+func (s *Service) GetCall(ctx context.Context, actor audit.Actor, id string) (Call, error) {
 	c, err := s.getCall(ctx, id)
 	if err != nil {
 		return Call{}, err
+	}
+	if !mayRead(actor, c) {
+		return Call{}, fault.NotFound(msgCallNotFound)
 	}
 	c.State = c.StateAt(s.now())
 	return c, nil
 }
 
-// EndCall ends an active call; it stops verifying at once. Ending a call
-// that is already ended, expired or locked changes nothing and returns it.
-func (s *Service) EndCall(ctx context.Context, id string) (Call, error) {
+// EndCall ends an active call; it stops verifying at once (audited as
+// "call.end", in the same store step). Ending a call that is already
+// ended, expired or locked changes nothing and returns it. A dialer ends
+// only the calls it stamped: any other answers exactly like an unknown
+// call.
+func (s *Service) EndCall(ctx context.Context, actor audit.Actor, id string) (Call, error) {
 	if !wellFormedID(id) {
 		return Call{}, fault.NotFound(msgCallNotFound)
 	}
 	now := s.now()
-	c, err := s.store.EndCall(ctx, id, now.UTC())
+	ev := s.audit.Event(actor, "call.end", id, map[string]any{"state": "ACTIVE"}, map[string]any{"state": "ENDED"})
+	c, err := s.store.EndCall(ctx, id, ownerFilter(actor), now.UTC(), ev)
 	if errors.Is(err, fault.ErrNotFound) {
 		return Call{}, fault.Wrap(fault.ErrNotFound, msgCallNotFound, err)
 	}
@@ -195,16 +271,68 @@ func (s *Service) EndCall(ctx context.Context, id string) (Call, error) {
 }
 
 // GetConfirmationCode returns the code the agent reads out now and until
-// when it is accepted. A call that is not active has no code, and answers
-// exactly like an unknown call.
-func (s *Service) GetConfirmationCode(ctx context.Context, id string) (string, time.Time, error) {
+// when it is accepted. A call that is not active, whose caller is no longer
+// an official number that places calls (or is blocked), or that another
+// dialer stamped has no code, and answers exactly like an unknown call.
+func (s *Service) GetConfirmationCode(ctx context.Context, actor audit.Actor, id string) (string, time.Time, error) {
 	c, err := s.getCall(ctx, id)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	now := s.now()
-	if c.StateAt(now) != StateActive {
+	if !mayUse(actor, c) || c.StateAt(now) != StateActive {
+		return "", time.Time{}, fault.NotFound(msgCallNotFound)
+	}
+	live, err := s.callerVerifies(ctx, c.Caller)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if !live {
 		return "", time.Time{}, fault.NotFound(msgCallNotFound)
 	}
 	return s.codeNow(ctx, c, now)
+}
+
+// maxCallsPage bounds a page of ListCalls.
+const (
+	defCallsPage = 100
+	maxCallsPage = 1000
+)
+
+// ListCalls returns, for an admin, the live calls of the official line
+// rawCaller (stored ACTIVE and not expired), one page at a time.
+func (s *Service) ListCalls(ctx context.Context, rawCaller string, pageSize int, pageToken string) ([]Call, string, error) {
+	caller, err := s.parseNumber("caller_number", rawCaller)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case pageSize < 0:
+		return nil, "", fault.Invalid("page_size", "must not be negative")
+	case pageSize == 0:
+		pageSize = defCallsPage
+	case pageSize > maxCallsPage:
+		pageSize = maxCallsPage
+	}
+	now := s.now()
+	calls, next, err := s.store.ListCallsFrom(ctx, caller, now.UTC(), pageToken, pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range calls {
+		calls[i].State = calls[i].StateAt(now)
+	}
+	return calls, next, nil
+}
+
+// EndCalls ends every live call of the official line rawCaller in one
+// store step, audited as "call.end_by_caller" with how many it ended, and
+// returns that number.
+func (s *Service) EndCalls(ctx context.Context, actor audit.Actor, rawCaller string) (int, error) {
+	caller, err := s.parseNumber("caller_number", rawCaller)
+	if err != nil {
+		return 0, err
+	}
+	ev := s.audit.Event(actor, "call.end_by_caller", caller.String(), nil, nil)
+	return s.store.EndCallsFrom(ctx, caller, s.now().UTC(), ev)
 }

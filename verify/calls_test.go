@@ -106,12 +106,12 @@ func TestMarketingCallsRespectTheOptOut(t *testing.T) {
 	if _, err := e.svc.StampCall(ctx, dialer, req); err != nil {
 		t.Fatalf("marketing call with no preference set (allowed by default): %v", err)
 	}
-	p, err := e.svc.UpdatePreferences(ctx, e.alice, nil)
+	p, err := e.svc.UpdatePreferences(ctx, customer, e.alice, nil)
 	if err != nil || !p.MarketingCallsAllowed {
 		t.Fatalf("default preferences: %+v %v", p, err)
 	}
 	no := false
-	if p, err = e.svc.UpdatePreferences(ctx, e.alice, &no); err != nil || p.MarketingCallsAllowed {
+	if p, err = e.svc.UpdatePreferences(ctx, customer, e.alice, &no); err != nil || p.MarketingCallsAllowed {
 		t.Fatalf("opt out: %+v %v", p, err)
 	}
 	if _, err := e.svc.StampCall(ctx, dialer, req); !errors.Is(err, fault.ErrFailedPrecondition) {
@@ -126,7 +126,7 @@ func TestMarketingCallsRespectTheOptOut(t *testing.T) {
 	if _, err := e.svc.StampCall(ctx, dialer, req); err != nil {
 		t.Fatalf("alice's opt-out stopped a call to bob: %v", err)
 	}
-	if p, err = e.svc.UpdatePreferences(ctx, e.alice, nil); err != nil || p.MarketingCallsAllowed {
+	if p, err = e.svc.UpdatePreferences(ctx, customer, e.alice, nil); err != nil || p.MarketingCallsAllowed {
 		t.Fatalf("preferences are not kept: %+v %v", p, err)
 	}
 }
@@ -145,14 +145,14 @@ func TestCallIDsAreRandomAndUnknownIDsAnswerAlike(t *testing.T) {
 	}
 	var msgs []string
 	for _, id := range []string{"", "nope", "aaaaaaaaaaaaaaaaaaaaaaaaaa", "../../etc/passwd", strings.Repeat("z", 1000)} {
-		_, err := e.svc.GetCall(ctx, id)
+		_, err := e.svc.GetCall(ctx, dialer, id)
 		if !errors.Is(err, fault.ErrNotFound) {
 			t.Errorf("GetCall(%q): %v", id, err)
 		}
-		_, _, err = e.svc.GetConfirmationCode(ctx, id)
+		_, _, err = e.svc.GetConfirmationCode(ctx, dialer, id)
 		m, _ := fault.Message(err)
 		msgs = append(msgs, m)
-		if _, err := e.svc.EndCall(ctx, id); !errors.Is(err, fault.ErrNotFound) {
+		if _, err := e.svc.EndCall(ctx, dialer, id); !errors.Is(err, fault.ErrNotFound) {
 			t.Errorf("EndCall(%q): %v", id, err)
 		}
 	}
@@ -172,7 +172,7 @@ func TestConfirmCodeAcceptsTheCurrentAndPreviousStepOnly(t *testing.T) {
 		// The code the agent saw at now+at.
 		e.clock.Advance(at)
 		defer e.clock.Advance(-at)
-		c, _, err := e.svc.GetConfirmationCode(ctx, st.Call.ID)
+		c, _, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,11 +188,13 @@ func TestConfirmCodeAcceptsTheCurrentAndPreviousStepOnly(t *testing.T) {
 		}
 		return cr
 	}
-	if cr := confirm(now); !cr.Match {
-		t.Errorf("current step refused")
-	}
+	// The previous step's code first: once a step's code matched, only a
+	// later step's code matches again.
 	if cr := confirm(prev); !cr.Match {
 		t.Errorf("previous step refused")
+	}
+	if cr := confirm(now); !cr.Match {
+		t.Errorf("current step refused")
 	}
 	if older != now && older != prev {
 		if cr := confirm(older); cr.Match || cr.AttemptsRemaining != verify.MaxWrongAttempts-1 {
@@ -218,7 +220,7 @@ func TestConfirmCodeAcceptsTheCurrentAndPreviousStepOnly(t *testing.T) {
 			t.Errorf("code %q: %v, want INVALID_ARGUMENT", bad, err)
 		}
 	}
-	c, err := e.svc.GetCall(ctx, st.Call.ID)
+	c, err := e.svc.GetCall(ctx, dialer, st.Call.ID)
 	if err != nil || c.State != verify.StateActive {
 		t.Fatalf("call after the attempts: %v %v", c.State, err)
 	}
@@ -228,7 +230,7 @@ func TestEnrolledDeviceShowsTheSameCodeOffline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	en, err := e.svc.EnrollDevice(ctx, e.alice, "")
+	en, err := e.svc.EnrollDevice(ctx, customer, e.alice, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,10 +279,10 @@ func TestEnrolledDeviceShowsTheSameCodeOffline(t *testing.T) {
 
 	// Deleting the device: the call falls back to its own secret at once,
 	// and the agent and the app still agree.
-	if err := e.svc.DeleteDevice(ctx, e.alice, en.DeviceID); err != nil {
+	if err := e.svc.DeleteDevice(ctx, customer, e.alice, en.DeviceID); err != nil {
 		t.Fatal(err)
 	}
-	agent, _, err := e.svc.GetConfirmationCode(ctx, st.Call.ID)
+	agent, _, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +290,7 @@ func TestEnrolledDeviceShowsTheSameCodeOffline(t *testing.T) {
 	if err != nil || len(calls) != 1 || calls[0].Code != agent {
 		t.Fatalf("after deleting the device: app %v, agent %s, %v", calls, agent, err)
 	}
-	if err := e.svc.DeleteDevice(ctx, e.alice, en.DeviceID); !errors.Is(err, fault.ErrNotFound) {
+	if err := e.svc.DeleteDevice(ctx, customer, e.alice, en.DeviceID); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
 	}
 }
@@ -299,7 +301,7 @@ func TestDevicesAreLimitedAndPrivate(t *testing.T) {
 	ctx := context.Background()
 	var first string
 	for i := range verify.DefaultMaxDevices {
-		en, err := e.svc.EnrollDevice(ctx, e.alice, "phone")
+		en, err := e.svc.EnrollDevice(ctx, customer, e.alice, "phone")
 		if err != nil {
 			t.Fatalf("device %d: %v", i, err)
 		}
@@ -310,14 +312,14 @@ func TestDevicesAreLimitedAndPrivate(t *testing.T) {
 			t.Errorf("label not in %q", en.OTPAuthURI)
 		}
 	}
-	if _, err := e.svc.EnrollDevice(ctx, e.alice, "one more"); !errors.Is(err, fault.ErrResourceExhausted) {
+	if _, err := e.svc.EnrollDevice(ctx, customer, e.alice, "one more"); !errors.Is(err, fault.ErrResourceExhausted) {
 		t.Fatalf("device past the limit: %v", err)
 	}
-	if err := e.svc.DeleteDevice(ctx, e.bob, first); !errors.Is(err, fault.ErrNotFound) {
+	if err := e.svc.DeleteDevice(ctx, customer, e.bob, first); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("bob deleting alice's device: %v", err)
 	}
 	for _, bad := range []string{"a:b", strings.Repeat("x", 33), "tab\there"} {
-		if _, err := e.svc.EnrollDevice(ctx, e.bob, bad); !errors.Is(err, fault.ErrInvalidArgument) {
+		if _, err := e.svc.EnrollDevice(ctx, customer, e.bob, bad); !errors.Is(err, fault.ErrInvalidArgument) {
 			t.Errorf("label %q: %v", bad, err)
 		}
 	}
@@ -332,7 +334,7 @@ func TestListMyCallsShowsOnlyMyActiveCallsWithCodes(t *testing.T) {
 	a2 := e.stamp(both, aliceRaw)
 	e.stamp(outbound, bobRaw)
 	ended := e.stamp(both, aliceRaw)
-	if _, err := e.svc.EndCall(ctx, ended.Call.ID); err != nil {
+	if _, err := e.svc.EndCall(ctx, dialer, ended.Call.ID); err != nil {
 		t.Fatal(err)
 	}
 	calls, err := e.svc.ListMyCalls(ctx, e.alice)
@@ -344,7 +346,7 @@ func TestListMyCallsShowsOnlyMyActiveCallsWithCodes(t *testing.T) {
 	}
 	got := map[string]string{calls[0].Call.ID: calls[0].Code, calls[1].Call.ID: calls[1].Code}
 	for _, st := range []verify.Stamped{a1, a2} {
-		code, _, err := e.svc.GetConfirmationCode(ctx, st.Call.ID)
+		code, _, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,10 +43,23 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 	if err != nil {
 		return CheckResult{}, err
 	}
+	checked, live := false, false
 	for i := range calls { // newest first
 		c := calls[i]
 		if c.Caller != caller || c.StateAt(now) != StateActive {
 			continue
+		}
+		// A call verifies only while its caller is, now, an official
+		// number that places calls and is not blocked; otherwise the
+		// number's own verdict below decides.
+		if !checked {
+			if live, err = s.callerVerifies(ctx, caller); err != nil {
+				return CheckResult{}, err
+			}
+			checked = true
+		}
+		if !live {
+			break
 		}
 		code, until, err := s.codeNow(ctx, c, now)
 		if err != nil {
@@ -124,7 +137,9 @@ type MyCall struct {
 }
 
 // ListMyCalls returns the active official calls to the customer's number,
-// newest first, each with the code the agent will say.
+// newest first, each with the code the agent will say. A call whose caller
+// is no longer an official number that places calls, or is blocked, is
+// left out.
 func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number) ([]MyCall, error) {
 	now := s.now()
 	calls, err := s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
@@ -132,8 +147,19 @@ func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number) ([]MyC
 		return nil, err
 	}
 	out := []MyCall{}
+	live := map[phone.Number]bool{}
 	for _, c := range calls {
 		if c.StateAt(now) != StateActive {
+			continue
+		}
+		ok, seen := live[c.Caller]
+		if !seen {
+			if ok, err = s.callerVerifies(ctx, c.Caller); err != nil {
+				return nil, err
+			}
+			live[c.Caller] = ok
+		}
+		if !ok {
 			continue
 		}
 		code, until, err := s.codeNow(ctx, c, now)

@@ -112,12 +112,19 @@ type ConfirmResult struct {
 	Call              *Call // set only on a match
 }
 
+// codeStep is the TOTP time step of t (RFC 6238's T).
+func codeStep(t time.Time) int64 { return t.Unix() / int64(CodePeriod/time.Second) }
+
 // ConfirmCode checks the code a caller said, for the customer whose number
 // is customer. Only the current and the previous step's codes match, in
-// constant time. Each wrong code counts; the MaxWrongAttempts-th locks the
-// call (audited as "call.lock" by actor), after which no code matches. An
-// unknown call, somebody else's call, and an ended, expired or locked call
-// all answer {Match: false, AttemptsRemaining: 0}, so nothing can be probed.
+// constant time, and each code matches once: the store uses it up in the
+// step that checks it, so a second use (or a race of two) counts as a wrong
+// code. Each wrong code counts; the MaxWrongAttempts-th locks the call
+// (audited as "call.lock" by actor, in the same store step), after which no
+// code matches. An unknown call, somebody else's call, an ended, expired or
+// locked call, and a call whose caller is no longer an official number that
+// places calls (or is blocked) all answer {Match: false,
+// AttemptsRemaining: 0}, so nothing can be probed.
 func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer phone.Number, callID, code string) (ConfirmResult, error) {
 	code = strings.TrimSpace(code)
 	if len(code) != codeLen || strings.IndexFunc(code, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
@@ -135,6 +142,13 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 	if c.Callee != customer || c.StateAt(now) != StateActive {
 		return nothing, nil
 	}
+	live, err := s.callerVerifies(ctx, c.Caller)
+	if err != nil {
+		return ConfirmResult{}, err
+	}
+	if !live {
+		return nothing, nil
+	}
 	secret, err := s.codeSecret(ctx, c)
 	if err != nil {
 		return ConfirmResult{}, err
@@ -147,15 +161,19 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 	if err != nil {
 		return ConfirmResult{}, err
 	}
-	// Both comparisons always run, so timing says nothing about which
-	// step (if any) matched.
-	m := subtle.ConstantTimeCompare([]byte(code), []byte(cur)) | subtle.ConstantTimeCompare([]byte(code), []byte(prev))
-	correct := m == 1
+	// Both comparisons and the choice of step always run, so timing says
+	// nothing about which step (if any) matched.
+	step := codeStep(now)
+	mCur := subtle.ConstantTimeCompare([]byte(code), []byte(cur))
+	mPrev := subtle.ConstantTimeCompare([]byte(code), []byte(prev))
+	matched := int64(subtle.ConstantTimeSelect(mCur, int(step), subtle.ConstantTimeSelect(mPrev, int(step-1), 0)))
 
 	// The decision is made by the store in one atomic step, so parallel
-	// guesses cannot get past the limit: a right code counts only while
-	// fewer than MaxWrongAttempts wrong ones were recorded before it.
-	c, err = s.store.RecordCodeAttempt(ctx, c.ID, correct, MaxWrongAttempts, now)
+	// guesses cannot get past the limit and a right code is used up by the
+	// first attempt that brings it: a later one counts as wrong.
+	lock := s.audit.Event(actor, "call.lock", c.ID, map[string]any{"state": "ACTIVE"},
+		map[string]any{"state": "LOCKED", "wrong_attempts": MaxWrongAttempts, "callee": c.Callee.Masked()})
+	c, ok, err := s.store.RecordCodeAttempt(ctx, c.ID, matched, MaxWrongAttempts, now.UTC(), lock)
 	if errors.Is(err, fault.ErrConflict) || errors.Is(err, fault.ErrNotFound) {
 		return nothing, nil
 	}
@@ -163,16 +181,8 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 		return ConfirmResult{}, err
 	}
 	remaining := max(MaxWrongAttempts-c.WrongAttempts, 0)
-	if correct {
+	if ok {
 		return ConfirmResult{Match: true, AttemptsRemaining: remaining, Call: &c}, nil
-	}
-	if c.State == StateLocked {
-		// Only the attempt that reached the limit gets here: later ones
-		// fail with ErrConflict above. So the event is written once.
-		after := map[string]any{"state": "LOCKED", "wrong_attempts": c.WrongAttempts, "callee": c.Callee.Masked()}
-		if err := s.audit.Record(ctx, actor, "call.lock", c.ID, map[string]any{"state": "ACTIVE"}, after); err != nil {
-			return ConfirmResult{}, err
-		}
 	}
 	return ConfirmResult{AttemptsRemaining: remaining}, nil
 }
@@ -187,7 +197,7 @@ type Enrollment struct {
 
 // EnrollDevice enrols an authenticator for the customer. From the next
 // stamped call on, the customer's newest device makes the call's codes.
-func (s *Service) EnrollDevice(ctx context.Context, customer phone.Number, label string) (Enrollment, error) {
+func (s *Service) EnrollDevice(ctx context.Context, actor audit.Actor, customer phone.Number, label string) (Enrollment, error) {
 	label, err := checkText("label", label, maxLabel, false)
 	if err != nil {
 		return Enrollment{}, err
@@ -227,7 +237,8 @@ func (s *Service) EnrollDevice(ctx context.Context, customer phone.Number, label
 		CreateTime:   s.now().UTC(),
 	}
 	d.SealedSecret = s.seal.seal(secret, aadDevice(d.ID))
-	if err := s.store.CreateDevice(ctx, d, s.maxDevices); err != nil {
+	ev := s.audit.Event(actor, "device.enroll", customer.Masked(), nil, map[string]any{"device_id": d.ID})
+	if err := s.store.CreateDevice(ctx, d, s.maxDevices, ev); err != nil {
 		if errors.Is(err, fault.ErrResourceExhausted) {
 			return Enrollment{}, fault.Wrap(fault.ErrResourceExhausted,
 				"you have enrolled the most devices allowed; delete one first", err)
@@ -239,11 +250,12 @@ func (s *Service) EnrollDevice(ctx context.Context, customer phone.Number, label
 
 // DeleteDevice removes one of the customer's devices. Calls whose codes
 // came from it fall back to their own secret at once.
-func (s *Service) DeleteDevice(ctx context.Context, customer phone.Number, deviceID string) error {
+func (s *Service) DeleteDevice(ctx context.Context, actor audit.Actor, customer phone.Number, deviceID string) error {
 	if !wellFormedID(deviceID) {
 		return fault.NotFound("device not found")
 	}
-	err := s.store.DeleteDevice(ctx, customer, deviceID)
+	ev := s.audit.Event(actor, "device.delete", customer.Masked(), map[string]any{"device_id": deviceID}, nil)
+	err := s.store.DeleteDevice(ctx, customer, deviceID, ev)
 	if errors.Is(err, fault.ErrNotFound) {
 		return fault.Wrap(fault.ErrNotFound, "device not found", err)
 	}
@@ -252,12 +264,14 @@ func (s *Service) DeleteDevice(ctx context.Context, customer phone.Number, devic
 
 // UpdatePreferences sets the customer's marketing opt-out when
 // marketingAllowed is not nil, and returns the preferences in force.
-func (s *Service) UpdatePreferences(ctx context.Context, customer phone.Number, marketingAllowed *bool) (Preferences, error) {
+func (s *Service) UpdatePreferences(ctx context.Context, actor audit.Actor, customer phone.Number, marketingAllowed *bool) (Preferences, error) {
 	if marketingAllowed == nil {
 		return s.preferences(ctx, customer)
 	}
 	p := Preferences{MarketingCallsAllowed: *marketingAllowed, UpdateTime: s.now().UTC()}
-	if err := s.store.PutPreferences(ctx, customer, p); err != nil {
+	ev := s.audit.Event(actor, "preferences.update", customer.Masked(), nil,
+		map[string]any{"marketing_calls_allowed": p.MarketingCallsAllowed})
+	if err := s.store.PutPreferences(ctx, customer, p, ev); err != nil {
 		return Preferences{}, err
 	}
 	return p, nil

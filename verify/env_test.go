@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
@@ -44,25 +45,26 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// directory is an in-memory verify.Directory fixture.
+// directory is verify.Directory over the real official numbers of the
+// same database (the store reads them when it stamps), with the blocklist
+// as a map and a switch that makes it fail like an unreachable backend.
 type directory struct {
+	official *boltstore.BlocklistStore
 	mu       sync.Mutex
-	official map[phone.Number]verify.Official
 	blocked  map[phone.Number]string
 	down     atomic.Bool
 }
 
-func (d *directory) OfficialNumber(_ context.Context, n phone.Number) (verify.Official, error) {
+func (d *directory) OfficialNumber(ctx context.Context, n phone.Number) (verify.Official, error) {
 	if d.down.Load() {
 		return verify.Official{}, fault.Unavailable(errDown)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	o, ok := d.official[n]
-	if !ok {
-		return verify.Official{}, fault.NotFound("official number not found")
+	o, err := d.official.GetOfficialNumber(ctx, n)
+	if err != nil {
+		return verify.Official{}, err
 	}
-	return o, nil
+	return verify.Official{Number: o.Number, DisplayName: o.DisplayName, PlacesCalls: o.Direction.PlacesCalls(),
+		InboundOnly: o.Direction == blocklist.DirectionInboundOnly}, nil
 }
 
 func (d *directory) BlockedCategory(_ context.Context, n phone.Number) (string, bool, error) {
@@ -162,6 +164,10 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bl, err := boltstore.NewBlocklistStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	e := &env{
@@ -175,10 +181,10 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	if e.parser, err = phone.NewParser("CN"); err != nil {
 		t.Fatal(err)
 	}
-	e.dir = &directory{official: map[phone.Number]verify.Official{}, blocked: map[phone.Number]string{}}
-	e.addOfficial(outbound, "示例平台客服", true, false)
-	e.addOfficial(both, "示例平台售后", true, false)
-	e.addOfficial(hotlineRaw, "示例平台热线", false, true)
+	e.dir = &directory{official: bl, blocked: map[phone.Number]string{}}
+	e.addOfficial(outbound, "示例平台客服", blocklist.DirectionOutbound)
+	e.addOfficial(both, "示例平台售后", blocklist.DirectionBoth)
+	e.addOfficial(hotlineRaw, "示例平台热线", blocklist.DirectionInboundOnly)
 	e.dir.blocked[e.num(fraudRaw)] = "CATEGORY_SCAM"
 	e.alice, e.bob = e.num(aliceRaw), e.num(bobRaw)
 	e.svc = e.newService(opts...)
@@ -209,11 +215,36 @@ func (e *env) num(raw string) phone.Number {
 	return n
 }
 
-func (e *env) addOfficial(raw, name string, places, inboundOnly bool) {
+// addOfficial registers an official number in the store, as the numbers
+// domain does.
+func (e *env) addOfficial(raw, name string, d blocklist.Direction) {
+	e.t.Helper()
 	n := e.num(raw)
+	o := blocklist.OfficialNumber{Number: n, DisplayName: name, Direction: d, CreateTime: e.clock.Now()}
+	if err := e.dir.official.CreateOfficialNumber(context.Background(), o, e.clock.Now(),
+		e.audit.Event(admin, "official_number.create", n.String(), nil, o.Snapshot())); err != nil {
+		e.t.Fatalf("register %s: %v", raw, err)
+	}
+}
+
+// removeOfficial deletes an official number as the numbers domain does,
+// which ends its live calls; it returns how many.
+func (e *env) removeOfficial(raw string) int {
+	e.t.Helper()
+	n := e.num(raw)
+	_, ended, err := e.dir.official.DeleteOfficialNumber(context.Background(), n, e.clock.Now(),
+		e.audit.Event(admin, "official_number.delete", n.String(), nil, nil))
+	if err != nil {
+		e.t.Fatalf("delete %s: %v", raw, err)
+	}
+	return ended
+}
+
+// block puts n on the blocklist as the directory sees it.
+func (e *env) block(raw, category string) {
 	e.dir.mu.Lock()
 	defer e.dir.mu.Unlock()
-	e.dir.official[n] = verify.Official{Number: n, DisplayName: name, PlacesCalls: places, InboundOnly: inboundOnly}
+	e.dir.blocked[e.num(raw)] = category
 }
 
 func stampReq(caller, callee string) verify.StampRequest {

@@ -170,7 +170,9 @@ func (s *Service) createFirstKeyLocked(ctx context.Context) (*keyring, error) {
 	}
 	// Compare-and-swap against "no key yet": when another instance created
 	// one at the same moment, ours is dropped and theirs is used.
-	if err := s.store.RotateSigningKey(ctx, "", k, time.Time{}, time.Time{}); err != nil && !errors.Is(err, fault.ErrConflict) {
+	ev := s.audit.Event(audit.System, "signing_key.create", k.ID, nil,
+		map[string]any{"kid": k.ID, "algorithm": k.Algorithm, "state": "CURRENT"})
+	if err := s.store.RotateSigningKey(ctx, "", k, time.Time{}, time.Time{}, ev); err != nil && !errors.Is(err, fault.ErrConflict) {
 		return nil, err
 	}
 	r, err := s.reloadLocked(ctx)
@@ -370,7 +372,13 @@ func (s *Service) RotateSigningKey(ctx context.Context, actor audit.Actor) (KeyI
 	}
 	now := s.now().UTC()
 	publishUntil := now.Add(MaxTTL + s.keyTTL + IatSkew)
-	if err := s.store.RotateSigningKey(ctx, prev, k, now, publishUntil); err != nil {
+	var before map[string]any
+	if prev != "" {
+		before = map[string]any{"kid": prev, "state": "CURRENT"}
+	}
+	after := map[string]any{"kid": k.ID, "algorithm": k.Algorithm, "state": "CURRENT", "previous_publish_until": publishUntil.Format(time.RFC3339)}
+	ev := s.audit.Event(actor, "signing_key.rotate", k.ID, before, after)
+	if err := s.store.RotateSigningKey(ctx, prev, k, now, publishUntil, ev); err != nil {
 		if errors.Is(err, fault.ErrConflict) {
 			return KeyInfo{}, fault.Wrap(fault.ErrConflict,
 				"the signing keys changed at the same time; list them and rotate again only if still needed", err)
@@ -378,14 +386,6 @@ func (s *Service) RotateSigningKey(ctx context.Context, actor audit.Actor) (KeyI
 		return KeyInfo{}, err
 	}
 	if _, err := s.reload(ctx); err != nil {
-		return KeyInfo{}, err
-	}
-	var before map[string]any
-	if prev != "" {
-		before = map[string]any{"kid": prev, "state": "CURRENT"}
-	}
-	after := map[string]any{"kid": k.ID, "algorithm": k.Algorithm, "state": "CURRENT", "previous_publish_until": publishUntil.Format(time.RFC3339)}
-	if err := s.audit.Record(ctx, actor, "signing_key.rotate", k.ID, before, after); err != nil {
 		return KeyInfo{}, err
 	}
 	return keyInfo(k), nil

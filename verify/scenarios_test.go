@@ -38,7 +38,7 @@ func TestGenuineStampedCallVerifiesWithAgentReasonAndTheAgentsCode(t *testing.T)
 		res.Call.ReasonText != "您申请的退款进度回访" || res.Call.ID != st.Call.ID {
 		t.Errorf("call = %+v", res.Call)
 	}
-	code, until, err := e.svc.GetConfirmationCode(ctx, st.Call.ID)
+	code, until, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,18 +136,19 @@ func TestVerdictPrecedence(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	// An official outbound number that is also on the blocklist (a prefix
-	// entry added later, say) and has an active call to alice.
-	e.dir.blocked[e.num(outbound)] = "CATEGORY_IMPERSONATION"
-	e.dir.blocked[e.num(hotlineRaw)] = "CATEGORY_IMPERSONATION"
-	e.dir.blocked[e.num(both)] = "CATEGORY_SPAM"
+	// An official outbound number with an active call to alice that is
+	// then put on the blocklist (a prefix entry added later, say): the
+	// call no longer verifies.
 	e.stamp(outbound, aliceRaw)
+	e.block(outbound, "CATEGORY_IMPERSONATION")
+	e.block(hotlineRaw, "CATEGORY_IMPERSONATION")
+	e.block(both, "CATEGORY_SPAM")
 	tests := []struct {
 		name   string
 		caller string
 		want   verify.Verdict
 	}{
-		{"an active call beats the blocklist", outbound, verify.VerdictVerified},
+		{"the blocklist beats an active call", outbound, verify.VerdictKnownFraud},
 		{"an inbound-only hotline beats the blocklist", hotlineRaw, verify.VerdictSpoofedHotline},
 		{"the blocklist beats official-not-calling", both, verify.VerdictKnownFraud},
 		{"unknown", "+44 20 7946 0958", verify.VerdictUnknown},
@@ -171,7 +172,7 @@ func TestEndedCallStopsVerifyingAtOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	st := e.stamp(outbound, aliceRaw)
-	ended, err := e.svc.EndCall(ctx, st.Call.ID)
+	ended, err := e.svc.EndCall(ctx, dialer, st.Call.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestExpiredCallStopsVerifyingWithNoSweeper(t *testing.T) {
 	e.clock.Advance(time.Second)
 	e.assertNoLongerVerifies(t, st, verify.StateExpired, verify.TokenExpired)
 	// Ending an expired call changes nothing.
-	c, err := e.svc.EndCall(ctx, st.Call.ID)
+	c, err := e.svc.EndCall(ctx, dialer, st.Call.ID)
 	if err != nil || c.State != verify.StateExpired {
 		t.Fatalf("EndCall of an expired call: %v %v", c.State, err)
 	}
@@ -222,7 +223,7 @@ func TestGuessingCodesLocksTheCallAndTheSixthRightCodeIsRefused(t *testing.T) {
 			t.Fatalf("wrong code %d: %+v, want no match and %d left", i, cr, verify.MaxWrongAttempts-i)
 		}
 	}
-	code, _, err := e.svc.GetConfirmationCode(ctx, st.Call.ID)
+	code, _, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID)
 	if !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("GetConfirmationCode of a locked call: %q %v", code, err)
 	}
@@ -258,12 +259,12 @@ func (e *env) assertNoLongerVerifies(t *testing.T, st verify.Stamped, state veri
 	if res.Verdict != verify.VerdictOfficialNotCalling || res.Call != nil || res.Code != "" {
 		t.Errorf("CheckCaller: %v, want OFFICIAL_NOT_CALLING and no call or code", res.Verdict)
 	}
-	c, err := e.svc.GetCall(ctx, st.Call.ID)
+	c, err := e.svc.GetCall(ctx, dialer, st.Call.ID)
 	if err != nil || c.State != state {
 		t.Errorf("GetCall: %v %v, want %v", c.State, err, state)
 	}
-	_, _, err = e.svc.GetConfirmationCode(ctx, st.Call.ID)
-	_, _, errUnknown := e.svc.GetConfirmationCode(ctx, "aaaaaaaaaaaaaaaaaaaaaaaaaa")
+	_, _, err = e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID)
+	_, _, errUnknown := e.svc.GetConfirmationCode(ctx, dialer, "aaaaaaaaaaaaaaaaaaaaaaaaaa")
 	msg, _ := fault.Message(err)
 	msgUnknown, _ := fault.Message(errUnknown)
 	if !errors.Is(err, fault.ErrNotFound) || msg != msgUnknown {
@@ -407,7 +408,7 @@ func TestManyEndedCallsDoNotHideALiveOne(t *testing.T) {
 	live := e.stamp(outbound, aliceRaw)
 	for range 150 {
 		st := e.stamp(outbound, aliceRaw)
-		if _, err := e.svc.EndCall(ctx, st.Call.ID); err != nil {
+		if _, err := e.svc.EndCall(ctx, dialer, st.Call.ID); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -254,6 +254,7 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 		return res, nil
 	}
 
+	callerLive := true
 	c, err := s.getCall(ctx, pc.JTI)
 	switch {
 	case errors.Is(err, fault.ErrNotFound):
@@ -262,13 +263,20 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 		return TokenResult{}, err
 	default:
 		res.CallState = c.StateAt(now)
+		if res.CallState == StateActive {
+			// A call stops verifying when its caller stops being an
+			// official number that places calls, or is blocked.
+			if callerLive, err = s.callerVerifies(ctx, c.Caller); err != nil {
+				return TokenResult{}, err
+			}
+		}
 	}
 	switch {
 	case caller != "" && caller != pc.Orig.TN:
 		res.Failure = TokenCallerMismatch
 	case callee != "" && !slices.Contains(pc.Dest.TN, callee):
 		res.Failure = TokenCalleeMismatch
-	case res.CallState != StateActive:
+	case res.CallState != StateActive || !callerLive:
 		res.Failure = TokenCallEnded
 	default:
 		res.Valid = true

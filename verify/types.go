@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/phone"
 )
 
@@ -73,6 +74,13 @@ type Call struct {
 	CreateTime    time.Time
 	ExpireTime    time.Time
 	EndTime       time.Time // zero unless ENDED
+
+	// LastCodeStep is the TOTP time step (Unix time / CodePeriod) of the
+	// latest code the customer confirmed, 0 for none: a code is used up
+	// once it matched, so only a later step's code can match again.
+	LastCodeStep int64
+	// ConfirmTime is when a code last matched (zero for never).
+	ConfirmTime time.Time
 
 	// DeviceID names the customer's device whose secret makes this call's
 	// codes ("" for none); when that device is gone, SealedSecret does.
@@ -156,15 +164,26 @@ type Directory interface {
 // Store keeps the calls domain's state. Every method is one atomic step, so
 // that a networked backend can do each in one transaction or script. Errors
 // wrap the fault sentinels (fault.ErrNotFound, fault.ErrAlreadyExists,
-// fault.ErrConflict, fault.ErrResourceExhausted, fault.ErrUnavailable); a
-// store that cannot be reached must say fault.ErrUnavailable, never "no
-// data". Customers are named by their phone.Number; the implementation
-// derives its keys from it in one place (so that they can be HMAC'd).
+// fault.ErrConflict, fault.ErrFailedPrecondition, fault.ErrResourceExhausted,
+// fault.ErrUnavailable); a store that cannot be reached must say
+// fault.ErrUnavailable, never "no data". Customers are named by their
+// phone.Number; the implementation derives its keys from it in one place
+// (so that they can be HMAC'd).
+//
+// A method that changes state takes its audit event(s) and appends them in
+// the same atomic step as the change: both commit or neither does, and a
+// refused change appends nothing. The store assigns the events' IDs.
+//
+// The backend keeps the calls together with the official numbers of the
+// numbers domain (blocklist.Store), so that stamping can check the caller
+// and deleting an official number can end its calls, each in one step.
 // Implementations must pass storetest.Run.
 type Store interface {
-	// CreateCall stores a new call, or fails with fault.ErrAlreadyExists
-	// when its ID is taken.
-	CreateCall(ctx context.Context, c Call) error
+	// CreateCall stores a new call and appends ev. It fails with
+	// fault.ErrFailedPrecondition when c.Caller is not, at that moment, a
+	// registered official number that places calls (OUTBOUND or BOTH), and
+	// with fault.ErrAlreadyExists when the ID is taken.
+	CreateCall(ctx context.Context, c Call, ev audit.Event) error
 	// GetCall returns the call or fault.ErrNotFound.
 	GetCall(ctx context.Context, id string) (Call, error)
 	// ListCallsTo returns the calls to callee that are stored ACTIVE (not
@@ -172,44 +191,63 @@ type Store interface {
 	// first, at most limit. Ended and locked calls must not count against
 	// the limit, or they could push a live call out of the answer.
 	ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]Call, error)
+	// ListCallsFrom returns the calls from caller that are stored ACTIVE
+	// and whose ExpireTime is after now, earliest expiry first, at most
+	// limit, after the store's opaque cursor ("" for the start), and the
+	// cursor of the next page ("" at the end).
+	ListCallsFrom(ctx context.Context, caller phone.Number, now time.Time, cursor string, limit int) ([]Call, string, error)
 	// EndCall sets a call ENDED at at when it is stored ACTIVE and not
-	// expired at at, and returns the call as it is then (changed or not);
-	// fault.ErrNotFound when there is no such call.
-	EndCall(ctx context.Context, id string, at time.Time) (Call, error)
-	// RecordCodeAttempt decides one confirmation attempt atomically. When
-	// the call is not stored ACTIVE, is expired at now, or already has
-	// limit wrong attempts, it fails with fault.ErrConflict and changes
-	// nothing. Otherwise a correct attempt changes nothing, and a wrong one
-	// counts and, when it reaches limit, sets the call LOCKED. It returns
-	// the call as it is after the attempt; fault.ErrNotFound when there is
-	// no such call.
-	RecordCodeAttempt(ctx context.Context, id string, correct bool, limit int, now time.Time) (Call, error)
+	// expired at at, appending ev then (and only then), and returns the
+	// call as it is after (changed or not). When by is not "", only a call
+	// stamped by that subject (Call.CreateBy) may be ended: any other is
+	// fault.ErrNotFound, like a call that does not exist.
+	EndCall(ctx context.Context, id, by string, at time.Time, ev audit.Event) (Call, error)
+	// EndCallsFrom sets ENDED at at every call from caller that is stored
+	// ACTIVE and not expired at at, and appends ev with After["ended_calls"]
+	// set to how many it ended (After is created when nil). It returns that
+	// number.
+	EndCallsFrom(ctx context.Context, caller phone.Number, at time.Time, ev audit.Event) (int, error)
+	// RecordCodeAttempt decides one confirmation attempt atomically. step is
+	// the TOTP step the code matched (0: it matched none). When the call
+	// is not stored ACTIVE, is expired at now, or already has limit wrong
+	// attempts, it fails with fault.ErrConflict and changes nothing.
+	// Otherwise the attempt matches when step is later than the call's
+	// LastCodeStep: the step becomes LastCodeStep and now ConfirmTime, so
+	// the code is used up. Any other attempt (no match, or a code used
+	// already) counts as wrong and, when it reaches limit, sets the call
+	// LOCKED and appends lock (only that attempt does). It returns the call
+	// as it is after the attempt and whether it matched; fault.ErrNotFound
+	// when there is no such call.
+	RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock audit.Event) (Call, bool, error)
 
-	// CreateDevice stores d unless its customer already has limit devices
-	// (fault.ErrResourceExhausted) or the ID is taken (fault.ErrAlreadyExists).
-	CreateDevice(ctx context.Context, d Device, limit int) error
+	// CreateDevice stores d and appends ev unless its customer already has
+	// limit devices (fault.ErrResourceExhausted) or the ID is taken
+	// (fault.ErrAlreadyExists).
+	CreateDevice(ctx context.Context, d Device, limit int, ev audit.Event) error
 	// GetDevice returns the customer's device or fault.ErrNotFound (also
 	// when the device belongs to somebody else).
 	GetDevice(ctx context.Context, customer phone.Number, id string) (Device, error)
 	// ListDevices returns the customer's devices, newest first.
 	ListDevices(ctx context.Context, customer phone.Number) ([]Device, error)
-	// DeleteDevice removes the customer's device or fails with
-	// fault.ErrNotFound (also when the device belongs to somebody else).
-	DeleteDevice(ctx context.Context, customer phone.Number, id string) error
+	// DeleteDevice removes the customer's device and appends ev, or fails
+	// with fault.ErrNotFound (also when the device belongs to somebody
+	// else).
+	DeleteDevice(ctx context.Context, customer phone.Number, id string, ev audit.Event) error
 
 	// GetPreferences returns the customer's preferences or fault.ErrNotFound
 	// when they never set any.
 	GetPreferences(ctx context.Context, customer phone.Number) (Preferences, error)
-	// PutPreferences replaces the customer's preferences.
-	PutPreferences(ctx context.Context, customer phone.Number, p Preferences) error
+	// PutPreferences replaces the customer's preferences and appends ev.
+	PutPreferences(ctx context.Context, customer phone.Number, p Preferences, ev audit.Event) error
 
 	// ListSigningKeys returns every stored signing key: the current one
 	// first, then the retired ones, the most recently retired first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// RotateSigningKey is a compare-and-swap: when the current key's ID is
 	// expectCurrent ("" meaning no key exists yet), it stores next as the
-	// only KeyCurrent key and retires the previous one with retireTime and
-	// publishUntil; otherwise it fails with fault.ErrConflict and changes
-	// nothing. next.ID must be new (fault.ErrAlreadyExists).
-	RotateSigningKey(ctx context.Context, expectCurrent string, next SigningKey, retireTime, publishUntil time.Time) error
+	// only KeyCurrent key, retires the previous one with retireTime and
+	// publishUntil, and appends ev; otherwise it fails with
+	// fault.ErrConflict and changes nothing. next.ID must be new
+	// (fault.ErrAlreadyExists).
+	RotateSigningKey(ctx context.Context, expectCurrent string, next SigningKey, retireTime, publishUntil time.Time, ev audit.Event) error
 }

@@ -57,11 +57,11 @@ func testOfficialNumbers(t *testing.T, s blocklist.Store) {
 		official("+8695188", blocklist.DirectionInboundOnly),
 	}
 	for _, o := range want {
-		if err := s.CreateOfficialNumber(ctx, o, t0); err != nil {
+		if err := s.CreateOfficialNumber(ctx, o, t0, officialEvent("official_number.create")); err != nil {
 			t.Fatalf("Create %s: %v", o.Number, err)
 		}
 	}
-	if err := s.CreateOfficialNumber(ctx, want[0], t0); !errors.Is(err, fault.ErrAlreadyExists) {
+	if err := s.CreateOfficialNumber(ctx, want[0], t0, officialEvent("official_number.create")); !errors.Is(err, fault.ErrAlreadyExists) {
 		t.Fatalf("second Create: err = %v, want ErrAlreadyExists", err)
 	}
 	got, err := s.GetOfficialNumber(ctx, "+8695188")
@@ -85,14 +85,14 @@ func testOfficialNumbers(t *testing.T, s blocklist.Store) {
 	if len(page) != 1 || page[0].Number != want[1].Number {
 		t.Errorf("List after %s limit 1 = %v, want [%s]", want[0].Number, page, want[1].Number)
 	}
-	old, err := s.DeleteOfficialNumber(ctx, want[1].Number)
+	old, _, err := s.DeleteOfficialNumber(ctx, want[1].Number, t0, officialEvent("official_number.delete"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if old != want[1] {
 		t.Errorf("Delete returned %+v, want %+v", old, want[1])
 	}
-	if _, err := s.DeleteOfficialNumber(ctx, want[1].Number); !errors.Is(err, fault.ErrNotFound) {
+	if _, _, err := s.DeleteOfficialNumber(ctx, want[1].Number, t0, officialEvent("official_number.delete")); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("second Delete: err = %v, want ErrNotFound", err)
 	}
 	if all, _ := s.ListOfficialNumbers(ctx, "", 10); len(all) != 2 {
@@ -109,7 +109,7 @@ func testOfficialConcurrentCreate(t *testing.T, s blocklist.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionBoth), t0)
+			errs <- s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionBoth), t0, officialEvent("official_number.create"))
 		}()
 	}
 	wg.Wait()

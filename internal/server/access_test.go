@@ -76,6 +76,8 @@ var allowed = map[string][]auth.Role{
 	"CallService/GetCall":             {auth.RoleDialer, auth.RoleAnalyst, auth.RoleAdmin},
 	"CallService/EndCall":             {auth.RoleDialer},
 	"CallService/GetConfirmationCode": {auth.RoleDialer},
+	"CallService/ListCalls":           {auth.RoleAdmin},
+	"CallService/EndCalls":            {auth.RoleAdmin},
 	"VerifyService/CheckCaller":       {auth.RoleCustomer},
 	"VerifyService/LookupNumber":      nil, // anonymous
 	"VerifyService/ListMyCalls":       {auth.RoleCustomer},

@@ -51,7 +51,8 @@ func (a *adminServer) ListOfficialNumbers(ctx context.Context, req *callverifyv1
 }
 
 func (a *adminServer) DeleteOfficialNumber(ctx context.Context, req *callverifyv1.DeleteOfficialNumberRequest) (*emptypb.Empty, error) {
-	if err := a.d.Blocklist.DeleteOfficialNumber(ctx, actor(ctx), req.GetNumber()); err != nil {
+	// The number's live calls end with it (the audit event counts them).
+	if _, err := a.d.Blocklist.DeleteOfficialNumber(ctx, actor(ctx), req.GetNumber()); err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil

@@ -36,7 +36,7 @@ func (c *callServer) StampCall(ctx context.Context, req *callverifyv1.StampCallR
 }
 
 func (c *callServer) GetCall(ctx context.Context, req *callverifyv1.GetCallRequest) (*callverifyv1.Call, error) {
-	call, err := c.d.Verify.GetCall(ctx, req.GetCallId())
+	call, err := c.d.Verify.GetCall(ctx, actor(ctx), req.GetCallId())
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (c *callServer) GetCall(ctx context.Context, req *callverifyv1.GetCallReque
 }
 
 func (c *callServer) EndCall(ctx context.Context, req *callverifyv1.EndCallRequest) (*callverifyv1.Call, error) {
-	call, err := c.d.Verify.EndCall(ctx, req.GetCallId())
+	call, err := c.d.Verify.EndCall(ctx, actor(ctx), req.GetCallId())
 	if err != nil {
 		return nil, err
 	}
@@ -52,11 +52,31 @@ func (c *callServer) EndCall(ctx context.Context, req *callverifyv1.EndCallReque
 }
 
 func (c *callServer) GetConfirmationCode(ctx context.Context, req *callverifyv1.GetConfirmationCodeRequest) (*callverifyv1.GetConfirmationCodeResponse, error) {
-	code, until, err := c.d.Verify.GetConfirmationCode(ctx, req.GetCallId())
+	code, until, err := c.d.Verify.GetConfirmationCode(ctx, actor(ctx), req.GetCallId())
 	if err != nil {
 		return nil, err
 	}
 	return &callverifyv1.GetConfirmationCodeResponse{ConfirmationCode: code, CodeExpiresAt: timestamppb.New(until)}, nil
+}
+
+func (c *callServer) ListCalls(ctx context.Context, req *callverifyv1.ListCallsRequest) (*callverifyv1.ListCallsResponse, error) {
+	calls, next, err := c.d.Verify.ListCalls(ctx, req.GetCallerNumber(), int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &callverifyv1.ListCallsResponse{NextPageToken: next}
+	for _, call := range calls {
+		resp.Calls = append(resp.Calls, callToProto(call))
+	}
+	return resp, nil
+}
+
+func (c *callServer) EndCalls(ctx context.Context, req *callverifyv1.EndCallsRequest) (*callverifyv1.EndCallsResponse, error) {
+	n, err := c.d.Verify.EndCalls(ctx, actor(ctx), req.GetCallerNumber())
+	if err != nil {
+		return nil, err
+	}
+	return &callverifyv1.EndCallsResponse{EndedCount: int32(n)}, nil
 }
 
 // callToProto shows a call; its secrets never leave. The domain's Reason

@@ -29,6 +29,8 @@ var methodAccess = map[string]access{
 	"/callverify.v1.CallService/GetCall":             roles(dialer, analyst, admin),
 	"/callverify.v1.CallService/EndCall":             roles(dialer),
 	"/callverify.v1.CallService/GetConfirmationCode": roles(dialer),
+	"/callverify.v1.CallService/ListCalls":           roles(admin),
+	"/callverify.v1.CallService/EndCalls":            roles(admin),
 
 	"/callverify.v1.VerifyService/CheckCaller":       roles(customer),
 	"/callverify.v1.VerifyService/LookupNumber":      {anonymous: true},

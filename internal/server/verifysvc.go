@@ -134,7 +134,7 @@ func (v *verifyServer) EnrollDevice(ctx context.Context, req *callverifyv1.Enrol
 	if err != nil {
 		return nil, err
 	}
-	en, err := v.d.Verify.EnrollDevice(ctx, me, req.GetLabel())
+	en, err := v.d.Verify.EnrollDevice(ctx, actor(ctx), me, req.GetLabel())
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (v *verifyServer) DeleteDevice(ctx context.Context, req *callverifyv1.Delet
 	if err != nil {
 		return nil, err
 	}
-	if err := v.d.Verify.DeleteDevice(ctx, me, req.GetDeviceId()); err != nil {
+	if err := v.d.Verify.DeleteDevice(ctx, actor(ctx), me, req.GetDeviceId()); err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil
@@ -157,7 +157,7 @@ func (v *verifyServer) UpdatePreferences(ctx context.Context, req *callverifyv1.
 	if err != nil {
 		return nil, err
 	}
-	p, err := v.d.Verify.UpdatePreferences(ctx, me, req.MarketingCallsAllowed)
+	p, err := v.d.Verify.UpdatePreferences(ctx, actor(ctx), me, req.MarketingCallsAllowed)
 	if err != nil {
 		return nil, err
 	}

@@ -12,13 +12,53 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/verify"
 )
 
-// Run exercises every Store method on fresh stores made by newStore.
-func Run(t *testing.T, newStore func(t *testing.T) verify.Store) {
+// Officials registers and removes official numbers in the numbers
+// domain's store of the same backend (blocklist.Store), which the calls
+// store reads when it stamps a call.
+type Officials interface {
+	// AddOfficial registers n: placing calls (OUTBOUND), or inbound-only.
+	AddOfficial(ctx context.Context, n phone.Number, placesCalls bool) error
+	// RemoveOfficial deletes n (blocklist.Store.DeleteOfficialNumber at
+	// at) and returns how many live calls it ended.
+	RemoveOfficial(ctx context.Context, n phone.Number, at time.Time) (ended int, err error)
+}
+
+// Harness is one empty backend: the calls store, the audit store its
+// writes append to, and its official numbers.
+type Harness struct {
+	Store     verify.Store
+	Audit     audit.Store
+	Officials Officials
+}
+
+// Run exercises every Store method on fresh backends made by newHarness.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	// Most tests stamp calls from hotline, which must be an official
+	// number that places calls for CreateCall to accept them.
+	newStore := func(t *testing.T) verify.Store {
+		h := newHarness(t)
+		must(t, "AddOfficial", h.Officials.AddOfficial(context.Background(), hotline, true))
+		return h.Store
+	}
+	withHarness := func(t *testing.T) Harness {
+		h := newHarness(t)
+		must(t, "AddOfficial", h.Officials.AddOfficial(context.Background(), hotline, true))
+		return h
+	}
+	t.Run("CreateCallChecksTheCaller", func(t *testing.T) { t.Parallel(); testCreateCallChecksCaller(t, newHarness(t)) })
+	t.Run("ListCallsFrom", func(t *testing.T) { t.Parallel(); testListCallsFrom(t, withHarness(t)) })
+	t.Run("EndCallsFrom", func(t *testing.T) { t.Parallel(); testEndCallsFrom(t, withHarness(t)) })
+	t.Run("RemovingAnOfficialNumberEndsItsCalls", func(t *testing.T) { t.Parallel(); testRemoveOfficial(t, withHarness(t)) })
+	t.Run("EndCallOfAnotherDialer", func(t *testing.T) { t.Parallel(); testEndCallOwner(t, withHarness(t)) })
+	t.Run("CodesAreOneTime", func(t *testing.T) { t.Parallel(); testCodesOneTime(t, newStore(t)) })
+	t.Run("CodesAreOneTimeConcurrent", func(t *testing.T) { t.Parallel(); testCodesOneTimeConcurrent(t, newStore(t)) })
+	t.Run("MutationsAppendTheirEvents", func(t *testing.T) { t.Parallel(); testAuditEvents(t, withHarness(t)) })
 	t.Run("Calls", func(t *testing.T) { t.Parallel(); testCalls(t, newStore(t)) })
 	t.Run("ListCallsTo", func(t *testing.T) { t.Parallel(); testListCallsTo(t, newStore(t)) })
 	t.Run("EndCall", func(t *testing.T) { t.Parallel(); testEndCall(t, newStore(t)) })
@@ -86,14 +126,14 @@ func must(t *testing.T, what string, err error) {
 func testCalls(t *testing.T, s verify.Store) {
 	ctx := context.Background()
 	c := call("call1", alice, base)
-	must(t, "CreateCall", s.CreateCall(ctx, c))
+	must(t, "CreateCall", s.CreateCall(ctx, c, ev("call.stamp")))
 	got, err := s.GetCall(ctx, "call1")
 	must(t, "GetCall", err)
 	if !reflect.DeepEqual(norm(got), norm(c)) {
 		t.Fatalf("GetCall = %+v, want %+v", got, c)
 	}
 	dup := call("call1", bob, base.Add(time.Hour))
-	wantKind(t, "CreateCall with a taken id", s.CreateCall(ctx, dup), fault.ErrAlreadyExists)
+	wantKind(t, "CreateCall with a taken id", s.CreateCall(ctx, dup, ev("call.stamp")), fault.ErrAlreadyExists)
 	got, err = s.GetCall(ctx, "call1")
 	must(t, "GetCall", err)
 	if got.Callee != alice {
@@ -120,14 +160,14 @@ func testListCallsTo(t *testing.T, s verify.Store) {
 		call("b1", bob, base.Add(5*time.Minute)),
 		call("x1", aliceish, base.Add(4*time.Minute)),
 	} {
-		must(t, "CreateCall", s.CreateCall(ctx, c))
+		must(t, "CreateCall", s.CreateCall(ctx, c, ev("call.stamp")))
 	}
 	ended := call("a4", alice, base.Add(10*time.Minute))
 	ended.State = verify.StateEnded
-	must(t, "CreateCall", s.CreateCall(ctx, ended))
+	must(t, "CreateCall", s.CreateCall(ctx, ended, ev("call.stamp")))
 	locked := call("a5", alice, base.Add(11*time.Minute))
 	locked.State = verify.StateLocked
-	must(t, "CreateCall", s.CreateCall(ctx, locked))
+	must(t, "CreateCall", s.CreateCall(ctx, locked, ev("call.stamp")))
 
 	tests := []struct {
 		name   string
@@ -160,14 +200,14 @@ func testListCallsTo(t *testing.T, s verify.Store) {
 
 func testEndCall(t *testing.T, s verify.Store) {
 	ctx := context.Background()
-	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base)))
+	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base), ev("call.stamp")))
 	at := base.Add(-time.Minute)
-	got, err := s.EndCall(ctx, "c1", at)
+	got, err := s.EndCall(ctx, "c1", "", at, ev("call.end"))
 	must(t, "EndCall", err)
 	if got.State != verify.StateEnded || !got.EndTime.Equal(at) {
 		t.Fatalf("EndCall: state %v end %v, want ENDED at %v", got.State, got.EndTime, at)
 	}
-	again, err := s.EndCall(ctx, "c1", at.Add(30*time.Second))
+	again, err := s.EndCall(ctx, "c1", "", at.Add(30*time.Second), ev("call.end"))
 	must(t, "EndCall again", err)
 	if again.State != verify.StateEnded || !again.EndTime.Equal(at) {
 		t.Fatalf("second EndCall changed the call: %v at %v", again.State, again.EndTime)
@@ -178,8 +218,8 @@ func testEndCall(t *testing.T, s verify.Store) {
 		t.Fatalf("EndCall not stored: %v at %v", stored.State, stored.EndTime)
 	}
 
-	must(t, "CreateCall", s.CreateCall(ctx, call("c2", alice, base)))
-	got, err = s.EndCall(ctx, "c2", base) // exactly at expiry: already expired
+	must(t, "CreateCall", s.CreateCall(ctx, call("c2", alice, base), ev("call.stamp")))
+	got, err = s.EndCall(ctx, "c2", "", base, ev("call.end")) // exactly at expiry: already expired
 	must(t, "EndCall expired", err)
 	if got.State != verify.StateActive || !got.EndTime.IsZero() {
 		t.Fatalf("EndCall of an expired call changed it: %v at %v", got.State, got.EndTime)
@@ -187,13 +227,13 @@ func testEndCall(t *testing.T, s verify.Store) {
 
 	locked := call("c3", alice, base)
 	locked.State = verify.StateLocked
-	must(t, "CreateCall", s.CreateCall(ctx, locked))
-	got, err = s.EndCall(ctx, "c3", at)
+	must(t, "CreateCall", s.CreateCall(ctx, locked, ev("call.stamp")))
+	got, err = s.EndCall(ctx, "c3", "", at, ev("call.end"))
 	must(t, "EndCall locked", err)
 	if got.State != verify.StateLocked {
 		t.Fatalf("EndCall of a locked call: %v, want LOCKED", got.State)
 	}
-	_, err = s.EndCall(ctx, "nope", at)
+	_, err = s.EndCall(ctx, "nope", "", at, ev("call.end"))
 	wantKind(t, "EndCall unknown", err, fault.ErrNotFound)
 }
 
@@ -201,15 +241,18 @@ func testRecordCodeAttempt(t *testing.T, s verify.Store) {
 	ctx := context.Background()
 	const limit = 5
 	now := base.Add(-5 * time.Minute)
-	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base)))
+	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base), ev("call.stamp")))
 
-	got, err := s.RecordCodeAttempt(ctx, "c1", true, limit, now)
+	got, ok, err := s.RecordCodeAttempt(ctx, "c1", 100, limit, now, ev("call.lock"))
 	must(t, "correct attempt", err)
-	if got.WrongAttempts != 0 || got.State != verify.StateActive {
-		t.Fatalf("correct attempt: %d wrong, %v", got.WrongAttempts, got.State)
+	if !ok || got.WrongAttempts != 0 || got.State != verify.StateActive || got.LastCodeStep != 100 || !got.ConfirmTime.Equal(now) {
+		t.Fatalf("correct attempt: match %v, %d wrong, %v, last step %d, confirmed %v", ok, got.WrongAttempts, got.State, got.LastCodeStep, got.ConfirmTime)
 	}
 	for i := 1; i <= limit; i++ {
-		got, err = s.RecordCodeAttempt(ctx, "c1", false, limit, now)
+		got, ok, err = s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"))
+		if ok {
+			t.Fatalf("wrong attempt %d matched", i)
+		}
 		must(t, fmt.Sprintf("wrong attempt %d", i), err)
 		if got.WrongAttempts != i {
 			t.Fatalf("wrong attempt %d: WrongAttempts %d", i, got.WrongAttempts)
@@ -222,9 +265,9 @@ func testRecordCodeAttempt(t *testing.T, s verify.Store) {
 			t.Fatalf("wrong attempt %d: state %v, want %v", i, got.State, want)
 		}
 	}
-	_, err = s.RecordCodeAttempt(ctx, "c1", true, limit, now)
+	_, _, err = s.RecordCodeAttempt(ctx, "c1", 101, limit, now, ev("call.lock"))
 	wantKind(t, "correct attempt on a locked call", err, fault.ErrConflict)
-	_, err = s.RecordCodeAttempt(ctx, "c1", false, limit, now)
+	_, _, err = s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"))
 	wantKind(t, "wrong attempt on a locked call", err, fault.ErrConflict)
 	stored, err := s.GetCall(ctx, "c1")
 	must(t, "GetCall", err)
@@ -232,22 +275,22 @@ func testRecordCodeAttempt(t *testing.T, s verify.Store) {
 		t.Fatalf("after lock: %d wrong, %v", stored.WrongAttempts, stored.State)
 	}
 
-	must(t, "CreateCall", s.CreateCall(ctx, call("c2", alice, base)))
-	_, err = s.RecordCodeAttempt(ctx, "c2", true, limit, base)
+	must(t, "CreateCall", s.CreateCall(ctx, call("c2", alice, base), ev("call.stamp")))
+	_, _, err = s.RecordCodeAttempt(ctx, "c2", 100, limit, base, ev("call.lock"))
 	wantKind(t, "attempt at expiry", err, fault.ErrConflict)
-	_, err = s.RecordCodeAttempt(ctx, "c2", false, limit, base.Add(time.Second))
+	_, _, err = s.RecordCodeAttempt(ctx, "c2", 0, limit, base.Add(time.Second), ev("call.lock"))
 	wantKind(t, "attempt after expiry", err, fault.ErrConflict)
 	if c, _ := s.GetCall(ctx, "c2"); c.WrongAttempts != 0 {
 		t.Fatalf("an attempt on an expired call counted")
 	}
 
-	must(t, "CreateCall", s.CreateCall(ctx, call("c3", alice, base)))
-	_, err = s.EndCall(ctx, "c3", now)
+	must(t, "CreateCall", s.CreateCall(ctx, call("c3", alice, base), ev("call.stamp")))
+	_, err = s.EndCall(ctx, "c3", "", now, ev("call.end"))
 	must(t, "EndCall", err)
-	_, err = s.RecordCodeAttempt(ctx, "c3", true, limit, now)
+	_, _, err = s.RecordCodeAttempt(ctx, "c3", 100, limit, now, ev("call.lock"))
 	wantKind(t, "attempt on an ended call", err, fault.ErrConflict)
 
-	_, err = s.RecordCodeAttempt(ctx, "nope", false, limit, now)
+	_, _, err = s.RecordCodeAttempt(ctx, "nope", 0, limit, now, ev("call.lock"))
 	wantKind(t, "attempt on an unknown call", err, fault.ErrNotFound)
 }
 
@@ -258,7 +301,7 @@ func testRecordCodeAttemptConcurrent(t *testing.T, s verify.Store) {
 		workers = 40
 	)
 	now := base.Add(-5 * time.Minute)
-	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base)))
+	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base), ev("call.stamp")))
 	var (
 		wg                           sync.WaitGroup
 		mu                           sync.Mutex
@@ -269,7 +312,7 @@ func testRecordCodeAttemptConcurrent(t *testing.T, s verify.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := s.RecordCodeAttempt(ctx, "c1", false, limit, now)
+			c, _, err := s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -299,32 +342,36 @@ func testRecordCodeAttemptConcurrent(t *testing.T, s verify.Store) {
 		t.Fatalf("after the race: %d wrong, %v", c.WrongAttempts, c.State)
 	}
 
-	// Right and wrong codes racing: a right one is accepted only while
-	// fewer than limit wrong ones were recorded.
-	must(t, "CreateCall", s.CreateCall(ctx, call("c2", alice, base)))
+	// Right and wrong codes racing: the right one is accepted at most
+	// once, and only while fewer than limit wrong ones were recorded; a
+	// right code brought again counts as wrong.
+	must(t, "CreateCall", s.CreateCall(ctx, call("c2", alice, base), ev("call.stamp")))
 	var accepted, wrongCounted int
 	for i := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			correct := i%4 == 0
-			c, err := s.RecordCodeAttempt(ctx, "c2", correct, limit, now)
+			step := int64(0)
+			if i%4 == 0 {
+				step = 100
+			}
+			c, ok, err := s.RecordCodeAttempt(ctx, "c2", step, limit, now, ev("call.lock"))
 			mu.Lock()
 			defer mu.Unlock()
-			if err == nil && correct {
+			switch {
+			case err == nil && ok:
 				accepted++
 				if c.WrongAttempts >= limit {
 					t.Errorf("a right code was accepted with %d wrong attempts recorded", c.WrongAttempts)
 				}
-			}
-			if err == nil && !correct {
+			case err == nil:
 				wrongCounted++
 			}
 		}()
 	}
 	wg.Wait()
-	if wrongCounted != limit {
-		t.Fatalf("%d wrong attempts counted, want %d", wrongCounted, limit)
+	if wrongCounted != limit || accepted > 1 {
+		t.Fatalf("%d wrong attempts counted (want %d), %d matches (want at most 1)", wrongCounted, limit, accepted)
 	}
 }
 
@@ -349,12 +396,12 @@ func testDevices(t *testing.T, s verify.Store) {
 		t.Fatalf("ListDevices of nobody: %v", devIDs(list))
 	}
 	d1 := device("d1", alice, base)
-	must(t, "CreateDevice", s.CreateDevice(ctx, d1, limit))
-	must(t, "CreateDevice", s.CreateDevice(ctx, device("d3", alice, base.Add(2*time.Minute)), limit))
-	must(t, "CreateDevice", s.CreateDevice(ctx, device("d2", alice, base.Add(time.Minute)), limit))
-	must(t, "CreateDevice other customer", s.CreateDevice(ctx, device("e1", aliceish, base), limit))
-	wantKind(t, "CreateDevice past the limit", s.CreateDevice(ctx, device("d4", alice, base), limit), fault.ErrResourceExhausted)
-	wantKind(t, "CreateDevice with a taken id", s.CreateDevice(ctx, device("e1", aliceish, base), limit), fault.ErrAlreadyExists)
+	must(t, "CreateDevice", s.CreateDevice(ctx, d1, limit, ev("device.enroll")))
+	must(t, "CreateDevice", s.CreateDevice(ctx, device("d3", alice, base.Add(2*time.Minute)), limit, ev("device.enroll")))
+	must(t, "CreateDevice", s.CreateDevice(ctx, device("d2", alice, base.Add(time.Minute)), limit, ev("device.enroll")))
+	must(t, "CreateDevice other customer", s.CreateDevice(ctx, device("e1", aliceish, base), limit, ev("device.enroll")))
+	wantKind(t, "CreateDevice past the limit", s.CreateDevice(ctx, device("d4", alice, base), limit, ev("device.enroll")), fault.ErrResourceExhausted)
+	wantKind(t, "CreateDevice with a taken id", s.CreateDevice(ctx, device("e1", aliceish, base), limit, ev("device.enroll")), fault.ErrAlreadyExists)
 
 	got, err := s.GetDevice(ctx, alice, "d1")
 	must(t, "GetDevice", err)
@@ -373,12 +420,12 @@ func testDevices(t *testing.T, s verify.Store) {
 		t.Fatalf("ListDevices = %v, want newest first %v", g, w)
 	}
 
-	wantKind(t, "DeleteDevice of somebody else's device", s.DeleteDevice(ctx, bob, "d1"), fault.ErrNotFound)
-	must(t, "DeleteDevice", s.DeleteDevice(ctx, alice, "d3"))
-	wantKind(t, "DeleteDevice twice", s.DeleteDevice(ctx, alice, "d3"), fault.ErrNotFound)
+	wantKind(t, "DeleteDevice of somebody else's device", s.DeleteDevice(ctx, bob, "d1", ev("device.delete")), fault.ErrNotFound)
+	must(t, "DeleteDevice", s.DeleteDevice(ctx, alice, "d3", ev("device.delete")))
+	wantKind(t, "DeleteDevice twice", s.DeleteDevice(ctx, alice, "d3", ev("device.delete")), fault.ErrNotFound)
 	_, err = s.GetDevice(ctx, alice, "d3")
 	wantKind(t, "GetDevice after delete", err, fault.ErrNotFound)
-	must(t, "CreateDevice after a delete frees a place", s.CreateDevice(ctx, device("d5", alice, base.Add(3*time.Minute)), limit))
+	must(t, "CreateDevice after a delete frees a place", s.CreateDevice(ctx, device("d5", alice, base.Add(3*time.Minute)), limit, ev("device.enroll")))
 	list, err = s.ListDevices(ctx, aliceish)
 	must(t, "ListDevices", err)
 	if g, w := devIDs(list), []string{"e1"}; !reflect.DeepEqual(g, w) {
@@ -402,7 +449,7 @@ func testDevicesConcurrent(t *testing.T, s verify.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.CreateDevice(ctx, device(fmt.Sprintf("d%02d", i), alice, base), limit)
+			err := s.CreateDevice(ctx, device(fmt.Sprintf("d%02d", i), alice, base), limit, ev("device.enroll"))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -426,7 +473,7 @@ func testPreferences(t *testing.T, s verify.Store) {
 	_, err := s.GetPreferences(ctx, alice)
 	wantKind(t, "GetPreferences never set", err, fault.ErrNotFound)
 	p := verify.Preferences{MarketingCallsAllowed: false, UpdateTime: base}
-	must(t, "PutPreferences", s.PutPreferences(ctx, alice, p))
+	must(t, "PutPreferences", s.PutPreferences(ctx, alice, p, ev("preferences.update")))
 	got, err := s.GetPreferences(ctx, alice)
 	must(t, "GetPreferences", err)
 	if got.MarketingCallsAllowed || !got.UpdateTime.Equal(base) {
@@ -434,7 +481,7 @@ func testPreferences(t *testing.T, s verify.Store) {
 	}
 	_, err = s.GetPreferences(ctx, aliceish)
 	wantKind(t, "GetPreferences of another customer", err, fault.ErrNotFound)
-	must(t, "PutPreferences", s.PutPreferences(ctx, alice, verify.Preferences{MarketingCallsAllowed: true, UpdateTime: base.Add(time.Minute)}))
+	must(t, "PutPreferences", s.PutPreferences(ctx, alice, verify.Preferences{MarketingCallsAllowed: true, UpdateTime: base.Add(time.Minute)}, ev("preferences.update")))
 	got, err = s.GetPreferences(ctx, alice)
 	must(t, "GetPreferences", err)
 	if !got.MarketingCallsAllowed || !got.UpdateTime.Equal(base.Add(time.Minute)) {
@@ -471,11 +518,11 @@ func testSigningKeys(t *testing.T, s verify.Store) {
 		t.Fatalf("ListSigningKeys of an empty store: %d keys", len(keys))
 	}
 	wantKind(t, "rotate expecting a key that does not exist",
-		s.RotateSigningKey(ctx, "k0", key("k1", base), base, base), fault.ErrConflict)
+		s.RotateSigningKey(ctx, "k0", key("k1", base), base, base, ev("signing_key.rotate")), fault.ErrConflict)
 
 	k1 := key("k1", base)
-	must(t, "create the first key", s.RotateSigningKey(ctx, "", k1, time.Time{}, time.Time{}))
-	wantKind(t, "create the first key twice", s.RotateSigningKey(ctx, "", key("k9", base), time.Time{}, time.Time{}), fault.ErrConflict)
+	must(t, "create the first key", s.RotateSigningKey(ctx, "", k1, time.Time{}, time.Time{}, ev("signing_key.rotate")))
+	wantKind(t, "create the first key twice", s.RotateSigningKey(ctx, "", key("k9", base), time.Time{}, time.Time{}, ev("signing_key.rotate")), fault.ErrConflict)
 	keys, err = s.ListSigningKeys(ctx)
 	must(t, "ListSigningKeys", err)
 	if len(keys) != 1 || current(t, keys) != "k1" {
@@ -488,9 +535,9 @@ func testSigningKeys(t *testing.T, s verify.Store) {
 	}
 
 	retire, until := base.Add(time.Hour), base.Add(3*time.Hour)
-	must(t, "rotate", s.RotateSigningKey(ctx, "k1", key("k2", retire), retire, until))
-	wantKind(t, "rotate from a stale current key", s.RotateSigningKey(ctx, "k1", key("k3", retire), retire, until), fault.ErrConflict)
-	wantKind(t, "rotate to an existing key id", s.RotateSigningKey(ctx, "k2", key("k1", retire), retire, until), fault.ErrAlreadyExists)
+	must(t, "rotate", s.RotateSigningKey(ctx, "k1", key("k2", retire), retire, until, ev("signing_key.rotate")))
+	wantKind(t, "rotate from a stale current key", s.RotateSigningKey(ctx, "k1", key("k3", retire), retire, until, ev("signing_key.rotate")), fault.ErrConflict)
+	wantKind(t, "rotate to an existing key id", s.RotateSigningKey(ctx, "k2", key("k1", retire), retire, until, ev("signing_key.rotate")), fault.ErrAlreadyExists)
 	keys, err = s.ListSigningKeys(ctx)
 	must(t, "ListSigningKeys", err)
 	if len(keys) != 2 || current(t, keys) != "k2" || keys[0].ID != "k2" || keys[1].ID != "k1" {
@@ -506,7 +553,7 @@ func testSigningKeys(t *testing.T, s verify.Store) {
 
 	// A key made in the same clock tick as the current one still lists
 	// first once it is current: order is current, then latest retired.
-	must(t, "rotate again", s.RotateSigningKey(ctx, "k2", key("k0", retire), retire.Add(time.Hour), until.Add(time.Hour)))
+	must(t, "rotate again", s.RotateSigningKey(ctx, "k2", key("k0", retire), retire.Add(time.Hour), until.Add(time.Hour), ev("signing_key.rotate")))
 	keys, err = s.ListSigningKeys(ctx)
 	must(t, "ListSigningKeys", err)
 	if got := []string{keys[0].ID, keys[1].ID, keys[2].ID}; !reflect.DeepEqual(got, []string{"k0", "k2", "k1"}) {
@@ -525,7 +572,7 @@ func testSigningKeysConcurrent(t *testing.T, s verify.Store) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := s.RotateSigningKey(ctx, expect, key(fmt.Sprintf("%s%d", prefix, i), base), base, base.Add(time.Hour))
+				err := s.RotateSigningKey(ctx, expect, key(fmt.Sprintf("%s%d", prefix, i), base), base, base.Add(time.Hour), ev("signing_key.rotate"))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -559,7 +606,7 @@ func testCanceled(t *testing.T, s verify.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls := map[string]error{
-		"CreateCall": s.CreateCall(ctx, call("c1", alice, base)),
+		"CreateCall": s.CreateCall(ctx, call("c1", alice, base), ev("call.stamp")),
 		"GetCall": func() error {
 			_, err := s.GetCall(ctx, "c1")
 			return err
@@ -568,15 +615,23 @@ func testCanceled(t *testing.T, s verify.Store) {
 			_, err := s.ListCallsTo(ctx, alice, base, 10)
 			return err
 		}(),
+		"ListCallsFrom": func() error {
+			_, _, err := s.ListCallsFrom(ctx, hotline, base, "", 10)
+			return err
+		}(),
+		"EndCallsFrom": func() error {
+			_, err := s.EndCallsFrom(ctx, hotline, base, ev("call.end_by_caller"))
+			return err
+		}(),
 		"EndCall": func() error {
-			_, err := s.EndCall(ctx, "c1", base)
+			_, err := s.EndCall(ctx, "c1", "", base, ev("call.end"))
 			return err
 		}(),
 		"RecordCodeAttempt": func() error {
-			_, err := s.RecordCodeAttempt(ctx, "c1", false, 5, base)
+			_, _, err := s.RecordCodeAttempt(ctx, "c1", 0, 5, base, ev("call.lock"))
 			return err
 		}(),
-		"CreateDevice": s.CreateDevice(ctx, device("d1", alice, base), 5),
+		"CreateDevice": s.CreateDevice(ctx, device("d1", alice, base), 5, ev("device.enroll")),
 		"GetDevice": func() error {
 			_, err := s.GetDevice(ctx, alice, "d1")
 			return err
@@ -585,17 +640,17 @@ func testCanceled(t *testing.T, s verify.Store) {
 			_, err := s.ListDevices(ctx, alice)
 			return err
 		}(),
-		"DeleteDevice": s.DeleteDevice(ctx, alice, "d1"),
+		"DeleteDevice": s.DeleteDevice(ctx, alice, "d1", ev("device.delete")),
 		"GetPreferences": func() error {
 			_, err := s.GetPreferences(ctx, alice)
 			return err
 		}(),
-		"PutPreferences": s.PutPreferences(ctx, alice, verify.Preferences{}),
+		"PutPreferences": s.PutPreferences(ctx, alice, verify.Preferences{}, ev("preferences.update")),
 		"ListSigningKeys": func() error {
 			_, err := s.ListSigningKeys(ctx)
 			return err
 		}(),
-		"RotateSigningKey": s.RotateSigningKey(ctx, "", key("k1", base), base, base),
+		"RotateSigningKey": s.RotateSigningKey(ctx, "", key("k1", base), base, base, ev("signing_key.rotate")),
 	}
 	for name, err := range calls {
 		if !errors.Is(err, context.Canceled) {

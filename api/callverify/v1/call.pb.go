@@ -656,6 +656,210 @@ func (x *GetConfirmationCodeResponse) GetCodeExpiresAt() *timestamppb.Timestamp 
 	return nil
 }
 
+type ListCallsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The official line whose calls to list, in any common written form.
+	CallerNumber string `protobuf:"bytes,1,opt,name=caller_number,json=callerNumber,proto3" json:"caller_number,omitempty"`
+	// Default 100, at most 1000.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCallsRequest) Reset() {
+	*x = ListCallsRequest{}
+	mi := &file_callverify_v1_call_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCallsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCallsRequest) ProtoMessage() {}
+
+func (x *ListCallsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_call_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCallsRequest.ProtoReflect.Descriptor instead.
+func (*ListCallsRequest) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_call_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListCallsRequest) GetCallerNumber() string {
+	if x != nil {
+		return x.CallerNumber
+	}
+	return ""
+}
+
+func (x *ListCallsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCallsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListCallsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Calls         []*Call                `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCallsResponse) Reset() {
+	*x = ListCallsResponse{}
+	mi := &file_callverify_v1_call_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCallsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCallsResponse) ProtoMessage() {}
+
+func (x *ListCallsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_call_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCallsResponse.ProtoReflect.Descriptor instead.
+func (*ListCallsResponse) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_call_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListCallsResponse) GetCalls() []*Call {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+func (x *ListCallsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type EndCallsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The official line whose live calls to end.
+	CallerNumber  string `protobuf:"bytes,1,opt,name=caller_number,json=callerNumber,proto3" json:"caller_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndCallsRequest) Reset() {
+	*x = EndCallsRequest{}
+	mi := &file_callverify_v1_call_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndCallsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndCallsRequest) ProtoMessage() {}
+
+func (x *EndCallsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_call_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndCallsRequest.ProtoReflect.Descriptor instead.
+func (*EndCallsRequest) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_call_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EndCallsRequest) GetCallerNumber() string {
+	if x != nil {
+		return x.CallerNumber
+	}
+	return ""
+}
+
+type EndCallsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many live calls were ended.
+	EndedCount    int32 `protobuf:"varint,1,opt,name=ended_count,json=endedCount,proto3" json:"ended_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndCallsResponse) Reset() {
+	*x = EndCallsResponse{}
+	mi := &file_callverify_v1_call_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndCallsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndCallsResponse) ProtoMessage() {}
+
+func (x *EndCallsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_call_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndCallsResponse.ProtoReflect.Descriptor instead.
+func (*EndCallsResponse) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_call_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EndCallsResponse) GetEndedCount() int32 {
+	if x != nil {
+		return x.EndedCount
+	}
+	return 0
+}
+
 var File_callverify_v1_call_proto protoreflect.FileDescriptor
 
 const file_callverify_v1_call_proto_rawDesc = "" +
@@ -708,7 +912,20 @@ const file_callverify_v1_call_proto_rawDesc = "" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\"\x8e\x01\n" +
 	"\x1bGetConfirmationCodeResponse\x12+\n" +
 	"\x11confirmation_code\x18\x01 \x01(\tR\x10confirmationCode\x12B\n" +
-	"\x0fcode_expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rcodeExpiresAt*\xe7\x01\n" +
+	"\x0fcode_expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rcodeExpiresAt\"s\n" +
+	"\x10ListCallsRequest\x12#\n" +
+	"\rcaller_number\x18\x01 \x01(\tR\fcallerNumber\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"f\n" +
+	"\x11ListCallsResponse\x12)\n" +
+	"\x05calls\x18\x01 \x03(\v2\x13.callverify.v1.CallR\x05calls\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"6\n" +
+	"\x0fEndCallsRequest\x12#\n" +
+	"\rcaller_number\x18\x01 \x01(\tR\fcallerNumber\"3\n" +
+	"\x10EndCallsResponse\x12\x1f\n" +
+	"\vended_count\x18\x01 \x01(\x05R\n" +
+	"endedCount*\xe7\x01\n" +
 	"\n" +
 	"CallReason\x12\x1b\n" +
 	"\x17CALL_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -724,12 +941,14 @@ const file_callverify_v1_call_proto_rawDesc = "" +
 	"\x11CALL_STATE_ACTIVE\x10\x01\x12\x14\n" +
 	"\x10CALL_STATE_ENDED\x10\x02\x12\x16\n" +
 	"\x12CALL_STATE_EXPIRED\x10\x03\x12\x15\n" +
-	"\x11CALL_STATE_LOCKED\x10\x042\xc3\x03\n" +
+	"\x11CALL_STATE_LOCKED\x10\x042\x95\x05\n" +
 	"\vCallService\x12d\n" +
 	"\tStampCall\x12\x1f.callverify.v1.StampCallRequest\x1a .callverify.v1.StampCallResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/calls\x12Z\n" +
 	"\aGetCall\x12\x1d.callverify.v1.GetCallRequest\x1a\x13.callverify.v1.Call\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/calls/{call_id}\x12a\n" +
 	"\aEndCall\x12\x1d.callverify.v1.EndCallRequest\x1a\x13.callverify.v1.Call\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/calls/{call_id}:end\x12\x8e\x01\n" +
-	"\x13GetConfirmationCode\x12).callverify.v1.GetConfirmationCodeRequest\x1a*.callverify.v1.GetConfirmationCodeResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/calls/{call_id}/codeBAZ?github.com/callverify/callverify/api/callverify/v1;callverifyv1b\x06proto3"
+	"\x13GetConfirmationCode\x12).callverify.v1.GetConfirmationCodeRequest\x1a*.callverify.v1.GetConfirmationCodeResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/calls/{call_id}/code\x12a\n" +
+	"\tListCalls\x12\x1f.callverify.v1.ListCallsRequest\x1a .callverify.v1.ListCallsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/calls\x12m\n" +
+	"\bEndCalls\x12\x1e.callverify.v1.EndCallsRequest\x1a\x1f.callverify.v1.EndCallsResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/calls:endByCallerBAZ?github.com/callverify/callverify/api/callverify/v1;callverifyv1b\x06proto3"
 
 var (
 	file_callverify_v1_call_proto_rawDescOnce sync.Once
@@ -744,7 +963,7 @@ func file_callverify_v1_call_proto_rawDescGZIP() []byte {
 }
 
 var file_callverify_v1_call_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_callverify_v1_call_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_callverify_v1_call_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_callverify_v1_call_proto_goTypes = []any{
 	(CallReason)(0),                     // 0: callverify.v1.CallReason
 	(CallState)(0),                      // 1: callverify.v1.CallState
@@ -755,31 +974,40 @@ var file_callverify_v1_call_proto_goTypes = []any{
 	(*EndCallRequest)(nil),              // 6: callverify.v1.EndCallRequest
 	(*GetConfirmationCodeRequest)(nil),  // 7: callverify.v1.GetConfirmationCodeRequest
 	(*GetConfirmationCodeResponse)(nil), // 8: callverify.v1.GetConfirmationCodeResponse
-	(*timestamppb.Timestamp)(nil),       // 9: google.protobuf.Timestamp
+	(*ListCallsRequest)(nil),            // 9: callverify.v1.ListCallsRequest
+	(*ListCallsResponse)(nil),           // 10: callverify.v1.ListCallsResponse
+	(*EndCallsRequest)(nil),             // 11: callverify.v1.EndCallsRequest
+	(*EndCallsResponse)(nil),            // 12: callverify.v1.EndCallsResponse
+	(*timestamppb.Timestamp)(nil),       // 13: google.protobuf.Timestamp
 }
 var file_callverify_v1_call_proto_depIdxs = []int32{
 	0,  // 0: callverify.v1.Call.reason:type_name -> callverify.v1.CallReason
 	1,  // 1: callverify.v1.Call.state:type_name -> callverify.v1.CallState
-	9,  // 2: callverify.v1.Call.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: callverify.v1.Call.expire_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: callverify.v1.Call.end_time:type_name -> google.protobuf.Timestamp
+	13, // 2: callverify.v1.Call.create_time:type_name -> google.protobuf.Timestamp
+	13, // 3: callverify.v1.Call.expire_time:type_name -> google.protobuf.Timestamp
+	13, // 4: callverify.v1.Call.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: callverify.v1.StampCallRequest.reason:type_name -> callverify.v1.CallReason
 	2,  // 6: callverify.v1.StampCallResponse.call:type_name -> callverify.v1.Call
-	9,  // 7: callverify.v1.StampCallResponse.code_expires_at:type_name -> google.protobuf.Timestamp
-	9,  // 8: callverify.v1.GetConfirmationCodeResponse.code_expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 9: callverify.v1.CallService.StampCall:input_type -> callverify.v1.StampCallRequest
-	5,  // 10: callverify.v1.CallService.GetCall:input_type -> callverify.v1.GetCallRequest
-	6,  // 11: callverify.v1.CallService.EndCall:input_type -> callverify.v1.EndCallRequest
-	7,  // 12: callverify.v1.CallService.GetConfirmationCode:input_type -> callverify.v1.GetConfirmationCodeRequest
-	4,  // 13: callverify.v1.CallService.StampCall:output_type -> callverify.v1.StampCallResponse
-	2,  // 14: callverify.v1.CallService.GetCall:output_type -> callverify.v1.Call
-	2,  // 15: callverify.v1.CallService.EndCall:output_type -> callverify.v1.Call
-	8,  // 16: callverify.v1.CallService.GetConfirmationCode:output_type -> callverify.v1.GetConfirmationCodeResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	13, // 7: callverify.v1.StampCallResponse.code_expires_at:type_name -> google.protobuf.Timestamp
+	13, // 8: callverify.v1.GetConfirmationCodeResponse.code_expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 9: callverify.v1.ListCallsResponse.calls:type_name -> callverify.v1.Call
+	3,  // 10: callverify.v1.CallService.StampCall:input_type -> callverify.v1.StampCallRequest
+	5,  // 11: callverify.v1.CallService.GetCall:input_type -> callverify.v1.GetCallRequest
+	6,  // 12: callverify.v1.CallService.EndCall:input_type -> callverify.v1.EndCallRequest
+	7,  // 13: callverify.v1.CallService.GetConfirmationCode:input_type -> callverify.v1.GetConfirmationCodeRequest
+	9,  // 14: callverify.v1.CallService.ListCalls:input_type -> callverify.v1.ListCallsRequest
+	11, // 15: callverify.v1.CallService.EndCalls:input_type -> callverify.v1.EndCallsRequest
+	4,  // 16: callverify.v1.CallService.StampCall:output_type -> callverify.v1.StampCallResponse
+	2,  // 17: callverify.v1.CallService.GetCall:output_type -> callverify.v1.Call
+	2,  // 18: callverify.v1.CallService.EndCall:output_type -> callverify.v1.Call
+	8,  // 19: callverify.v1.CallService.GetConfirmationCode:output_type -> callverify.v1.GetConfirmationCodeResponse
+	10, // 20: callverify.v1.CallService.ListCalls:output_type -> callverify.v1.ListCallsResponse
+	12, // 21: callverify.v1.CallService.EndCalls:output_type -> callverify.v1.EndCallsResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_callverify_v1_call_proto_init() }
@@ -793,7 +1021,7 @@ func file_callverify_v1_call_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_callverify_v1_call_proto_rawDesc), len(file_callverify_v1_call_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,8 @@ const (
 	CallService_GetCall_FullMethodName             = "/callverify.v1.CallService/GetCall"
 	CallService_EndCall_FullMethodName             = "/callverify.v1.CallService/EndCall"
 	CallService_GetConfirmationCode_FullMethodName = "/callverify.v1.CallService/GetConfirmationCode"
+	CallService_ListCalls_FullMethodName           = "/callverify.v1.CallService/ListCalls"
+	CallService_EndCalls_FullMethodName            = "/callverify.v1.CallService/EndCalls"
 )
 
 // CallServiceClient is the client API for CallService service.
@@ -30,7 +32,9 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // CallService is used by outbound dialers (role dialer) to stamp each call
-// before dialling. Analysts may read calls.
+// before dialling. A dialer reads, gets the code of and ends only the calls
+// it stamped. Analysts may read calls; admins may list and end the live
+// calls of a caller line.
 type CallServiceClient interface {
 	// StampCall registers an outbound call and returns its signed call token
 	// and the confirmation code the agent reads out.
@@ -41,6 +45,12 @@ type CallServiceClient interface {
 	EndCall(ctx context.Context, in *EndCallRequest, opts ...grpc.CallOption) (*Call, error)
 	// GetConfirmationCode returns the code the agent reads out now.
 	GetConfirmationCode(ctx context.Context, in *GetConfirmationCodeRequest, opts ...grpc.CallOption) (*GetConfirmationCodeResponse, error)
+	// ListCalls returns the live calls (active, not expired) of a caller
+	// line, earliest expiry first. Role admin.
+	ListCalls(ctx context.Context, in *ListCallsRequest, opts ...grpc.CallOption) (*ListCallsResponse, error)
+	// EndCalls ends every live call of a caller line at once (one audited
+	// step) and says how many it ended. Role admin.
+	EndCalls(ctx context.Context, in *EndCallsRequest, opts ...grpc.CallOption) (*EndCallsResponse, error)
 }
 
 type callServiceClient struct {
@@ -91,12 +101,34 @@ func (c *callServiceClient) GetConfirmationCode(ctx context.Context, in *GetConf
 	return out, nil
 }
 
+func (c *callServiceClient) ListCalls(ctx context.Context, in *ListCallsRequest, opts ...grpc.CallOption) (*ListCallsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCallsResponse)
+	err := c.cc.Invoke(ctx, CallService_ListCalls_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *callServiceClient) EndCalls(ctx context.Context, in *EndCallsRequest, opts ...grpc.CallOption) (*EndCallsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EndCallsResponse)
+	err := c.cc.Invoke(ctx, CallService_EndCalls_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CallServiceServer is the server API for CallService service.
 // All implementations must embed UnimplementedCallServiceServer
 // for forward compatibility.
 //
 // CallService is used by outbound dialers (role dialer) to stamp each call
-// before dialling. Analysts may read calls.
+// before dialling. A dialer reads, gets the code of and ends only the calls
+// it stamped. Analysts may read calls; admins may list and end the live
+// calls of a caller line.
 type CallServiceServer interface {
 	// StampCall registers an outbound call and returns its signed call token
 	// and the confirmation code the agent reads out.
@@ -107,6 +139,12 @@ type CallServiceServer interface {
 	EndCall(context.Context, *EndCallRequest) (*Call, error)
 	// GetConfirmationCode returns the code the agent reads out now.
 	GetConfirmationCode(context.Context, *GetConfirmationCodeRequest) (*GetConfirmationCodeResponse, error)
+	// ListCalls returns the live calls (active, not expired) of a caller
+	// line, earliest expiry first. Role admin.
+	ListCalls(context.Context, *ListCallsRequest) (*ListCallsResponse, error)
+	// EndCalls ends every live call of a caller line at once (one audited
+	// step) and says how many it ended. Role admin.
+	EndCalls(context.Context, *EndCallsRequest) (*EndCallsResponse, error)
 	mustEmbedUnimplementedCallServiceServer()
 }
 
@@ -128,6 +166,12 @@ func (UnimplementedCallServiceServer) EndCall(context.Context, *EndCallRequest) 
 }
 func (UnimplementedCallServiceServer) GetConfirmationCode(context.Context, *GetConfirmationCodeRequest) (*GetConfirmationCodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetConfirmationCode not implemented")
+}
+func (UnimplementedCallServiceServer) ListCalls(context.Context, *ListCallsRequest) (*ListCallsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCalls not implemented")
+}
+func (UnimplementedCallServiceServer) EndCalls(context.Context, *EndCallsRequest) (*EndCallsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EndCalls not implemented")
 }
 func (UnimplementedCallServiceServer) mustEmbedUnimplementedCallServiceServer() {}
 func (UnimplementedCallServiceServer) testEmbeddedByValue()                     {}
@@ -222,6 +266,42 @@ func _CallService_GetConfirmationCode_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CallService_ListCalls_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCallsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CallServiceServer).ListCalls(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CallService_ListCalls_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CallServiceServer).ListCalls(ctx, req.(*ListCallsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CallService_EndCalls_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EndCallsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CallServiceServer).EndCalls(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CallService_EndCalls_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CallServiceServer).EndCalls(ctx, req.(*EndCallsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CallService_ServiceDesc is the grpc.ServiceDesc for CallService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -244,6 +324,14 @@ var CallService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetConfirmationCode",
 			Handler:    _CallService_GetConfirmationCode_Handler,
+		},
+		{
+			MethodName: "ListCalls",
+			Handler:    _CallService_ListCalls_Handler,
+		},
+		{
+			MethodName: "EndCalls",
+			Handler:    _CallService_EndCalls_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

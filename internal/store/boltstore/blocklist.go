@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -71,8 +72,9 @@ func decodeOfficial(v []byte) (blocklist.OfficialNumber, error) {
 	return r.official(), nil
 }
 
-// CreateOfficialNumber implements blocklist.Store.
-func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time) error {
+// CreateOfficialNumber implements blocklist.Store: the number and its event
+// are one transaction.
+func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -89,7 +91,11 @@ func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.O
 		if err := blConflictWithOfficial(tx, o.Number, now); err != nil {
 			return err
 		}
-		return b.Put(k, v)
+		if err := b.Put(k, v); err != nil {
+			return err
+		}
+		_, err := appendAudit(tx, ev)
+		return err
 	}))
 }
 
@@ -138,12 +144,17 @@ func (s *BlocklistStore) ListOfficialNumbers(ctx context.Context, after string, 
 	return out, storeErr(err)
 }
 
-// DeleteOfficialNumber implements blocklist.Store.
-func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Number) (blocklist.OfficialNumber, error) {
+// DeleteOfficialNumber implements blocklist.Store. This backend keeps the
+// calls too (VerifyStore, same file): the number's live calls end, and the
+// event is appended, in the transaction that deletes it.
+func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (blocklist.OfficialNumber, int, error) {
 	if err := ctx.Err(); err != nil {
-		return blocklist.OfficialNumber{}, err
+		return blocklist.OfficialNumber{}, 0, err
 	}
-	var o blocklist.OfficialNumber
+	var (
+		o     blocklist.OfficialNumber
+		ended int
+	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOfficial)
 		k := []byte(n.String())
@@ -155,7 +166,18 @@ func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Numbe
 		if o, err = decodeOfficial(v); err != nil {
 			return err
 		}
-		return b.Delete(k)
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		if ended, err = vEndCallsFrom(tx, n, now); err != nil {
+			return err
+		}
+		ev.Before = o.Snapshot()
+		_, err = appendAudit(tx, withCount(ev, "ended_calls", ended))
+		return err
 	})
-	return o, storeErr(err)
+	if err != nil {
+		return blocklist.OfficialNumber{}, 0, storeErr(err)
+	}
+	return o, ended, nil
 }

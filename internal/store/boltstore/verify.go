@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/verify"
@@ -20,6 +22,7 @@ import (
 var (
 	vbCalls    = []byte("verify/calls")           // call id -> vCall
 	vbByCallee = []byte("verify/calls_by_callee") // customer key 0x00 expire(8) call id -> ""
+	vbByCaller = []byte("verify/calls_by_caller") // E.164 caller 0x00 expire(8) call id -> "", live calls only
 	vbDevices  = []byte("verify/devices")         // customer key 0x00 device id -> vDevice
 	vbPrefs    = []byte("verify/preferences")     // customer key -> vPrefs
 	vbKeys     = []byte("verify/signing_keys")    // kid -> vKey
@@ -44,10 +47,25 @@ var _ verify.Store = (*VerifyStore)(nil)
 // NewVerifyStore creates the buckets it needs in db.
 func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{vbCalls, vbByCallee, vbDevices, vbPrefs, vbKeys, vbMeta} {
+		backfill := tx.Bucket(vbByCaller) == nil
+		for _, b := range [][]byte{vbCalls, vbByCallee, vbByCaller, vbDevices, vbPrefs, vbKeys, vbMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if backfill {
+			// A store written before the caller index existed: index its
+			// live calls, so that ending a line's calls finds them all.
+			return tx.Bucket(vbCalls).ForEach(func(k, v []byte) error {
+				var r vCall
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("decode call %s: %w", k, err)
+				}
+				if verify.State(r.State) != verify.StateActive {
+					return nil
+				}
+				return tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil)
+			})
 		}
 		return nil
 	})
@@ -79,6 +97,8 @@ type vCall struct {
 	EndTime       time.Time `json:"end_time"`
 	DeviceID      string    `json:"device_id,omitempty"`
 	SealedSecret  []byte    `json:"sealed_secret"`
+	LastCodeStep  int64     `json:"last_code_step,omitempty"`
+	ConfirmTime   time.Time `json:"confirm_time,omitzero"`
 }
 
 func vCallOf(c verify.Call) vCall {
@@ -88,6 +108,7 @@ func vCallOf(c verify.Call) vCall {
 		AgentName: c.AgentName, DisplayName: c.DisplayName, OrigID: c.OrigID, CreateBy: c.CreateBy,
 		State: int(c.State), WrongAttempts: c.WrongAttempts, CreateTime: c.CreateTime, ExpireTime: c.ExpireTime,
 		EndTime: c.EndTime, DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
+		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime,
 	}
 }
 
@@ -98,6 +119,7 @@ func (r vCall) call() verify.Call {
 		AgentName: r.AgentName, DisplayName: r.DisplayName, OrigID: r.OrigID, CreateBy: r.CreateBy,
 		State: verify.State(r.State), WrongAttempts: r.WrongAttempts, CreateTime: r.CreateTime,
 		ExpireTime: r.ExpireTime, EndTime: r.EndTime, DeviceID: r.DeviceID, SealedSecret: r.SealedSecret,
+		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime,
 	}
 }
 
@@ -161,20 +183,139 @@ func vCalleeIndexKey(r vCall) []byte {
 // sort first).
 func vTimeKey(t time.Time) uint64 { return uint64(t.UnixNano()) ^ (1 << 63) }
 
-// CreateCall implements verify.Store.
-func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call) error {
+// vCallerPrefix is the index prefix of an official line's live calls. A
+// caller is one of the platform's own numbers, not a customer's, so it is
+// kept as it is.
+func vCallerPrefix(n phone.Number) []byte { return append([]byte(n.String()), 0) }
+
+func vCallerIndexKey(r vCall) []byte {
+	k := vCallerPrefix(phone.Number(r.Caller))
+	k = binary.BigEndian.AppendUint64(k, vTimeKey(r.ExpireTime))
+	return append(k, r.ID...)
+}
+
+// vPlacesCalls reports whether n is, in tx, a registered official number
+// that places calls. The official numbers are the numbers domain's
+// (BlocklistStore); the calls domain reads them here so that stamping and
+// the check are one transaction.
+func vPlacesCalls(tx *bolt.Tx, n phone.Number) (bool, error) {
+	b := tx.Bucket(bOfficial)
+	if b == nil {
+		return false, nil
+	}
+	v := b.Get([]byte(n.String()))
+	if v == nil {
+		return false, nil
+	}
+	o, err := decodeOfficial(v)
+	if err != nil {
+		return false, err
+	}
+	return o.Direction.PlacesCalls(), nil
+}
+
+// vSetNotLive stores r, which was live, with its new state (ENDED or
+// LOCKED), and drops it from its line's index of live calls.
+func vSetNotLive(tx *bolt.Tx, r vCall) error {
+	if err := vPutCall(tx, r); err != nil {
+		return err
+	}
+	if b := tx.Bucket(vbByCaller); b != nil {
+		return b.Delete(vCallerIndexKey(r))
+	}
+	return nil
+}
+
+// vEndCallsFrom ends, in tx, every call from caller that is stored ACTIVE
+// and not expired at at, and returns how many. BlocklistStore calls it when
+// an official number is deleted.
+func vEndCallsFrom(tx *bolt.Tx, caller phone.Number, at time.Time) (int, error) {
+	idx := tx.Bucket(vbByCaller)
+	if idx == nil {
+		return 0, nil // no calls were ever stored
+	}
+	prefix := vCallerPrefix(caller)
+	var keys [][]byte
+	c := idx.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	n := 0
+	floor := vTimeKey(at)
+	for _, k := range keys {
+		rest := k[len(prefix):]
+		if len(rest) < 8 {
+			return 0, fmt.Errorf("bad caller index key")
+		}
+		if binary.BigEndian.Uint64(rest[:8]) <= floor {
+			// Expired by now: nothing to end, and nothing will again.
+			if err := idx.Delete(k); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		r, err := vGetCall(tx, string(rest[8:]))
+		if err != nil {
+			return 0, err
+		}
+		if verify.State(r.State) != verify.StateActive || !at.Before(r.ExpireTime) {
+			if err := idx.Delete(k); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		r.State = int(verify.StateEnded)
+		r.EndTime = at
+		if err := vSetNotLive(tx, r); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// withCount returns ev with After[key] = n, leaving the caller's map alone.
+func withCount(ev audit.Event, key string, n int) audit.Event {
+	after := make(map[string]any, len(ev.After)+1)
+	for k, v := range ev.After {
+		after[k] = v
+	}
+	after[key] = n
+	ev.After = after
+	return ev
+}
+
+// CreateCall implements verify.Store: the caller check, the call and its
+// event are one transaction.
+func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r := vCallOf(c)
 	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
+		ok, err := vPlacesCalls(tx, c.Caller)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fault.ErrFailedPrecondition
+		}
 		if tx.Bucket(vbCalls).Get([]byte(r.ID)) != nil {
 			return fault.ErrAlreadyExists
 		}
 		if err := vPutCall(tx, r); err != nil {
 			return err
 		}
-		return tx.Bucket(vbByCallee).Put(vCalleeIndexKey(r), nil)
+		if err := tx.Bucket(vbByCallee).Put(vCalleeIndexKey(r), nil); err != nil {
+			return err
+		}
+		if verify.State(r.State) == verify.StateActive {
+			if err := tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil); err != nil {
+				return err
+			}
+		}
+		_, err = appendAudit(tx, ev)
+		return err
 	}))
 }
 
@@ -235,8 +376,57 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 	return out, storeErr(err)
 }
 
+// ListCallsFrom implements verify.Store. The cursor is the hex of the last
+// listed call's index key after the caller prefix.
+func (s *VerifyStore) ListCallsFrom(ctx context.Context, caller phone.Number, now time.Time, cursor string, limit int) ([]verify.Call, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	prefix := vCallerPrefix(caller)
+	start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), vTimeKey(now)+1)
+	if cursor != "" {
+		rest, err := hex.DecodeString(cursor)
+		if err != nil || len(rest) <= 8 {
+			return nil, "", fault.Invalid("page_token", "is not a page token this service issued")
+		}
+		if k := append(bytes.Clone(prefix), rest...); bytes.Compare(k, start) > 0 {
+			start = append(k, 0) // just past the last listed key
+		}
+	}
+	var out []verify.Call
+	next := ""
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(vbByCaller).Cursor()
+		var last []byte
+		for k, _ := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			rest := k[len(prefix):]
+			if len(rest) <= 8 {
+				return fmt.Errorf("bad caller index key")
+			}
+			r, err := vGetCall(tx, string(rest[8:]))
+			if err != nil {
+				return err
+			}
+			if verify.State(r.State) != verify.StateActive || !now.Before(r.ExpireTime) {
+				continue
+			}
+			if len(out) == limit {
+				next = hex.EncodeToString(last)
+				return nil
+			}
+			out = append(out, r.call())
+			last = bytes.Clone(rest)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", storeErr(err)
+	}
+	return out, next, nil
+}
+
 // EndCall implements verify.Store.
-func (s *VerifyStore) EndCall(ctx context.Context, id string, at time.Time) (verify.Call, error) {
+func (s *VerifyStore) EndCall(ctx context.Context, id, by string, at time.Time, ev audit.Event) (verify.Call, error) {
 	if err := ctx.Err(); err != nil {
 		return verify.Call{}, err
 	}
@@ -246,12 +436,19 @@ func (s *VerifyStore) EndCall(ctx context.Context, id string, at time.Time) (ver
 		if r, err = vGetCall(tx, id); err != nil {
 			return err
 		}
+		if by != "" && r.CreateBy != by {
+			return fault.ErrNotFound
+		}
 		if verify.State(r.State) != verify.StateActive || !at.Before(r.ExpireTime) {
 			return nil
 		}
 		r.State = int(verify.StateEnded)
 		r.EndTime = at
-		return vPutCall(tx, r)
+		if err := vSetNotLive(tx, r); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, ev)
+		return err
 	})
 	if err != nil {
 		return verify.Call{}, storeErr(err)
@@ -259,13 +456,38 @@ func (s *VerifyStore) EndCall(ctx context.Context, id string, at time.Time) (ver
 	return r.call(), nil
 }
 
-// RecordCodeAttempt implements verify.Store.
-func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, correct bool, limit int, now time.Time) (verify.Call, error) {
+// EndCallsFrom implements verify.Store.
+func (s *VerifyStore) EndCallsFrom(ctx context.Context, caller phone.Number, at time.Time, ev audit.Event) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return verify.Call{}, err
+		return 0, err
 	}
-	var r vCall
-	decide := func(tx *bolt.Tx) error {
+	var n int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if n, err = vEndCallsFrom(tx, caller, at); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, withCount(ev, "ended_calls", n))
+		return err
+	})
+	if err != nil {
+		return 0, storeErr(err)
+	}
+	return n, nil
+}
+
+// RecordCodeAttempt implements verify.Store: the check, the use of the
+// code (or the count of a wrong one) and the lock's event are one
+// transaction, so a code matches once however many confirm it at once.
+func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock audit.Event) (verify.Call, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return verify.Call{}, false, err
+	}
+	var (
+		r       vCall
+		matched bool
+	)
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if r, err = vGetCall(tx, id); err != nil {
 			return err
@@ -273,25 +495,27 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, correct 
 		if verify.State(r.State) != verify.StateActive || !now.Before(r.ExpireTime) || r.WrongAttempts >= limit {
 			return fault.ErrConflict
 		}
-		if correct {
-			return nil
+		if step > 0 && step > r.LastCodeStep {
+			matched = true
+			r.LastCodeStep = step
+			r.ConfirmTime = now
+			return vPutCall(tx, r)
 		}
 		r.WrongAttempts++
-		if r.WrongAttempts >= limit {
-			r.State = int(verify.StateLocked)
+		if r.WrongAttempts < limit {
+			return vPutCall(tx, r)
 		}
-		return vPutCall(tx, r)
-	}
-	var err error
-	if correct {
-		err = s.db.View(decide) // a consistent snapshot is enough: nothing changes
-	} else {
-		err = s.db.Update(decide)
-	}
+		r.State = int(verify.StateLocked)
+		if err := vSetNotLive(tx, r); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, lock)
+		return err
+	})
 	if err != nil {
-		return verify.Call{}, storeErr(err)
+		return verify.Call{}, false, storeErr(err)
 	}
-	return r.call(), nil
+	return r.call(), matched, nil
 }
 
 func vDeviceKey(customer phone.Number, id string) []byte {
@@ -308,7 +532,7 @@ func vDecodeDevice(v []byte) (verify.Device, error) {
 }
 
 // CreateDevice implements verify.Store.
-func (s *VerifyStore) CreateDevice(ctx context.Context, d verify.Device, limit int) error {
+func (s *VerifyStore) CreateDevice(ctx context.Context, d verify.Device, limit int, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -332,7 +556,11 @@ func (s *VerifyStore) CreateDevice(ctx context.Context, d verify.Device, limit i
 		if n >= limit {
 			return fault.ErrResourceExhausted
 		}
-		return b.Put(k, v)
+		if err := b.Put(k, v); err != nil {
+			return err
+		}
+		_, err := appendAudit(tx, ev)
+		return err
 	}))
 }
 
@@ -385,7 +613,7 @@ func (s *VerifyStore) ListDevices(ctx context.Context, customer phone.Number) ([
 }
 
 // DeleteDevice implements verify.Store.
-func (s *VerifyStore) DeleteDevice(ctx context.Context, customer phone.Number, id string) error {
+func (s *VerifyStore) DeleteDevice(ctx context.Context, customer phone.Number, id string, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -395,7 +623,11 @@ func (s *VerifyStore) DeleteDevice(ctx context.Context, customer phone.Number, i
 		if b.Get(k) == nil {
 			return fault.ErrNotFound
 		}
-		return b.Delete(k)
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		_, err := appendAudit(tx, ev)
+		return err
 	}))
 }
 
@@ -422,7 +654,7 @@ func (s *VerifyStore) GetPreferences(ctx context.Context, customer phone.Number)
 }
 
 // PutPreferences implements verify.Store.
-func (s *VerifyStore) PutPreferences(ctx context.Context, customer phone.Number, p verify.Preferences) error {
+func (s *VerifyStore) PutPreferences(ctx context.Context, customer phone.Number, p verify.Preferences, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -431,7 +663,11 @@ func (s *VerifyStore) PutPreferences(ctx context.Context, customer phone.Number,
 		return err
 	}
 	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(vbPrefs).Put(vCustomerKey(customer), v)
+		if err := tx.Bucket(vbPrefs).Put(vCustomerKey(customer), v); err != nil {
+			return err
+		}
+		_, err := appendAudit(tx, ev)
+		return err
 	}))
 }
 
@@ -486,7 +722,7 @@ func vKeyNewer(a, b verify.SigningKey) bool {
 
 // RotateSigningKey implements verify.Store: compare-and-swap on the current
 // key id, in one transaction.
-func (s *VerifyStore) RotateSigningKey(ctx context.Context, expectCurrent string, next verify.SigningKey, retireTime, publishUntil time.Time) error {
+func (s *VerifyStore) RotateSigningKey(ctx context.Context, expectCurrent string, next verify.SigningKey, retireTime, publishUntil time.Time, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -526,6 +762,10 @@ func (s *VerifyStore) RotateSigningKey(ctx context.Context, expectCurrent string
 		if err := keys.Put([]byte(next.ID), nv); err != nil {
 			return err
 		}
-		return meta.Put(vCurrentKey, []byte(next.ID))
+		if err := meta.Put(vCurrentKey, []byte(next.ID)); err != nil {
+			return err
+		}
+		_, err := appendAudit(tx, ev)
+		return err
 	}))
 }

@@ -1,0 +1,30 @@
+package boltstore_test
+
+import (
+	"testing"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/blocklist/storetest"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/store/boltstore"
+)
+
+func TestBlocklistStoreOfficialNumberAudit(t *testing.T) {
+	t.Parallel()
+	storetest.RunOfficialAudit(t, func(t *testing.T) (blocklist.Store, audit.Store) {
+		db, err := boltstore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s, err := boltstore.NewBlocklistStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := boltstore.NewAuditStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, as
+	})
+}
