@@ -149,6 +149,8 @@ type envOpt func(*verify.Config)
 
 func withAlg(alg string) envOpt { return func(c *verify.Config) { c.Algorithm = alg } }
 
+func withDirectory(d verify.Directory) envOpt { return func(c *verify.Config) { c.Directory = d } }
+
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	db, err := boltstore.Open(t.TempDir())
