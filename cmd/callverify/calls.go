@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,8 +116,83 @@ func newCallCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.AddCommand(stamp, get, end, code)
+	cmd.AddCommand(stamp, get, end, code, newCallListCmd(), newCallEndAllCmd())
 	return cmd
+}
+
+// newCallListCmd lists the live calls of an official line (role admin).
+func newCallListCmd() *cobra.Command {
+	var caller string
+	ls := &cobra.Command{
+		Use:   "ls --caller NUMBER",
+		Short: "List the live calls of an official line, earliest expiry first (role admin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cc, ctx, done, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			c := callverifyv1.NewCallServiceClient(cc)
+			all := &callverifyv1.ListCallsResponse{}
+			for tok := ""; ; {
+				page, err := c.ListCalls(ctx, &callverifyv1.ListCallsRequest{CallerNumber: caller, PageSize: 1000, PageToken: tok})
+				if err != nil {
+					return err
+				}
+				all.Calls = append(all.Calls, page.GetCalls()...)
+				if tok = page.GetNextPageToken(); tok == "" {
+					break
+				}
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), all)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CALL\tCALLEE\tAGENT\tEXPIRES")
+			for _, call := range all.GetCalls() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", call.GetCallId(), call.GetCalleeNumber(), call.GetAgentId(),
+					call.GetExpireTime().AsTime().Local().Format(time.DateTime))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d live calls\n", len(all.GetCalls()))
+			return err
+		},
+	}
+	ls.Flags().StringVar(&caller, "caller", "", "the official line")
+	_ = ls.MarkFlagRequired("caller")
+	return ls
+}
+
+// newCallEndAllCmd ends every live call of an official line (role admin).
+func newCallEndAllCmd() *cobra.Command {
+	var caller string
+	endAll := &cobra.Command{
+		Use:   "end-all --caller NUMBER",
+		Short: "End every live call of an official line at once; they stop verifying (role admin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cc, ctx, done, err := dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			r, err := callverifyv1.NewCallServiceClient(cc).EndCalls(ctx, &callverifyv1.EndCallsRequest{CallerNumber: caller})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "ended %d calls\n", r.GetEndedCount())
+			return err
+		},
+	}
+	endAll.Flags().StringVar(&caller, "caller", "", "the official line")
+	_ = endAll.MarkFlagRequired("caller")
+	return endAll
 }
 
 func newCheckCmd() *cobra.Command {

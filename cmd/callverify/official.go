@@ -82,7 +82,7 @@ func newOfficialCmd() *cobra.Command {
 
 	del := &cobra.Command{
 		Use:   "delete NUMBER",
-		Short: "Remove an official number",
+		Short: "Remove an official number; its live calls end with it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cc, ctx, done, err := dial(cmd)
@@ -93,7 +93,7 @@ func newOfficialCmd() *cobra.Command {
 			if _, err := callverifyv1.NewAdminServiceClient(cc).DeleteOfficialNumber(ctx, &callverifyv1.DeleteOfficialNumberRequest{Number: args[0]}); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s (its live calls ended)\n", args[0])
 			return err
 		},
 	}
