@@ -9,7 +9,11 @@
 // verdict precedence and the words shown to a frightened person on the
 // phone. Everything it keeps goes through its Store interface, whose every
 // method is one atomic step (see storetest for the contract); the numbers it
-// needs from the blocklist domain come through Directory. Time comes only
+// needs from the blocklist domain come through Directory, which every
+// verdict consults at the moment of asking: a call verifies only while its
+// caller is an official number that places calls and is not blocked. A
+// change of state and its audit event are one store step. Codes are
+// one-time, and a dialer reaches only the calls it stamped. Time comes only
 // from the injected clock.
 //
 // It must never log, and never put into an error message, a confirmation

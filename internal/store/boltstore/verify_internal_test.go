@@ -1,0 +1,56 @@
+package boltstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/verify"
+)
+
+// A store written before the caller index existed gets its live calls
+// indexed when it is opened, so deleting their official number ends them.
+func TestOpeningAnOlderStoreIndexesTheLiveCallsOfEachLine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bl, err := NewBlocklistStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := NewVerifyStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := phone.Number("+8657188881234")
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "x", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"c1", "c2"} {
+		c := verify.Call{ID: id, Caller: line, Callee: "+8613800138000", State: verify.StateActive, CreateTime: now, ExpireTime: now.Add(time.Hour)}
+		if err := vs.CreateCall(ctx, c, audit.Event{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As the store was before: no caller index.
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(vbByCaller) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewVerifyStore(db); err != nil {
+		t.Fatal(err)
+	}
+	_, ended, err := bl.DeleteOfficialNumber(ctx, line, now, audit.Event{})
+	if err != nil || ended != 2 {
+		t.Fatalf("DeleteOfficialNumber ended %d calls (%v), want 2", ended, err)
+	}
+}
