@@ -293,7 +293,7 @@ func (s *Service) GetConfirmationCode(ctx context.Context, actor audit.Actor, id
 	return s.codeNow(ctx, c, now)
 }
 
-// maxCallsPage bounds a page of ListCalls.
+// Page sizes of ListCalls.
 const (
 	defCallsPage = 100
 	maxCallsPage = 1000
