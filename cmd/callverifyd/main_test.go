@@ -105,7 +105,7 @@ func do(t *testing.T, method, url, token, body string) (int, string) {
 // admin token, kill -9, start again: the numbers are there.
 func TestOfficialNumbersSurviveKill9(t *testing.T) {
 	server, cli := buildBinaries(t)
-	dataDir := t.TempDir()
+	dataDir := filepath.Join(t.TempDir(), "data")
 	grpcAddr, httpAddr := freePort(t), freePort(t)
 	d := start(t, server, dataDir, grpcAddr, httpAddr)
 	admin := mint(t, cli, dataDir, "--role", "admin", "--sub", "alice")

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/callverify/callverify/internal/secretfile"
 )
 
 // ErrUnauthenticated is wrapped by every error Verify and BearerToken
@@ -97,6 +99,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		methods = []string{jwt.SigningMethodHS256.Alg()}
 
 	case cfg.JWKSFile != "":
+		// Public keys, but whoever can change them can sign bearer tokens.
+		if err := secretfile.CheckPublic(cfg.JWKSFile); err != nil {
+			return nil, fmt.Errorf("auth: reading JWKS file: %w", err)
+		}
 		data, err := os.ReadFile(cfg.JWKSFile)
 		if err != nil {
 			return nil, fmt.Errorf("auth: reading JWKS file: %w", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -429,5 +430,24 @@ func TestVerifyReportsEveryClaimProblemOnOneLine(t *testing.T) {
 	msg := err.Error()
 	if !strings.Contains(msg, "sub claim") || !strings.Contains(msg, `role claim "root"`) || strings.Contains(msg, "\n") {
 		t.Fatalf("error %q, want both problems on one line", msg)
+	}
+}
+
+func TestNewVerifierRefusesAJWKSFileOthersCanChange(t *testing.T) {
+	t.Parallel()
+	k := getKeys()
+	path := writeFile(t, "jwks.json", marshalJWKS(t, jwk(k.p256, "ec-1", "")))
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewVerifier(context.Background(), Config{Issuer: "i", Audience: "a", JWKSFile: path})
+	if err == nil || !strings.Contains(err.Error(), "mode 0666") || !strings.Contains(err.Error(), "chmod go-w "+path) {
+		t.Fatalf("NewVerifier with a world-writable JWKS file: %v, want a refusal naming the mode and the fix", err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewVerifier(context.Background(), Config{Issuer: "i", Audience: "a", JWKSFile: path}); err != nil {
+		t.Fatalf("NewVerifier with a 0644 JWKS file (public keys may be read by anyone): %v", err)
 	}
 }

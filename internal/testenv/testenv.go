@@ -77,7 +77,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	cfg, err := app.ParseFlags("testenv", []string{
 		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--data-dir", t.TempDir(), "--log-level", "debug",
+		"--data-dir", filepath.Join(t.TempDir(), "data"), "--log-level", "debug",
 		"--shutdown-timeout", "5s",
 	}, func(string) string { return "" })
 	if err != nil {
