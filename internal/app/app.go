@@ -181,15 +181,16 @@ func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger, now fun
 		JWKSFile:       cfg.AuthJWKSFile,
 		JWKSURL:        cfg.AuthJWKSURL,
 		HMACSecretFile: cfg.AuthHMACSecretFile,
+		MaxTokenAge:    cfg.AuthMaxTokenAge,
 		Now:            now,
 	}
-	if ac.JWKSFile == "" && ac.JWKSURL == "" && ac.HMACSecretFile == "" {
+	if cfg.Dev { // Validate has made sure no identity provider is configured
 		path, err := auth.EnsureDevSecret(cfg.DataDir)
 		if err != nil {
 			return nil, fmt.Errorf("development issuer secret: %w", err)
 		}
 		ac.Issuer, ac.Audience, ac.HMACSecretFile = auth.DevIssuer, auth.DevAudience, path
-		log.Warn("no identity provider configured: accepting tokens of the development issuer (mint them with `callverify token mint`)",
+		log.Warn("--dev: accepting bearer tokens of the development issuer (mint them with callverify token mint); never use this in production",
 			"secret", path)
 	}
 	v, err := auth.NewVerifier(ctx, ac)

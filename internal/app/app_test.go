@@ -14,7 +14,7 @@ import (
 // added to the command line.
 func testConfig(t *testing.T, args ...string) Config {
 	t.Helper()
-	base := []string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}
+	base := []string{"--dev", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}
 	cfg, err := ParseFlags("test", append(base, args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("ParseFlags: %v", err)
