@@ -199,3 +199,47 @@ func TestHelpPrintsGNUFlagsWithTypes(t *testing.T) {
 		}
 	}
 }
+
+// deploy/ runs the server against a real identity provider, never --dev.
+func TestDeployConfiguresAnIdentityProviderNotTheDevelopmentIssuer(t *testing.T) {
+	t.Parallel()
+	var all strings.Builder
+	err := filepath.WalkDir("../../deploy", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			if strings.Contains(line, "--dev") || strings.Contains(line, "CALLVERIFY_DEV") {
+				t.Errorf("%s:%d turns on the development issuer: %s", path, i+1, line)
+			}
+		}
+		all.Write(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"../../deploy/compose.yaml", "../../deploy/k8s/kustomization.yaml"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"CALLVERIFY_AUTH_JWKS_URL", "CALLVERIFY_AUTH_ISSUER", "CALLVERIFY_AUTH_AUDIENCE"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s does not set %s", file, want)
+			}
+		}
+	}
+	for _, file := range []string{"../../deploy/compose.yaml", "../../deploy/k8s/statefulset.yaml"} {
+		if b, _ := os.ReadFile(file); !strings.Contains(string(b), "CALLVERIFY_KEK_FILE") {
+			t.Errorf("%s does not take the key-encryption key from a secret (CALLVERIFY_KEK_FILE)", file)
+		}
+	}
+}
