@@ -30,4 +30,4 @@ lint:
 	go vet ./...
 
 run:
-	go run ./cmd/callverifyd
+	go run ./cmd/callverifyd --dev

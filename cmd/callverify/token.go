@@ -17,9 +17,10 @@ func newTokenCmd() *cobra.Command {
 	var ttl time.Duration
 	mint := &cobra.Command{
 		Use:   "mint",
-		Short: "Print a bearer token accepted by a callverifyd started on the embedded default with the same data directory",
+		Short: "Print a bearer token accepted by a callverifyd started with --dev on the same data directory",
 		Long: "Mint signs a token with the development issuer's secret in the data directory " +
-			"(created on first use by callverifyd or by this command). It prints the token and nothing else on stdout.",
+			"(created on first use by callverifyd --dev or by this command). It prints the token and nothing else on stdout. " +
+			"A server started without --dev does not accept it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := auth.ParseRole(role)
@@ -50,7 +51,7 @@ func newTokenCmd() *cobra.Command {
 	mint.Flags().StringVar(&role, "role", "", "customer, dialer, analyst or admin")
 	mint.Flags().StringVar(&sub, "sub", "", "principal id (sub claim)")
 	mint.Flags().StringVar(&phoneNumber, "phone", "", "the customer's phone number (phone_number claim; customers only)")
-	mint.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token is valid")
+	mint.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token is valid (the server also refuses tokens older than its --auth-max-token-age, 24h by default)")
 	_ = mint.MarkFlagRequired("role")
 	_ = mint.MarkFlagRequired("sub")
 	cmd.AddCommand(mint)

@@ -5,32 +5,39 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/pflag"
+
 	"github.com/callverify/callverify/internal/app"
 )
 
+const name = "callverifyd"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := realMain(ctx, os.Args[1:])
+	err := realMain(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "callverifyd:", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
 }
 
-func realMain(ctx context.Context, args []string) error {
-	cfg, err := app.ParseFlags("callverifyd", args, os.Getenv)
-	if err != nil {
+// realMain runs the server until ctx is done; --help prints the flags to
+// stdout.
+func realMain(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := app.ParseFlags(name, args, getenv)
+	if errors.Is(err, pflag.ErrHelp) {
+		_, err = io.WriteString(stdout, app.Usage(name))
 		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%w\n(run %s --help for the flags)", err, name)
 	}
 	return app.Run(ctx, cfg, app.Options{})
 }

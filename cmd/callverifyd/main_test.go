@@ -52,7 +52,7 @@ func start(t *testing.T, bin, dataDir, grpcAddr, httpAddr string) *daemon {
 	d := &daemon{http: "http://" + httpAddr, logs: &bytes.Buffer{}}
 	d.cmd = exec.Command(bin)
 	d.cmd.Env = append(os.Environ(),
-		"CALLVERIFY_DATA_DIR="+dataDir, "CALLVERIFY_GRPC_ADDR="+grpcAddr, "CALLVERIFY_HTTP_ADDR="+httpAddr)
+		"CALLVERIFY_DEV=true", "CALLVERIFY_DATA_DIR="+dataDir, "CALLVERIFY_GRPC_ADDR="+grpcAddr, "CALLVERIFY_HTTP_ADDR="+httpAddr)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func do(t *testing.T, method, url, token, body string) (int, string) {
 // admin token, kill -9, start again: the numbers are there.
 func TestOfficialNumbersSurviveKill9(t *testing.T) {
 	server, cli := buildBinaries(t)
-	dataDir := t.TempDir()
+	dataDir := filepath.Join(t.TempDir(), "data")
 	grpcAddr, httpAddr := freePort(t), freePort(t)
 	d := start(t, server, dataDir, grpcAddr, httpAddr)
 	admin := mint(t, cli, dataDir, "--role", "admin", "--sub", "alice")
@@ -159,22 +159,87 @@ func TestOfficialNumbersSurviveKill9(t *testing.T) {
 	}
 }
 
+func noEnv(string) string { return "" }
+
 func TestBadConfigurationSaysWhatIsWrong(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		args []string
+		env  map[string]string
 		want string
 	}{
-		{[]string{"--grpc-addr", "nonsense"}, "--grpc-addr"},
-		{[]string{"--default-region", "XX"}, "--default-region"},
-		{[]string{"--token-algorithm", "HS256"}, "--token-algorithm"},
-		{[]string{"--shutdown-timeout", "soon"}, "--shutdown-timeout"},
-		{[]string{"--auth-jwks-file", "a", "--auth-hmac-secret-file", "b"}, "at most one"},
-		{[]string{"--redis-addrs", "127.0.0.1:6379"}, "--redis-addrs"},
+		{[]string{"--dev", "--grpc-addr", "nonsense"}, nil, "--grpc-addr"},
+		{[]string{"--dev", "--default-region", "XX"}, nil, "--default-region"},
+		{[]string{"--dev", "--token-algorithm", "HS256"}, nil, "--token-algorithm"},
+		{[]string{"--dev", "--shutdown-timeout", "soon"}, nil, "--shutdown-timeout"},
+		{[]string{"--dev", "--lookup-burst", "10x"}, nil, `invalid argument "10x" for "--lookup-burst" flag`},
+		{[]string{"--dev"}, map[string]string{"CALLVERIFY_LOOKUP_BURST": "10x"}, `invalid value "10x" of CALLVERIFY_LOOKUP_BURST`},
+		{[]string{"--dev"}, map[string]string{"CALLVERIFY_REQUEST_TIMEOUT": "5"}, `invalid value "5" of CALLVERIFY_REQUEST_TIMEOUT`},
+		{[]string{"--auth-jwks-file", "a", "--auth-hmac-secret-file", "b"}, nil, "set only one"},
+		{[]string{"--dev", "--redis-addrs", "127.0.0.1:6379"}, nil, "--redis-addrs"},
+		{nil, nil, "no identity provider"},
+		{[]string{"--dev", "--auth-jwks-url", "https://idp.example/jwks.json"}, nil, "both configured"},
 	} {
-		err := realMain(context.Background(), tc.args)
+		err := realMain(context.Background(), tc.args, func(k string) string { return tc.env[k] }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: err = %v, want it to mention %q", tc.args, err, tc.want)
+			t.Errorf("%v %v: err = %v, want it to mention %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestHelpPrintsGNUFlagsWithTypes(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := realMain(context.Background(), []string{"--help"}, noEnv, &out); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"Usage: callverifyd [flags]", "--dev ", "--request-timeout duration", "--lookup-burst int", "--lookup-rate float"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help does not show %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// deploy/ runs the server against a real identity provider, never --dev.
+func TestDeployConfiguresAnIdentityProviderNotTheDevelopmentIssuer(t *testing.T) {
+	t.Parallel()
+	var all strings.Builder
+	err := filepath.WalkDir("../../deploy", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			if strings.Contains(line, "--dev") || strings.Contains(line, "CALLVERIFY_DEV") {
+				t.Errorf("%s:%d turns on the development issuer: %s", path, i+1, line)
+			}
+		}
+		all.Write(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"../../deploy/compose.yaml", "../../deploy/k8s/kustomization.yaml"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"CALLVERIFY_AUTH_JWKS_URL", "CALLVERIFY_AUTH_ISSUER", "CALLVERIFY_AUTH_AUDIENCE"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s does not set %s", file, want)
+			}
+		}
+	}
+	for _, file := range []string{"../../deploy/compose.yaml", "../../deploy/k8s/statefulset.yaml"} {
+		if b, _ := os.ReadFile(file); !strings.Contains(string(b), "CALLVERIFY_KEK_FILE") {
+			t.Errorf("%s does not take the key-encryption key from a secret (CALLVERIFY_KEK_FILE)", file)
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/auth"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/secretfile"
 	"github.com/callverify/callverify/internal/server"
 	"github.com/callverify/callverify/internal/store/boltstore"
 	"github.com/callverify/callverify/verify"
@@ -67,6 +68,10 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	parser, err := phone.NewParser(cfg.DefaultRegion)
 	if err != nil {
 		return nil, fmt.Errorf("default region: %w", err)
+	}
+	// Everything below keeps its state and keys in the data directory.
+	if err := secretfile.EnsureDir(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	authn, err := newAuthenticator(ctx, cfg, log, now)
 	if err != nil {
@@ -176,15 +181,16 @@ func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger, now fun
 		JWKSFile:       cfg.AuthJWKSFile,
 		JWKSURL:        cfg.AuthJWKSURL,
 		HMACSecretFile: cfg.AuthHMACSecretFile,
+		MaxTokenAge:    cfg.AuthMaxTokenAge,
 		Now:            now,
 	}
-	if ac.JWKSFile == "" && ac.JWKSURL == "" && ac.HMACSecretFile == "" {
+	if cfg.Dev { // Validate has made sure no identity provider is configured
 		path, err := auth.EnsureDevSecret(cfg.DataDir)
 		if err != nil {
 			return nil, fmt.Errorf("development issuer secret: %w", err)
 		}
 		ac.Issuer, ac.Audience, ac.HMACSecretFile = auth.DevIssuer, auth.DevAudience, path
-		log.Warn("no identity provider configured: accepting tokens of the development issuer (mint them with `callverify token mint`)",
+		log.Warn("--dev: accepting bearer tokens of the development issuer (mint them with callverify token mint); never use this in production",
 			"secret", path)
 	}
 	v, err := auth.NewVerifier(ctx, ac)
@@ -197,7 +203,8 @@ func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger, now fun
 const kekFileName = "kek.key"
 
 // loadOrCreateKEK reads the key-encryption key, creating one in the data
-// directory (0600) for the embedded default.
+// directory for the embedded default. Either file is refused when another
+// user could read or change it.
 func loadOrCreateKEK(cfg Config) ([]byte, error) {
 	path := cfg.KEKFile
 	if path == "" {
@@ -206,25 +213,11 @@ func loadOrCreateKEK(cfg Config) ([]byte, error) {
 		if _, err := rand.Read(k); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		switch {
-		case err == nil:
-			_, werr := f.Write(k)
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-			if werr == nil {
-				werr = syncDir(cfg.DataDir)
-			}
-			if werr != nil {
-				os.Remove(path)
-				return nil, fmt.Errorf("write key-encryption key %s: %w", path, werr)
-			}
-		case !errors.Is(err, fs.ErrExist):
-			return nil, fmt.Errorf("create key-encryption key %s: %w", path, err)
+		if err := secretfile.Write(path, k); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("key-encryption key: %w", err)
 		}
 	}
-	k, err := os.ReadFile(path)
+	k, err := secretfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key-encryption key: %w", err)
 	}
@@ -232,15 +225,6 @@ func loadOrCreateKEK(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("key-encryption key %s: holds %d bytes, want exactly 32", path, len(k))
 	}
 	return k, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // NewLogger returns the process's slog logger.

@@ -2,18 +2,21 @@ package app
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/callverify/callverify/internal/auth"
 	"github.com/callverify/callverify/internal/phone"
 )
 
 // Config is callverifyd's whole configuration. Every field has a flag and a
-// CALLVERIFY_* environment variable; a flag given on the command line wins.
+// CALLVERIFY_* environment variable (see bind); a flag given on the command
+// line wins.
 type Config struct {
 	GRPCAddr      string
 	HTTPAddr      string
@@ -21,13 +24,19 @@ type Config struct {
 	RedisAddrs    []string
 	DefaultRegion string
 
-	// Bearer tokens of callers. With no key source, the embedded default
-	// creates a development HMAC secret in DataDir (see `callverify token mint`).
+	// Dev accepts bearer tokens of the development issuer, whose secret is
+	// created in DataDir (see callverify token mint). It excludes an
+	// identity provider's keys, which are required without it.
+	Dev bool
+
+	// Bearer tokens of callers: an identity provider's keys.
 	AuthIssuer         string
 	AuthAudience       string
 	AuthJWKSFile       string
 	AuthJWKSURL        string
 	AuthHMACSecretFile string
+	// AuthMaxTokenAge refuses tokens issued (iat) longer ago than this.
+	AuthMaxTokenAge time.Duration
 
 	// Call tokens this service signs.
 	TokenIssuer    string
@@ -50,48 +59,55 @@ type Config struct {
 	AutoBlockWindow    time.Duration
 }
 
-type flagSpec struct {
-	name, env, def, usage string
-	dst                   *string
+// bind declares every setting with its default and help: adding one is a
+// field above and one line here. Its environment variable is the flag's
+// name in upper case with '_' for '-', after CALLVERIFY_.
+func (c *Config) bind(f flags) {
+	f.String(&c.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
+	f.String(&c.HTTPAddr, "http-addr", ":8080", "HTTP (REST, health, metrics) listen address")
+	f.String(&c.DataDir, "data-dir", "./data", "directory of the embedded store and keys; only its owner may enter it (chmod 700)")
+	f.Strings(&c.RedisAddrs, "redis-addrs", nil, "comma-separated Redis addresses; empty = embedded store")
+	f.String(&c.DefaultRegion, "default-region", "CN", "region for numbers written without a country code")
+	f.Bool(&c.Dev, "dev", false, "accept bearer tokens of the development issuer (callverify token mint), for local use; excludes --auth-*")
+	f.String(&c.AuthIssuer, "auth-issuer", "", "issuer (iss) of callers' bearer tokens")
+	f.String(&c.AuthAudience, "auth-audience", "", "audience (aud) of callers' bearer tokens")
+	f.String(&c.AuthJWKSFile, "auth-jwks-file", "", "JWKS file with the identity provider's public keys")
+	f.String(&c.AuthJWKSURL, "auth-jwks-url", "", "JWKS URL of the identity provider (cached, refreshed)")
+	f.String(&c.AuthHMACSecretFile, "auth-hmac-secret-file", "", "HS256 secret shared with the identity provider (mode 0600)")
+	f.Duration(&c.AuthMaxTokenAge, "auth-max-token-age", auth.DefaultMaxTokenAge, "refuse bearer tokens issued (iat) longer ago than this, whatever their exp")
+	f.String(&c.TokenIssuer, "token-issuer", "callverify", "iss of the call tokens this service signs")
+	f.String(&c.TokenAlgorithm, "token-algorithm", "ES256", "signing algorithm of call tokens: ES256 or EdDSA")
+	f.String(&c.TokenX5U, "token-x5u", "", "x5u header of call tokens (URL of the certificate), optional")
+	f.String(&c.KEKFile, "kek-file", "", "file with the 32-byte key-encryption key (mode 0600); default: created in the data directory")
+	f.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.String(&c.LogFormat, "log-format", "text", "text or json")
+	f.Duration(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for calls in flight")
+	f.Duration(&c.RequestTimeout, "request-timeout", 10*time.Second, "deadline of every unary request")
+	f.Float(&c.LookupRate, "lookup-rate", 1, "anonymous LookupNumber requests per second per client address")
+	f.Int(&c.LookupBurst, "lookup-burst", 10, "burst of anonymous LookupNumber requests per client address")
+	f.Int(&c.MaxReportsPerDay, "max-reports-per-day", 20, "reports one customer may file per day")
+	f.Int(&c.AutoBlockReporters, "auto-block-reporters", 0, "block a number by itself once this many distinct customers reported it (0 = off)")
+	f.Duration(&c.AutoBlockWindow, "auto-block-window", 168*time.Hour, "the window in which those reports must fall")
 }
 
-// ParseFlags reads the configuration from args and the environment.
+// newFlagSet binds c's settings to a silent flag set: the caller reports
+// errors and prints Usage.
+func newFlagSet(name string, c *Config) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	c.bind(flags{fs})
+	return fs
+}
+
+// ParseFlags reads the configuration from args (GNU style, --flag value or
+// --flag=value) and from the environment through getenv. A variable is
+// parsed by its flag's own parser, unless the flag is on the command line.
+// -h or --help returns pflag.ErrHelp; print Usage then.
 func ParseFlags(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
-	var redis, shutdown, reqTimeout, lookupRate, lookupBurst, maxReports, abReporters, abWindow string
-	specs := []flagSpec{
-		{"grpc-addr", "CALLVERIFY_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
-		{"http-addr", "CALLVERIFY_HTTP_ADDR", ":8080", "HTTP (REST, health, metrics) listen address", &c.HTTPAddr},
-		{"data-dir", "CALLVERIFY_DATA_DIR", "./data", "directory of the embedded store and development keys", &c.DataDir},
-		{"redis-addrs", "CALLVERIFY_REDIS_ADDRS", "", "comma-separated Redis addresses; empty = embedded store", &redis},
-		{"default-region", "CALLVERIFY_DEFAULT_REGION", "CN", "region for numbers written without a country code", &c.DefaultRegion},
-		{"auth-issuer", "CALLVERIFY_AUTH_ISSUER", "", "issuer (iss) of callers' bearer tokens; default: the development issuer", &c.AuthIssuer},
-		{"auth-audience", "CALLVERIFY_AUTH_AUDIENCE", "", "audience (aud) of callers' bearer tokens; default: the development audience", &c.AuthAudience},
-		{"auth-jwks-file", "CALLVERIFY_AUTH_JWKS_FILE", "", "JWKS file with the identity provider's public keys", &c.AuthJWKSFile},
-		{"auth-jwks-url", "CALLVERIFY_AUTH_JWKS_URL", "", "JWKS URL of the identity provider (cached, refreshed)", &c.AuthJWKSURL},
-		{"auth-hmac-secret-file", "CALLVERIFY_AUTH_HMAC_SECRET_FILE", "", "HS256 secret shared with the identity provider", &c.AuthHMACSecretFile},
-		{"token-issuer", "CALLVERIFY_TOKEN_ISSUER", "callverify", "iss of the call tokens this service signs", &c.TokenIssuer},
-		{"token-algorithm", "CALLVERIFY_TOKEN_ALGORITHM", "ES256", "signing algorithm of call tokens: ES256 or EdDSA", &c.TokenAlgorithm},
-		{"token-x5u", "CALLVERIFY_TOKEN_X5U", "", "x5u header of call tokens (URL of the certificate), optional", &c.TokenX5U},
-		{"kek-file", "CALLVERIFY_KEK_FILE", "", "file with the 32-byte key-encryption key; default: created in the data directory", &c.KEKFile},
-		{"log-level", "CALLVERIFY_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
-		{"log-format", "CALLVERIFY_LOG_FORMAT", "text", "text or json", &c.LogFormat},
-		{"shutdown-timeout", "CALLVERIFY_SHUTDOWN_TIMEOUT", "15s", "how long shutdown waits for calls in flight", &shutdown},
-		{"request-timeout", "CALLVERIFY_REQUEST_TIMEOUT", "10s", "deadline of every unary request", &reqTimeout},
-		{"lookup-rate", "CALLVERIFY_LOOKUP_RATE", "1", "anonymous LookupNumber requests per second per client address", &lookupRate},
-		{"lookup-burst", "CALLVERIFY_LOOKUP_BURST", "10", "burst of anonymous LookupNumber requests per client address", &lookupBurst},
-		{"max-reports-per-day", "CALLVERIFY_MAX_REPORTS_PER_DAY", "20", "reports one customer may file per day", &maxReports},
-		{"auto-block-reporters", "CALLVERIFY_AUTO_BLOCK_REPORTERS", "0", "block a number by itself once this many distinct customers reported it (0 = off)", &abReporters},
-		{"auto-block-window", "CALLVERIFY_AUTO_BLOCK_WINDOW", "168h", "the window in which those reports must fall", &abWindow},
-	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	for _, s := range specs {
-		def := s.def
-		if v := getenv(s.env); v != "" {
-			def = v
-		}
-		fs.StringVar(s.dst, s.name, def, s.usage+" (env "+s.env+")")
-	}
+	fs := newFlagSet(name, &c)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -99,94 +115,117 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	var errs []error
-	for _, d := range []struct {
-		flag string
-		src  string
-		dst  *time.Duration
-	}{{"shutdown-timeout", shutdown, &c.ShutdownTimeout}, {"request-timeout", reqTimeout, &c.RequestTimeout}, {"auto-block-window", abWindow, &c.AutoBlockWindow}} {
-		v, err := time.ParseDuration(d.src)
-		if err != nil || v <= 0 {
-			errs = append(errs, fmt.Errorf("--%s: %q is not a positive duration such as 10s", d.flag, d.src))
+	fs.VisitAll(func(f *pflag.Flag) {
+		env := envName(f.Name)
+		v := getenv(env)
+		if f.Changed || v == "" {
+			return
 		}
-		*d.dst = v
-	}
-	if _, err := fmt.Sscan(lookupRate, &c.LookupRate); err != nil || c.LookupRate <= 0 {
-		errs = append(errs, fmt.Errorf("--lookup-rate: %q is not a positive number", lookupRate))
-	}
-	if _, err := fmt.Sscan(lookupBurst, &c.LookupBurst); err != nil || c.LookupBurst <= 0 {
-		errs = append(errs, fmt.Errorf("--lookup-burst: %q is not a positive whole number", lookupBurst))
-	}
-	for _, n := range []struct {
-		flag, src string
-		dst       *int
-		min       int
-	}{{"max-reports-per-day", maxReports, &c.MaxReportsPerDay, 1}, {"auto-block-reporters", abReporters, &c.AutoBlockReporters, 0}} {
-		if _, err := fmt.Sscan(n.src, n.dst); err != nil || *n.dst < n.min {
-			errs = append(errs, fmt.Errorf("--%s: %q is not a whole number >= %d", n.flag, n.src, n.min))
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("invalid value %q of %s (flag --%s): %w", v, env, f.Name, err))
 		}
-	}
-	for _, a := range strings.Split(redis, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.RedisAddrs = append(c.RedisAddrs, a)
-		}
-	}
+	})
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
 }
 
+// Usage is the help text of callverifyd's flags.
+func Usage(name string) string {
+	var c Config
+	return "Usage: " + name + " [flags]\n\nEvery flag can also be set by the environment variable shown; the flag wins.\n\n" +
+		strings.TrimSuffix(newFlagSet(name, &c).FlagUsages(), "\n") + "\n"
+}
+
+// setting names a flag and its variable in an error.
+func setting(flag string) string { return "--" + flag + " (" + envName(flag) + ")" }
+
 // Validate checks the configuration and says what is wrong with it.
 func (c Config) Validate() error {
 	var errs []error
 	for _, a := range []struct{ flag, v string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %q is not host:port (e.g. :9090)", a.flag, a.v))
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port (e.g. :9090)", setting(a.flag), a.v))
 		}
 	}
 	if c.DataDir == "" {
-		errs = append(errs, errors.New("--data-dir: must not be empty"))
+		errs = append(errs, fmt.Errorf("%s: must not be empty", setting("data-dir")))
 	}
 	if len(c.RedisAddrs) > 0 {
-		errs = append(errs, errors.New("--redis-addrs: the Redis backend is not in this build yet; leave it empty to use the embedded store"))
+		errs = append(errs, fmt.Errorf("%s: the Redis backend is not in this build yet; leave it empty to use the embedded store", setting("redis-addrs")))
 	}
 	if _, err := phone.NewParser(c.DefaultRegion); err != nil {
-		errs = append(errs, fmt.Errorf("--default-region: %q is not a known region code (e.g. CN, GB, US)", c.DefaultRegion))
+		errs = append(errs, fmt.Errorf("%s: %q is not a known region code (e.g. CN, GB, US)", setting("default-region"), c.DefaultRegion))
 	}
-	sources := 0
-	for _, s := range []string{c.AuthJWKSFile, c.AuthJWKSURL, c.AuthHMACSecretFile} {
-		if s != "" {
-			sources++
-		}
-	}
-	switch {
-	case sources > 1:
-		errs = append(errs, errors.New("--auth-jwks-file, --auth-jwks-url and --auth-hmac-secret-file: set at most one"))
-	case sources == 1 && (c.AuthIssuer == "" || c.AuthAudience == ""):
-		errs = append(errs, errors.New("--auth-issuer and --auth-audience: required with an identity provider's keys"))
-	case sources == 0 && (c.AuthIssuer != "" || c.AuthAudience != ""):
-		errs = append(errs, errors.New("--auth-issuer/--auth-audience: set a key source too (--auth-jwks-file, --auth-jwks-url or --auth-hmac-secret-file)"))
-	}
+	errs = append(errs, c.validateAuth()...)
 	switch c.TokenAlgorithm {
 	case "ES256", "EdDSA":
 	default:
-		errs = append(errs, fmt.Errorf("--token-algorithm: %q is not ES256 or EdDSA", c.TokenAlgorithm))
+		errs = append(errs, fmt.Errorf("%s: %q is not ES256 or EdDSA", setting("token-algorithm"), c.TokenAlgorithm))
 	}
 	if c.TokenIssuer == "" {
-		errs = append(errs, errors.New("--token-issuer: must not be empty"))
+		errs = append(errs, fmt.Errorf("%s: must not be empty", setting("token-issuer")))
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("--log-level: %q is not debug, info, warn or error", c.LogLevel))
+		errs = append(errs, fmt.Errorf("%s: %q is not debug, info, warn or error", setting("log-level"), c.LogLevel))
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		errs = append(errs, fmt.Errorf("--log-format: %q is not text or json", c.LogFormat))
+		errs = append(errs, fmt.Errorf("%s: %q is not text or json", setting("log-format"), c.LogFormat))
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"auth-max-token-age", c.AuthMaxTokenAge}, {"shutdown-timeout", c.ShutdownTimeout},
+		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is not a positive duration", setting(d.flag), d.v))
+		}
+	}
+	if c.LookupRate <= 0 {
+		errs = append(errs, fmt.Errorf("%s: %g is not a positive number", setting("lookup-rate"), c.LookupRate))
+	}
+	for _, n := range []struct {
+		flag   string
+		v, min int
+	}{{"lookup-burst", c.LookupBurst, 1}, {"max-reports-per-day", c.MaxReportsPerDay, 1}, {"auto-block-reporters", c.AutoBlockReporters, 0}} {
+		if n.v < n.min {
+			errs = append(errs, fmt.Errorf("%s: %d is less than %d", setting(n.flag), n.v, n.min))
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// Getenv is os.Getenv, for callers of ParseFlags.
-var Getenv = os.Getenv
+// validateAuth requires exactly one way of checking bearer tokens: the
+// development issuer (--dev) or one identity provider.
+func (c Config) validateAuth() []error {
+	var sources []string
+	for _, s := range []struct{ flag, v string }{
+		{"--auth-jwks-file", c.AuthJWKSFile}, {"--auth-jwks-url", c.AuthJWKSURL}, {"--auth-hmac-secret-file", c.AuthHMACSecretFile},
+	} {
+		if s.v != "" {
+			sources = append(sources, s.flag)
+		}
+	}
+	named := c.AuthIssuer != "" || c.AuthAudience != ""
+	switch {
+	case c.Dev && (len(sources) > 0 || named):
+		return []error{fmt.Errorf("%s and an identity provider (--auth-*) are both configured: pass --dev for local use with tokens of the development issuer, or configure the identity provider without --dev, not both", setting("dev"))}
+	case c.Dev:
+		return nil
+	case len(sources) == 0:
+		return []error{errors.New("no identity provider to check bearer tokens: set --auth-jwks-url (or --auth-jwks-file or --auth-hmac-secret-file) with --auth-issuer and --auth-audience " +
+			"(or their CALLVERIFY_AUTH_* variables); for local use pass --dev (CALLVERIFY_DEV=true) to accept tokens of the development issuer (callverify token mint)")}
+	case len(sources) > 1:
+		return []error{fmt.Errorf("%s: set only one", strings.Join(sources, ", "))}
+	case !named || c.AuthIssuer == "" || c.AuthAudience == "":
+		return []error{errors.New("--auth-issuer and --auth-audience: both required with an identity provider's keys")}
+	}
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 const (
 	DefaultRefreshInterval = 15 * time.Minute
 	DefaultLeeway          = 30 * time.Second
+	DefaultMaxTokenAge     = 24 * time.Hour
 )
 
 // Config says how a Verifier checks tokens. Exactly one key source
@@ -35,10 +36,13 @@ type Config struct {
 	// bytes, used as is, trailing newline included).
 	HMACSecretFile string
 
-	RefreshInterval time.Duration    // JWKSURL only; default 15m
-	Leeway          time.Duration    // clock skew allowed on exp/nbf/iat; default 30s
-	HTTPClient      *http.Client     // JWKSURL only; default has a 10s timeout
-	Now             func() time.Time // optional clock, for tests; default time.Now
+	RefreshInterval time.Duration // JWKSURL only; default 15m
+	Leeway          time.Duration // clock skew allowed on exp/nbf/iat; default 30s
+	// MaxTokenAge refuses a token issued (iat, which is required) longer
+	// than this (plus Leeway) ago, whatever its exp; default 24h.
+	MaxTokenAge time.Duration
+	HTTPClient  *http.Client     // JWKSURL only; default has a 10s timeout
+	Now         func() time.Time // optional clock, for tests; default time.Now
 }
 
 // Validate reports every problem with c in one error: exactly one key source
@@ -80,6 +84,9 @@ func (c Config) Validate() error {
 	}
 	if c.Leeway < 0 {
 		problems = append(problems, "Leeway must not be negative")
+	}
+	if c.MaxTokenAge < 0 {
+		problems = append(problems, "MaxTokenAge must not be negative")
 	}
 
 	if len(problems) > 0 {

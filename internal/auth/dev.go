@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/callverify/callverify/internal/secretfile"
 )
 
 // The embedded development issuer: a local instance verifies HS256 tokens
@@ -33,9 +35,10 @@ const (
 )
 
 // LoadHMACSecret reads a raw HS256 secret file (bytes used as they are) and
-// checks it is at least MinHMACSecretLength bytes long.
+// checks that no other user can read or change it and that it is at least
+// MinHMACSecretLength bytes long.
 func LoadHMACSecret(path string) ([]byte, error) {
-	secret, err := os.ReadFile(path)
+	secret, err := secretfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: reading HMAC secret file: %w", err)
 	}
@@ -46,17 +49,15 @@ func LoadHMACSecret(path string) ([]byte, error) {
 }
 
 // EnsureDevSecret returns the path of dataDir/dev-issuer.key, creating it
-// (32 random bytes, file mode 0600; dataDir is created 0700 if missing)
-// when it does not exist. It is safe when several processes race: the file
-// is written under a temporary name and linked into place, which fails if
-// another process got there first (falling back to an O_EXCL create where
-// hard links are unsupported); the loser then reads the winner's file.
+// (32 random bytes, with secretfile.Write) when it does not exist. dataDir
+// is created 0700 if missing and refused if other users may enter it.
+// Several processes may race: one creates the secret, the others read it.
 func EnsureDevSecret(dataDir string) (string, error) {
 	if dataDir == "" {
 		return "", errors.New("auth: EnsureDevSecret: empty data directory")
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", fmt.Errorf("auth: creating data directory: %w", err)
+	if err := secretfile.EnsureDir(dataDir); err != nil {
+		return "", fmt.Errorf("auth: data directory: %w", err)
 	}
 	path := filepath.Join(dataDir, devSecretFile)
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
@@ -64,7 +65,7 @@ func EnsureDevSecret(dataDir string) (string, error) {
 		if _, err := rand.Read(secret); err != nil {
 			return "", fmt.Errorf("auth: generating dev secret: %w", err)
 		}
-		if err := createExclusive(dataDir, path, secret); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := secretfile.Write(path, secret); err != nil && !errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("auth: creating dev secret: %w", err)
 		}
 	} else if err != nil {
@@ -74,53 +75,6 @@ func EnsureDevSecret(dataDir string) (string, error) {
 		return "", fmt.Errorf("%w (delete it to have a new one generated)", err)
 	}
 	return path, nil
-}
-
-// createExclusive makes path hold data, mode 0600, failing with an
-// fs.ErrExist error if path already exists. It never exposes a partly
-// written file under path when hard links work.
-func createExclusive(dir, path string, data []byte) error {
-	tmp, err := os.CreateTemp(dir, "."+devSecretFile+".*") // mode 0600, O_EXCL
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	err = os.Link(tmp.Name(), path)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		return err
-	}
-
-	// No hard links on this file system: create the name itself with O_EXCL.
-	// A racer may then briefly see a short file; LoadHMACSecret rejects it.
-	return writeNewFile(path, data)
-}
-
-// writeNewFile creates path (mode 0600, O_EXCL) holding data.
-func writeNewFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // MintOptions describes a development token.

@@ -98,7 +98,7 @@ func TestEnsureDevSecretRacersAgreeOnOneSecret(t *testing.T) {
 
 func TestEnsureDevSecretRejectsTruncatedFile(t *testing.T) {
 	t.Parallel()
-	dataDir := t.TempDir()
+	dataDir := privateDir(t)
 	if err := os.WriteFile(filepath.Join(dataDir, "dev-issuer.key"), []byte("short"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestEnsureDevSecretRejectsEmptyDir(t *testing.T) {
 
 func TestMintedTokenVerifiesWithDevConfig(t *testing.T) {
 	t.Parallel()
-	path, err := EnsureDevSecret(t.TempDir())
+	path, err := EnsureDevSecret(privateDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,23 +286,48 @@ func TestMintAcceptsTTLBounds(t *testing.T) {
 	}
 }
 
-func TestWriteNewFileIsExclusiveAndPrivate(t *testing.T) {
+func TestLoadHMACSecretRefusesAFileOthersCanRead(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "k")
-	if err := writeNewFile(path, []byte("first")); err != nil {
+	path := writeFile(t, "secret", getKeys().hmacSecret)
+	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeNewFile(path, []byte("second")); !errors.Is(err, fs.ErrExist) {
-		t.Fatalf("second create: %v, want fs.ErrExist", err)
+	_, err := LoadHMACSecret(path)
+	if err == nil || !strings.Contains(err.Error(), "mode 0644") || !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Fatalf("LoadHMACSecret of a 0644 file: %v, want a refusal naming the mode and the fix", err)
 	}
-	fi, err := os.Stat(path)
+	_, err = NewVerifier(context.Background(), Config{Issuer: "i", Audience: "a", HMACSecretFile: path})
+	if err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Fatalf("NewVerifier with a 0644 secret: %v, want the same refusal", err)
+	}
+}
+
+func TestEnsureDevSecretRefusesADataDirOthersCanEnter(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	if err := os.Chmod(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := EnsureDevSecret(dataDir)
+	if err == nil || !strings.Contains(err.Error(), "chmod 700 "+dataDir) {
+		t.Fatalf("EnsureDevSecret in a 0755 directory: %v, want a refusal saying chmod 700", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "dev-issuer.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a secret was written into the exposed directory (stat: %v)", err)
+	}
+}
+
+func TestEnsureDevSecretRefusesASecretOthersCanRead(t *testing.T) {
+	t.Parallel()
+	dataDir := privateDir(t)
+	path, err := EnsureDevSecret(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(path); string(b) != "first" {
-		t.Errorf("content %q, want the first writer's", b)
+	if _, err := EnsureDevSecret(dataDir); err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Fatalf("EnsureDevSecret with a 0640 secret: %v, want a refusal saying chmod 600", err)
 	}
 }

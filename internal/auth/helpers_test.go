@@ -229,3 +229,14 @@ func wantUnauthenticated(t *testing.T, err error) {
 		t.Fatalf("error %q does not wrap ErrUnauthenticated", err)
 	}
 }
+
+// privateDir returns a new directory only its owner may enter, as a data
+// directory must be.
+func privateDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

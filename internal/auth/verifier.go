@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/secretfile"
 )
 
 // ErrUnauthenticated is wrapped by every error Verify and BearerToken
@@ -40,7 +43,7 @@ func (c *tokenClaims) Validate() error {
 	case c.Role == "":
 		errs = append(errs, errors.New("role claim is missing or empty"))
 	case !r.Valid():
-		errs = append(errs, fmt.Errorf("role claim %q is not a known role", clip(c.Role)))
+		errs = append(errs, fmt.Errorf("role claim %q is not a known role", phone.Mask(c.Role)))
 	case r == RoleCustomer && c.PhoneNumber == "":
 		errs = append(errs, errors.New("customer token has no phone_number claim"))
 	}
@@ -55,6 +58,8 @@ func (c *tokenClaims) Validate() error {
 type Verifier struct {
 	now    func() time.Time
 	parser *jwt.Parser
+	// A token issued longer than maxAge+leeway ago is refused, whatever its exp.
+	maxAge, leeway time.Duration
 
 	hmacSecret []byte // HMACSecretFile source
 
@@ -85,6 +90,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if leeway == 0 {
 		leeway = DefaultLeeway
 	}
+	v.leeway, v.maxAge = leeway, cfg.MaxTokenAge
+	if v.maxAge == 0 {
+		v.maxAge = DefaultMaxTokenAge
+	}
 
 	var methods []string
 	switch {
@@ -97,6 +106,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		methods = []string{jwt.SigningMethodHS256.Alg()}
 
 	case cfg.JWKSFile != "":
+		// Public keys, but whoever can change them can sign bearer tokens.
+		if err := secretfile.CheckPublic(cfg.JWKSFile); err != nil {
+			return nil, fmt.Errorf("auth: reading JWKS file: %w", err)
+		}
 		data, err := os.ReadFile(cfg.JWKSFile)
 		if err != nil {
 			return nil, fmt.Errorf("auth: reading JWKS file: %w", err)
@@ -157,10 +170,14 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*Principal, error
 	}
 
 	var c tokenClaims
-	if _, err := v.parser.ParseWithClaims(bearer, &c, func(t *jwt.Token) (any, error) {
+	_, err := v.parser.ParseWithClaims(bearer, &c, func(t *jwt.Token) (any, error) {
 		return v.key(ctx, t)
-	}); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	})
+	if err == nil {
+		err = v.checkAge(c.IssuedAt)
+	}
+	if err != nil {
+		return nil, &refusal{reason: err, claims: c}
 	}
 
 	p := &Principal{Subject: c.Subject, Role: Role(c.Role)}
@@ -171,6 +188,19 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*Principal, error
 		p.PhoneNumber = c.PhoneNumber
 	}
 	return p, nil
+}
+
+// checkAge requires iat and refuses a token issued longer than maxAge ago
+// (the parser has already refused one issued in the future): a stolen token
+// with a far exp is useful to nobody for long.
+func (v *Verifier) checkAge(iat *jwt.NumericDate) error {
+	if iat == nil {
+		return fmt.Errorf("%w: iat claim is required", jwt.ErrTokenRequiredClaimMissing)
+	}
+	if age := v.now().Sub(iat.Time); age > v.maxAge+v.leeway {
+		return fmt.Errorf("token was issued %s ago, more than the %s allowed", age.Truncate(time.Second), v.maxAge)
+	}
+	return nil
 }
 
 // key is the jwt.Keyfunc: it runs after the parser has checked that the

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -51,8 +53,8 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 			wantTel:  "+14155550100",
 		},
 		{
-			name:     "iat and nbf are optional",
-			modify:   func(c jwt.MapClaims) { delete(c, "iat"); delete(c, "nbf") },
+			name:     "nbf is optional",
+			modify:   func(c jwt.MapClaims) { delete(c, "nbf") },
 			wantRole: RoleCustomer,
 			wantTel:  "+14155550100",
 		},
@@ -131,6 +133,13 @@ func TestVerifyRejectsBadTokens(t *testing.T) {
 		{"token for another audience", hmac, hs(func(c jwt.MapClaims) { c["aud"] = "other-service" }), jwt.ErrTokenInvalidAudience},
 		{"token without aud", hmac, hs(func(c jwt.MapClaims) { delete(c, "aud") }), jwt.ErrTokenRequiredClaimMissing},
 		{"token not valid yet", hmac, hs(func(c jwt.MapClaims) { c["nbf"] = t0.Add(5 * time.Minute).Unix() }), jwt.ErrTokenNotValidYet},
+		{"token without iat", hmac, hs(func(c jwt.MapClaims) { delete(c, "iat") }), jwt.ErrTokenRequiredClaimMissing},
+		{"token issued more than 24h ago with a far exp", hmac, hs(func(c jwt.MapClaims) {
+			c["iat"] = t0.Add(-24*time.Hour - DefaultLeeway - time.Second).Unix()
+			c["nbf"] = c["iat"]
+			c["exp"] = t0.Add(30 * 24 * time.Hour).Unix()
+		}), nil},
+		{"token issued just beyond the leeway in the future", hmac, hs(func(c jwt.MapClaims) { c["iat"] = t0.Add(DefaultLeeway + time.Second).Unix(); delete(c, "nbf") }), jwt.ErrTokenUsedBeforeIssued},
 		{"token issued in the future", hmac, hs(func(c jwt.MapClaims) { c["iat"] = t0.Add(5 * time.Minute).Unix(); delete(c, "nbf") }), jwt.ErrTokenUsedBeforeIssued},
 		{"token without role", hmac, hs(func(c jwt.MapClaims) { delete(c, "role") }), nil},
 		{"token with unknown role", hmac, hs(func(c jwt.MapClaims) { c["role"] = "superuser" }), nil},
@@ -429,5 +438,134 @@ func TestVerifyReportsEveryClaimProblemOnOneLine(t *testing.T) {
 	msg := err.Error()
 	if !strings.Contains(msg, "sub claim") || !strings.Contains(msg, `role claim "root"`) || strings.Contains(msg, "\n") {
 		t.Fatalf("error %q, want both problems on one line", msg)
+	}
+}
+
+func TestNewVerifierRefusesAJWKSFileOthersCanChange(t *testing.T) {
+	t.Parallel()
+	k := getKeys()
+	path := writeFile(t, "jwks.json", marshalJWKS(t, jwk(k.p256, "ec-1", "")))
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewVerifier(context.Background(), Config{Issuer: "i", Audience: "a", JWKSFile: path})
+	if err == nil || !strings.Contains(err.Error(), "mode 0666") || !strings.Contains(err.Error(), "chmod go-w "+path) {
+		t.Fatalf("NewVerifier with a world-writable JWKS file: %v, want a refusal naming the mode and the fix", err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewVerifier(context.Background(), Config{Issuer: "i", Audience: "a", JWKSFile: path}); err != nil {
+		t.Fatalf("NewVerifier with a 0644 JWKS file (public keys may be read by anyone): %v", err)
+	}
+}
+
+func TestVerifyRefusesTokensOlderThanMaxTokenAge(t *testing.T) {
+	t.Parallel()
+	k := getKeys()
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration // 0: the default, 24h
+		issued time.Duration // before t0
+		ok     bool
+	}{
+		{"default: issued 24h ago", 0, 24 * time.Hour, true},
+		{"default: issued 24h and the leeway ago", 0, 24*time.Hour + DefaultLeeway, true},
+		{"default: issued a second more ago", 0, 24*time.Hour + DefaultLeeway + time.Second, false},
+		{"1h: issued 59m ago", time.Hour, 59 * time.Minute, true},
+		{"1h: issued 2h ago", time.Hour, 2 * time.Hour, false},
+		{"1h: issued the leeway in the future", time.Hour, -DefaultLeeway, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := NewVerifier(context.Background(), Config{
+				Issuer: "test-iss", Audience: "test-aud", MaxTokenAge: tc.maxAge,
+				HMACSecretFile: writeFile(t, "secret", k.hmacSecret), Now: fixedNow,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := claimsMap()
+			c["iat"] = t0.Add(-tc.issued).Unix()
+			delete(c, "nbf")
+			c["exp"] = t0.Add(7 * 24 * time.Hour).Unix() // exp alone would allow it
+			_, err = v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, k.hmacSecret, "", c))
+			if tc.ok && err != nil {
+				t.Fatalf("Verify: %v, want the token accepted", err)
+			}
+			if !tc.ok {
+				wantUnauthenticated(t, err)
+				if !strings.Contains(err.Error(), "issued") {
+					t.Errorf("error %q does not say the token is too old", err)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigRefusesNegativeMaxTokenAge(t *testing.T) {
+	t.Parallel()
+	err := Config{Issuer: "i", Audience: "a", HMACSecretFile: "f", MaxTokenAge: -time.Second}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "MaxTokenAge") {
+		t.Fatalf("Validate = %v, want MaxTokenAge refused", err)
+	}
+}
+
+// The server logs the error of a refused token; what it logs must not show
+// claim values in plain, whoever chose them.
+func TestRefusedTokenLogsClaimsMasked(t *testing.T) {
+	t.Parallel()
+	k := getKeys()
+	v := hmacVerifier(t, fixedNow)
+	for _, tc := range []struct {
+		name   string
+		modify func(jwt.MapClaims)
+		key    []byte
+	}{
+		{"a phone number in the role claim", func(c jwt.MapClaims) { c["role"] = "+8613800138000" }, k.hmacSecret},
+		{"a customer's token issued too long ago", func(c jwt.MapClaims) {
+			c["phone_number"] = "+8613800138000"
+			c["iat"] = t0.Add(-48 * time.Hour).Unix()
+		}, k.hmacSecret},
+		{"a forged token naming a customer", func(c jwt.MapClaims) {
+			c["phone_number"] = "+8613800138000"
+			c["sub"] = "+8613800138000"
+		}, k.otherSecret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := claimsMap()
+			tc.modify(c)
+			_, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, tc.key, "", c))
+			wantUnauthenticated(t, err)
+			var buf strings.Builder
+			slog.New(slog.NewTextHandler(&buf, nil)).Info("token refused", "method", "/m", "error", err)
+			line := buf.String()
+			for _, plain := range []string{"13800138000", "138001380"} {
+				if strings.Contains(line, plain) || strings.Contains(err.Error(), plain) {
+					t.Errorf("the log line or error shows %q:\n%s", plain, line)
+				}
+			}
+			if !strings.Contains(line, "error.reason=") {
+				t.Errorf("the log line does not say why the token was refused:\n%s", line)
+			}
+		})
+	}
+	// What a refusal logs, exactly: reason, masked claims, times.
+	c := claimsMap()
+	c["iat"] = t0.Add(-48 * time.Hour).Unix()
+	_, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, k.hmacSecret, "", c))
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})).Info("token refused", "error", err)
+	want := `level=INFO msg="token refused" error.reason="unauthenticated: token was issued 48h0m0s ago, more than the 24h0m0s allowed" ` +
+		`error.iss=test-iss error.sub=user-1 error.role=customer error.phone_number=+141****0100 ` +
+		`error.iat=2029-12-31T03:04:05Z error.exp=2030-01-02T04:04:05Z` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("log line\n got %s\nwant %s", got, want)
 	}
 }

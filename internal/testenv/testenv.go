@@ -1,6 +1,6 @@
 // Package testenv starts the whole service for tests: the real app on a
 // temporary data directory, gRPC and HTTP on loopback ports, a clock the
-// test moves, and bearer tokens from the development issuer.
+// test moves, and bearer tokens from the development issuer (--dev).
 package testenv
 
 import (
@@ -76,8 +76,8 @@ type Option func(*app.Config)
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	cfg, err := app.ParseFlags("testenv", []string{
-		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--data-dir", t.TempDir(), "--log-level", "debug",
+		"--dev", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--data-dir", filepath.Join(t.TempDir(), "data"), "--log-level", "debug",
 		"--shutdown-timeout", "5s",
 	}, func(string) string { return "" })
 	if err != nil {
