@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -26,7 +27,9 @@ import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/ratelimit"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -58,6 +61,114 @@ type Config struct {
 	MaxBodyBytes int64
 	// ReadyInterval is how often the store is probed for health (default 2s).
 	ReadyInterval time.Duration
+
+	Edge EdgeConfig
+}
+
+// EdgeConfig bounds what a client may hold at the network edge:
+// connections, time, and anonymous lookups. Zero values take the defaults.
+type EdgeConfig struct {
+	// MaxConns caps the open connections of both listeners together
+	// (default: netlimit.DefaultTotal of the open-file limit, 4/5 of it).
+	MaxConns int
+	// MaxConnsPerAddr caps the open connections of one client address,
+	// an IPv6 client by its /64 (default 256). Trusted proxies are held to
+	// MaxConns only.
+	MaxConnsPerAddr int
+	// TrustedProxies are the peers whose X-Forwarded-For (REST, and gRPC
+	// metadata) is believed. Nobody by default.
+	TrustedProxies netlimit.Proxies
+
+	// HTTP: the request headers must arrive within ReadHeaderTimeout (5s);
+	// a unary request whole within ReadTimeout (30s), and its response be
+	// written within WriteTimeout (30s, longer than RequestTimeout). Streams
+	// (bulk import, export, watch) are instead cut after StreamIdleTimeout
+	// (60s) without a byte moving. An idle keep-alive connection is closed
+	// after IdleTimeout (60s). Headers are bounded by MaxHeaderBytes (64 KiB).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	StreamIdleTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+
+	// gRPC: a connection must finish its HTTP/2 handshake within
+	// GRPCConnectionTimeout (5s); one with no RPC for GRPCMaxConnectionIdle
+	// (5m) is sent away; a silent one is pinged after GRPCKeepaliveTime (1m)
+	// and closed if no answer comes within GRPCKeepaliveTimeout (20s).
+	// Clients may ping at most every GRPCKeepaliveMinTime (20s), and only
+	// with an RPC open. GRPCMaxConcurrentStreams (128) bounds the RPCs of
+	// one connection.
+	GRPCConnectionTimeout    time.Duration
+	GRPCMaxConnectionIdle    time.Duration
+	GRPCKeepaliveTime        time.Duration
+	GRPCKeepaliveTimeout     time.Duration
+	GRPCKeepaliveMinTime     time.Duration
+	GRPCMaxConcurrentStreams uint32
+
+	// LookupLimiter limits anonymous LookupNumber per client (a shared one,
+	// Redis, may be given; its owner sweeps it). When nil, an in-memory one
+	// with LookupRate and LookupBurst holds at most LookupMaxClients keys
+	// (default 100,000) and is swept while the server runs.
+	LookupLimiter    ratelimit.Limiter
+	LookupMaxClients int
+	// LookupGlobalRate and LookupGlobalBurst cap the anonymous lookups of
+	// all clients together on this instance (default 100/s, burst 200).
+	LookupGlobalRate  rate.Limit
+	LookupGlobalBurst int
+	// Now is the limiters' clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (e *EdgeConfig) setDefaults(requestTimeout time.Duration) error {
+	if e.MaxConns <= 0 {
+		e.MaxConns = netlimit.DefaultTotal(netlimit.FileLimit())
+	}
+	if e.MaxConnsPerAddr <= 0 {
+		e.MaxConnsPerAddr = 256
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&e.ReadHeaderTimeout, 5 * time.Second},
+		{&e.ReadTimeout, 30 * time.Second},
+		{&e.WriteTimeout, max(30*time.Second, requestTimeout+5*time.Second)},
+		{&e.StreamIdleTimeout, time.Minute},
+		{&e.IdleTimeout, time.Minute},
+		{&e.GRPCConnectionTimeout, 5 * time.Second},
+		{&e.GRPCMaxConnectionIdle, 5 * time.Minute},
+		{&e.GRPCKeepaliveTime, time.Minute},
+		{&e.GRPCKeepaliveTimeout, 20 * time.Second},
+		{&e.GRPCKeepaliveMinTime, 20 * time.Second},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if e.MaxHeaderBytes <= 0 {
+		e.MaxHeaderBytes = 64 << 10
+	}
+	if e.GRPCMaxConcurrentStreams == 0 {
+		e.GRPCMaxConcurrentStreams = 128
+	}
+	if e.LookupMaxClients <= 0 {
+		e.LookupMaxClients = 100_000
+	}
+	if e.LookupGlobalRate <= 0 {
+		e.LookupGlobalRate = 100
+	}
+	if e.LookupGlobalBurst <= 0 {
+		e.LookupGlobalBurst = 200
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	// A response must have time to be written after the handler's deadline.
+	if e.WriteTimeout <= requestTimeout {
+		return fmt.Errorf("server: the HTTP write timeout (%v) must be longer than the request timeout (%v)", e.WriteTimeout, requestTimeout)
+	}
+	return nil
 }
 
 // Server serves gRPC and HTTP from one set of services.
@@ -72,6 +183,9 @@ type Server struct {
 	inner    *bufconn.Listener
 	innerCC  *grpc.ClientConn
 	chain    *chain
+	conns    *netlimit.Limiter
+	// sweep runs the in-memory lookup limiter's sweeper while serving.
+	sweep    func(ctx context.Context)
 	draining atomic.Bool
 }
 
@@ -98,15 +212,37 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	if cfg.ReadyInterval <= 0 {
 		cfg.ReadyInterval = 2 * time.Second
 	}
+	if err := cfg.Edge.setDefaults(cfg.RequestTimeout); err != nil {
+		return nil, err
+	}
+	e := cfg.Edge
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry()}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ch := newChain(cfg.Logger, cfg.Auth, s.registry, cfg.LookupRate, cfg.LookupBurst, cfg.RequestTimeout)
+	s.conns = netlimit.New(netlimit.Limits{PerAddr: e.MaxConnsPerAddr, Total: e.MaxConns, Exempt: e.TrustedProxies.Trusts}, s.registry)
+	lookups, err := s.lookupLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ch := newChain(cfg.Logger, cfg.Auth, s.registry, lookups, cfg.RequestTimeout)
 	s.chain = ch
 
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ch.unary()...),
 		grpc.ChainStreamInterceptor(ch.stream()...),
 		grpc.MaxRecvMsgSize(4<<20),
+		// A connection that sends only the HTTP/2 preface, or nothing, is
+		// dropped after the handshake timeout instead of the default 120s.
+		grpc.ConnectionTimeout(e.GRPCConnectionTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             e.GRPCKeepaliveMinTime,
+			PermitWithoutStream: false,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: e.GRPCMaxConnectionIdle,
+			Time:              e.GRPCKeepaliveTime,
+			Timeout:           e.GRPCKeepaliveTimeout,
+		}),
+		grpc.MaxConcurrentStreams(e.GRPCMaxConcurrentStreams),
 	)
 	services := []struct {
 		desc *grpc.ServiceDesc
@@ -147,8 +283,11 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 			},
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			if key == "x-request-id" {
+			switch key {
+			case "x-request-id":
 				return "X-Request-Id", true
+			case "retry-after":
+				return "Retry-After", true
 			}
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
@@ -182,9 +321,12 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		}
 	}
 	s.http = &http.Server{
-		Handler:           s.routes(gw),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           s.edge(s.routes(gw)),
+		ReadHeaderTimeout: e.ReadHeaderTimeout,
+		ReadTimeout:       e.ReadTimeout,
+		WriteTimeout:      e.WriteTimeout,
+		IdleTimeout:       e.IdleTimeout,
+		MaxHeaderBytes:    e.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -208,6 +350,12 @@ func chainUnary(ics ...grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor 
 // HTTP and gRPC stop taking new work and finish what they have, within
 // ShutdownTimeout, after which the rest is cut off.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	grpcLis = s.conns.Listen("grpc", grpcLis)
+	httpLis = s.conns.Listen("http", httpLis)
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() { defer close(swept); s.sweep(sweepCtx) }()
+	defer func() { stopSweep(); <-swept }()
 	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(grpcLis) }()
 	go func() { errc <- s.grpc.Serve(s.inner) }()
