@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/callverify/callverify/internal/app"
+	"github.com/callverify/callverify/internal/netlimit"
 )
 
 func main() {
@@ -31,6 +32,11 @@ func realMain(ctx context.Context, args []string) error {
 	cfg, err := app.ParseFlags("callverifyd", args, os.Getenv)
 	if err != nil {
 		return err
+	}
+	// Every connection holds a descriptor: take all the system allows, and
+	// the connection cap (--max-conns 0) is computed from it, below it.
+	if _, err := netlimit.RaiseFileLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, "callverifyd: warning:", err)
 	}
 	return app.Run(ctx, cfg, app.Options{})
 }

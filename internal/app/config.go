@@ -4,11 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
 )
 
@@ -48,7 +51,137 @@ type Config struct {
 	MaxReportsPerDay   int
 	AutoBlockReporters int
 	AutoBlockWindow    time.Duration
+
+	Edge EdgeConfig
 }
+
+// ---- Edge: connection caps, deadlines and anonymous-lookup limits ----
+// (issue 14, items 4 and 5; flags in edgeFlagSpecs, parsed by parseEdge.)
+
+// EdgeConfig bounds what a client may hold at the network edge. See
+// server.EdgeConfig for what each limit does.
+type EdgeConfig struct {
+	// MaxConns caps open connections of both listeners together; 0 = four
+	// fifths of the open-file limit (which callverifyd raises to its hard
+	// limit at start).
+	MaxConns int
+	// MaxConnsPerAddr caps open connections of one client address (an IPv6
+	// client by its /64); trusted proxies are exempt.
+	MaxConnsPerAddr int
+	// TrustedProxies are CIDR ranges whose X-Forwarded-For is believed.
+	TrustedProxies []string
+
+	HTTPReadHeaderTimeout    time.Duration
+	HTTPReadTimeout          time.Duration
+	HTTPWriteTimeout         time.Duration
+	HTTPIdleTimeout          time.Duration
+	StreamIdleTimeout        time.Duration
+	GRPCHandshakeTimeout     time.Duration
+	GRPCMaxConnectionIdle    time.Duration
+	GRPCMaxConcurrentStreams int
+
+	// LookupGlobalRate and LookupGlobalBurst cap anonymous lookups of all
+	// clients together on this instance; LookupMaxClients bounds the client
+	// addresses the limiter remembers.
+	LookupGlobalRate  float64
+	LookupGlobalBurst int
+	LookupMaxClients  int
+}
+
+// edgeFlags holds the raw flag values of the edge block.
+type edgeFlags struct {
+	maxConns, maxConnsPerAddr, trustedProxies                                   string
+	readHeader, read, write, idle, streamIdle, handshake, grpcIdle, grpcStreams string
+	globalRate, globalBurst, maxClients                                         string
+}
+
+func edgeFlagSpecs(f *edgeFlags) []flagSpec {
+	return []flagSpec{
+		{"max-conns", "CALLVERIFY_MAX_CONNS", "0", "open connections of both listeners together; 0 = 4/5 of the open-file limit", &f.maxConns},
+		{"max-conns-per-addr", "CALLVERIFY_MAX_CONNS_PER_ADDR", "256", "open connections of one client address (IPv6: its /64); trusted proxies are exempt", &f.maxConnsPerAddr},
+		{"trusted-proxies", "CALLVERIFY_TRUSTED_PROXIES", "", "comma-separated CIDR ranges of proxies whose X-Forwarded-For is believed; empty = none", &f.trustedProxies},
+		{"http-read-header-timeout", "CALLVERIFY_HTTP_READ_HEADER_TIMEOUT", "5s", "time for an HTTP request's headers to arrive", &f.readHeader},
+		{"http-read-timeout", "CALLVERIFY_HTTP_READ_TIMEOUT", "30s", "time for a whole unary HTTP request to arrive", &f.read},
+		{"http-write-timeout", "CALLVERIFY_HTTP_WRITE_TIMEOUT", "30s", "time to answer a unary HTTP request (longer than --request-timeout)", &f.write},
+		{"http-idle-timeout", "CALLVERIFY_HTTP_IDLE_TIMEOUT", "60s", "how long an idle keep-alive HTTP connection is kept", &f.idle},
+		{"stream-idle-timeout", "CALLVERIFY_STREAM_IDLE_TIMEOUT", "60s", "how long an import, export or watch stream may go without a byte moving", &f.streamIdle},
+		{"grpc-handshake-timeout", "CALLVERIFY_GRPC_HANDSHAKE_TIMEOUT", "5s", "time for a gRPC connection to finish its HTTP/2 handshake", &f.handshake},
+		{"grpc-max-connection-idle", "CALLVERIFY_GRPC_MAX_CONNECTION_IDLE", "5m", "a gRPC connection with no RPC this long is sent away", &f.grpcIdle},
+		{"grpc-max-concurrent-streams", "CALLVERIFY_GRPC_MAX_CONCURRENT_STREAMS", "128", "concurrent RPCs on one gRPC connection", &f.grpcStreams},
+		{"lookup-global-rate", "CALLVERIFY_LOOKUP_GLOBAL_RATE", "100", "anonymous LookupNumber requests per second of all clients together, per instance", &f.globalRate},
+		{"lookup-global-burst", "CALLVERIFY_LOOKUP_GLOBAL_BURST", "200", "their burst", &f.globalBurst},
+		{"lookup-max-clients", "CALLVERIFY_LOOKUP_MAX_CLIENTS", "100000", "client addresses the lookup limiter remembers (the least recently seen is forgotten first)", &f.maxClients},
+	}
+}
+
+// parseEdge reads the edge block strictly (strconv, not fmt.Sscan: "10x"
+// is an error naming the flag).
+func parseEdge(f *edgeFlags, e *EdgeConfig) []error {
+	var errs []error
+	for _, d := range []struct {
+		flag, src string
+		dst       *time.Duration
+	}{
+		{"http-read-header-timeout", f.readHeader, &e.HTTPReadHeaderTimeout},
+		{"http-read-timeout", f.read, &e.HTTPReadTimeout},
+		{"http-write-timeout", f.write, &e.HTTPWriteTimeout},
+		{"http-idle-timeout", f.idle, &e.HTTPIdleTimeout},
+		{"stream-idle-timeout", f.streamIdle, &e.StreamIdleTimeout},
+		{"grpc-handshake-timeout", f.handshake, &e.GRPCHandshakeTimeout},
+		{"grpc-max-connection-idle", f.grpcIdle, &e.GRPCMaxConnectionIdle},
+	} {
+		v, err := time.ParseDuration(d.src)
+		if err != nil || v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a positive duration such as 10s", d.flag, d.src))
+		}
+		*d.dst = v
+	}
+	for _, n := range []struct {
+		flag, src string
+		dst       *int
+		min       int
+	}{
+		{"max-conns", f.maxConns, &e.MaxConns, 0},
+		{"max-conns-per-addr", f.maxConnsPerAddr, &e.MaxConnsPerAddr, 1},
+		{"grpc-max-concurrent-streams", f.grpcStreams, &e.GRPCMaxConcurrentStreams, 1},
+		{"lookup-global-burst", f.globalBurst, &e.LookupGlobalBurst, 1},
+		{"lookup-max-clients", f.maxClients, &e.LookupMaxClients, 1},
+	} {
+		v, err := strconv.Atoi(strings.TrimSpace(n.src))
+		if err != nil || v < n.min {
+			errs = append(errs, fmt.Errorf("--%s: %q is not a whole number >= %d", n.flag, n.src, n.min))
+		}
+		*n.dst = v
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(f.globalRate), 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
+		errs = append(errs, fmt.Errorf("--lookup-global-rate: %q is not a positive number", f.globalRate))
+	}
+	e.LookupGlobalRate = v
+	for _, c := range strings.Split(f.trustedProxies, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			e.TrustedProxies = append(e.TrustedProxies, c)
+		}
+	}
+	return errs
+}
+
+// validate checks the edge block against the rest of the configuration.
+func (e EdgeConfig) validate(requestTimeout time.Duration) []error {
+	var errs []error
+	if _, err := netlimit.ParseProxies(e.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+	}
+	if e.HTTPWriteTimeout <= requestTimeout {
+		errs = append(errs, fmt.Errorf("--http-write-timeout: %v must be longer than --request-timeout (%v), or answers are cut off", e.HTTPWriteTimeout, requestTimeout))
+	}
+	if e.GRPCMaxConcurrentStreams > math.MaxUint32 {
+		errs = append(errs, fmt.Errorf("--grpc-max-concurrent-streams: %d is too large", e.GRPCMaxConcurrentStreams))
+	}
+	return errs
+}
+
+// ---- end of the edge block ----
 
 type flagSpec struct {
 	name, env, def, usage string
@@ -58,6 +191,7 @@ type flagSpec struct {
 // ParseFlags reads the configuration from args and the environment.
 func ParseFlags(name string, args []string, getenv func(string) string) (Config, error) {
 	var c Config
+	var edge edgeFlags
 	var redis, shutdown, reqTimeout, lookupRate, lookupBurst, maxReports, abReporters, abWindow string
 	specs := []flagSpec{
 		{"grpc-addr", "CALLVERIFY_GRPC_ADDR", ":9090", "gRPC listen address", &c.GRPCAddr},
@@ -84,6 +218,7 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 		{"auto-block-reporters", "CALLVERIFY_AUTO_BLOCK_REPORTERS", "0", "block a number by itself once this many distinct customers reported it (0 = off)", &abReporters},
 		{"auto-block-window", "CALLVERIFY_AUTO_BLOCK_WINDOW", "168h", "the window in which those reports must fall", &abWindow},
 	}
+	specs = append(specs, edgeFlagSpecs(&edge)...)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	for _, s := range specs {
 		def := s.def
@@ -130,6 +265,7 @@ func ParseFlags(name string, args []string, getenv func(string) string) (Config,
 			c.RedisAddrs = append(c.RedisAddrs, a)
 		}
 	}
+	errs = append(errs, parseEdge(&edge, &c.Edge)...)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
@@ -185,6 +321,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--log-format: %q is not text or json", c.LogFormat))
 	}
+	errs = append(errs, c.Edge.validate(c.RequestTimeout)...)
 	return errors.Join(errs...)
 }
 
