@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/netip"
@@ -34,13 +35,16 @@ func (s *Server) edge(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), httpClientKey{}, client))
 		if streamPaths[r.URL.Path] {
 			rc := http.NewResponseController(w)
-			extend := func() {
-				_ = rc.SetReadDeadline(time.Now().Add(idle))
-				_ = rc.SetWriteDeadline(time.Now().Add(idle))
-			}
-			extend()
+			_ = rc.SetWriteDeadline(time.Now().Add(idle))
 			if r.Body != nil && r.Body != http.NoBody {
+				_ = rc.SetReadDeadline(time.Now().Add(idle))
 				r.Body = &idleBody{ReadCloser: r.Body, rc: rc, idle: idle}
+			} else {
+				// Nothing is to be read: no read deadline, or the server's
+				// background read (which watches for the client going away)
+				// would time out and cancel a download that is moving. A
+				// client that stops reading is caught by the write deadline.
+				_ = rc.SetReadDeadline(time.Time{})
 			}
 			w = &idleWriter{ResponseWriter: w, rc: rc, idle: idle}
 		}
@@ -66,7 +70,13 @@ type idleBody struct {
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
+	switch {
+	case errors.Is(err, io.EOF):
+		// The upload is whole; from here the server only watches for the
+		// client going away, which must not time out while the answer is
+		// being prepared (the write deadline bounds that).
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case n > 0:
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	}
 	return n, err
