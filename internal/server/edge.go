@@ -3,16 +3,125 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/callverify/callverify/internal/netlimit"
+	"github.com/callverify/callverify/internal/ratelimit"
 )
+
+// EdgeConfig bounds what a client may hold at the network edge:
+// connections, time, and anonymous lookups. Zero values take the defaults.
+type EdgeConfig struct {
+	// MaxConns caps the open connections of both listeners together
+	// (default: netlimit.DefaultTotal of the open-file limit, 4/5 of it).
+	MaxConns int
+	// MaxConnsPerAddr caps the open connections of one client address,
+	// an IPv6 client by its /64 (default 256). Trusted proxies are held to
+	// MaxConns only.
+	MaxConnsPerAddr int
+	// TrustedProxies are the peers whose X-Forwarded-For (REST, and gRPC
+	// metadata) is believed. Nobody by default.
+	TrustedProxies netlimit.Proxies
+
+	// HTTP: the request headers must arrive within ReadHeaderTimeout (5s);
+	// a unary request whole within ReadTimeout (30s), and its response be
+	// written within WriteTimeout (30s, longer than RequestTimeout). Streams
+	// (bulk import, export, watch) are instead cut after StreamIdleTimeout
+	// (60s) without a byte moving. An idle keep-alive connection is closed
+	// after IdleTimeout (60s). Headers are bounded by MaxHeaderBytes (64 KiB).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	StreamIdleTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+
+	// gRPC: a connection must finish its HTTP/2 handshake within
+	// GRPCConnectionTimeout (5s); one with no RPC for GRPCMaxConnectionIdle
+	// (5m) is sent away; a silent one is pinged after GRPCKeepaliveTime (1m)
+	// and closed if no answer comes within GRPCKeepaliveTimeout (20s).
+	// Clients may ping at most every GRPCKeepaliveMinTime (20s), and only
+	// with an RPC open. GRPCMaxConcurrentStreams (128) bounds the RPCs of
+	// one connection.
+	GRPCConnectionTimeout    time.Duration
+	GRPCMaxConnectionIdle    time.Duration
+	GRPCKeepaliveTime        time.Duration
+	GRPCKeepaliveTimeout     time.Duration
+	GRPCKeepaliveMinTime     time.Duration
+	GRPCMaxConcurrentStreams uint32
+
+	// LookupLimiter limits anonymous LookupNumber per client (a shared one,
+	// Redis, may be given; its owner sweeps it). When nil, an in-memory one
+	// with LookupRate and LookupBurst holds at most LookupMaxClients keys
+	// (default 100,000) and is swept while the server runs.
+	LookupLimiter    ratelimit.Limiter
+	LookupMaxClients int
+	// LookupGlobalRate and LookupGlobalBurst cap the anonymous lookups of
+	// all clients together on this instance (default 100/s, burst 200).
+	LookupGlobalRate  rate.Limit
+	LookupGlobalBurst int
+	// Now is the limiters' clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (e *EdgeConfig) setDefaults(requestTimeout time.Duration) error {
+	if e.MaxConns <= 0 {
+		e.MaxConns = netlimit.DefaultTotal(netlimit.FileLimit())
+	}
+	if e.MaxConnsPerAddr <= 0 {
+		e.MaxConnsPerAddr = 256
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&e.ReadHeaderTimeout, 5 * time.Second},
+		{&e.ReadTimeout, 30 * time.Second},
+		{&e.WriteTimeout, max(30*time.Second, requestTimeout+5*time.Second)},
+		{&e.StreamIdleTimeout, time.Minute},
+		{&e.IdleTimeout, time.Minute},
+		{&e.GRPCConnectionTimeout, 5 * time.Second},
+		{&e.GRPCMaxConnectionIdle, 5 * time.Minute},
+		{&e.GRPCKeepaliveTime, time.Minute},
+		{&e.GRPCKeepaliveTimeout, 20 * time.Second},
+		{&e.GRPCKeepaliveMinTime, 20 * time.Second},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if e.MaxHeaderBytes <= 0 {
+		e.MaxHeaderBytes = 64 << 10
+	}
+	if e.GRPCMaxConcurrentStreams == 0 {
+		e.GRPCMaxConcurrentStreams = 128
+	}
+	if e.LookupMaxClients <= 0 {
+		e.LookupMaxClients = 100_000
+	}
+	if e.LookupGlobalRate <= 0 {
+		e.LookupGlobalRate = 100
+	}
+	if e.LookupGlobalBurst <= 0 {
+		e.LookupGlobalBurst = 200
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	// A response must have time to be written after the handler's deadline.
+	if e.WriteTimeout <= requestTimeout {
+		return fmt.Errorf("server: the HTTP write timeout (%v) must be longer than the request timeout (%v)", e.WriteTimeout, requestTimeout)
+	}
+	return nil
+}
 
 // watchPath is the Server-Sent Events stream of a customer's calls.
 const watchPath = "/v1/me/calls:watch"
