@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/internal/testenv"
@@ -355,5 +357,40 @@ func TestGRPCSendsIdleConnectionsAway(t *testing.T) {
 		if !cc.WaitForStateChange(ctx, s) {
 			t.Fatal("the idle connection was still open after 5s")
 		}
+	}
+}
+
+// TestGRPCBoundsTheRPCsOfOneConnection: with at most 3 concurrent
+// streams, a fourth RPC on the same connection waits until one ends.
+func TestGRPCBoundsTheRPCsOfOneConnection(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) { c.Edge.GRPCMaxConcurrentStreams = 3 })
+	health := healthpb.NewHealthClient(env.Conn)
+	// The first call also brings the server's SETTINGS (its stream limit).
+	if _, err := health.Check(env.Ctx(""), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	bl := callverifyv1.NewBlocklistServiceClient(env.Conn)
+	var open []callverifyv1.BlocklistService_ImportEntriesClient
+	for i := 0; i < 3; i++ {
+		st, err := bl.ImportEntries(env.Ctx(env.Analyst()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("a fourth RPC with three streams open: %v, want it to wait (DeadlineExceeded)", err)
+	}
+	if _, err := open[0].CloseAndRecv(); err != nil {
+		t.Logf("closing an import: %v", err)
+	}
+	if _, err := health.Check(env.Ctx(""), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("an RPC after a stream ended: %v", err)
+	}
+	for _, st := range open[1:] {
+		_, _ = st.CloseAndRecv()
 	}
 }
