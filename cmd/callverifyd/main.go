@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/callverify/callverify/internal/app"
+	"github.com/callverify/callverify/internal/netlimit"
 )
 
 const name = "callverifyd"
@@ -38,6 +39,11 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if err != nil {
 		return fmt.Errorf("%w\n(run %s --help for the flags)", err, name)
+	}
+	// Every connection holds a descriptor: take all the system allows, and
+	// the connection cap (--max-conns 0) is computed from it, below it.
+	if _, err := netlimit.RaiseFileLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, "callverifyd: warning:", err)
 	}
 	return app.Run(ctx, cfg, app.Options{})
 }

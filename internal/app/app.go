@@ -23,6 +23,7 @@ import (
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/secretfile"
 	"github.com/callverify/callverify/internal/server"
@@ -120,6 +121,10 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	proxies, err := netlimit.ParseProxies(cfg.Edge.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	db := a.db
 	a.server, err = server.New(server.Config{
 		Logger:          log,
@@ -129,6 +134,22 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		LookupRate:      rate.Limit(cfg.LookupRate),
 		LookupBurst:     cfg.LookupBurst,
+		Edge: server.EdgeConfig{
+			MaxConns:                 cfg.Edge.MaxConns,
+			MaxConnsPerAddr:          cfg.Edge.MaxConnsPerAddr,
+			TrustedProxies:           proxies,
+			ReadHeaderTimeout:        cfg.Edge.HTTPReadHeaderTimeout,
+			ReadTimeout:              cfg.Edge.HTTPReadTimeout,
+			WriteTimeout:             cfg.Edge.HTTPWriteTimeout,
+			StreamIdleTimeout:        cfg.Edge.StreamIdleTimeout,
+			IdleTimeout:              cfg.Edge.HTTPIdleTimeout,
+			GRPCConnectionTimeout:    cfg.Edge.GRPCHandshakeTimeout,
+			GRPCMaxConnectionIdle:    cfg.Edge.GRPCMaxConnectionIdle,
+			GRPCMaxConcurrentStreams: uint32(cfg.Edge.GRPCMaxConcurrentStreams),
+			LookupMaxClients:         cfg.Edge.LookupMaxClients,
+			LookupGlobalRate:         rate.Limit(cfg.Edge.LookupGlobalRate),
+			LookupGlobalBurst:        cfg.Edge.LookupGlobalBurst,
+		},
 	}, &server.Deps{
 		Verify:    calls,
 		Blocklist: numbers,

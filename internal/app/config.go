@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
 )
 
@@ -57,6 +59,38 @@ type Config struct {
 	MaxReportsPerDay   int
 	AutoBlockReporters int
 	AutoBlockWindow    time.Duration
+
+	Edge EdgeConfig
+}
+
+// EdgeConfig bounds what a client may hold at the network edge. See
+// server.EdgeConfig for what each limit does.
+type EdgeConfig struct {
+	// MaxConns caps open connections of both listeners together; 0 = four
+	// fifths of the open-file limit (which callverifyd raises to its hard
+	// limit at start).
+	MaxConns int
+	// MaxConnsPerAddr caps open connections of one client address (an IPv6
+	// client by its /64); trusted proxies are exempt.
+	MaxConnsPerAddr int
+	// TrustedProxies are CIDR ranges whose X-Forwarded-For is believed.
+	TrustedProxies []string
+
+	HTTPReadHeaderTimeout    time.Duration
+	HTTPReadTimeout          time.Duration
+	HTTPWriteTimeout         time.Duration
+	HTTPIdleTimeout          time.Duration
+	StreamIdleTimeout        time.Duration
+	GRPCHandshakeTimeout     time.Duration
+	GRPCMaxConnectionIdle    time.Duration
+	GRPCMaxConcurrentStreams int
+
+	// LookupGlobalRate and LookupGlobalBurst cap anonymous lookups of all
+	// clients together on this instance; LookupMaxClients bounds the client
+	// addresses the limiter remembers.
+	LookupGlobalRate  float64
+	LookupGlobalBurst int
+	LookupMaxClients  int
 }
 
 // bind declares every setting with its default and help: adding one is a
@@ -88,6 +122,23 @@ func (c *Config) bind(f flags) {
 	f.Int(&c.MaxReportsPerDay, "max-reports-per-day", 20, "reports one customer may file per day")
 	f.Int(&c.AutoBlockReporters, "auto-block-reporters", 0, "block a number by itself once this many distinct customers reported it (0 = off)")
 	f.Duration(&c.AutoBlockWindow, "auto-block-window", 168*time.Hour, "the window in which those reports must fall")
+
+	// The edge: connection caps, deadlines and anonymous-lookup limits.
+	e := &c.Edge
+	f.Int(&e.MaxConns, "max-conns", 0, "open connections of both listeners together; 0 = 4/5 of the open-file limit")
+	f.Int(&e.MaxConnsPerAddr, "max-conns-per-addr", 256, "open connections of one client address (IPv6: its /64); trusted proxies are exempt")
+	f.Strings(&e.TrustedProxies, "trusted-proxies", nil, "comma-separated CIDR ranges of proxies whose X-Forwarded-For is believed; empty = none")
+	f.Duration(&e.HTTPReadHeaderTimeout, "http-read-header-timeout", 5*time.Second, "time for an HTTP request's headers to arrive")
+	f.Duration(&e.HTTPReadTimeout, "http-read-timeout", 30*time.Second, "time for a whole unary HTTP request to arrive")
+	f.Duration(&e.HTTPWriteTimeout, "http-write-timeout", 30*time.Second, "time to answer a unary HTTP request (longer than --request-timeout)")
+	f.Duration(&e.HTTPIdleTimeout, "http-idle-timeout", 60*time.Second, "how long an idle keep-alive HTTP connection is kept")
+	f.Duration(&e.StreamIdleTimeout, "stream-idle-timeout", 60*time.Second, "how long an import, export or watch stream may go without a byte moving")
+	f.Duration(&e.GRPCHandshakeTimeout, "grpc-handshake-timeout", 5*time.Second, "time for a gRPC connection to finish its HTTP/2 handshake")
+	f.Duration(&e.GRPCMaxConnectionIdle, "grpc-max-connection-idle", 5*time.Minute, "a gRPC connection with no RPC this long is sent away")
+	f.Int(&e.GRPCMaxConcurrentStreams, "grpc-max-concurrent-streams", 128, "concurrent RPCs on one gRPC connection")
+	f.Float(&e.LookupGlobalRate, "lookup-global-rate", 100, "anonymous LookupNumber requests per second of all clients together, per instance")
+	f.Int(&e.LookupGlobalBurst, "lookup-global-burst", 200, "their burst")
+	f.Int(&e.LookupMaxClients, "lookup-max-clients", 100000, "client addresses the lookup limiter remembers (the least recently seen is forgotten first)")
 }
 
 // newFlagSet binds c's settings to a silent flag set: the caller reports
@@ -183,18 +234,42 @@ func (c Config) Validate() error {
 	}{
 		{"auth-max-token-age", c.AuthMaxTokenAge}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow},
+		{"http-read-header-timeout", c.Edge.HTTPReadHeaderTimeout}, {"http-read-timeout", c.Edge.HTTPReadTimeout},
+		{"http-write-timeout", c.Edge.HTTPWriteTimeout}, {"http-idle-timeout", c.Edge.HTTPIdleTimeout},
+		{"stream-idle-timeout", c.Edge.StreamIdleTimeout}, {"grpc-handshake-timeout", c.Edge.GRPCHandshakeTimeout},
+		{"grpc-max-connection-idle", c.Edge.GRPCMaxConnectionIdle},
 	} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is not a positive duration", setting(d.flag), d.v))
 		}
 	}
-	if c.LookupRate <= 0 {
-		errs = append(errs, fmt.Errorf("%s: %g is not a positive number", setting("lookup-rate"), c.LookupRate))
+	for _, r := range []struct {
+		flag string
+		v    float64
+	}{{"lookup-rate", c.LookupRate}, {"lookup-global-rate", c.Edge.LookupGlobalRate}} {
+		if r.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %g is not a positive number", setting(r.flag), r.v))
+		}
+	}
+	if _, err := netlimit.ParseProxies(c.Edge.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", setting("trusted-proxies"), err))
+	}
+	if c.Edge.HTTPWriteTimeout <= c.RequestTimeout {
+		errs = append(errs, fmt.Errorf("%s: %v must be longer than --request-timeout (%v), or answers are cut off",
+			setting("http-write-timeout"), c.Edge.HTTPWriteTimeout, c.RequestTimeout))
+	}
+	if c.Edge.GRPCMaxConcurrentStreams > math.MaxUint32 {
+		errs = append(errs, fmt.Errorf("%s: %d is too large", setting("grpc-max-concurrent-streams"), c.Edge.GRPCMaxConcurrentStreams))
 	}
 	for _, n := range []struct {
 		flag   string
 		v, min int
-	}{{"lookup-burst", c.LookupBurst, 1}, {"max-reports-per-day", c.MaxReportsPerDay, 1}, {"auto-block-reporters", c.AutoBlockReporters, 0}} {
+	}{
+		{"lookup-burst", c.LookupBurst, 1}, {"max-reports-per-day", c.MaxReportsPerDay, 1}, {"auto-block-reporters", c.AutoBlockReporters, 0},
+		{"max-conns", c.Edge.MaxConns, 0}, {"max-conns-per-addr", c.Edge.MaxConnsPerAddr, 1},
+		{"grpc-max-concurrent-streams", c.Edge.GRPCMaxConcurrentStreams, 1},
+		{"lookup-global-burst", c.Edge.LookupGlobalBurst, 1}, {"lookup-max-clients", c.Edge.LookupMaxClients, 1},
+	} {
 		if n.v < n.min {
 			errs = append(errs, fmt.Errorf("%s: %d is less than %d", setting(n.flag), n.v, n.min))
 		}

@@ -56,6 +56,28 @@ var typedFlags = map[string]func(Config) any{
 	"max-reports-per-day":  func(c Config) any { return c.MaxReportsPerDay },
 	"auto-block-reporters": func(c Config) any { return c.AutoBlockReporters },
 	"redis-addrs":          func(c Config) any { return c.RedisAddrs },
+
+	"max-conns":                   func(c Config) any { return c.Edge.MaxConns },
+	"max-conns-per-addr":          func(c Config) any { return c.Edge.MaxConnsPerAddr },
+	"trusted-proxies":             func(c Config) any { return c.Edge.TrustedProxies },
+	"http-read-header-timeout":    func(c Config) any { return c.Edge.HTTPReadHeaderTimeout },
+	"http-read-timeout":           func(c Config) any { return c.Edge.HTTPReadTimeout },
+	"http-write-timeout":          func(c Config) any { return c.Edge.HTTPWriteTimeout },
+	"http-idle-timeout":           func(c Config) any { return c.Edge.HTTPIdleTimeout },
+	"stream-idle-timeout":         func(c Config) any { return c.Edge.StreamIdleTimeout },
+	"grpc-handshake-timeout":      func(c Config) any { return c.Edge.GRPCHandshakeTimeout },
+	"grpc-max-connection-idle":    func(c Config) any { return c.Edge.GRPCMaxConnectionIdle },
+	"grpc-max-concurrent-streams": func(c Config) any { return c.Edge.GRPCMaxConcurrentStreams },
+	"lookup-global-rate":          func(c Config) any { return c.Edge.LookupGlobalRate },
+	"lookup-global-burst":         func(c Config) any { return c.Edge.LookupGlobalBurst },
+	"lookup-max-clients":          func(c Config) any { return c.Edge.LookupMaxClients },
+}
+
+// pairedWith are the settings a flag is checked against, set so that any
+// good value of the flag alone is accepted.
+var pairedWith = map[string][]string{
+	"request-timeout":    {"--http-write-timeout=24h"},
+	"http-write-timeout": {"--request-timeout=1ms"},
 }
 
 type valueCase struct {
@@ -108,7 +130,7 @@ func TestEveryTypedFlagAndVariableIsParsedStrictly(t *testing.T) {
 		}
 		env := envName(name)
 		for _, tc := range cases {
-			base := []string{"--dev"}
+			base := append([]string{"--dev"}, pairedWith[name]...)
 			if name == "dev" {
 				base = nil
 				if tc.want == false { // without --dev, an identity provider is needed

@@ -47,11 +47,12 @@ func (c *inprocConn) Invoke(ctx context.Context, method string, args, reply any,
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
 	}
-	// The gateway put the request's metadata (Authorization, X-Forwarded-For)
-	// on the outgoing side; the server side reads it as incoming.
+	// The gateway put the request's metadata (Authorization) on the
+	// outgoing side; the server side reads it as incoming. The peer is the
+	// client the HTTP edge decided on (never a header the client wrote).
 	md, _ := metadata.FromOutgoingContext(ctx)
 	ctx = metadata.NewIncomingContext(ctx, md)
-	ctx = peer.NewContext(ctx, &peer.Peer{Addr: forwardedAddr(md)})
+	ctx = peer.NewContext(ctx, &peer.Peer{Addr: httpClientAddr(ctx)})
 	hdr := &headerStream{method: method}
 	ctx = grpc.NewContextWithServerTransportStream(ctx, hdr)
 	resp, err := m.handler(m.impl, ctx, func(in any) error {
@@ -78,19 +79,13 @@ func (c *inprocConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, metho
 	return c.streams.NewStream(ctx, desc, method, opts...)
 }
 
-// forwardedAddr is the HTTP client's address, which the gateway appends as
-// the last hop of X-Forwarded-For. Earlier hops come from the client and are
-// not trusted.
-func forwardedAddr(md metadata.MD) net.Addr {
-	v := md.Get("x-forwarded-for")
-	if len(v) == 0 {
+// httpClientAddr is the client edge put on the HTTP request's context.
+func httpClientAddr(ctx context.Context) net.Addr {
+	a, ok := ctx.Value(httpClientKey{}).(netip.Addr)
+	if !ok || !a.IsValid() {
 		return &net.IPAddr{}
 	}
-	ip, err := netip.ParseAddr(lastHop(v[len(v)-1]))
-	if err != nil {
-		return &net.IPAddr{}
-	}
-	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0))
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 0))
 }
 
 // headerStream collects what handlers send with grpc.SetHeader and friends.

@@ -5,18 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"runtime/debug"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/callverify/callverify/internal/auth"
@@ -33,17 +28,17 @@ type Authenticator interface {
 type chain struct {
 	log      *slog.Logger
 	authn    Authenticator
-	limiter  *addrLimiter
+	lookups  *lookupLimits
 	timeout  time.Duration
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
-func newChain(log *slog.Logger, authn Authenticator, reg prometheus.Registerer, lookupRate rate.Limit, lookupBurst int, timeout time.Duration) *chain {
+func newChain(log *slog.Logger, authn Authenticator, reg prometheus.Registerer, lookups *lookupLimits, timeout time.Duration) *chain {
 	c := &chain{
 		log:     log,
 		authn:   authn,
-		limiter: newAddrLimiter(lookupRate, lookupBurst),
+		lookups: lookups,
 		timeout: timeout,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callverify_rpc_requests_total",
@@ -147,8 +142,10 @@ func (c *chain) authorize(ctx context.Context, method string) (context.Context, 
 		return ctx, status.Error(codes.PermissionDenied, defaultMessages[codes.PermissionDenied])
 	}
 	if a.anonymous {
-		if method == lookupNumberMethod && !c.limiter.allow(clientAddr(ctx)) {
-			return ctx, status.Error(codes.ResourceExhausted, defaultMessages[codes.ResourceExhausted])
+		if method == lookupNumberMethod {
+			if err := c.lookups.allow(ctx); err != nil {
+				return ctx, err
+			}
 		}
 		return ctx, nil
 	}
@@ -204,67 +201,4 @@ func isToken(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// clientAddr is the caller's IP address: the gRPC peer, which the
-// in-process gateway sets from the HTTP request's remote address.
-func clientAddr(ctx context.Context) string {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
-		return "unknown"
-	}
-	host, _, err := net.SplitHostPort(p.Addr.String())
-	if err != nil {
-		return p.Addr.String()
-	}
-	return host
-}
-
-// addrLimiter is a token bucket per client address (golang.org/x/time/rate),
-// forgetting idle addresses so the map stays bounded.
-type addrLimiter struct {
-	mu      sync.Mutex
-	limit   rate.Limit
-	burst   int
-	buckets map[string]*bucket
-	sweep   time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newAddrLimiter(limit rate.Limit, burst int) *addrLimiter {
-	return &addrLimiter{limit: limit, burst: burst, buckets: make(map[string]*bucket)}
-}
-
-func (l *addrLimiter) allow(addr string) bool {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.sweep) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > 10*time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-		l.sweep = now
-	}
-	b, ok := l.buckets[addr]
-	if !ok {
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[addr] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
-}
-
-// lastHop is the last address of an X-Forwarded-For list: the one the
-// gateway appended from the connection, the only one not set by the client.
-func lastHop(xff string) string {
-	if i := strings.LastIndexByte(xff, ','); i >= 0 {
-		xff = xff[i+1:]
-	}
-	return strings.TrimSpace(xff)
 }

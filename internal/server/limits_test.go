@@ -1,11 +1,16 @@
 package server_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
@@ -132,5 +137,201 @@ func TestBulkImportChecksTheCallerBeforeReadingAndBoundsLines(t *testing.T) {
 	ok.Into(t, &res)
 	if res.GetImported()+res.GetUpdated() != 1 {
 		t.Errorf("a good import after the refusals: %s", ok.Body)
+	}
+}
+
+// lookupREST calls the anonymous LookupNumber over REST with the given
+// X-Forwarded-For header lines, and returns the status and Retry-After.
+func lookupREST(t *testing.T, env *testenv.Env, xff ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", env.HTTPURL+"/v1/verify/number", strings.NewReader(`{"number":"+8613800138000"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for _, v := range xff {
+		req.Header.Add("X-Forwarded-For", v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+// lookupGRPC calls LookupNumber over gRPC with the given x-forwarded-for
+// metadata.
+func lookupGRPC(env *testenv.Env, xff ...string) codes.Code {
+	ctx := env.Ctx("")
+	for _, v := range xff {
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-forwarded-for", v)
+	}
+	_, err := callverifyv1.NewVerifyServiceClient(env.Conn).LookupNumber(ctx, &callverifyv1.LookupNumberRequest{Number: "+8613800138000"})
+	return status.Code(err)
+}
+
+// metric reads one sample of /metrics, e.g. `callverify_lookup_limiter_keys`.
+func metric(t *testing.T, env *testenv.Env, sample string) float64 {
+	t.Helper()
+	r := env.Do("GET", "/metrics", "", nil)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(r.Body)
+	if m == nil {
+		t.Fatalf("/metrics has no %s", sample)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestSpoofedForwardedForFromAnUntrustedPeerDoesNotEscapeTheLimit: with no
+// trusted proxies, a client that writes a new X-Forwarded-For (REST, also
+// as gRPC metadata and through the gateway's Grpc-Metadata- prefix) on
+// each request is still one client: its burst is spent, then 429.
+func TestSpoofedForwardedForFromAnUntrustedPeerDoesNotEscapeTheLimit(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) { c.LookupRate = 0.001; c.LookupBurst = 3 })
+	for i := 0; i < 3; i++ {
+		if got, _ := lookupREST(t, env, fmt.Sprintf("198.51.100.%d", i)); got != http.StatusOK {
+			t.Fatalf("lookup %d within the burst: %d", i+1, got)
+		}
+	}
+	for i := 3; i < 6; i++ {
+		if got, _ := lookupREST(t, env, fmt.Sprintf("198.51.100.%d", i), fmt.Sprintf("203.0.113.%d", i)); got != http.StatusTooManyRequests {
+			t.Errorf("REST lookup with a spoofed X-Forwarded-For past the burst: %d, want 429", got)
+		}
+		if got := lookupGRPC(env, fmt.Sprintf("198.51.100.%d", i)); got != codes.ResourceExhausted {
+			t.Errorf("gRPC lookup with spoofed x-forwarded-for past the burst: %v, want ResourceExhausted", got)
+		}
+	}
+	req, _ := http.NewRequest("POST", env.HTTPURL+"/v1/verify/number", strings.NewReader(`{"number":"+8613800138000"}`))
+	req.Header.Set("Grpc-Metadata-X-Forwarded-For", "192.0.2.77")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("REST lookup with Grpc-Metadata-X-Forwarded-For past the burst: %d, want 429", resp.StatusCode)
+	}
+}
+
+// TestBehindATrustedProxyTheRightmostUntrustedHopIsTheClient: with the
+// loopback trusted, the client is the last hop the proxy appended; hops
+// left of it (written by the client) change nothing; another client behind
+// the same proxy has its own bucket. Over REST and gRPC alike.
+func TestBehindATrustedProxyTheRightmostUntrustedHopIsTheClient(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) {
+		c.LookupRate, c.LookupBurst = 0.001, 2
+		c.Edge.TrustedProxies = []string{"127.0.0.0/8", "10.0.0.0/8"}
+	})
+	// 198.51.100.7 -> proxy 10.0.0.5 -> (loopback) server, with a forged
+	// left part that changes every time.
+	for i := 0; i < 2; i++ {
+		if got, _ := lookupREST(t, env, fmt.Sprintf("6.6.6.%d, 198.51.100.7, 10.0.0.5", i)); got != http.StatusOK {
+			t.Fatalf("lookup %d of 198.51.100.7 within its burst: %d", i+1, got)
+		}
+	}
+	got, retry := lookupREST(t, env, "6.6.6.99, 198.51.100.7, 10.0.0.5")
+	if got != http.StatusTooManyRequests {
+		t.Errorf("198.51.100.7 past its burst with a new forged hop: %d, want 429", got)
+	}
+	if retry == "" {
+		t.Error("429 without Retry-After")
+	}
+	if got := lookupGRPC(env, "6.6.6.100, 198.51.100.7"); got != codes.ResourceExhausted {
+		t.Errorf("gRPC: 198.51.100.7 past its burst: %v, want ResourceExhausted", got)
+	}
+	if got, _ := lookupREST(t, env, "6.6.6.1, 198.51.100.8, 10.0.0.5"); got != http.StatusOK {
+		t.Errorf("another client behind the proxy: %d, want 200", got)
+	}
+	if got := lookupGRPC(env, "198.51.100.9"); got != codes.OK {
+		t.Errorf("gRPC: another client behind the proxy: %v, want OK", got)
+	}
+}
+
+// TestIPv6ClientsInOneSlash64ShareABucket: two addresses of one /64 are
+// one client; an address of the next /64 is another.
+func TestIPv6ClientsInOneSlash64ShareABucket(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) {
+		c.LookupRate, c.LookupBurst = 0.001, 2
+		c.Edge.TrustedProxies = []string{"127.0.0.1/32"}
+	})
+	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"} {
+		if got, _ := lookupREST(t, env, a); got != http.StatusOK {
+			t.Fatalf("%s within the /64's burst: %d", a, got)
+		}
+	}
+	if got, _ := lookupREST(t, env, "2001:db8:1:2:abcd::9"); got != http.StatusTooManyRequests {
+		t.Errorf("a third address of the same /64: %d, want 429", got)
+	}
+	if got := lookupGRPC(env, "2001:db8:1:2::42"); got != codes.ResourceExhausted {
+		t.Errorf("gRPC: a fourth address of the same /64: %v, want ResourceExhausted", got)
+	}
+	if got, _ := lookupREST(t, env, "2001:db8:1:3::1"); got != http.StatusOK {
+		t.Errorf("an address of the next /64: %d, want 200", got)
+	}
+}
+
+// TestGlobalLookupCapHoldsAcrossManyAddresses: every client has its own
+// bucket, but all of them together get no more than the instance's burst.
+func TestGlobalLookupCapHoldsAcrossManyAddresses(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) {
+		c.LookupRate, c.LookupBurst = 0.001, 10
+		c.Edge.LookupGlobalRate, c.Edge.LookupGlobalBurst = 0.001, 5
+		c.Edge.TrustedProxies = []string{"127.0.0.1/32"}
+	})
+	ok := 0
+	for i := 0; i < 40; i++ {
+		got, retry := lookupREST(t, env, fmt.Sprintf("198.51.%d.%d", i/200, i%200+1))
+		switch got {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			if retry == "" {
+				t.Errorf("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("lookup from client %d: %d", i, got)
+		}
+	}
+	if ok != 5 {
+		t.Errorf("40 clients, one lookup each: %d allowed, want exactly 5 (the instance's burst)", ok)
+	}
+	if got := metric(t, env, `callverify_lookup_refused_total{reason="global"}`); got != 35 {
+		t.Errorf("refused for the global cap: %v, want 35", got)
+	}
+}
+
+// TestLookupLimiterMemoryIsBounded: 300 clients with a limit of 50 keys
+// leave 50 keys and 250 evictions, and a client still in the table keeps
+// its spent bucket.
+func TestLookupLimiterMemoryIsBounded(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) {
+		c.LookupRate, c.LookupBurst = 0.001, 1
+		c.Edge.LookupMaxClients = 50
+		c.Edge.LookupGlobalRate, c.Edge.LookupGlobalBurst = 1000, 1000
+		c.Edge.TrustedProxies = []string{"127.0.0.1/32"}
+	})
+	for i := 0; i < 300; i++ {
+		if got, _ := lookupREST(t, env, fmt.Sprintf("2001:db8:%x::1", i)); got != http.StatusOK {
+			t.Fatalf("first lookup of client %d: %d", i, got)
+		}
+	}
+	if got := metric(t, env, "callverify_lookup_limiter_keys"); got != 50 {
+		t.Errorf("keys held = %v, want 50", got)
+	}
+	if got := metric(t, env, "callverify_lookup_limiter_evictions_total"); got != 250 {
+		t.Errorf("evictions = %v, want 250", got)
+	}
+	if got, _ := lookupREST(t, env, "2001:db8:12b::1"); got != http.StatusTooManyRequests {
+		t.Errorf("the most recent client's second lookup: %d, want 429", got)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -26,6 +27,7 @@ import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/verify"
 )
@@ -58,6 +60,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// ReadyInterval is how often the store is probed for health (default 2s).
 	ReadyInterval time.Duration
+
+	Edge EdgeConfig
 }
 
 // Server serves gRPC and HTTP from one set of services.
@@ -72,6 +76,9 @@ type Server struct {
 	inner    *bufconn.Listener
 	innerCC  *grpc.ClientConn
 	chain    *chain
+	conns    *netlimit.Limiter
+	// sweep runs the in-memory lookup limiter's sweeper while serving.
+	sweep    func(ctx context.Context)
 	draining atomic.Bool
 }
 
@@ -98,15 +105,37 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	if cfg.ReadyInterval <= 0 {
 		cfg.ReadyInterval = 2 * time.Second
 	}
+	if err := cfg.Edge.setDefaults(cfg.RequestTimeout); err != nil {
+		return nil, err
+	}
+	e := cfg.Edge
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry()}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ch := newChain(cfg.Logger, cfg.Auth, s.registry, cfg.LookupRate, cfg.LookupBurst, cfg.RequestTimeout)
+	s.conns = netlimit.New(netlimit.Limits{PerAddr: e.MaxConnsPerAddr, Total: e.MaxConns, Exempt: e.TrustedProxies.Trusts}, s.registry)
+	lookups, err := s.lookupLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ch := newChain(cfg.Logger, cfg.Auth, s.registry, lookups, cfg.RequestTimeout)
 	s.chain = ch
 
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ch.unary()...),
 		grpc.ChainStreamInterceptor(ch.stream()...),
 		grpc.MaxRecvMsgSize(4<<20),
+		// A connection that sends only the HTTP/2 preface, or nothing, is
+		// dropped after the handshake timeout instead of the default 120s.
+		grpc.ConnectionTimeout(e.GRPCConnectionTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             e.GRPCKeepaliveMinTime,
+			PermitWithoutStream: false,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: e.GRPCMaxConnectionIdle,
+			Time:              e.GRPCKeepaliveTime,
+			Timeout:           e.GRPCKeepaliveTimeout,
+		}),
+		grpc.MaxConcurrentStreams(e.GRPCMaxConcurrentStreams),
 	)
 	services := []struct {
 		desc *grpc.ServiceDesc
@@ -147,8 +176,11 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 			},
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			if key == "x-request-id" {
+			switch key {
+			case "x-request-id":
 				return "X-Request-Id", true
+			case "retry-after":
+				return "Retry-After", true
 			}
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
@@ -182,9 +214,12 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		}
 	}
 	s.http = &http.Server{
-		Handler:           s.routes(gw),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           s.edge(s.routes(gw)),
+		ReadHeaderTimeout: e.ReadHeaderTimeout,
+		ReadTimeout:       e.ReadTimeout,
+		WriteTimeout:      e.WriteTimeout,
+		IdleTimeout:       e.IdleTimeout,
+		MaxHeaderBytes:    e.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -208,6 +243,12 @@ func chainUnary(ics ...grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor 
 // HTTP and gRPC stop taking new work and finish what they have, within
 // ShutdownTimeout, after which the rest is cut off.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	grpcLis = s.conns.Listen("grpc", grpcLis)
+	httpLis = s.conns.Listen("http", httpLis)
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() { defer close(swept); s.sweep(sweepCtx) }()
+	defer func() { stopSweep(); <-swept }()
 	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(grpcLis) }()
 	go func() { errc <- s.grpc.Serve(s.inner) }()

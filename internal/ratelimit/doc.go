@@ -1,0 +1,8 @@
+// Package ratelimit is the rate limiter of anonymous requests: a small
+// interface, Limiter, with an in-memory token bucket per key now and room
+// for a shared one (Redis) that several instances consult.
+//
+// It must never hold memory without bound, and never sweep on the request
+// path. A caller must treat a Limiter error as a refusal, never as leave to
+// go unlimited.
+package ratelimit
