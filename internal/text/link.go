@@ -100,12 +100,14 @@ func domainAt(rs []rune, i int, weak bool) bool {
 	spaceBefore, spaceAfter := p < i-1, q > i+1
 
 	// An ASCII top-level domain, as a whole word: "pay.com", "pay.com/x",
-	// "pay.com退款", but not "No.ABC123".
+	// "pay.com退款", but not "No.ABC123". After CJK punctuation only when
+	// an ASCII name comes before it ("pay。com"), so that "已发货。App内可查看"
+	// or "京东·App" stay clear.
 	j := q
 	for j < len(rs) && isASCIILetter(rs[j]) {
 		j++
 	}
-	if j-q >= 2 && (j == len(rs) || !isASCIIHost(rs[j])) {
+	if j-q >= 2 && (j == len(rs) || !isASCIIHost(rs[j])) && (!weak || asciiLabelBefore(rs, p)) {
 		tld := string(rs[q:j])
 		if spaceAfter && !spaceBefore {
 			if sentenceTLDs[tld] {

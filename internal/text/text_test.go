@@ -51,7 +51,7 @@ var benign = []string{
 	"1.公司将于三日内退款", "订单1.公司已处理", "双11.活动", "京东618活动", "No. 5 Building", "Co., Ltd.", "U.S. customers",
 	"Apt.3B", "支付宝", "WeChat Pay", "iPhone 15 Pro", "file report.pdf", "node.js", "Zhang San (张三)", "ID: a-7_b",
 	"退款金额：12.50元", "4.8分好评", "《用户协议》第3.2条", "预计3-5个工作日到账。", "请勿向任何人透露验证码！",
-	"Ref: 2030.05.06", "2030.5.6 回访", "A/B test", "C++ team", "50% off", "+86 138 0013 8000", "a.m.", "Ph.D.",
+	"已发货。App内可查看", "京东·App客服", "小米·有品", "Ref: 2030.05.06", "2030.5.6 回访", "A/B test", "C++ team", "50% off", "+86 138 0013 8000", "a.m.", "Ph.D.",
 }
 
 func TestLooksLikeLink(t *testing.T) {
