@@ -3,7 +3,6 @@ package blocklist
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -221,7 +220,9 @@ func (s *Service) validateEntry(e Entry, now time.Time, newExpiry bool) (Entry, 
 		return Entry{}, err
 	}
 	e.Pattern, e.Kind = p, k
-	e.Reason = strings.TrimSpace(e.Reason)
+	if e.Reason, err = reasonField().Clean(e.Reason); err != nil {
+		return Entry{}, err
+	}
 	switch {
 	case !e.Category.Valid():
 		return Entry{}, fault.Invalid("category", "is required: one of CATEGORY_IMPERSONATION, CATEGORY_SCAM, CATEGORY_SPAM, CATEGORY_ROBOCALL, CATEGORY_OTHER")
@@ -229,10 +230,6 @@ func (s *Service) validateEntry(e Entry, now time.Time, newExpiry bool) (Entry, 
 		return Entry{}, fault.Invalid("source", "must be SOURCE_ANALYST, SOURCE_CUSTOMER_REPORTS or SOURCE_IMPORT")
 	case e.Confidence < 0 || e.Confidence > 100:
 		return Entry{}, fault.Invalid("confidence", "must be between 0 and 100")
-	case !utf8.ValidString(e.Reason):
-		return Entry{}, fault.Invalid("reason", "is not valid UTF-8 text")
-	case utf8.RuneCountInString(e.Reason) > maxReason:
-		return Entry{}, fault.Invalidf("reason", "is longer than %d characters", maxReason)
 	case newExpiry && !e.ExpireTime.IsZero() && !e.ExpireTime.After(now):
 		return Entry{}, fault.Invalid("expire_time", "must be in the future")
 	}

@@ -3,9 +3,7 @@ package blocklist
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
@@ -78,16 +76,13 @@ func (s *Service) CreateOfficialNumber(ctx context.Context, actor audit.Actor, r
 		return OfficialNumber{}, err
 	}
 	o.Number = n
-	o.DisplayName = strings.TrimSpace(o.DisplayName)
-	o.Description = strings.TrimSpace(o.Description)
-	switch {
-	case o.DisplayName == "":
-		return OfficialNumber{}, fault.Invalid("display_name", "is required")
-	case utf8.RuneCountInString(o.DisplayName) > maxDisplayName:
-		return OfficialNumber{}, fault.Invalidf("display_name", "is longer than %d characters", maxDisplayName)
-	case utf8.RuneCountInString(o.Description) > maxDescription:
-		return OfficialNumber{}, fault.Invalidf("description", "is longer than %d characters", maxDescription)
-	case !o.Direction.Valid():
+	if o.DisplayName, err = displayNameField().Clean(o.DisplayName); err != nil {
+		return OfficialNumber{}, err
+	}
+	if o.Description, err = descriptionField().Clean(o.Description); err != nil {
+		return OfficialNumber{}, err
+	}
+	if !o.Direction.Valid() {
 		return OfficialNumber{}, fault.Invalid("direction", "must be DIRECTION_OUTBOUND, DIRECTION_INBOUND_ONLY or DIRECTION_BOTH")
 	}
 	o.CreateBy = actor.Subject

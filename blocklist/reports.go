@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
@@ -140,22 +137,9 @@ func (s *Service) ReportCaller(ctx context.Context, reporterNumber, callerRaw, n
 	return r, nil
 }
 
-// cleanNote trims a note, bounds it and drops control characters other
-// than line breaks, so a note is safe to show in a console.
+// cleanNote applies the text policy to a note (see noteField).
 func cleanNote(note string) (string, error) {
-	if !utf8.ValidString(note) {
-		return "", fault.Invalid("note", "is not valid UTF-8 text")
-	}
-	note = strings.TrimSpace(note)
-	if utf8.RuneCountInString(note) > maxNote {
-		return "", fault.Invalidf("note", "is longer than %d characters", maxNote)
-	}
-	return strings.Map(func(r rune) rune {
-		if r != '\n' && unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, note), nil
+	return noteField().Clean(note)
 }
 
 // ListReportedNumbers lists reported numbers, open ones first, busiest

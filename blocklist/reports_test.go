@@ -84,18 +84,6 @@ func TestReportCallerRefusesBadInput(t *testing.T) {
 	}
 }
 
-func TestReportNotesLoseControlCharacters(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	r, err := e.svc.ReportCaller(context.Background(), custNumber(1), scammer, " line one\nline\x1b[31m two\x00 ", time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Note != "line one\nline[31m two" {
-		t.Errorf("note = %q", r.Note)
-	}
-}
-
 func TestReportsPerCustomerAreLimitedPerDay(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -40,3 +40,19 @@ func TestReadClaimsRequiresTheCallTokenShape(t *testing.T) {
 		}
 	}
 }
+
+// Strings come out as RFC 8785 writes them: only '"', '\\' and control
+// characters escaped; an escaped backslash before "u2028" stays as it is.
+func TestCanonicalJSONWritesStringsAsRFC8785(t *testing.T) {
+	t.Parallel()
+	got, err := canonicalJSON(map[string]any{
+		"d": "\x01\n\t", "c": "&<>", "b": `\u2028`, "a": "x\u2028y\u2029z", "e": int64(1900000000),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a":"x` + "\u2028" + `y` + "\u2029" + `z","b":"\\u2028","c":"&<>","d":"\u0001\n\t","e":1900000000}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

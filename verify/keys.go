@@ -309,7 +309,7 @@ func (s *Service) encodeHeader(alg, kid string) string {
 	if s.x5u != "" {
 		h["x5u"] = s.x5u
 	}
-	b, _ := json.Marshal(h) // a map of strings always marshals; keys come out sorted
+	b, _ := canonicalJSON(h) // a map of strings always marshals; keys come out sorted
 	return b64(b)
 }
 

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -85,7 +87,7 @@ func (s *Service) claimsOf(c Call) passportClaims {
 }
 
 func signWith(k *ringKey, pc passportClaims) (string, error) {
-	payload, err := json.Marshal(pc)
+	payload, err := canonicalJSON(pc)
 	if err != nil {
 		return "", err
 	}
@@ -101,6 +103,51 @@ func signWith(k *ringKey, pc passportClaims) (string, error) {
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// canonicalJSON serialises a PASSporT header or claims object as RFC 8225
+// section 9 asks, so that a verifier that rebuilds the canonical form gets
+// the bytes that were signed: members in lexicographic order (struct fields
+// are declared in that order, map keys are sorted), no whitespace, and
+// strings as RFC 8785 section 3.2.2.2 writes them: only '"', '\\' and
+// control characters escaped. encoding/json alone would write "&", "<" and
+// ">" as \u0026, \u003c, \u003e and the line and paragraph separators as
+// \u2028 and \u2029; those appear here as they are. Numbers are integers
+// (NumericDate seconds), which both write alike.
+func canonicalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	if !bytes.Contains(out, []byte(`\u202`)) {
+		return out, nil
+	}
+	// Every backslash in encoder output starts an escape inside a string,
+	// so reading escapes pairwise never mistakes an escaped backslash
+	// followed by "u2028" for the escape itself.
+	res := make([]byte, 0, len(out))
+	for i := 0; i < len(out); i++ {
+		if out[i] != '\\' {
+			res = append(res, out[i])
+			continue
+		}
+		if i+5 < len(out) && out[i+1] == 'u' {
+			switch string(out[i+2 : i+6]) {
+			case "2028":
+				res, i = utf8.AppendRune(res, '\u2028'), i+5
+				continue
+			case "2029":
+				res, i = utf8.AppendRune(res, '\u2029'), i+5
+				continue
+			}
+		}
+		res = append(res, out[i], out[i+1])
+		i++
+	}
+	return res, nil
 }
 
 // TokenFailure says why a call token is not valid. The values are those of

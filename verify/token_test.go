@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -387,5 +388,94 @@ func TestKeysAreUnusableWithAnotherKEK(t *testing.T) {
 	}
 	if _, err := s.StampCall(ctx, dialer, stampReq(outbound, aliceRaw)); err != nil {
 		t.Fatalf("stamp after rotating to a key sealed with the new KEK: %v", err)
+	}
+}
+
+// canonical rebuilds the RFC 8225 section 9 form of a JSON object the way
+// an independent verifier would: decode to a map, encode with sorted keys,
+// no whitespace and no HTML escaping.
+func canonical(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // maps are encoded with sorted keys
+	if err := enc.Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// The signed bytes of header and claims are the canonical form: "&", "<"
+// and ">" appear as they are, so a verifier that rebuilds the canonical
+// form (RFC 8225 section 9, RFC 8785 strings) checks the same bytes.
+func TestTokenBytesAreCanonical(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []string{verify.AlgES256, verify.AlgEdDSA} {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, withAlg(alg))
+			const x5u = "https://certs.example/cert.pem?a=1&b=<2>"
+			e.svc = e.newService(withAlg(alg), func(c *verify.Config) { c.X5U = x5u })
+			e.addOfficial(outbound, "Q&A <Support>", true, false)
+			ctx := context.Background()
+			req := stampReq(outbound, aliceRaw)
+			req.ReasonText = "退款 & <回访> 'x' \"y\""
+			st, err := e.svc.StampCall(ctx, dialer, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.Split(st.Token, ".")
+			for i, want := range map[int][]string{
+				0: {`"x5u":"https://certs.example/cert.pem?a=1&b=<2>"`},
+				1: {`"rcd":{"nam":"Q&A <Support>"}`, `"crn":"退款 & <回访> 'x' \"y\""`},
+			} {
+				raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := string(raw), string(canonical(t, raw)); got != want {
+					t.Errorf("segment %d is not canonical:\n got %s\nwant %s", i, got, want)
+				}
+				for _, w := range want {
+					if !strings.Contains(string(raw), w) {
+						t.Errorf("segment %d %s lacks %s", i, raw, w)
+					}
+				}
+				if bytes.Contains(raw, []byte(`\u00`)) {
+					t.Errorf("segment %d escapes HTML characters: %s", i, raw)
+				}
+			}
+
+			set := e.jwks(ctx)
+			jws, err := jose.ParseSigned(st.Token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := set.Key(jws.Signatures[0].Protected.KeyID)
+			if len(keys) != 1 {
+				t.Fatalf("kid in the JWKS %d times", len(keys))
+			}
+			payload, err := jws.Verify(&keys[0])
+			if err != nil {
+				t.Fatalf("go-jose rejects the token: %v", err)
+			}
+			var claims map[string]any
+			if err := json.Unmarshal(payload, &claims); err != nil {
+				t.Fatal(err)
+			}
+			if got := claims["rcd"].(map[string]any)["nam"]; got != "Q&A <Support>" {
+				t.Errorf("rcd.nam = %q", got)
+			}
+			res, err := e.svc.VerifyToken(ctx, verify.VerifyTokenRequest{Token: st.Token})
+			if err != nil || !res.Valid {
+				t.Errorf("VerifyToken: %+v, %v", res, err)
+			}
+		})
 	}
 }
