@@ -82,7 +82,7 @@ func TestEnrollDeviceRefusesHostileLabels(t *testing.T) {
 		"phone\u202egnp": "label contains an invisible or text-direction character (U+202E)",
 		"my\nphone":      "label must be a single line",
 	} {
-		_, err := e.svc.EnrollDevice(ctx, e.alice, label)
+		_, err := e.svc.EnrollDevice(ctx, customer, e.alice, label)
 		if m, _ := fault.Message(err); !errors.Is(err, fault.ErrInvalidArgument) || m != msg {
 			t.Errorf("label %q: %v, want %q", label, err, msg)
 		}

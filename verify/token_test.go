@@ -19,6 +19,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/verify"
 )
@@ -422,7 +423,8 @@ func TestTokenBytesAreCanonical(t *testing.T) {
 			e := newEnv(t, withAlg(alg))
 			const x5u = "https://certs.example/cert.pem?a=1&b=<2>"
 			e.svc = e.newService(withAlg(alg), func(c *verify.Config) { c.X5U = x5u })
-			e.addOfficial(outbound, "Q&A <Support>", true, false)
+			e.removeOfficial(outbound)
+			e.addOfficial(outbound, "Q&A <Support>", blocklist.DirectionOutbound)
 			ctx := context.Background()
 			req := stampReq(outbound, aliceRaw)
 			req.ReasonText = "退款 & <回访> 'x' \"y\""
