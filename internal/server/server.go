@@ -73,6 +73,9 @@ type Server struct {
 	innerCC  *grpc.ClientConn
 	chain    *chain
 	draining atomic.Bool
+	// drainStart is closed when shutdown begins, for long streams to
+	// finish their work and answer.
+	drainStart chan struct{}
 }
 
 // New builds the server and registers every service.
@@ -98,7 +101,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	if cfg.ReadyInterval <= 0 {
 		cfg.ReadyInterval = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry(), drainStart: make(chan struct{})}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ch := newChain(cfg.Logger, cfg.Auth, s.registry, cfg.LookupRate, cfg.LookupBurst, cfg.RequestTimeout)
 	s.chain = ch
@@ -114,7 +117,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	}{
 		{&callverifyv1.CallService_ServiceDesc, &callServer{d: deps}},
 		{&callverifyv1.VerifyService_ServiceDesc, &verifyServer{d: deps}},
-		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps}},
+		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps, draining: s.drainStart}},
 		{&callverifyv1.AdminService_ServiceDesc, &adminServer{d: deps}},
 	}
 	for _, svc := range services {
@@ -226,6 +229,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		s.log.Error("listener failed, shutting down", "error", serveErr)
 	}
 	s.draining.Store(true)
+	close(s.drainStart)
 	s.health.Shutdown()
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
