@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -34,7 +35,10 @@ func (s *Server) importNDJSON(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, status.Convert(err))
 		return
 	}
-	ctx, cancel := context.WithCancel(metadata.NewOutgoingContext(r.Context(), metadata.Pairs(
+	// Not r.Context(): the server cancels it when a read of the body
+	// fails, which the drain below makes happen on purpose. A body that
+	// breaks off cancels the import explicitly.
+	ctx, cancel := context.WithCancel(metadata.NewOutgoingContext(context.WithoutCancel(r.Context()), metadata.Pairs(
 		"authorization", r.Header.Get("Authorization"),
 		"x-request-id", r.Header.Get("X-Request-Id"),
 	)))
@@ -44,10 +48,29 @@ func (s *Server) importNDJSON(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, status.Convert(err))
 		return
 	}
+	// At shutdown the service stops taking rows and answers with what it
+	// committed; a read of the body blocked on a client still sending is
+	// woken for that answer to be sent back.
+	drained := make(chan struct{})
+	handled := make(chan struct{})
+	defer close(handled)
+	go func() {
+		select {
+		case <-s.drainStart:
+			close(drained)
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		case <-handled:
+		}
+	}()
+	interrupted := false
 	lines := ndjson.NewLines(r.Body)
 	for {
 		n, text, tooLong, err := lines.Next()
 		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && isClosed(drained) {
+			interrupted = true
 			break
 		}
 		if err != nil {
@@ -77,6 +100,9 @@ func (s *Server) importNDJSON(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, status.Convert(err))
 		return
 	}
+	// Rows read from the body but not sent before the drain were not
+	// taken: the client must know the import is incomplete.
+	resp.Interrupted = resp.GetInterrupted() || interrupted
 	b, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(resp)
 	if err != nil {
 		writeHTTPError(w, status.Convert(err))
@@ -84,4 +110,13 @@ func (s *Server) importNDJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
