@@ -246,3 +246,45 @@ func TestShutdownLetsARESTImportCommitAndAnswer(t *testing.T) {
 		t.Errorf("answered %d imported; the store holds %d, its records say %v", res.GetImported(), entries, recorded)
 	}
 }
+
+// TestABrokenImportLeavesItsCommittedBatchWithItsRecord: the client goes
+// away after a batch has committed. The batch's rows and its record (the
+// patterns it created) are in the store together; the rows still batched
+// are dropped, and a last record says how many.
+func TestABrokenImportLeavesItsCommittedBatchWithItsRecord(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ctx, cancel := context.WithCancel(env.Ctx(env.Analyst()))
+	st, err := callverifyv1.NewBlocklistServiceClient(env.Conn).ImportEntries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1500 {
+		if err := st.Send(&callverifyv1.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: callverifyv1.Category_CATEGORY_SCAM}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitForEntries(t, env, 1000)
+	cancel()
+	bl := callverifyv1.NewBlocklistServiceClient(env.Conn)
+	deadline := time.Now().Add(10 * time.Second)
+	var abort *callverifyv1.ListAuditEventsResponse
+	for {
+		abort, err = bl.ListAuditEvents(env.Ctx(env.Analyst()), &callverifyv1.ListAuditEventsRequest{Action: "entry.import.abort"})
+		if err == nil && len(abort.GetEvents()) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no abort record: %v, %v", abort, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	entries, recorded := countAfterRestart(t, env)
+	if entries != 1000 || recorded != 1000 {
+		t.Errorf("the store holds %d entries and its batch records %v created; want the committed batch's 1000 in both", entries, recorded)
+	}
+	a := abort.GetEvents()[0].GetAfter().GetFields()
+	if a["imported"].GetNumberValue() != 1000 || a["dropped"].GetNumberValue()+a["imported"].GetNumberValue() > 1500 {
+		t.Errorf("abort record = %v, want 1000 imported and the rest dropped", a)
+	}
+}
