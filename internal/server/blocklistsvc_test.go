@@ -453,3 +453,27 @@ func TestReportsGroupAndResolveIntoABlockOverREST(t *testing.T) {
 		t.Errorf("a customer reads the audit log: %d, want 403", resp.Status)
 	}
 }
+
+// TestReporterStaysOneReporterAcrossRestarts: the pseudonym key is derived
+// from the data directory's KEK, not made afresh at start, so a customer
+// who reports a number again after a restart is still one reporter.
+func TestReporterStaysOneReporterAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	report := func() {
+		t.Helper()
+		resp := env.Do("POST", "/v1/reports", env.Customer("+8613900000001"), map[string]any{"callerNumber": "+8617123456789"})
+		if resp.Status != http.StatusOK {
+			t.Fatalf("report: %d %s", resp.Status, resp.Body)
+		}
+	}
+	report()
+	env.Restart()
+	report()
+	resp := env.Do("GET", "/v1/reported-numbers", env.Analyst(), nil)
+	var list callverifyv1.ListReportedNumbersResponse
+	resp.Into(t, &list)
+	if len(list.GetReportedNumbers()) != 1 || list.GetReportedNumbers()[0].GetReportCount() != 2 || list.GetReportedNumbers()[0].GetDistinctReporters() != 1 {
+		t.Errorf("after a restart = %s, want 2 reports by 1 customer", resp.Body)
+	}
+}
