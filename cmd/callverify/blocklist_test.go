@@ -174,3 +174,15 @@ func TestImportCountsMatchRESTForTheSameFile(t *testing.T) {
 		}
 	}
 }
+
+func TestAnInterruptedImportSaysWhereItStoppedAndFails(t *testing.T) {
+	res := &callverifyv1.ImportEntriesResponse{Imported: 1, Rejected: 1, Interrupted: true}
+	err := interruptedErr(res, []int32{2, 3, 5})
+	if err == nil || !strings.Contains(err.Error(), "after line 3") {
+		t.Errorf("interruptedErr = %v, want an error naming line 3", err)
+	}
+	res.Interrupted = false
+	if err := interruptedErr(res, []int32{2, 3, 5}); err != nil {
+		t.Errorf("a finished import: interruptedErr = %v, want nil", err)
+	}
+}
