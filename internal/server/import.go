@@ -52,9 +52,10 @@ func (s *Server) importNDJSON(w http.ResponseWriter, r *http.Request) {
 	// committed; a read of the body blocked on a client still sending is
 	// woken for that answer to be sent back.
 	drained := make(chan struct{})
-	handled := make(chan struct{})
-	defer close(handled)
+	handled, watched := make(chan struct{}), make(chan struct{})
+	defer func() { close(handled); <-watched }() // never touch the connection once this request is over
 	go func() {
+		defer close(watched)
 		select {
 		case <-s.drainStart:
 			close(drained)
