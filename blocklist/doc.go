@@ -11,13 +11,18 @@
 // Every atomic step is one Store method (create an entry only if no official
 // number conflicts, upsert an import batch, record a report within the
 // reporter's daily allowance, resolve reports and block in one go), so a
-// shared backend can do each in one script or transaction. Every entry write
+// shared backend can do each in one script or transaction. Each takes the
+// audit event of what it does and appends it in that same step: no change
+// commits without its record, and a refused one records nothing (events.go
+// says what each event holds). It must never record a change in a separate
+// write after it. Every entry write
 // returns ordered Changes; the Service applies them to its Index, which is
 // built from a full scan at start and never asks the store on a lookup. A
 // backend shared by several instances delivers the others' Changes to the
 // same Index.Apply, and the same stream is what published deltas are made of.
 //
 // Reporters are customers: the Service hands their number to the store,
-// which keeps only a key derived from it, never the number, and the audit
-// log never names them.
+// which keeps only a keyed pseudonym of it (an HMAC under a server key),
+// never the number nor an unkeyed digest of it, and the audit log names them
+// only masked.
 package blocklist

@@ -36,7 +36,7 @@ func (s *Service) CreateEntry(ctx context.Context, actor audit.Actor, e Entry) (
 	err = s.write(func() ([]Change, error) {
 		var c Change
 		var err error
-		stored, c, err = s.store.CreateEntry(ctx, e, now)
+		stored, c, err = s.store.CreateEntry(ctx, e, now, s.audit.Event(actor, "entry.create", "", nil, nil))
 		if err != nil {
 			return nil, err
 		}
@@ -44,9 +44,6 @@ func (s *Service) CreateEntry(ctx context.Context, actor audit.Actor, e Entry) (
 	})
 	if err != nil {
 		return Entry{}, s.entryWriteErr(ctx, err, e.Pattern)
-	}
-	if err := s.audit.Record(ctx, actor, "entry.create", stored.ID, nil, stored.snapshot()); err != nil {
-		return Entry{}, err
 	}
 	return stored, nil
 }
@@ -144,7 +141,7 @@ func (s *Service) UpdateEntry(ctx context.Context, actor audit.Actor, id string,
 		err = s.write(func() ([]Change, error) {
 			var chs []Change
 			var err error
-			stored, chs, err = s.store.UpdateEntry(ctx, next, cur.Rev, now)
+			stored, chs, err = s.store.UpdateEntry(ctx, next, cur.Rev, now, s.audit.Event(actor, "entry.update", id, nil, nil))
 			return chs, err
 		})
 		var c *ConflictError
@@ -156,9 +153,6 @@ func (s *Service) UpdateEntry(ctx context.Context, actor audit.Actor, id string,
 		}
 		if err != nil {
 			return Entry{}, s.entryWriteErr(ctx, err, next.Pattern)
-		}
-		if err := s.audit.Record(ctx, actor, "entry.update", stored.ID, cur.snapshot(), stored.snapshot()); err != nil {
-			return Entry{}, err
 		}
 		return stored, nil
 	}
@@ -212,11 +206,10 @@ func (s *Service) DeleteEntry(ctx context.Context, actor audit.Actor, id string)
 	if err := checkEntryID(id); err != nil {
 		return err
 	}
-	var old Entry
 	err := s.write(func() ([]Change, error) {
 		var c Change
 		var err error
-		old, c, err = s.store.DeleteEntry(ctx, id)
+		_, c, err = s.store.DeleteEntry(ctx, id, s.audit.Event(actor, "entry.delete", id, nil, nil))
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +218,7 @@ func (s *Service) DeleteEntry(ctx context.Context, actor audit.Actor, id string)
 	if err != nil {
 		return s.entryWriteErr(ctx, err, "")
 	}
-	return s.audit.Record(ctx, actor, "entry.delete", old.ID, old.snapshot(), nil)
+	return nil
 }
 
 // ListEntries lists entries in pattern order, filtered by f, with the total

@@ -14,6 +14,8 @@ import (
 	"github.com/callverify/callverify/internal/store/boltstore"
 )
 
+var testPseudonymKey = []byte("0123456789abcdef0123456789abcdef")
+
 var (
 	t0      = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	analyst = audit.Actor{Subject: "analyst-1", Role: "analyst"}
@@ -54,7 +56,7 @@ func newEnv(t testing.TB, tune ...func(*blocklist.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st, err := boltstore.NewBlocklistStore(db)
+	st, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
 )
 
 // BenchmarkImport measures the domain's import on the embedded store: row
@@ -20,7 +21,7 @@ func BenchmarkImport(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		k := uint64(i)*2654435761%1_000_000_000 + 13_000_000_000
-		if err := im.Add(ctx, blocklist.Entry{Pattern: fmt.Sprintf("+86%d", k), Category: blocklist.CategoryScam, Reason: "refund scam script", Confidence: 70}); err != nil {
+		if err := im.Add(ctx, 0, blocklist.Entry{Pattern: fmt.Sprintf("+86%d", k), Category: blocklist.CategoryScam, Reason: "refund scam script", Confidence: 70}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -54,7 +55,7 @@ func BenchmarkReload(b *testing.B) {
 			Category: blocklist.CategoryScam, Source: blocklist.SourceImport, Reason: "refund scam script", Confidence: 70,
 			CreateBy: "analyst-1", CreateTime: now, UpdateTime: now})
 		if len(batch) == cap(batch) {
-			if _, _, err := e.store.ImportEntries(ctx, batch, now); err != nil {
+			if _, _, err := e.store.ImportEntries(ctx, batch, now, audit.Event{}); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]

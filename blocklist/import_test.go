@@ -15,7 +15,7 @@ func importRows(t *testing.T, e *env, rows []blocklist.Entry) blocklist.ImportSu
 	ctx := context.Background()
 	im := e.svc.NewImporter(analyst)
 	for _, r := range rows {
-		if err := im.Add(ctx, r); err != nil {
+		if err := im.Add(ctx, 0, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,13 +69,31 @@ func TestImportReportsBadRowsAndImportsTheRest(t *testing.T) {
 	if n, _ := e.store.CountEntries(ctx, blocklist.EntryFilter{Source: blocklist.SourceImport}); n != 2500 {
 		t.Errorf("store holds %d imported entries, want 2500", n)
 	}
-	// One audit event for the whole import, with its counts.
+	// One audit event per batch, committed with it, under one import id:
+	// together they account for every row; the last says the import is done.
 	evs := e.events(t, "entry.import")
-	if len(evs) != 1 {
-		t.Fatalf("%d import events, want 1", len(evs))
+	if len(evs) != 3 {
+		t.Fatalf("%d import events, want one per batch (3): %+v", len(evs), evs)
 	}
-	if got := fmt.Sprint(evs[0].After["imported"], evs[0].After["rejected"], evs[0].After["rows"]); got != "2500 3 2503" {
-		t.Errorf("import event counts = %s, want 2500 3 2503", got)
+	var created, rejected, taken float64
+	for i, ev := range evs {
+		a := ev.After
+		created += a["created"].(float64)
+		rejected += a["invalid"].(float64) + a["refused"].(float64)
+		taken += a["rows"].(float64)
+		if a["import_id"] != evs[0].After["import_id"] || a["import_id"] == "" {
+			t.Errorf("batch events carry import ids %v and %v, want one", a["import_id"], evs[0].After["import_id"])
+		}
+		if done := a["done"] == true; done != (i == 0) {
+			t.Errorf("event %d (batch %v) done = %v; only the last batch is done", i, a["batch"], a["done"])
+		}
+	}
+	if got := fmt.Sprint(created, rejected, taken); got != "2500 3 2503" {
+		t.Errorf("batch events add up to created, rejected, rows = %s, want 2500 3 2503", got)
+	}
+	if first := evs[2].After; fmt.Sprint(first["batch"], first["first_index"], first["last_index"], len(first["created_patterns"].([]any))) != "1 0 1000 1000" {
+		t.Errorf("first batch event = batch %v rows %v-%v with %d created patterns, want batch 1 rows 0-1000 with 1000",
+			first["batch"], first["first_index"], first["last_index"], len(first["created_patterns"].([]any)))
 	}
 	if len(e.events(t, "entry.create")) != 0 {
 		t.Error("an import recorded per-entry events")
@@ -128,13 +146,16 @@ func TestImportKeepsTheFirstThousandErrors(t *testing.T) {
 	}
 }
 
-func TestAbandonedImportKeepsCommittedBatchesAndSaysSo(t *testing.T) {
+// An import whose stream breaks after a batch committed leaves that batch's
+// rows and its record (lines, patterns) in the store together, and a last
+// record of the rows it dropped.
+func TestAbandonedImportKeepsCommittedBatchesWithTheirRecords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
 	im := e.svc.NewImporter(analyst)
 	for i := range blocklist.ImportBatch + 10 {
-		if err := im.Add(ctx, blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: blocklist.CategoryScam}); err != nil {
+		if err := im.Add(ctx, int64(i+2), blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: blocklist.CategoryScam}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,11 +164,52 @@ func TestAbandonedImportKeepsCommittedBatchesAndSaysSo(t *testing.T) {
 		t.Errorf("store holds %d entries, want the one committed batch of %d", n, blocklist.ImportBatch)
 	}
 	evs := e.events(t, "entry.import")
-	if len(evs) != 1 || evs[0].After["aborted"] != true || fmt.Sprint(evs[0].After["dropped"]) != "10" {
-		t.Errorf("import events = %+v, want one marked aborted with 10 dropped", evs)
+	if len(evs) != 1 {
+		t.Fatalf("import events = %+v, want the committed batch's", evs)
+	}
+	a := evs[0].After
+	if got := fmt.Sprint(a["created"], a["first_line"], a["last_line"], a["done"]); got != "1000 2 1001 <nil>" {
+		t.Errorf("batch event created, lines, done = %s, want 1000 2 1001 <nil>", got)
+	}
+	if ps := a["created_patterns"].([]any); len(ps) != 1000 || ps[0] != "+8617000000000" || ps[999] != "+8617000000999" {
+		t.Errorf("batch event lists %d created patterns, want the 1000 committed", len(ps))
+	}
+	abort := e.events(t, "entry.import.abort")
+	if len(abort) != 1 || fmt.Sprint(abort[0].After["dropped"]) != "10" || abort[0].After["import_id"] != a["import_id"] {
+		t.Errorf("abort events = %+v, want one of the same import with 10 dropped", abort)
 	}
 	if _, err := im.Finish(ctx); err == nil {
 		t.Error("Finish after Abandon succeeded")
+	}
+}
+
+// Rows the client could not read are rows like any other: counted,
+// reported with their index and line, and the rest are imported.
+func TestImportCountsUnreadableRowsAndGoesOn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	im := e.svc.NewImporter(analyst)
+	if err := im.Add(ctx, 2, blocklist.Entry{Pattern: "+8617000000001", Category: blocklist.CategoryScam}); err != nil {
+		t.Fatal(err)
+	}
+	im.Reject(3, "not an entry: syntax error\x1b[31m")
+	if err := im.Add(ctx, 5, blocklist.Entry{Pattern: "+8617000000002", Category: blocklist.CategoryScam}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := im.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Imported != 2 || sum.Rejected != 1 || len(sum.Errors) != 1 {
+		t.Fatalf("summary = %+v, want 2 imported and 1 rejected", sum)
+	}
+	if got, want := fmt.Sprintf("%+v", sum.Errors[0]), "{Index:1 Line:3 Message:not an entry: syntax error [31m}"; got != want {
+		t.Errorf("error = %s, want %s", got, want)
+	}
+	evs := e.events(t, "entry.import")
+	if len(evs) != 1 || fmt.Sprint(evs[0].After["invalid"], evs[0].After["first_line"], evs[0].After["last_line"], evs[0].After["done"]) != "1 2 5 true" {
+		t.Errorf("import events = %+v, want one done batch of lines 2-5 with 1 invalid row", evs)
 	}
 }
 

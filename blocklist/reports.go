@@ -116,7 +116,9 @@ func (s *Service) ReportCaller(ctx context.Context, reporterNumber, callerRaw, n
 	if s.autoBlock.enabled() {
 		lim.Window = s.autoBlock.Window
 	}
-	r, grp, err := s.store.AddReport(ctx, r, reporter, lim)
+	// The reporter is a customer: the record names them only masked.
+	ev := s.audit.Event(audit.Actor{Subject: reporter.Masked(), Role: "customer"}, "report.create", "", nil, nil)
+	r, grp, err := s.store.AddReport(ctx, r, reporter, lim, ev)
 	if err != nil {
 		if errors.Is(err, fault.ErrResourceExhausted) {
 			return Report{}, fault.Wrap(fault.ErrResourceExhausted,
@@ -201,19 +203,16 @@ func (s *Service) resolve(ctx context.Context, actor audit.Actor, n phone.Number
 		e.CreateBy, e.CreateTime, e.UpdateTime = actor.Subject, now, now
 		block = &e
 	}
-	before, err := s.store.GetReportedNumber(ctx, n)
-	if err != nil {
-		if errors.Is(err, fault.ErrNotFound) {
-			return ReportedNumber{}, Entry{}, fault.Wrap(fault.ErrNotFound, "no customer has reported this number", err)
-		}
-		return ReportedNumber{}, Entry{}, err
+	act := "reported_number.dismiss"
+	if action == ResolveBlock {
+		act = "reported_number.block"
 	}
 	var grp ReportedNumber
 	var entry Entry
-	err = s.write(func() ([]Change, error) {
+	err := s.write(func() ([]Change, error) {
 		var chs []Change
 		var err error
-		grp, entry, chs, err = s.store.ResolveReportedNumber(ctx, n, status, block, now)
+		grp, entry, chs, err = s.store.ResolveReportedNumber(ctx, n, status, block, now, s.audit.Event(actor, act, n.String(), nil, nil))
 		return chs, err
 	})
 	var conflict *ConflictError
@@ -226,15 +225,6 @@ func (s *Service) resolve(ctx context.Context, actor audit.Actor, n phone.Number
 	case errors.Is(err, fault.ErrNotFound):
 		return ReportedNumber{}, Entry{}, fault.Wrap(fault.ErrNotFound, "no customer has reported this number", err)
 	case err != nil:
-		return ReportedNumber{}, Entry{}, err
-	}
-	act := "reported_number.dismiss"
-	after := grp.snapshot()
-	if action == ResolveBlock {
-		act = "reported_number.block"
-		after["entry"] = entry.snapshot()
-	}
-	if err := s.audit.Record(ctx, actor, act, n.String(), before.snapshot(), after); err != nil {
 		return ReportedNumber{}, Entry{}, err
 	}
 	return grp, entry, nil

@@ -50,9 +50,19 @@ func TestReportsGroupPerNumberAndCountReportersOnce(t *testing.T) {
 	if got := strings.Join(g.Notes, "|"); got != "again|refund scam|asked for my card number|said he was from customer service" {
 		t.Errorf("notes newest first = %q", got)
 	}
-	// Reporting is not an analyst action: nothing in the audit log names a customer.
-	if evs := e.events(t, ""); len(evs) != 0 {
-		t.Errorf("reports wrote audit events: %+v", evs)
+	// Every report is recorded with its step, and the record names the
+	// reporting customer only masked.
+	evs := e.events(t, "")
+	if len(evs) != 5 {
+		t.Fatalf("%d audit events, want one per report (5): %+v", len(evs), evs)
+	}
+	for _, ev := range evs {
+		if ev.Action != "report.create" || ev.Role != "customer" || !contains(ev.Actor, "****") {
+			t.Errorf("report event = %+v, want report.create by a masked customer", ev)
+		}
+		if all := fmt.Sprintf("%+v", ev); contains(all, "13900000000") || contains(all, "13900000001") || contains(all, "13900000002") {
+			t.Errorf("a report event names a reporter: %s", all)
+		}
 	}
 }
 

@@ -35,13 +35,20 @@ type Store interface {
 
 	// Every write below that changes an entry returns the Change(s) it
 	// made, numbered by one counter for the whole blocklist (see Change).
+	//
+	// Every write below takes the audit event of what it does (actor,
+	// action, time; see audit.Recorder.Event), completes it with what the
+	// step decided, using this package's EntryEvent, ImportBatchEvent,
+	// ReportEvent and ResolveEvent, so that every backend records the same,
+	// and appends it in the same atomic step as the change: both commit or
+	// neither does. A refused write appends nothing.
 
 	// CreateEntry stores e (pattern canonical, fields valid), assigning its
 	// ID and Rev, unless an entry has that pattern already
 	// (fault.ErrAlreadyExists) or e is active at now and matches an
 	// official number (*ConflictError). The check and the write are one
-	// atomic step.
-	CreateEntry(ctx context.Context, e Entry, now time.Time) (Entry, Change, error)
+	// atomic step; its event is EntryEvent(ev, nil, &stored).
+	CreateEntry(ctx context.Context, e Entry, now time.Time, ev audit.Event) (Entry, Change, error)
 	// GetEntry returns the entry with that ID, or fault.ErrNotFound.
 	GetEntry(ctx context.Context, id string) (Entry, error)
 	// GetEntryByPattern returns the entry with that canonical pattern, or
@@ -52,10 +59,12 @@ type Store interface {
 	// pattern must be free (fault.ErrAlreadyExists), and an entry active at
 	// now must match no official number (*ConflictError). ID, CreateBy and
 	// CreateTime are kept from the stored entry. A pattern change is two
-	// changes: a delete of the old pattern and a put of the new.
-	UpdateEntry(ctx context.Context, e Entry, rev uint64, now time.Time) (Entry, []Change, error)
+	// changes: a delete of the old pattern and a put of the new. Its event
+	// is EntryEvent(ev, &old, &stored).
+	UpdateEntry(ctx context.Context, e Entry, rev uint64, now time.Time, ev audit.Event) (Entry, []Change, error)
 	// DeleteEntry removes the entry and returns it, or fault.ErrNotFound.
-	DeleteEntry(ctx context.Context, id string) (Entry, Change, error)
+	// Its event is EntryEvent(ev, &old, nil).
+	DeleteEntry(ctx context.Context, id string, ev audit.Event) (Entry, Change, error)
 	// ListEntries returns up to limit entries selected by f whose pattern
 	// sorts after after, in pattern order.
 	ListEntries(ctx context.Context, f EntryFilter, after string, limit int) ([]Entry, error)
@@ -71,7 +80,10 @@ type Store interface {
 	// ID, CreateBy and CreateTime), and a row that changes nothing is left
 	// alone. A row active at now that matches an official number is refused
 	// alone (its outcome carries the *ConflictError); the rest still commit.
-	ImportEntries(ctx context.Context, batch []Entry, now time.Time) ([]ImportOutcome, []Change, error)
+	// The batch's event, ImportBatchEvent(ev, batch, outcomes), is appended
+	// even when the batch is empty or changes nothing: it is the record of
+	// what this part of an import held.
+	ImportEntries(ctx context.Context, batch []Entry, now time.Time, ev audit.Event) ([]ImportOutcome, []Change, error)
 
 	// AddReport records a customer's report of r.CallerNumber by reporter
 	// and returns it (ID assigned) with the number's group after it, in one
@@ -79,8 +91,10 @@ type Store interface {
 	// place and never stores the number itself. It refuses with
 	// fault.ErrResourceExhausted when reporter has made lim.MaxPerDay
 	// reports already on r.CreateTime's UTC day. A report reopens a
-	// DISMISSED group; a BLOCKED group stays blocked.
-	AddReport(ctx context.Context, r Report, reporter phone.Number, lim ReportLimits) (Report, ReportedNumber, error)
+	// DISMISSED group; a BLOCKED group stays blocked. Its event is
+	// ReportEvent(ev, stored, group); the caller names the reporter in ev
+	// only masked.
+	AddReport(ctx context.Context, r Report, reporter phone.Number, lim ReportLimits, ev audit.Event) (Report, ReportedNumber, error)
 	// GetReportedNumber returns the group of n, or fault.ErrNotFound.
 	GetReportedNumber(ctx context.Context, n phone.Number) (ReportedNumber, error)
 	// ListReportedNumbers returns up to limit groups, open ones first and
@@ -92,7 +106,9 @@ type Store interface {
 	// when there is none). With block set (for ReportBlocked) it creates that
 	// entry in the same atomic step, with CreateEntry's checks, except that
 	// an existing entry with the same pattern is kept and returned instead.
-	ResolveReportedNumber(ctx context.Context, n phone.Number, status ReportStatus, block *Entry, now time.Time) (ReportedNumber, Entry, []Change, error)
+	// Its event is ResolveEvent(ev, groupBefore, groupAfter, entry), entry
+	// nil when nothing was blocked.
+	ResolveReportedNumber(ctx context.Context, n phone.Number, status ReportStatus, block *Entry, now time.Time, ev audit.Event) (ReportedNumber, Entry, []Change, error)
 }
 
 // EntryFilter selects entries; zero fields select all.

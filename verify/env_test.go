@@ -166,7 +166,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bl, err := boltstore.NewBlocklistStore(db)
+	bl, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func entry(pattern string, c blocklist.Category) blocklist.Entry {
 
 func mustCreate(t *testing.T, s blocklist.Store, e blocklist.Entry) blocklist.Entry {
 	t.Helper()
-	got, _, err := s.CreateEntry(context.Background(), e, t0)
+	got, _, err := s.CreateEntry(context.Background(), e, t0, ev("entry.create"))
 	if err != nil {
 		t.Fatalf("CreateEntry %s: %v", e.Pattern, err)
 	}
@@ -43,7 +43,7 @@ func testEntries(t *testing.T, s blocklist.Store) {
 	ctx := context.Background()
 	e := entry("+8613800138000", blocklist.CategoryScam)
 	e.ExpireTime = t0.Add(24 * time.Hour)
-	got, c, err := s.CreateEntry(ctx, e, t0)
+	got, c, err := s.CreateEntry(ctx, e, t0, ev("entry.create"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func testEntries(t *testing.T, s blocklist.Store) {
 	if !got.SameContent(e) {
 		t.Errorf("CreateEntry stored %+v, want %+v", got, e)
 	}
-	if _, _, err := s.CreateEntry(ctx, entry("+8613800138000", blocklist.CategorySpam), t0); !errors.Is(err, fault.ErrAlreadyExists) {
+	if _, _, err := s.CreateEntry(ctx, entry("+8613800138000", blocklist.CategorySpam), t0, ev("entry.create")); !errors.Is(err, fault.ErrAlreadyExists) {
 		t.Errorf("second entry with the same pattern: err = %v, want ErrAlreadyExists", err)
 	}
 	byID, err := s.GetEntry(ctx, got.ID)
@@ -71,7 +71,7 @@ func testEntries(t *testing.T, s blocklist.Store) {
 	if other.ID == got.ID {
 		t.Errorf("two entries got the same ID %s", got.ID)
 	}
-	old, dc, err := s.DeleteEntry(ctx, got.ID)
+	old, dc, err := s.DeleteEntry(ctx, got.ID, ev("entry.delete"))
 	if err != nil || !same(old, got) {
 		t.Fatalf("DeleteEntry = %+v, %v; want %+v", old, err, got)
 	}
@@ -81,7 +81,7 @@ func testEntries(t *testing.T, s blocklist.Store) {
 	for name, err := range map[string]error{
 		"GetEntry of a deleted entry":          func() error { _, err := s.GetEntry(ctx, got.ID); return err }(),
 		"GetEntryByPattern of a deleted entry": func() error { _, err := s.GetEntryByPattern(ctx, got.Pattern); return err }(),
-		"second DeleteEntry":                   func() error { _, _, err := s.DeleteEntry(ctx, got.ID); return err }(),
+		"second DeleteEntry":                   func() error { _, _, err := s.DeleteEntry(ctx, got.ID, ev("entry.delete")); return err }(),
 		"GetEntry of an unknown ID":            func() error { _, err := s.GetEntry(ctx, "no-such-id"); return err }(),
 	} {
 		if !errors.Is(err, fault.ErrNotFound) {
@@ -104,7 +104,7 @@ func testEntryUpdate(t *testing.T, s blocklist.Store) {
 	next := e
 	next.Category, next.Reason, next.Confidence, next.UpdateTime = blocklist.CategorySpam, "changed", 55, t1
 	next.CreateBy, next.CreateTime = "someone-else", t1 // must be ignored
-	got, chs, err := s.UpdateEntry(ctx, next, e.Rev, t1)
+	got, chs, err := s.UpdateEntry(ctx, next, e.Rev, t1, ev("entry.update"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,19 +118,19 @@ func testEntryUpdate(t *testing.T, s blocklist.Store) {
 		t.Errorf("UpdateEntry changes = %+v (rev %d -> %d), want one put at the new Rev", chs, e.Rev, got.Rev)
 	}
 	// The old revision lost.
-	if _, _, err := s.UpdateEntry(ctx, next, e.Rev, t1); !errors.Is(err, fault.ErrConflict) {
+	if _, _, err := s.UpdateEntry(ctx, next, e.Rev, t1, ev("entry.update")); !errors.Is(err, fault.ErrConflict) {
 		t.Errorf("UpdateEntry at a stale revision: err = %v, want ErrConflict", err)
 	}
 	// A pattern another entry holds.
 	taken := got
 	taken.Pattern = "+8613900139000"
-	if _, _, err := s.UpdateEntry(ctx, taken, got.Rev, t1); !errors.Is(err, fault.ErrAlreadyExists) {
+	if _, _, err := s.UpdateEntry(ctx, taken, got.Rev, t1, ev("entry.update")); !errors.Is(err, fault.ErrAlreadyExists) {
 		t.Errorf("UpdateEntry to a taken pattern: err = %v, want ErrAlreadyExists", err)
 	}
 	// A free pattern: a delete of the old and a put of the new.
 	moved := got
 	moved.Pattern, moved.Kind = "+86171*", blocklist.KindPrefix
-	got2, chs, err := s.UpdateEntry(ctx, moved, got.Rev, t1)
+	got2, chs, err := s.UpdateEntry(ctx, moved, got.Rev, t1, ev("entry.update"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,10 +147,10 @@ func testEntryUpdate(t *testing.T, s blocklist.Store) {
 	if byID, err := s.GetEntry(ctx, e.ID); err != nil || byID.Pattern != "+86171*" {
 		t.Errorf("GetEntry after the move = %+v, %v", byID, err)
 	}
-	if _, _, err := s.DeleteEntry(ctx, e.ID); err != nil {
+	if _, _, err := s.DeleteEntry(ctx, e.ID, ev("entry.delete")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.UpdateEntry(ctx, got2, got2.Rev, t1); !errors.Is(err, fault.ErrNotFound) {
+	if _, _, err := s.UpdateEntry(ctx, got2, got2.Rev, t1, ev("entry.update")); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("UpdateEntry of a deleted entry: err = %v, want ErrNotFound", err)
 	}
 }
@@ -162,17 +162,17 @@ func testEntryChanges(t *testing.T, s blocklist.Store) {
 		t.Fatal(err)
 	}
 	var seqs []uint64
-	a, c, _ := s.CreateEntry(ctx, entry("+8613800138000", blocklist.CategoryScam), t0)
+	a, c, _ := s.CreateEntry(ctx, entry("+8613800138000", blocklist.CategoryScam), t0, ev("entry.create"))
 	seqs = append(seqs, c.Seq)
-	_, c, _ = s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0)
+	_, c, _ = s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0, ev("entry.create"))
 	seqs = append(seqs, c.Seq)
 	upd := a
 	upd.Reason = "new"
-	_, chs, _ := s.UpdateEntry(ctx, upd, a.Rev, t0)
+	_, chs, _ := s.UpdateEntry(ctx, upd, a.Rev, t0, ev("entry.update"))
 	for _, c := range chs {
 		seqs = append(seqs, c.Seq)
 	}
-	_, c, _ = s.DeleteEntry(ctx, a.ID)
+	_, c, _ = s.DeleteEntry(ctx, a.ID, ev("entry.delete"))
 	seqs = append(seqs, c.Seq)
 	for i, sq := range seqs {
 		if sq != seq0+uint64(i)+1 {
@@ -195,10 +195,10 @@ func testEntryChanges(t *testing.T, s blocklist.Store) {
 		t.Errorf("ScanEntries did not return fn's error: %v", err)
 	}
 	// A refused write consumes no sequence number.
-	if _, _, err := s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0); err == nil {
+	if _, _, err := s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0, ev("entry.create")); err == nil {
 		t.Fatal("duplicate create succeeded")
 	}
-	_, c, _ = s.CreateEntry(ctx, entry("+86172*", blocklist.CategoryScam), t0)
+	_, c, _ = s.CreateEntry(ctx, entry("+86172*", blocklist.CategoryScam), t0, ev("entry.create"))
 	if c.Seq != seq+1 {
 		t.Errorf("after a refused write the next change is %d, want %d", c.Seq, seq+1)
 	}
@@ -269,7 +269,7 @@ func testEntryList(t *testing.T, s blocklist.Store) {
 	first, _ := s.GetEntryByPattern(ctx, want[0]) // IMPERSONATION, IMPORT
 	upd := first
 	upd.Category, upd.Source = blocklist.CategoryScam, blocklist.SourceAnalyst
-	if _, _, err := s.UpdateEntry(ctx, upd, first.Rev, t0); err != nil {
+	if _, _, err := s.UpdateEntry(ctx, upd, first.Rev, t0, ev("entry.update")); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.CountEntries(ctx, blocklist.EntryFilter{Category: blocklist.CategoryScam}); n != 6 {
@@ -278,7 +278,7 @@ func testEntryList(t *testing.T, s blocklist.Store) {
 	if n, _ := s.CountEntries(ctx, blocklist.EntryFilter{Source: blocklist.SourceImport}); n != 8 {
 		t.Errorf("after moving an entry out of IMPORT the count is %d, want 8", n)
 	}
-	if _, _, err := s.DeleteEntry(ctx, first.ID); err != nil {
+	if _, _, err := s.DeleteEntry(ctx, first.ID, ev("entry.delete")); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.CountEntries(ctx, blocklist.EntryFilter{}); n != 24 {
@@ -310,7 +310,7 @@ func testEntryOfficialConflicts(t *testing.T, s blocklist.Store) {
 		{"number sharing a prefix with an official number", entry("+8640080088882", blocklist.CategoryScam), t0, ""},
 		{"entry already expired at now", expired, later, ""},
 	} {
-		_, _, err := s.CreateEntry(ctx, tt.e, tt.now)
+		_, _, err := s.CreateEntry(ctx, tt.e, tt.now, ev("entry.create"))
 		if tt.blocked == "" {
 			if err != nil {
 				t.Errorf("%s: CreateEntry: %v", tt.name, err)
@@ -331,13 +331,13 @@ func testEntryOfficialConflicts(t *testing.T, s blocklist.Store) {
 	e, _ := s.GetEntryByPattern(ctx, "+86400801*")
 	moved := e
 	moved.Pattern = "+8640080*"
-	if _, _, err := s.UpdateEntry(ctx, moved, e.Rev, t0); !isConflict(err, "+8640080088881") {
+	if _, _, err := s.UpdateEntry(ctx, moved, e.Rev, t0, ev("entry.update")); !isConflict(err, "+8640080088881") {
 		t.Errorf("moving a prefix over an official number: err = %v, want ConflictError", err)
 	}
 	exp, _ := s.GetEntryByPattern(ctx, "+86400800*")
 	revive := exp
 	revive.ExpireTime = time.Time{}
-	if _, _, err := s.UpdateEntry(ctx, revive, exp.Rev, later); !isConflict(err, "+8640080088881") {
+	if _, _, err := s.UpdateEntry(ctx, revive, exp.Rev, later, ev("entry.update")); !isConflict(err, "+8640080088881") {
 		t.Errorf("reviving an expired entry over an official number: err = %v, want ConflictError", err)
 	}
 	if now, _ := s.GetEntryByPattern(ctx, "+86400800*"); !now.ExpireTime.Equal(later) {
@@ -392,7 +392,10 @@ func testEntryOfficialConcurrent(t *testing.T, s blocklist.Store) {
 			defer wg.Done()
 			oerr = s.CreateOfficialNumber(ctx, official(string(num), blocklist.DirectionBoth), t0, officialEvent("official_number.create"))
 		}()
-		go func() { defer wg.Done(); _, _, eerr = s.CreateEntry(ctx, entry(pattern, blocklist.CategoryScam), t0) }()
+		go func() {
+			defer wg.Done()
+			_, _, eerr = s.CreateEntry(ctx, entry(pattern, blocklist.CategoryScam), t0, ev("entry.create"))
+		}()
 		wg.Wait()
 		if (oerr == nil) == (eerr == nil) {
 			t.Fatalf("round %d: official err = %v, entry err = %v; want exactly one to succeed", i, oerr, eerr)
@@ -415,7 +418,7 @@ func testEntryConcurrentCreate(t *testing.T, s blocklist.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0)
+			_, _, err := s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0, ev("entry.create"))
 			errs <- err
 		}()
 	}
@@ -450,7 +453,7 @@ func testEntryConcurrentUpdate(t *testing.T, s blocklist.Store) {
 			defer wg.Done()
 			next := e
 			next.Reason = fmt.Sprint("writer ", i)
-			_, _, err := s.UpdateEntry(ctx, next, e.Rev, t0)
+			_, _, err := s.UpdateEntry(ctx, next, e.Rev, t0, ev("entry.update"))
 			errs <- err
 		}()
 	}
@@ -493,7 +496,7 @@ func testImportEntries(t *testing.T, s blocklist.Store) {
 		row("+86171*", blocklist.CategoryOther),                // the same pattern again: updated
 		row("+8615000150000", blocklist.CategoryImpersonation), // created
 	}
-	outs, chs, err := s.ImportEntries(ctx, batch, t1)
+	outs, chs, err := s.ImportEntries(ctx, batch, t1, ev("entry.import"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +539,7 @@ func testImportEntries(t *testing.T, s blocklist.Store) {
 		t.Errorf("CountEntries(IMPORT) = %d after import, want 4", n)
 	}
 	// Importing the same rows again changes nothing.
-	outs, chs, err = s.ImportEntries(ctx, batch[:3], t1)
+	outs, chs, err = s.ImportEntries(ctx, batch[:3], t1, ev("entry.import"))
 	if err != nil {
 		t.Fatal(err)
 	}

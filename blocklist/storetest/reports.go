@@ -23,7 +23,7 @@ func customer(i int) phone.Number { return phone.Number(fmt.Sprintf("+86139%08d"
 
 func mustReport(t *testing.T, s blocklist.Store, r blocklist.Report, by phone.Number, l blocklist.ReportLimits) blocklist.ReportedNumber {
 	t.Helper()
-	_, g, err := s.AddReport(context.Background(), r, by, l)
+	_, g, err := s.AddReport(context.Background(), r, by, l, ev("report.create"))
 	if err != nil {
 		t.Fatalf("AddReport: %v", err)
 	}
@@ -36,7 +36,7 @@ func testReports(t *testing.T, s blocklist.Store) {
 	if _, err := s.GetReportedNumber(ctx, caller); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("GetReportedNumber before any report: %v, want ErrNotFound", err)
 	}
-	r, g, err := s.AddReport(ctx, report(caller, "said he was customer service", t0), customer(1), lim)
+	r, g, err := s.AddReport(ctx, report(caller, "said he was customer service", t0), customer(1), lim, ev("report.create"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func testReports(t *testing.T, s blocklist.Store) {
 	}
 	// The same customer again: more reports, not more reporters.
 	t1 := t0.Add(time.Hour)
-	r2, g, _ := s.AddReport(ctx, report(caller, "called again", t1), customer(1), lim)
+	r2, g, _ := s.AddReport(ctx, report(caller, "called again", t1), customer(1), lim, ev("report.create"))
 	if r2.ID == r.ID {
 		t.Errorf("two reports share ID %s", r.ID)
 	}
@@ -94,7 +94,7 @@ func testReportsDailyLimit(t *testing.T, s blocklist.Store) {
 	for i := range 3 {
 		mustReport(t, s, report(phone.Number(fmt.Sprintf("+8617000000%03d", i)), "", day.Add(time.Duration(i)*time.Hour)), customer(1), l)
 	}
-	_, _, err := s.AddReport(ctx, report("+8617000000999", "", day.Add(20*time.Hour)), customer(1), l)
+	_, _, err := s.AddReport(ctx, report("+8617000000999", "", day.Add(20*time.Hour)), customer(1), l, ev("report.create"))
 	if !errors.Is(err, fault.ErrResourceExhausted) {
 		t.Errorf("fourth report of the day: err = %v, want ErrResourceExhausted", err)
 	}
@@ -117,7 +117,7 @@ func testReportsConcurrent(t *testing.T, s blocklist.Store) {
 		for range 2 {
 			go func() {
 				defer wg.Done()
-				if _, _, err := s.AddReport(context.Background(), report(caller, "", t0), customer(i), lim); err != nil {
+				if _, _, err := s.AddReport(context.Background(), report(caller, "", t0), customer(i), lim, ev("report.create")); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -141,7 +141,7 @@ func testReportsList(t *testing.T, s blocklist.Store) {
 			mustReport(t, s, report(num, "", t0), customer(i), lim)
 		}
 	}
-	if _, _, _, err := s.ResolveReportedNumber(ctx, "+8617000000002", blocklist.ReportDismissed, nil, t0); err != nil {
+	if _, _, _, err := s.ResolveReportedNumber(ctx, "+8617000000002", blocklist.ReportDismissed, nil, t0, ev("reported_number.resolve")); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -187,11 +187,11 @@ func testReportsResolve(t *testing.T, s blocklist.Store) {
 		e.Source = blocklist.SourceCustomerReports
 		return &e
 	}
-	if _, _, _, err := s.ResolveReportedNumber(ctx, "+8617099999999", blocklist.ReportDismissed, nil, t0); !errors.Is(err, fault.ErrNotFound) {
+	if _, _, _, err := s.ResolveReportedNumber(ctx, "+8617099999999", blocklist.ReportDismissed, nil, t0, ev("reported_number.resolve")); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("resolving an unreported number: err = %v, want ErrNotFound", err)
 	}
 
-	g, e, chs, err := s.ResolveReportedNumber(ctx, "+8617000000001", blocklist.ReportBlocked, block("+8617000000001"), t0)
+	g, e, chs, err := s.ResolveReportedNumber(ctx, "+8617000000001", blocklist.ReportBlocked, block("+8617000000001"), t0, ev("reported_number.resolve"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,17 +204,17 @@ func testReportsResolve(t *testing.T, s blocklist.Store) {
 	if stored, err := s.GetEntryByPattern(ctx, "+8617000000001"); err != nil || stored.ID != e.ID {
 		t.Errorf("BLOCK entry not stored: %+v %v", stored, err)
 	}
-	if _, _, _, err := s.ResolveReportedNumber(ctx, "+8617000000001", blocklist.ReportDismissed, nil, t0); !errors.Is(err, fault.ErrFailedPrecondition) {
+	if _, _, _, err := s.ResolveReportedNumber(ctx, "+8617000000001", blocklist.ReportDismissed, nil, t0, ev("reported_number.resolve")); !errors.Is(err, fault.ErrFailedPrecondition) {
 		t.Errorf("resolving a closed group: err = %v, want ErrFailedPrecondition", err)
 	}
 
-	g, _, chs, err = s.ResolveReportedNumber(ctx, "+8617000000002", blocklist.ReportDismissed, nil, t0)
+	g, _, chs, err = s.ResolveReportedNumber(ctx, "+8617000000002", blocklist.ReportDismissed, nil, t0, ev("reported_number.resolve"))
 	if err != nil || g.Status != blocklist.ReportDismissed || len(chs) != 0 {
 		t.Errorf("DISMISS = %+v, %d changes, %v", g, len(chs), err)
 	}
 
 	// An official number cannot be blocked; the group stays open.
-	_, _, _, err = s.ResolveReportedNumber(ctx, "+8695188", blocklist.ReportBlocked, block("+8695188"), t0)
+	_, _, _, err = s.ResolveReportedNumber(ctx, "+8695188", blocklist.ReportBlocked, block("+8695188"), t0, ev("reported_number.resolve"))
 	if !isConflict(err, "+8695188") {
 		t.Errorf("BLOCK of an official number: err = %v, want ConflictError", err)
 	}
@@ -224,7 +224,7 @@ func testReportsResolve(t *testing.T, s blocklist.Store) {
 
 	// A number blocked already keeps its entry.
 	pre := mustCreate(t, s, entry("+8617000000004", blocklist.CategoryImpersonation))
-	g, e, chs, err = s.ResolveReportedNumber(ctx, "+8617000000004", blocklist.ReportBlocked, block("+8617000000004"), t0)
+	g, e, chs, err = s.ResolveReportedNumber(ctx, "+8617000000004", blocklist.ReportBlocked, block("+8617000000004"), t0, ev("reported_number.resolve"))
 	if err != nil || e.ID != pre.ID || g.EntryID != pre.ID || len(chs) != 0 || e.Category != blocklist.CategoryImpersonation {
 		t.Errorf("BLOCK of a blocked number = %+v, %+v, %d changes, %v; want the existing entry", g, e, len(chs), err)
 	}

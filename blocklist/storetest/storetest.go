@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -126,4 +127,9 @@ func testOfficialConcurrentCreate(t *testing.T, s blocklist.Store) {
 	if ok != 1 {
 		t.Errorf("%d concurrent creates of one number succeeded, want exactly 1", ok)
 	}
+}
+
+// ev is the event a test passes with a write: the store completes it.
+func ev(action string) audit.Event {
+	return audit.Event{Time: t0, Actor: "analyst-1", Role: "analyst", Action: action}
 }

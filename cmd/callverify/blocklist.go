@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/internal/ndjson"
 )
 
 func init() { extraCommands = append(extraCommands, newBlocklistCmd, newReportsCmd, newAuditCmd) }
@@ -343,34 +343,23 @@ type rowError struct {
 
 func (e *rowError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
 
+// ndjsonRows sends every line as it is: the server reads it, exactly as it
+// reads a line posted to REST, so both give the same answer for one file.
 type ndjsonRows struct {
-	s    *bufio.Scanner
-	line int
+	l *ndjson.Lines
 }
 
-func newNDJSONRows(r io.Reader) *ndjsonRows {
-	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	return &ndjsonRows{s: s}
-}
+func newNDJSONRows(r io.Reader) *ndjsonRows { return &ndjsonRows{l: ndjson.NewLines(r)} }
 
 func (n *ndjsonRows) next() (*callverifyv1.Entry, int, error) {
-	for n.s.Scan() {
-		n.line++
-		b := n.s.Bytes()
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		e := &callverifyv1.Entry{}
-		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, e); err != nil {
-			return nil, n.line, &rowError{n.line, "not an entry: " + err.Error()}
-		}
-		return e, n.line, nil
+	line, text, tooLong, err := n.l.Next()
+	if err != nil {
+		return nil, int(line), err
 	}
-	if err := n.s.Err(); err != nil {
-		return nil, n.line, err
+	if tooLong {
+		return nil, int(line), &rowError{int(line), ndjson.TooLong}
 	}
-	return nil, n.line, io.EOF
+	return &callverifyv1.Entry{ImportRow: &callverifyv1.ImportRow{Json: string(text)}}, int(line), nil
 }
 
 func formatOf(flag, path string) (string, error) {
@@ -455,27 +444,27 @@ the others are imported.`,
 				return err
 			}
 			start := time.Now()
-			var lines []int32 // file line of each row sent, to name the server's rejections
-			var local []rowError
-			localRejected := 0
-			sent := 0
+			// Every row goes to the server, which judges and counts it: a
+			// row the CLI cannot read is sent with why, so that the CLI and
+			// REST report the same counts for the same file.
+			var lines []int32 // file line of each row sent, to say where an interrupted import stopped
 			for {
 				e, line, err := rows.next()
 				if errors.Is(err, io.EOF) {
 					break
 				}
 				var re *rowError
-				if errors.As(err, &re) {
-					localRejected++
-					if len(local) < maxErrors {
-						local = append(local, *re)
-					}
-					continue
-				}
-				if err != nil {
+				switch {
+				case errors.As(err, &re):
+					e = &callverifyv1.Entry{ImportRow: &callverifyv1.ImportRow{Error: re.msg}}
+				case err != nil:
 					stream.CloseSend()
 					return fmt.Errorf("read %s: %w", args[0], err)
 				}
+				if e.ImportRow == nil {
+					e.ImportRow = &callverifyv1.ImportRow{}
+				}
+				e.ImportRow.Line = int64(line)
 				if err := stream.Send(e); err != nil {
 					if errors.Is(err, io.EOF) {
 						break // the server ended the stream; CloseAndRecv says why
@@ -483,9 +472,8 @@ the others are imported.`,
 					return err
 				}
 				lines = append(lines, int32(line))
-				sent++
-				if bar != nil && sent%2000 == 0 {
-					bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s", sent, float64(sent)/time.Since(start).Seconds()))
+				if bar != nil && len(lines)%2000 == 0 {
+					bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s", len(lines), float64(len(lines))/time.Since(start).Seconds()))
 				}
 			}
 			res, err := stream.CloseAndRecv()
@@ -498,36 +486,47 @@ the others are imported.`,
 			}
 			took := time.Since(start)
 			if g.json {
-				return printJSON(cmd.OutOrStdout(), res)
+				if err := printJSON(cmd.OutOrStdout(), res); err != nil {
+					return err
+				}
+				return interruptedErr(res, lines)
 			}
 			out := cmd.OutOrStdout()
-			rejected := res.GetRejected() + int64(localRejected)
+			taken := res.GetImported() + res.GetUpdated() + res.GetRejected()
 			fmt.Fprintf(out, "%d rows in %s (%.0f rows/s): %d imported, %d updated, %d rejected\n",
-				sent+localRejected, took.Round(time.Millisecond), float64(sent+localRejected)/took.Seconds(),
-				res.GetImported(), res.GetUpdated(), rejected)
-			all := local
-			for _, se := range res.GetErrors() {
-				line := 0
-				if i := se.GetIndex(); i >= 0 && i < int64(len(lines)) {
-					line = int(lines[i])
-				}
-				all = append(all, rowError{line, se.GetMessage()})
+				taken, took.Round(time.Millisecond), float64(taken)/took.Seconds(),
+				res.GetImported(), res.GetUpdated(), res.GetRejected())
+			errs := slices.Clone(res.GetErrors())
+			slices.SortStableFunc(errs, func(a, b *callverifyv1.ImportError) int { return int(a.GetLine() - b.GetLine()) })
+			shown := min(len(errs), maxErrors)
+			for _, se := range errs[:shown] {
+				fmt.Fprintf(out, "  line %d: %s\n", se.GetLine(), se.GetMessage())
 			}
-			slices.SortStableFunc(all, func(a, b rowError) int { return a.line - b.line })
-			shown := min(len(all), maxErrors)
-			for _, re := range all[:shown] {
-				fmt.Fprintf(out, "  line %d: %s\n", re.line, re.msg)
+			if res.GetRejected() > int64(shown) {
+				fmt.Fprintf(out, "  ... and %d more rejected rows\n", res.GetRejected()-int64(shown))
 			}
-			if rejected > int64(shown) {
-				fmt.Fprintf(out, "  ... and %d more rejected rows\n", rejected-int64(shown))
-			}
-			return nil
+			return interruptedErr(res, lines)
 		},
 	}
 	c.Flags().StringVar(&format, "format", "", "csv or ndjson (default: from the file extension)")
 	c.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar")
 	c.Flags().IntVar(&maxErrors, "max-errors", 20, "how many rejected rows to list")
 	return c
+}
+
+// interruptedErr says where an import the server cut short (it was
+// shutting down) stopped, so that the exit status tells scripts.
+func interruptedErr(res *callverifyv1.ImportEntriesResponse, lines []int32) error {
+	if !res.GetInterrupted() {
+		return nil
+	}
+	taken := res.GetImported() + res.GetUpdated() + res.GetRejected()
+	where := "before the first row"
+	if taken > 0 && taken <= int64(len(lines)) {
+		where = fmt.Sprintf("after line %d", lines[taken-1])
+	}
+	return fmt.Errorf("the server stopped taking rows %s (it is shutting down); the rows above were committed. "+
+		"Import the file again to finish: rows already imported count as updated", where)
 }
 
 // exportWriter writes entries as CSV or NDJSON.

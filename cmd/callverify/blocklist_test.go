@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/internal/testenv"
 )
 
@@ -88,7 +89,7 @@ func TestBlocklistImportExportRoundTrip(t *testing.T) {
 	if out, err := run(t, env, an, "blocklist", "check", "170 0000 0042"); err != nil || !strings.Contains(out, "BLOCKED by +8617000000042") {
 		t.Errorf("check: %v\n%s", err, out)
 	}
-	if out, err := run(t, env, an, "audit", "list", "--action", "entry.import"); err != nil || strings.Count(out, "entry.import") != 3 {
+	if out, err := run(t, env, an, "audit", "list", "--action", "entry.import"); err != nil || strings.Count(out, "entry.import") != 5 { // one per batch: 2 + 2 + 1
 		t.Errorf("audit list: %v\n%s", err, out)
 	}
 	if _, err := run(t, env, env.Customer("+8613912345678"), "blocklist", "import", csvPath); err == nil || !strings.Contains(err.Error(), "PermissionDenied") {
@@ -127,5 +128,61 @@ func TestBlocklistCommandsForAnAnalyst(t *testing.T) {
 	}
 	if out, err := run(t, env, an, "blocklist", "delete", id); err != nil || !strings.Contains(out, "deleted") {
 		t.Errorf("delete: %v\n%s", err, out)
+	}
+}
+
+// TestImportCountsMatchRESTForTheSameFile: the CLI sends every row,
+// unreadable ones included, and lets the server judge, so importing a file
+// with the CLI and posting it to REST report the same counts and the same
+// rejected lines.
+func TestImportCountsMatchRESTForTheSameFile(t *testing.T) {
+	var lines []string
+	for i := range 1200 {
+		lines = append(lines, fmt.Sprintf(`{"pattern":"+86170%08d","category":"CATEGORY_SCAM","confidence":70}`, i))
+	}
+	lines[0] = ""                                                          // line 1: blank, skipped by both
+	lines[99] = `{"pattern":"+8617000000099","category":"CATEGORY_SCAM"`   // line 100: cut short
+	lines[1099] = `{"pattern":"+8617000001099","categry":"CATEGORY_SCAM"}` // line 1100: unknown field
+	lines[1149] = `{"pattern":"+86*","category":"CATEGORY_SCAM"}`          // line 1150: refused
+	lines[1150] = `{"reason":"` + strings.Repeat("x", 70<<10) + `"}`       // line 1151: too long
+	body := strings.Join(lines, "\n") + "\n"
+	path := filepath.Join(t.TempDir(), "rows.ndjson")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cliEnv := testenv.New(t)
+	out, err := run(t, cliEnv, cliEnv.Analyst(), "blocklist", "import", "--max-errors", "10", path)
+	if err != nil {
+		t.Fatalf("CLI import: %v\n%s", err, out)
+	}
+	restEnv := testenv.New(t)
+	resp := restEnv.Do("POST", "/v1/blocklist:import", restEnv.Analyst(), body)
+	var res callverifyv1.ImportEntriesResponse
+	resp.Into(t, &res)
+
+	want := fmt.Sprintf("%d imported, %d updated, %d rejected", res.GetImported(), res.GetUpdated(), res.GetRejected())
+	if want != "1195 imported, 0 updated, 4 rejected" {
+		t.Errorf("REST: %s, want 1195 imported, 0 updated, 4 rejected", want)
+	}
+	if !strings.Contains(out, want) {
+		t.Errorf("CLI output does not say what REST said (%s):\n%s", want, out)
+	}
+	for _, e := range res.GetErrors() {
+		if l := fmt.Sprintf("line %d: %s", e.GetLine(), e.GetMessage()); !strings.Contains(out, l) {
+			t.Errorf("CLI output lacks REST's %q:\n%s", l, out)
+		}
+	}
+}
+
+func TestAnInterruptedImportSaysWhereItStoppedAndFails(t *testing.T) {
+	res := &callverifyv1.ImportEntriesResponse{Imported: 1, Rejected: 1, Interrupted: true}
+	err := interruptedErr(res, []int32{2, 3, 5})
+	if err == nil || !strings.Contains(err.Error(), "after line 3") {
+		t.Errorf("interruptedErr = %v, want an error naming line 3", err)
+	}
+	res.Interrupted = false
+	if err := interruptedErr(res, []int32{2, 3, 5}); err != nil {
+		t.Errorf("a finished import: interruptedErr = %v, want nil", err)
 	}
 }

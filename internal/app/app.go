@@ -6,7 +6,9 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -86,7 +88,15 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 	rec := audit.NewRecorder(auditStore, now)
-	blStore, err := boltstore.NewBlocklistStore(a.db)
+	kek, err := loadOrCreateKEK(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pseudonymKey, err := hkdf.Key(sha256.New, kek, nil, pseudonymKeyLabel, 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the pseudonym key: %w", err)
+	}
+	blStore, err := boltstore.NewBlocklistStore(a.db, boltstore.BlocklistOptions{PseudonymKey: pseudonymKey})
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +105,6 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		MaxReportsPerDay: cfg.MaxReportsPerDay,
 		AutoBlock:        blocklist.AutoBlock{Reporters: cfg.AutoBlockReporters, Window: cfg.AutoBlockWindow},
 	})
-	if err != nil {
-		return nil, err
-	}
-	kek, err := loadOrCreateKEK(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +228,10 @@ func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger, now fun
 }
 
 const kekFileName = "kek.key"
+
+// pseudonymKeyLabel names the key derived from the KEK that keys stored
+// pseudonyms of customers' numbers; a new label would be a new key.
+const pseudonymKeyLabel = "callverify/pseudonym-key/v1"
 
 // loadOrCreateKEK reads the key-encryption key, creating one in the data
 // directory for the embedded default. Either file is refused when another

@@ -19,6 +19,9 @@ type (
 	blocklistServer struct {
 		callverifyv1.UnimplementedBlocklistServiceServer
 		d *Deps
+		// draining is closed when the server starts shutting down: an
+		// import then commits what it holds and answers.
+		draining <-chan struct{}
 	}
 	adminServer struct {
 		callverifyv1.UnimplementedAdminServiceServer

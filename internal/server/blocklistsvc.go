@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -15,6 +18,7 @@ import (
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/auth"
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/ndjson"
 )
 
 // BlocklistService and VerifyService.ReportCaller: proto <-> blocklist.Service.
@@ -133,20 +137,54 @@ func (b *blocklistServer) CheckNumber(ctx context.Context, req *callverifyv1.Che
 }
 
 // ImportEntries feeds the stream to an importer row by row; the importer
-// commits in batches, so memory stays flat however long the stream.
+// commits in batches, so memory stays flat however long the stream. Every
+// row counts: one the client could not read (it says why) or that is not
+// an entry is rejected with its index and line, and the rest go on. When
+// the server starts shutting down it stops taking rows, commits the batch
+// it holds and answers with what was committed (interrupted), rather than
+// be cut off with nothing said.
 func (b *blocklistServer) ImportEntries(stream callverifyv1.BlocklistService_ImportEntriesServer) error {
 	ctx := stream.Context()
 	im := b.d.Blocklist.NewImporter(actor(ctx))
+	rows := make(chan recvRow, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			row, err := stream.Recv()
+			select {
+			case rows <- recvRow{row, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	interrupted := false
+read:
 	for {
-		row, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
+		var r recvRow
+		select {
+		case r = <-rows:
+		case <-b.draining:
+			interrupted = true
+			break read
+		}
+		if errors.Is(r.err, io.EOF) {
 			break
 		}
-		if err != nil {
-			im.Abandon(ctx, err)
-			return err
+		if r.err != nil {
+			im.Abandon(ctx, r.err)
+			return r.err
 		}
-		if err := im.Add(ctx, entryFromProto(row)); err != nil {
+		line, e, bad := importRow(r.row)
+		if bad != "" {
+			im.Reject(line, bad)
+			continue
+		}
+		if err := im.Add(ctx, line, e); err != nil {
 			im.Abandon(ctx, err)
 			return err
 		}
@@ -155,11 +193,59 @@ func (b *blocklistServer) ImportEntries(stream callverifyv1.BlocklistService_Imp
 	if err != nil {
 		return err
 	}
-	resp := &callverifyv1.ImportEntriesResponse{Imported: sum.Imported, Updated: sum.Updated, Rejected: sum.Rejected}
+	resp := &callverifyv1.ImportEntriesResponse{Imported: sum.Imported, Updated: sum.Updated, Rejected: sum.Rejected, Interrupted: interrupted}
 	for _, e := range sum.Errors {
-		resp.Errors = append(resp.Errors, &callverifyv1.ImportError{Index: e.Index, Message: e.Message})
+		resp.Errors = append(resp.Errors, &callverifyv1.ImportError{Index: e.Index, Line: e.Line, Message: e.Message})
 	}
 	return stream.SendAndClose(resp)
+}
+
+type recvRow struct {
+	row *callverifyv1.Entry
+	err error
+}
+
+// importRowJSON reads a row sent as text. Unknown fields are refused: a
+// misspelt expireTime would otherwise block a number for ever.
+var importRowJSON = protojson.UnmarshalOptions{}
+
+// importRow turns one streamed row into an entry and its file line, or
+// says why it is not one.
+func importRow(p *callverifyv1.Entry) (line int64, e blocklist.Entry, bad string) {
+	src := p.GetImportRow()
+	line = max(src.GetLine(), 0)
+	switch {
+	case src.GetError() != "":
+		return line, e, src.GetError()
+	case src.GetJson() != "":
+		rest := proto.Clone(p).(*callverifyv1.Entry)
+		rest.ImportRow = nil
+		if proto.Size(rest) != 0 {
+			return line, e, "a row sent as JSON text carries no other fields"
+		}
+		if len(src.GetJson()) > ndjson.MaxLine {
+			return line, e, ndjson.TooLong
+		}
+		parsed := &callverifyv1.Entry{}
+		if err := importRowJSON.Unmarshal([]byte(src.GetJson()), parsed); err != nil {
+			return line, e, "not an entry: " + protoErrText(err)
+		}
+		if parsed.GetImportRow() != nil {
+			return line, e, "not an entry: importRow is not an entry field"
+		}
+		p = parsed
+	}
+	return line, entryFromProto(p), ""
+}
+
+// protoErrText is a protojson error without its "proto:" prefix (which the
+// library spells with a random space so that nobody matches on it).
+func protoErrText(err error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "proto:"); ok {
+		msg = strings.TrimLeft(rest, " \u00a0")
+	}
+	return msg
 }
 
 func (b *blocklistServer) ExportEntries(req *callverifyv1.ExportEntriesRequest, stream callverifyv1.BlocklistService_ExportEntriesServer) error {

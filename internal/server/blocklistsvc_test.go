@@ -325,16 +325,27 @@ func TestImportAndExportOverGRPCAndREST(t *testing.T) {
 		}
 	}
 
-	// One audit event per import (three above, and the export's re-import).
-	resp = env.Do("GET", "/v1/audit-events?action=entry.import", env.Analyst(), nil)
+	// Each import (three above, and the export's re-import) recorded each
+	// batch with its commit; the first one's batches add up to its counts.
+	resp = env.Do("GET", "/v1/audit-events?action=entry.import&page_size=100", env.Analyst(), nil)
 	var ae callverifyv1.ListAuditEventsResponse
 	resp.Into(t, &ae)
-	if len(ae.GetEvents()) != 4 {
-		t.Fatalf("import events: %s", resp.Body)
+	ids := map[string]bool{}
+	var created, invalid float64
+	firstID := ae.GetEvents()[len(ae.GetEvents())-1].GetAfter().GetFields()["import_id"].GetStringValue()
+	for _, ev := range ae.GetEvents() {
+		f := ev.GetAfter().GetFields()
+		ids[f["import_id"].GetStringValue()] = true
+		if f["import_id"].GetStringValue() == firstID {
+			created += f["created"].GetNumberValue()
+			invalid += f["invalid"].GetNumberValue()
+		}
 	}
-	first := ae.GetEvents()[3].GetAfter().GetFields()
-	if first["imported"].GetNumberValue() != 2500 || first["rejected"].GetNumberValue() != 1 {
-		t.Errorf("first import event after = %v", first)
+	if len(ids) != 4 || len(ae.GetEvents()) != 10 {
+		t.Errorf("%d import events of %d imports, want 10 batches of 4 imports: %s", len(ae.GetEvents()), len(ids), resp.Body)
+	}
+	if created != 2500 || invalid != 1 {
+		t.Errorf("the first import's batch events add up to %v created, %v invalid; want 2500 and 1", created, invalid)
 	}
 }
 
@@ -415,8 +426,12 @@ func TestReportsGroupAndResolveIntoABlockOverREST(t *testing.T) {
 			t.Errorf("audit event names a reporting customer: %v", e)
 		}
 	}
-	if fmt.Sprint(actions) != "[reported_number.dismiss@analyst-1/analyst reported_number.block@analyst-1/analyst]" {
-		t.Errorf("audit log = %v", actions)
+	// Each report is recorded too, by the reporting customer masked.
+	want := "[reported_number.dismiss@analyst-1/analyst reported_number.block@analyst-1/analyst " +
+		"report.create@+86139****0009/customer report.create@+86139****0000/customer report.create@+86139****0002/customer " +
+		"report.create@+86139****0001/customer report.create@+86139****0000/customer]"
+	if got := fmt.Sprint(actions); got != want {
+		t.Errorf("audit log = %s\nwant        %s", got, want)
 	}
 	block := ae.GetEvents()[1]
 	if block.GetTarget() != "+8617123456789" || block.GetBefore().GetFields()["status"].GetStringValue() != "REPORT_STATUS_OPEN" ||
@@ -436,5 +451,29 @@ func TestReportsGroupAndResolveIntoABlockOverREST(t *testing.T) {
 	}
 	if resp := env.Do("GET", "/v1/audit-events", env.Customer("+8613900000005"), nil); resp.Status != http.StatusForbidden {
 		t.Errorf("a customer reads the audit log: %d, want 403", resp.Status)
+	}
+}
+
+// TestReporterStaysOneReporterAcrossRestarts: the pseudonym key is derived
+// from the data directory's KEK, not made afresh at start, so a customer
+// who reports a number again after a restart is still one reporter.
+func TestReporterStaysOneReporterAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	report := func() {
+		t.Helper()
+		resp := env.Do("POST", "/v1/reports", env.Customer("+8613900000001"), map[string]any{"callerNumber": "+8617123456789"})
+		if resp.Status != http.StatusOK {
+			t.Fatalf("report: %d %s", resp.Status, resp.Body)
+		}
+	}
+	report()
+	env.Restart()
+	report()
+	resp := env.Do("GET", "/v1/reported-numbers", env.Analyst(), nil)
+	var list callverifyv1.ListReportedNumbersResponse
+	resp.Into(t, &list)
+	if len(list.GetReportedNumbers()) != 1 || list.GetReportedNumbers()[0].GetReportCount() != 2 || list.GetReportedNumbers()[0].GetDistinctReporters() != 1 {
+		t.Errorf("after a restart = %s, want 2 reports by 1 customer", resp.Body)
 	}
 }

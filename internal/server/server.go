@@ -80,6 +80,9 @@ type Server struct {
 	// sweep runs the in-memory lookup limiter's sweeper while serving.
 	sweep    func(ctx context.Context)
 	draining atomic.Bool
+	// drainStart is closed when shutdown begins, for long streams to
+	// finish their work and answer.
+	drainStart chan struct{}
 }
 
 // New builds the server and registers every service.
@@ -109,7 +112,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		return nil, err
 	}
 	e := cfg.Edge
-	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry(), drainStart: make(chan struct{})}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.conns = netlimit.New(netlimit.Limits{PerAddr: e.MaxConnsPerAddr, Total: e.MaxConns, Exempt: e.TrustedProxies.Trusts}, s.registry)
 	lookups, err := s.lookupLimits(cfg)
@@ -143,7 +146,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	}{
 		{&callverifyv1.CallService_ServiceDesc, &callServer{d: deps}},
 		{&callverifyv1.VerifyService_ServiceDesc, &verifyServer{d: deps}},
-		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps}},
+		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps, draining: s.drainStart}},
 		{&callverifyv1.AdminService_ServiceDesc, &adminServer{d: deps}},
 	}
 	for _, svc := range services {
@@ -267,6 +270,7 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		s.log.Error("listener failed, shutting down", "error", serveErr)
 	}
 	s.draining.Store(true)
+	close(s.drainStart)
 	s.health.Shutdown()
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()

@@ -305,7 +305,10 @@ type Entry struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Optional: an expired entry no longer matches.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Only on an ImportEntries stream: where the row came from. Never stored
+	// or returned.
+	ImportRow     *ImportRow `protobuf:"bytes,12,opt,name=import_row,json=importRow,proto3" json:"import_row,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -417,6 +420,82 @@ func (x *Entry) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Entry) GetImportRow() *ImportRow {
+	if x != nil {
+		return x.ImportRow
+	}
+	return nil
+}
+
+// ImportRow says where an imported row came from, so that the server can
+// name it in errors and records, and carries a row the client could not
+// turn into an Entry, so that the server judges and counts every row.
+type ImportRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-based line of the row in the client's file (0: not given).
+	Line int64 `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The row as newline-delimited JSON text, for the server to read instead
+	// of the Entry's other fields (which must then be empty). A row the
+	// server cannot read is rejected; the import goes on.
+	Json string `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	// Why the client could not read the row (a CSV syntax error, an unknown
+	// category name, a line too long). The server rejects the row with it.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRow) Reset() {
+	*x = ImportRow{}
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRow) ProtoMessage() {}
+
+func (x *ImportRow) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
+func (*ImportRow) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ImportRow) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportRow) GetJson() string {
+	if x != nil {
+		return x.Json
+	}
+	return ""
+}
+
+func (x *ImportRow) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type CreateEntryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
@@ -426,7 +505,7 @@ type CreateEntryRequest struct {
 
 func (x *CreateEntryRequest) Reset() {
 	*x = CreateEntryRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[1]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +517,7 @@ func (x *CreateEntryRequest) String() string {
 func (*CreateEntryRequest) ProtoMessage() {}
 
 func (x *CreateEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[1]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +530,7 @@ func (x *CreateEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryRequest.ProtoReflect.Descriptor instead.
 func (*CreateEntryRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{1}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateEntryRequest) GetEntry() *Entry {
@@ -470,7 +549,7 @@ type GetEntryRequest struct {
 
 func (x *GetEntryRequest) Reset() {
 	*x = GetEntryRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[2]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +561,7 @@ func (x *GetEntryRequest) String() string {
 func (*GetEntryRequest) ProtoMessage() {}
 
 func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[2]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +574,7 @@ func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetEntryRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{2}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetEntryRequest) GetEntryId() string {
@@ -515,7 +594,7 @@ type UpdateEntryRequest struct {
 
 func (x *UpdateEntryRequest) Reset() {
 	*x = UpdateEntryRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[3]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +606,7 @@ func (x *UpdateEntryRequest) String() string {
 func (*UpdateEntryRequest) ProtoMessage() {}
 
 func (x *UpdateEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[3]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +619,7 @@ func (x *UpdateEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEntryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEntryRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{3}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *UpdateEntryRequest) GetEntry() *Entry {
@@ -566,7 +645,7 @@ type DeleteEntryRequest struct {
 
 func (x *DeleteEntryRequest) Reset() {
 	*x = DeleteEntryRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[4]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +657,7 @@ func (x *DeleteEntryRequest) String() string {
 func (*DeleteEntryRequest) ProtoMessage() {}
 
 func (x *DeleteEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[4]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +670,7 @@ func (x *DeleteEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEntryRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEntryRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{4}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeleteEntryRequest) GetEntryId() string {
@@ -613,7 +692,7 @@ type ListEntriesRequest struct {
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[5]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +704,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[5]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +717,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{5}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListEntriesRequest) GetPageSize() int32 {
@@ -680,7 +759,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[6]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +771,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[6]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +784,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{6}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*Entry {
@@ -738,7 +817,7 @@ type CheckNumberRequest struct {
 
 func (x *CheckNumberRequest) Reset() {
 	*x = CheckNumberRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[7]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +829,7 @@ func (x *CheckNumberRequest) String() string {
 func (*CheckNumberRequest) ProtoMessage() {}
 
 func (x *CheckNumberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[7]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +842,7 @@ func (x *CheckNumberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckNumberRequest.ProtoReflect.Descriptor instead.
 func (*CheckNumberRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{7}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CheckNumberRequest) GetNumber() string {
@@ -785,7 +864,7 @@ type CheckNumberResponse struct {
 
 func (x *CheckNumberResponse) Reset() {
 	*x = CheckNumberResponse{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[8]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +876,7 @@ func (x *CheckNumberResponse) String() string {
 func (*CheckNumberResponse) ProtoMessage() {}
 
 func (x *CheckNumberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[8]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +889,7 @@ func (x *CheckNumberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckNumberResponse.ProtoReflect.Descriptor instead.
 func (*CheckNumberResponse) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{8}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CheckNumberResponse) GetBlocked() bool {
@@ -837,15 +916,18 @@ func (x *CheckNumberResponse) GetNumber() string {
 type ImportError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Zero-based position of the entry in the stream.
-	Index         int64  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Index   int64  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The row's line in the client's file (REST: in the request body), when
+	// known.
+	Line          int64 `protobuf:"varint,3,opt,name=line,proto3" json:"line,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportError) Reset() {
 	*x = ImportError{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[9]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +939,7 @@ func (x *ImportError) String() string {
 func (*ImportError) ProtoMessage() {}
 
 func (x *ImportError) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[9]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +952,7 @@ func (x *ImportError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportError.ProtoReflect.Descriptor instead.
 func (*ImportError) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{9}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ImportError) GetIndex() int64 {
@@ -887,20 +969,32 @@ func (x *ImportError) GetMessage() string {
 	return ""
 }
 
+func (x *ImportError) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
 type ImportEntriesResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Imported int64                  `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
 	Updated  int64                  `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
 	Rejected int64                  `protobuf:"varint,3,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	// The first errors (at most 1000).
-	Errors        []*ImportError `protobuf:"bytes,4,rep,name=errors,proto3" json:"errors,omitempty"`
+	Errors []*ImportError `protobuf:"bytes,4,rep,name=errors,proto3" json:"errors,omitempty"`
+	// The server stopped taking rows before the stream ended (it is shutting
+	// down). The counts are what it committed: the first
+	// imported + updated + rejected rows. Send the rest again (or the whole
+	// file: rows already imported count as updated).
+	Interrupted   bool `protobuf:"varint,5,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportEntriesResponse) Reset() {
 	*x = ImportEntriesResponse{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[10]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1006,7 @@ func (x *ImportEntriesResponse) String() string {
 func (*ImportEntriesResponse) ProtoMessage() {}
 
 func (x *ImportEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[10]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1019,7 @@ func (x *ImportEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ImportEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{10}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ImportEntriesResponse) GetImported() int64 {
@@ -956,6 +1050,13 @@ func (x *ImportEntriesResponse) GetErrors() []*ImportError {
 	return nil
 }
 
+func (x *ImportEntriesResponse) GetInterrupted() bool {
+	if x != nil {
+		return x.Interrupted
+	}
+	return false
+}
+
 type ExportEntriesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Category      Category               `protobuf:"varint,1,opt,name=category,proto3,enum=callverify.v1.Category" json:"category,omitempty"`
@@ -966,7 +1067,7 @@ type ExportEntriesRequest struct {
 
 func (x *ExportEntriesRequest) Reset() {
 	*x = ExportEntriesRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[11]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1079,7 @@ func (x *ExportEntriesRequest) String() string {
 func (*ExportEntriesRequest) ProtoMessage() {}
 
 func (x *ExportEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[11]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1092,7 @@ func (x *ExportEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ExportEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{11}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExportEntriesRequest) GetCategory() Category {
@@ -1024,7 +1125,7 @@ type ReportedNumber struct {
 
 func (x *ReportedNumber) Reset() {
 	*x = ReportedNumber{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[12]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1137,7 @@ func (x *ReportedNumber) String() string {
 func (*ReportedNumber) ProtoMessage() {}
 
 func (x *ReportedNumber) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[12]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1150,7 @@ func (x *ReportedNumber) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportedNumber.ProtoReflect.Descriptor instead.
 func (*ReportedNumber) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{12}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReportedNumber) GetCallerNumber() string {
@@ -1111,7 +1212,7 @@ type ListReportedNumbersRequest struct {
 
 func (x *ListReportedNumbersRequest) Reset() {
 	*x = ListReportedNumbersRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[13]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1224,7 @@ func (x *ListReportedNumbersRequest) String() string {
 func (*ListReportedNumbersRequest) ProtoMessage() {}
 
 func (x *ListReportedNumbersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[13]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1237,7 @@ func (x *ListReportedNumbersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportedNumbersRequest.ProtoReflect.Descriptor instead.
 func (*ListReportedNumbersRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{13}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListReportedNumbersRequest) GetPageSize() int32 {
@@ -1163,7 +1264,7 @@ type ListReportedNumbersResponse struct {
 
 func (x *ListReportedNumbersResponse) Reset() {
 	*x = ListReportedNumbersResponse{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[14]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1276,7 @@ func (x *ListReportedNumbersResponse) String() string {
 func (*ListReportedNumbersResponse) ProtoMessage() {}
 
 func (x *ListReportedNumbersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[14]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1289,7 @@ func (x *ListReportedNumbersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportedNumbersResponse.ProtoReflect.Descriptor instead.
 func (*ListReportedNumbersResponse) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{14}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListReportedNumbersResponse) GetReportedNumbers() []*ReportedNumber {
@@ -1218,7 +1319,7 @@ type ResolveReportedNumberRequest struct {
 
 func (x *ResolveReportedNumberRequest) Reset() {
 	*x = ResolveReportedNumberRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[15]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1331,7 @@ func (x *ResolveReportedNumberRequest) String() string {
 func (*ResolveReportedNumberRequest) ProtoMessage() {}
 
 func (x *ResolveReportedNumberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[15]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1344,7 @@ func (x *ResolveReportedNumberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveReportedNumberRequest.ProtoReflect.Descriptor instead.
 func (*ResolveReportedNumberRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{15}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResolveReportedNumberRequest) GetCallerNumber() string {
@@ -1285,7 +1386,7 @@ type ResolveReportedNumberResponse struct {
 
 func (x *ResolveReportedNumberResponse) Reset() {
 	*x = ResolveReportedNumberResponse{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[16]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1398,7 @@ func (x *ResolveReportedNumberResponse) String() string {
 func (*ResolveReportedNumberResponse) ProtoMessage() {}
 
 func (x *ResolveReportedNumberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[16]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1411,7 @@ func (x *ResolveReportedNumberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveReportedNumberResponse.ProtoReflect.Descriptor instead.
 func (*ResolveReportedNumberResponse) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{16}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResolveReportedNumberResponse) GetReportedNumber() *ReportedNumber {
@@ -1343,7 +1444,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[17]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1456,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[17]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1469,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{17}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AuditEvent) GetEventId() string {
@@ -1439,7 +1540,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[18]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1552,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[18]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1565,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{18}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListAuditEventsRequest) GetActor() string {
@@ -1505,7 +1606,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[19]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1618,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_blocklist_proto_msgTypes[19]
+	mi := &file_callverify_v1_blocklist_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1631,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{19}
+	return file_callverify_v1_blocklist_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -1551,7 +1652,7 @@ var File_callverify_v1_blocklist_proto protoreflect.FileDescriptor
 
 const file_callverify_v1_blocklist_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcallverify/v1/blocklist.proto\x12\rcallverify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n" +
+	"\x1dcallverify/v1/blocklist.proto\x12\rcallverify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x04\n" +
 	"\x05Entry\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x12,\n" +
@@ -1569,7 +1670,13 @@ const file_callverify_v1_blocklist_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vexpire_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"@\n" +
+	"expireTime\x127\n" +
+	"\n" +
+	"import_row\x18\f \x01(\v2\x18.callverify.v1.ImportRowR\timportRow\"I\n" +
+	"\tImportRow\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x03R\x04line\x12\x12\n" +
+	"\x04json\x18\x02 \x01(\tR\x04json\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"@\n" +
 	"\x12CreateEntryRequest\x12*\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.callverify.v1.EntryR\x05entry\",\n" +
 	"\x0fGetEntryRequest\x12\x19\n" +
@@ -1596,15 +1703,17 @@ const file_callverify_v1_blocklist_proto_rawDesc = "" +
 	"\x13CheckNumberResponse\x12\x18\n" +
 	"\ablocked\x18\x01 \x01(\bR\ablocked\x12*\n" +
 	"\x05entry\x18\x02 \x01(\v2\x14.callverify.v1.EntryR\x05entry\x12\x16\n" +
-	"\x06number\x18\x03 \x01(\tR\x06number\"=\n" +
+	"\x06number\x18\x03 \x01(\tR\x06number\"Q\n" +
 	"\vImportError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x9d\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
+	"\x04line\x18\x03 \x01(\x03R\x04line\"\xbf\x01\n" +
 	"\x15ImportEntriesResponse\x12\x1a\n" +
 	"\bimported\x18\x01 \x01(\x03R\bimported\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\x03R\aupdated\x12\x1a\n" +
 	"\brejected\x18\x03 \x01(\x03R\brejected\x122\n" +
-	"\x06errors\x18\x04 \x03(\v2\x1a.callverify.v1.ImportErrorR\x06errors\"z\n" +
+	"\x06errors\x18\x04 \x03(\v2\x1a.callverify.v1.ImportErrorR\x06errors\x12 \n" +
+	"\vinterrupted\x18\x05 \x01(\bR\vinterrupted\"z\n" +
 	"\x14ExportEntriesRequest\x123\n" +
 	"\bcategory\x18\x01 \x01(\x0e2\x17.callverify.v1.CategoryR\bcategory\x12-\n" +
 	"\x06source\x18\x02 \x01(\x0e2\x15.callverify.v1.SourceR\x06source\"\xe0\x02\n" +
@@ -1702,7 +1811,7 @@ func file_callverify_v1_blocklist_proto_rawDescGZIP() []byte {
 }
 
 var file_callverify_v1_blocklist_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_callverify_v1_blocklist_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_callverify_v1_blocklist_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_callverify_v1_blocklist_proto_goTypes = []any{
 	(EntryKind)(0),                        // 0: callverify.v1.EntryKind
 	(Category)(0),                         // 1: callverify.v1.Category
@@ -1710,86 +1819,88 @@ var file_callverify_v1_blocklist_proto_goTypes = []any{
 	(ReportStatus)(0),                     // 3: callverify.v1.ReportStatus
 	(ResolveAction)(0),                    // 4: callverify.v1.ResolveAction
 	(*Entry)(nil),                         // 5: callverify.v1.Entry
-	(*CreateEntryRequest)(nil),            // 6: callverify.v1.CreateEntryRequest
-	(*GetEntryRequest)(nil),               // 7: callverify.v1.GetEntryRequest
-	(*UpdateEntryRequest)(nil),            // 8: callverify.v1.UpdateEntryRequest
-	(*DeleteEntryRequest)(nil),            // 9: callverify.v1.DeleteEntryRequest
-	(*ListEntriesRequest)(nil),            // 10: callverify.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),           // 11: callverify.v1.ListEntriesResponse
-	(*CheckNumberRequest)(nil),            // 12: callverify.v1.CheckNumberRequest
-	(*CheckNumberResponse)(nil),           // 13: callverify.v1.CheckNumberResponse
-	(*ImportError)(nil),                   // 14: callverify.v1.ImportError
-	(*ImportEntriesResponse)(nil),         // 15: callverify.v1.ImportEntriesResponse
-	(*ExportEntriesRequest)(nil),          // 16: callverify.v1.ExportEntriesRequest
-	(*ReportedNumber)(nil),                // 17: callverify.v1.ReportedNumber
-	(*ListReportedNumbersRequest)(nil),    // 18: callverify.v1.ListReportedNumbersRequest
-	(*ListReportedNumbersResponse)(nil),   // 19: callverify.v1.ListReportedNumbersResponse
-	(*ResolveReportedNumberRequest)(nil),  // 20: callverify.v1.ResolveReportedNumberRequest
-	(*ResolveReportedNumberResponse)(nil), // 21: callverify.v1.ResolveReportedNumberResponse
-	(*AuditEvent)(nil),                    // 22: callverify.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),        // 23: callverify.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),       // 24: callverify.v1.ListAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 26: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),               // 27: google.protobuf.Struct
-	(*emptypb.Empty)(nil),                 // 28: google.protobuf.Empty
+	(*ImportRow)(nil),                     // 6: callverify.v1.ImportRow
+	(*CreateEntryRequest)(nil),            // 7: callverify.v1.CreateEntryRequest
+	(*GetEntryRequest)(nil),               // 8: callverify.v1.GetEntryRequest
+	(*UpdateEntryRequest)(nil),            // 9: callverify.v1.UpdateEntryRequest
+	(*DeleteEntryRequest)(nil),            // 10: callverify.v1.DeleteEntryRequest
+	(*ListEntriesRequest)(nil),            // 11: callverify.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),           // 12: callverify.v1.ListEntriesResponse
+	(*CheckNumberRequest)(nil),            // 13: callverify.v1.CheckNumberRequest
+	(*CheckNumberResponse)(nil),           // 14: callverify.v1.CheckNumberResponse
+	(*ImportError)(nil),                   // 15: callverify.v1.ImportError
+	(*ImportEntriesResponse)(nil),         // 16: callverify.v1.ImportEntriesResponse
+	(*ExportEntriesRequest)(nil),          // 17: callverify.v1.ExportEntriesRequest
+	(*ReportedNumber)(nil),                // 18: callverify.v1.ReportedNumber
+	(*ListReportedNumbersRequest)(nil),    // 19: callverify.v1.ListReportedNumbersRequest
+	(*ListReportedNumbersResponse)(nil),   // 20: callverify.v1.ListReportedNumbersResponse
+	(*ResolveReportedNumberRequest)(nil),  // 21: callverify.v1.ResolveReportedNumberRequest
+	(*ResolveReportedNumberResponse)(nil), // 22: callverify.v1.ResolveReportedNumberResponse
+	(*AuditEvent)(nil),                    // 23: callverify.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),        // 24: callverify.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),       // 25: callverify.v1.ListAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 27: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),               // 28: google.protobuf.Struct
+	(*emptypb.Empty)(nil),                 // 29: google.protobuf.Empty
 }
 var file_callverify_v1_blocklist_proto_depIdxs = []int32{
 	0,  // 0: callverify.v1.Entry.kind:type_name -> callverify.v1.EntryKind
 	1,  // 1: callverify.v1.Entry.category:type_name -> callverify.v1.Category
 	2,  // 2: callverify.v1.Entry.source:type_name -> callverify.v1.Source
-	25, // 3: callverify.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
-	25, // 4: callverify.v1.Entry.update_time:type_name -> google.protobuf.Timestamp
-	25, // 5: callverify.v1.Entry.expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 6: callverify.v1.CreateEntryRequest.entry:type_name -> callverify.v1.Entry
-	5,  // 7: callverify.v1.UpdateEntryRequest.entry:type_name -> callverify.v1.Entry
-	26, // 8: callverify.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 9: callverify.v1.ListEntriesRequest.category:type_name -> callverify.v1.Category
-	2,  // 10: callverify.v1.ListEntriesRequest.source:type_name -> callverify.v1.Source
-	5,  // 11: callverify.v1.ListEntriesResponse.entries:type_name -> callverify.v1.Entry
-	5,  // 12: callverify.v1.CheckNumberResponse.entry:type_name -> callverify.v1.Entry
-	14, // 13: callverify.v1.ImportEntriesResponse.errors:type_name -> callverify.v1.ImportError
-	1,  // 14: callverify.v1.ExportEntriesRequest.category:type_name -> callverify.v1.Category
-	2,  // 15: callverify.v1.ExportEntriesRequest.source:type_name -> callverify.v1.Source
-	25, // 16: callverify.v1.ReportedNumber.first_report_time:type_name -> google.protobuf.Timestamp
-	25, // 17: callverify.v1.ReportedNumber.last_report_time:type_name -> google.protobuf.Timestamp
-	3,  // 18: callverify.v1.ReportedNumber.status:type_name -> callverify.v1.ReportStatus
-	17, // 19: callverify.v1.ListReportedNumbersResponse.reported_numbers:type_name -> callverify.v1.ReportedNumber
-	4,  // 20: callverify.v1.ResolveReportedNumberRequest.action:type_name -> callverify.v1.ResolveAction
-	1,  // 21: callverify.v1.ResolveReportedNumberRequest.category:type_name -> callverify.v1.Category
-	17, // 22: callverify.v1.ResolveReportedNumberResponse.reported_number:type_name -> callverify.v1.ReportedNumber
-	5,  // 23: callverify.v1.ResolveReportedNumberResponse.entry:type_name -> callverify.v1.Entry
-	25, // 24: callverify.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	27, // 25: callverify.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	27, // 26: callverify.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	22, // 27: callverify.v1.ListAuditEventsResponse.events:type_name -> callverify.v1.AuditEvent
-	6,  // 28: callverify.v1.BlocklistService.CreateEntry:input_type -> callverify.v1.CreateEntryRequest
-	7,  // 29: callverify.v1.BlocklistService.GetEntry:input_type -> callverify.v1.GetEntryRequest
-	8,  // 30: callverify.v1.BlocklistService.UpdateEntry:input_type -> callverify.v1.UpdateEntryRequest
-	9,  // 31: callverify.v1.BlocklistService.DeleteEntry:input_type -> callverify.v1.DeleteEntryRequest
-	10, // 32: callverify.v1.BlocklistService.ListEntries:input_type -> callverify.v1.ListEntriesRequest
-	12, // 33: callverify.v1.BlocklistService.CheckNumber:input_type -> callverify.v1.CheckNumberRequest
-	5,  // 34: callverify.v1.BlocklistService.ImportEntries:input_type -> callverify.v1.Entry
-	16, // 35: callverify.v1.BlocklistService.ExportEntries:input_type -> callverify.v1.ExportEntriesRequest
-	18, // 36: callverify.v1.BlocklistService.ListReportedNumbers:input_type -> callverify.v1.ListReportedNumbersRequest
-	20, // 37: callverify.v1.BlocklistService.ResolveReportedNumber:input_type -> callverify.v1.ResolveReportedNumberRequest
-	23, // 38: callverify.v1.BlocklistService.ListAuditEvents:input_type -> callverify.v1.ListAuditEventsRequest
-	5,  // 39: callverify.v1.BlocklistService.CreateEntry:output_type -> callverify.v1.Entry
-	5,  // 40: callverify.v1.BlocklistService.GetEntry:output_type -> callverify.v1.Entry
-	5,  // 41: callverify.v1.BlocklistService.UpdateEntry:output_type -> callverify.v1.Entry
-	28, // 42: callverify.v1.BlocklistService.DeleteEntry:output_type -> google.protobuf.Empty
-	11, // 43: callverify.v1.BlocklistService.ListEntries:output_type -> callverify.v1.ListEntriesResponse
-	13, // 44: callverify.v1.BlocklistService.CheckNumber:output_type -> callverify.v1.CheckNumberResponse
-	15, // 45: callverify.v1.BlocklistService.ImportEntries:output_type -> callverify.v1.ImportEntriesResponse
-	5,  // 46: callverify.v1.BlocklistService.ExportEntries:output_type -> callverify.v1.Entry
-	19, // 47: callverify.v1.BlocklistService.ListReportedNumbers:output_type -> callverify.v1.ListReportedNumbersResponse
-	21, // 48: callverify.v1.BlocklistService.ResolveReportedNumber:output_type -> callverify.v1.ResolveReportedNumberResponse
-	24, // 49: callverify.v1.BlocklistService.ListAuditEvents:output_type -> callverify.v1.ListAuditEventsResponse
-	39, // [39:50] is the sub-list for method output_type
-	28, // [28:39] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	26, // 3: callverify.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	26, // 4: callverify.v1.Entry.update_time:type_name -> google.protobuf.Timestamp
+	26, // 5: callverify.v1.Entry.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 6: callverify.v1.Entry.import_row:type_name -> callverify.v1.ImportRow
+	5,  // 7: callverify.v1.CreateEntryRequest.entry:type_name -> callverify.v1.Entry
+	5,  // 8: callverify.v1.UpdateEntryRequest.entry:type_name -> callverify.v1.Entry
+	27, // 9: callverify.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 10: callverify.v1.ListEntriesRequest.category:type_name -> callverify.v1.Category
+	2,  // 11: callverify.v1.ListEntriesRequest.source:type_name -> callverify.v1.Source
+	5,  // 12: callverify.v1.ListEntriesResponse.entries:type_name -> callverify.v1.Entry
+	5,  // 13: callverify.v1.CheckNumberResponse.entry:type_name -> callverify.v1.Entry
+	15, // 14: callverify.v1.ImportEntriesResponse.errors:type_name -> callverify.v1.ImportError
+	1,  // 15: callverify.v1.ExportEntriesRequest.category:type_name -> callverify.v1.Category
+	2,  // 16: callverify.v1.ExportEntriesRequest.source:type_name -> callverify.v1.Source
+	26, // 17: callverify.v1.ReportedNumber.first_report_time:type_name -> google.protobuf.Timestamp
+	26, // 18: callverify.v1.ReportedNumber.last_report_time:type_name -> google.protobuf.Timestamp
+	3,  // 19: callverify.v1.ReportedNumber.status:type_name -> callverify.v1.ReportStatus
+	18, // 20: callverify.v1.ListReportedNumbersResponse.reported_numbers:type_name -> callverify.v1.ReportedNumber
+	4,  // 21: callverify.v1.ResolveReportedNumberRequest.action:type_name -> callverify.v1.ResolveAction
+	1,  // 22: callverify.v1.ResolveReportedNumberRequest.category:type_name -> callverify.v1.Category
+	18, // 23: callverify.v1.ResolveReportedNumberResponse.reported_number:type_name -> callverify.v1.ReportedNumber
+	5,  // 24: callverify.v1.ResolveReportedNumberResponse.entry:type_name -> callverify.v1.Entry
+	26, // 25: callverify.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	28, // 26: callverify.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	28, // 27: callverify.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	23, // 28: callverify.v1.ListAuditEventsResponse.events:type_name -> callverify.v1.AuditEvent
+	7,  // 29: callverify.v1.BlocklistService.CreateEntry:input_type -> callverify.v1.CreateEntryRequest
+	8,  // 30: callverify.v1.BlocklistService.GetEntry:input_type -> callverify.v1.GetEntryRequest
+	9,  // 31: callverify.v1.BlocklistService.UpdateEntry:input_type -> callverify.v1.UpdateEntryRequest
+	10, // 32: callverify.v1.BlocklistService.DeleteEntry:input_type -> callverify.v1.DeleteEntryRequest
+	11, // 33: callverify.v1.BlocklistService.ListEntries:input_type -> callverify.v1.ListEntriesRequest
+	13, // 34: callverify.v1.BlocklistService.CheckNumber:input_type -> callverify.v1.CheckNumberRequest
+	5,  // 35: callverify.v1.BlocklistService.ImportEntries:input_type -> callverify.v1.Entry
+	17, // 36: callverify.v1.BlocklistService.ExportEntries:input_type -> callverify.v1.ExportEntriesRequest
+	19, // 37: callverify.v1.BlocklistService.ListReportedNumbers:input_type -> callverify.v1.ListReportedNumbersRequest
+	21, // 38: callverify.v1.BlocklistService.ResolveReportedNumber:input_type -> callverify.v1.ResolveReportedNumberRequest
+	24, // 39: callverify.v1.BlocklistService.ListAuditEvents:input_type -> callverify.v1.ListAuditEventsRequest
+	5,  // 40: callverify.v1.BlocklistService.CreateEntry:output_type -> callverify.v1.Entry
+	5,  // 41: callverify.v1.BlocklistService.GetEntry:output_type -> callverify.v1.Entry
+	5,  // 42: callverify.v1.BlocklistService.UpdateEntry:output_type -> callverify.v1.Entry
+	29, // 43: callverify.v1.BlocklistService.DeleteEntry:output_type -> google.protobuf.Empty
+	12, // 44: callverify.v1.BlocklistService.ListEntries:output_type -> callverify.v1.ListEntriesResponse
+	14, // 45: callverify.v1.BlocklistService.CheckNumber:output_type -> callverify.v1.CheckNumberResponse
+	16, // 46: callverify.v1.BlocklistService.ImportEntries:output_type -> callverify.v1.ImportEntriesResponse
+	5,  // 47: callverify.v1.BlocklistService.ExportEntries:output_type -> callverify.v1.Entry
+	20, // 48: callverify.v1.BlocklistService.ListReportedNumbers:output_type -> callverify.v1.ListReportedNumbersResponse
+	22, // 49: callverify.v1.BlocklistService.ResolveReportedNumber:output_type -> callverify.v1.ResolveReportedNumberResponse
+	25, // 50: callverify.v1.BlocklistService.ListAuditEvents:output_type -> callverify.v1.ListAuditEventsResponse
+	40, // [40:51] is the sub-list for method output_type
+	29, // [29:40] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_callverify_v1_blocklist_proto_init() }
@@ -1803,7 +1914,7 @@ func file_callverify_v1_blocklist_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_callverify_v1_blocklist_proto_rawDesc), len(file_callverify_v1_blocklist_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

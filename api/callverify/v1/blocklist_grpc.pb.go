@@ -49,6 +49,9 @@ type BlocklistServiceClient interface {
 	CheckNumber(ctx context.Context, in *CheckNumberRequest, opts ...grpc.CallOption) (*CheckNumberResponse, error)
 	// ImportEntries takes a stream of entries (REST: newline-delimited JSON).
 	// Entries are matched on pattern: importing the same file twice updates.
+	// Every row is judged on its own: a row that cannot be read or imported
+	// is rejected with its index (and line) and the rest go on. Each batch
+	// commits with its audit record.
 	ImportEntries(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Entry, ImportEntriesResponse], error)
 	// ExportEntries streams every entry (REST: newline-delimited JSON).
 	ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Entry], error)
@@ -205,6 +208,9 @@ type BlocklistServiceServer interface {
 	CheckNumber(context.Context, *CheckNumberRequest) (*CheckNumberResponse, error)
 	// ImportEntries takes a stream of entries (REST: newline-delimited JSON).
 	// Entries are matched on pattern: importing the same file twice updates.
+	// Every row is judged on its own: a row that cannot be read or imported
+	// is rejected with its index (and line) and the rest go on. Each batch
+	// commits with its audit record.
 	ImportEntries(grpc.ClientStreamingServer[Entry, ImportEntriesResponse]) error
 	// ExportEntries streams every entry (REST: newline-delimited JSON).
 	ExportEntries(*ExportEntriesRequest, grpc.ServerStreamingServer[Entry]) error

@@ -19,13 +19,29 @@ var bOfficial = []byte("blocklist/official")
 
 // BlocklistStore is blocklist.Store on bbolt.
 type BlocklistStore struct {
-	db *bolt.DB
+	db           *bolt.DB
+	pseudonymKey []byte
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
 
+// BlocklistOptions configure a BlocklistStore.
+type BlocklistOptions struct {
+	// PseudonymKey keys the HMAC that turns a reporting customer's number
+	// into the pseudonym the store keeps (at least 32 bytes, secret, and
+	// stable: a new key makes every customer a new reporter). internal/app
+	// derives it from the key-encryption key.
+	PseudonymKey []byte
+}
+
+// MinPseudonymKey is the shortest PseudonymKey a store accepts.
+const MinPseudonymKey = 32
+
 // NewBlocklistStore creates the buckets it needs in db.
-func NewBlocklistStore(db *bolt.DB) (*BlocklistStore, error) {
+func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, error) {
+	if len(opt.PseudonymKey) < MinPseudonymKey {
+		return nil, fmt.Errorf("blocklist store: the pseudonym key has %d bytes, want at least %d", len(opt.PseudonymKey), MinPseudonymKey)
+	}
 	err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bOfficial, bEntries, bEntryIDs, bEntryCounts,
 			bReports, bReportRank, bReporters, bReportLog, bReporterDays} {
@@ -38,7 +54,7 @@ func NewBlocklistStore(db *bolt.DB) (*BlocklistStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create blocklist buckets: %w", err)
 	}
-	return &BlocklistStore{db: db}, nil
+	return &BlocklistStore{db: db, pseudonymKey: bytes.Clone(opt.PseudonymKey)}, nil
 }
 
 type officialRecord struct {

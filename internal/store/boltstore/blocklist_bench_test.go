@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/store/boltstore"
 )
 
@@ -20,7 +21,7 @@ func BenchmarkImportEntries(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	s, err := boltstore.NewBlocklistStore(db)
+	s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func BenchmarkImportEntries(b *testing.B) {
 				CreateBy: "analyst-1", CreateTime: now, UpdateTime: now,
 			}
 		}
-		if _, _, err := s.ImportEntries(ctx, batch, now); err != nil {
+		if _, _, err := s.ImportEntries(ctx, batch, now, audit.Event{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -243,7 +244,7 @@ func blConflictWithOfficial(tx *bolt.Tx, n phone.Number, now time.Time) error {
 }
 
 // CreateEntry implements blocklist.Store.
-func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now time.Time) (blocklist.Entry, blocklist.Change, error) {
+func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now time.Time, ev audit.Event) (blocklist.Entry, blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return blocklist.Entry{}, blocklist.Change{}, err
 	}
@@ -264,7 +265,11 @@ func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now
 		if e, c, err = t.put(e); err != nil {
 			return err
 		}
-		return t.flushCounts()
+		if err := t.flushCounts(); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, blocklist.EntryEvent(ev, nil, &e))
+		return err
 	})
 	if err != nil {
 		return blocklist.Entry{}, blocklist.Change{}, storeErr(err)
@@ -305,7 +310,7 @@ func (s *BlocklistStore) GetEntryByPattern(ctx context.Context, pattern string) 
 }
 
 // UpdateEntry implements blocklist.Store.
-func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev uint64, now time.Time) (blocklist.Entry, []blocklist.Change, error) {
+func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev uint64, now time.Time, ev audit.Event) (blocklist.Entry, []blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return blocklist.Entry{}, nil, err
 	}
@@ -348,7 +353,11 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 			return err
 		}
 		chs = append(chs, c)
-		return t.flushCounts()
+		if err := t.flushCounts(); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, blocklist.EntryEvent(ev, &cur, &e))
+		return err
 	})
 	if err != nil {
 		return blocklist.Entry{}, nil, storeErr(err)
@@ -357,7 +366,7 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 }
 
 // DeleteEntry implements blocklist.Store.
-func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string) (blocklist.Entry, blocklist.Change, error) {
+func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string, ev audit.Event) (blocklist.Entry, blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return blocklist.Entry{}, blocklist.Change{}, err
 	}
@@ -372,7 +381,11 @@ func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string) (blocklist.
 		if c, err = t.remove(old, true); err != nil {
 			return err
 		}
-		return t.flushCounts()
+		if err := t.flushCounts(); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, blocklist.EntryEvent(ev, &old, nil))
+		return err
 	})
 	if err != nil {
 		return blocklist.Entry{}, blocklist.Change{}, storeErr(err)
@@ -471,7 +484,7 @@ func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entr
 }
 
 // ImportEntries implements blocklist.Store.
-func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
+func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -510,7 +523,11 @@ func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.En
 			outs[i] = blocklist.ImportOutcome{Result: result, Entry: e}
 			chs = append(chs, c)
 		}
-		return t.flushCounts()
+		if err := t.flushCounts(); err != nil {
+			return err
+		}
+		_, err := appendAudit(tx, blocklist.ImportBatchEvent(ev, batch, outs))
+		return err
 	})
 	if err != nil {
 		return nil, nil, storeErr(err)

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -27,12 +29,15 @@ var (
 
 const reporterKeyLen = 16
 
-// blReporterKey is what the blocklist keeps of a reporting customer: a
-// digest of the customer's store identity (vCustomerKey, the one place
-// where a customer becomes a store key), so the reports log holds no phone
-// numbers and follows that function when it becomes a keyed HMAC.
-func blReporterKey(n phone.Number) []byte {
-	h := sha256.New()
+// reporterKey is what the blocklist keeps of a reporting customer: an
+// HMAC-SHA256, under the server's pseudonym key, of the customer's store
+// identity (vCustomerKey, the one place where a customer becomes a store
+// key). A plain digest of a phone number is reversed by trying every number
+// (a billion mobile numbers take seconds); without the key, the pseudonym
+// says nothing. Truncated to 128 bits, which keeps distinct reporters
+// distinct.
+func (s *BlocklistStore) reporterKey(n phone.Number) []byte {
+	h := hmac.New(sha256.New, s.pseudonymKey)
 	h.Write([]byte("callverify/blocklist/reporter\x00"))
 	h.Write(vCustomerKey(n))
 	return h.Sum(nil)[:reporterKeyLen]
@@ -59,7 +64,7 @@ func (r reportGroupRecord) group() blocklist.ReportedNumber {
 
 type reportRecord struct {
 	Caller   string    `json:"caller"`
-	Reporter string    `json:"reporter"` // blReporterKey, hex
+	Reporter string    `json:"reporter"` // reporterKey, hex
 	Note     string    `json:"note,omitempty"`
 	Occur    time.Time `json:"occur"`
 	Create   time.Time `json:"create"`
@@ -113,11 +118,11 @@ func putGroup(tx *bolt.Tx, old *reportGroupRecord, g reportGroupRecord) error {
 }
 
 // AddReport implements blocklist.Store.
-func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, reporter phone.Number, lim blocklist.ReportLimits) (blocklist.Report, blocklist.ReportedNumber, error) {
+func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, reporter phone.Number, lim blocklist.ReportLimits, ev audit.Event) (blocklist.Report, blocklist.ReportedNumber, error) {
 	if err := ctx.Err(); err != nil {
 		return blocklist.Report{}, blocklist.ReportedNumber{}, err
 	}
-	rk := blReporterKey(reporter)
+	rk := s.reporterKey(reporter)
 	var grp blocklist.ReportedNumber
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		// The daily allowance: one counter per reporter and UTC day; older
@@ -209,7 +214,8 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 				}
 			}
 		}
-		return nil
+		_, err = appendAudit(tx, blocklist.ReportEvent(ev, r, grp))
+		return err
 	})
 	if err != nil {
 		return blocklist.Report{}, blocklist.ReportedNumber{}, storeErr(err)
@@ -279,7 +285,7 @@ func (s *BlocklistStore) ListReportedNumbers(ctx context.Context, cursor string,
 }
 
 // ResolveReportedNumber implements blocklist.Store.
-func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Number, status blocklist.ReportStatus, block *blocklist.Entry, now time.Time) (blocklist.ReportedNumber, blocklist.Entry, []blocklist.Change, error) {
+func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Number, status blocklist.ReportStatus, block *blocklist.Entry, now time.Time, ev audit.Event) (blocklist.ReportedNumber, blocklist.Entry, []blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, err
 	}
@@ -335,7 +341,12 @@ func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Numb
 			return err
 		}
 		grp = g.group()
-		return nil
+		var blocked *blocklist.Entry
+		if block != nil {
+			blocked = &entry
+		}
+		_, err = appendAudit(tx, blocklist.ResolveEvent(ev, old.group(), grp, blocked))
+		return err
 	})
 	if err != nil {
 		return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, storeErr(err)

@@ -18,7 +18,7 @@ func TestBlocklistStoreConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		s, err := boltstore.NewBlocklistStore(db)
+		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,5 +39,28 @@ func TestAuditStoreConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	})
+}
+
+// testPseudonymKey keys reporter pseudonyms in tests.
+var testPseudonymKey = []byte("0123456789abcdef0123456789abcdef")
+
+func TestBlocklistStoreAuditsInTheSameStep(t *testing.T) {
+	t.Parallel()
+	storetest.RunAudit(t, func(t *testing.T) (blocklist.Store, audit.Store) {
+		db, err := boltstore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := boltstore.NewAuditStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, a
 	})
 }

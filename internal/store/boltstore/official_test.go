@@ -17,7 +17,7 @@ func TestBlocklistStoreOfficialNumberAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		s, err := boltstore.NewBlocklistStore(db)
+		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func TestOpeningAnOlderStoreIndexesTheLiveCallsOfEachLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	bl, err := NewBlocklistStore(db)
+	bl, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

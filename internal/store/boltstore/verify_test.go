@@ -42,7 +42,7 @@ func TestVerifyStoreConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bl, err := boltstore.NewBlocklistStore(db)
+		bl, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 		if err != nil {
 			t.Fatal(err)
 		}
