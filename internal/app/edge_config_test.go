@@ -6,7 +6,6 @@ import (
 	"time"
 )
 
-
 // TestEdgeFlagsHaveSaneDefaults: with no flags, the documented defaults.
 func TestEdgeFlagsHaveSaneDefaults(t *testing.T) {
 	t.Parallel()
