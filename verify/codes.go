@@ -119,9 +119,9 @@ func codeStep(t time.Time) int64 { return t.Unix() / int64(CodePeriod/time.Secon
 // is customer. Only the current and the previous step's codes match, in
 // constant time, and each code matches once: the store uses it up in the
 // step that checks it, so a second use (or a race of two) counts as a wrong
-// code. Each wrong code counts; the MaxWrongAttempts-th locks the call
-// (audited as "call.lock" by actor, in the same store step), after which no
-// code matches. An unknown call, somebody else's call, an ended, expired or
+// code. A match is audited as "call.confirm" in that step. Each wrong code
+// counts; the MaxWrongAttempts-th locks the call (audited as "call.lock" by
+// actor, in the same store step), after which no code matches. An unknown call, somebody else's call, an ended, expired or
 // locked call, and a call whose caller is no longer an official number that
 // places calls (or is blocked) all answer {Match: false,
 // AttemptsRemaining: 0}, so nothing can be probed.
@@ -173,7 +173,9 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 	// first attempt that brings it: a later one counts as wrong.
 	lock := s.audit.Event(actor, "call.lock", c.ID, map[string]any{"state": "ACTIVE"},
 		map[string]any{"state": "LOCKED", "wrong_attempts": MaxWrongAttempts, "callee": c.Callee.Masked()})
-	c, ok, err := s.store.RecordCodeAttempt(ctx, c.ID, matched, MaxWrongAttempts, now.UTC(), lock)
+	confirm := s.audit.Event(actor, "call.confirm", c.ID, nil,
+		map[string]any{"callee": c.Callee.Masked(), "confirm_time": now.UTC().Format(time.RFC3339)})
+	c, ok, err := s.store.RecordCodeAttempt(ctx, c.ID, matched, MaxWrongAttempts, now.UTC(), lock, confirm)
 	if errors.Is(err, fault.ErrConflict) || errors.Is(err, fault.ErrNotFound) {
 		return nothing, nil
 	}

@@ -215,10 +215,11 @@ type Store interface {
 	// LastCodeStep: the step becomes LastCodeStep and now ConfirmTime, so
 	// the code is used up. Any other attempt (no match, or a code used
 	// already) counts as wrong and, when it reaches limit, sets the call
-	// LOCKED and appends lock (only that attempt does). It returns the call
-	// as it is after the attempt and whether it matched; fault.ErrNotFound
-	// when there is no such call.
-	RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock audit.Event) (Call, bool, error)
+	// LOCKED and appends lock (only that attempt does). A match appends
+	// confirm: using a code up is a change, audited like any other. It
+	// returns the call as it is after the attempt and whether it matched;
+	// fault.ErrNotFound when there is no such call.
+	RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock, confirm audit.Event) (Call, bool, error)
 
 	// CreateDevice stores d and appends ev unless its customer already has
 	// limit devices (fault.ErrResourceExhausted) or the ID is taken

@@ -70,13 +70,24 @@ var (
 func dotKind(r rune) (weak, ok bool) {
 	switch r {
 	case '.', '\u2027', '\u2e31', '\u2e33', '\u2e3c', '\u2022', '\u2219', '\u22c5', '\u2981',
-		'\u06d4', '\u0589', '\u0701', '\u0702', '\u1362', '\u1427', '\u16eb', '\ua4ff', '\ua60e', '\U00010101':
+		'\u06d4', '\u0589', '\u0701', '\u0702', '\u1362', '\u1427', '\u16eb', '\ua4ff', '\ua60e', '\U00010101',
+		// The rest of Unicode's confusables of "." (confusables.txt).
+		'\ua4f8', '\U00010a50', '\U0001d16d':
 		return false, true
-	case '\u3002', '\u00b7', '\u30fb':
+	case '\u3002', '\u00b7', '\u30fb', '\ua78f':
+		return true, true
+	case '\u0660', '\u06f0':
+		// Arabic-Indic zeros are drawn as a dot, and are digits: see
+		// digitDot.
 		return true, true
 	}
 	return false, false
 }
+
+// digitDot reports a dot look-alike that is a digit (the Arabic-Indic
+// zeros): a dot only after an ASCII name ("pay٠com"), never inside Arabic
+// or Persian numbers and words ("۱۰۰", "۲۰ایران").
+func digitDot(r rune) bool { return r == '\u0660' || r == '\u06f0' }
 
 // sentenceTLDs are the top-level domains still taken for a link after a
 // dot followed by a space ("example. com"). Any other word there is more
@@ -90,7 +101,7 @@ func domainAt(rs []rune, i int, weak bool) bool {
 	for p >= 0 && unicode.IsSpace(rs[p]) {
 		p--
 	}
-	if p < 0 || !isHostRune(rs[p]) {
+	if p < 0 || !isHostRune(rs[p]) || (digitDot(rs[i]) && !asciiLabelBefore(rs, p)) {
 		return false
 	}
 	q := i + 1

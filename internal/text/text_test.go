@@ -23,6 +23,9 @@ var hostile = []string{
 	// look-alike dots
 	"pay。com", "pay．com", "ｐａｙ．ｃｏｍ", "pay｡com", "pay\u2024com", "pay\u2027com", "pay\u2e31com", "pay\ufe52com",
 	"pay\u30fbcom", "pay·com", "pay\u2022com", "pay\u06d4com", "pay\ufe12com", "pay\u22c5com",
+	// the rest of Unicode's confusables of "." (confusables.txt)
+	"pay\ua4f8com", "pay\U00010a50com", "pay\U0001d16dcom", "pay\u0660com", "pay\u06f0com", "pay\ua78fcom",
+	"pay\u0701com", "pay\u0702com", "pay\ua60ecom", "pay\ua4f8中国",
 	// spelled-out dots
 	"pay(dot)com", "pay (dot) com", "pay[.]com", "pay[dot]com", "pay{.}cn", "pay(.)cn", "pay dot com", "pay DOT cn",
 	"pay点com", "pay 点 cn", "pay點com", "paydotcom", "pay<dot>org", "pay[。]com",
@@ -51,6 +54,7 @@ var benign = []string{
 	"1.公司将于三日内退款", "订单1.公司已处理", "双11.活动", "京东618活动", "No. 5 Building", "Co., Ltd.", "U.S. customers",
 	"Apt.3B", "支付宝", "WeChat Pay", "iPhone 15 Pro", "file report.pdf", "node.js", "Zhang San (张三)", "ID: a-7_b",
 	"退款金额：12.50元", "4.8分好评", "《用户协议》第3.2条", "预计3-5个工作日到账。", "请勿向任何人透露验证码！",
+	"۱۰۰ تومان", "٣٠٠ ريال", "سال ۱۴۰۰", "١٠٠٪", "۲۰ایران", "ꓡꓲꓸ ꓟꓲꓽ",
 	"已发货。App内可查看", "京东·App客服", "小米·有品", "Ref: 2030.05.06", "2030.5.6 回访", "A/B test", "C++ team", "50% off", "+86 138 0013 8000", "a.m.", "Ph.D.",
 }
 

@@ -274,7 +274,7 @@ func testCodesOneTime(t *testing.T, s verify.Store) {
 		{101, false, 3},
 		{0, false, 4},
 	} {
-		c, ok, err := s.RecordCodeAttempt(ctx, "c1", tt.step, limit, now.Add(time.Duration(i)*time.Second), ev("call.lock"))
+		c, ok, err := s.RecordCodeAttempt(ctx, "c1", tt.step, limit, now.Add(time.Duration(i)*time.Second), ev("call.lock"), ev("call.confirm"))
 		must(t, fmt.Sprintf("attempt %d", i), err)
 		if ok != tt.wantMatch || c.WrongAttempts != tt.wantWrong {
 			t.Fatalf("attempt %d (step %d): match %v with %d wrong, want %v with %d", i, tt.step, ok, c.WrongAttempts, tt.wantMatch, tt.wantWrong)
@@ -306,7 +306,7 @@ func testCodesOneTimeConcurrent(t *testing.T, s verify.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, ok, err := s.RecordCodeAttempt(ctx, "c1", 100, limit, now, ev("call.lock"))
+			_, ok, err := s.RecordCodeAttempt(ctx, "c1", 100, limit, now, ev("call.lock"), ev("call.confirm"))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -356,10 +356,22 @@ func testAuditEvents(t *testing.T, h Harness) {
 	must(t, "EndCall again", err)
 	wantEvents(t, as, "call.end", 1, "after one end and one that changed nothing")
 
+	// A code that matches is used up, and that is a change: it appends
+	// call.confirm; the same code again (wrong now) appends nothing.
+	must(t, "CreateCall", s.CreateCall(ctx, call("c3", alice, base), ev("call.stamp")))
+	_, ok, err := s.RecordCodeAttempt(ctx, "c3", 100, 5, now, ev("call.lock"), ev("call.confirm"))
+	must(t, "right code", err)
+	_, again, err := s.RecordCodeAttempt(ctx, "c3", 100, 5, now, ev("call.lock"), ev("call.confirm"))
+	must(t, "used code", err)
+	if !ok || again {
+		t.Fatalf("right code matched %v, used code matched %v; want true, false", ok, again)
+	}
+	wantEvents(t, as, "call.confirm", 1, "after a match and a second use of its code")
+
 	// Wrong codes: only the attempt that locks appends call.lock.
 	const limit = 3
 	for i := range limit + 2 {
-		_, _, err := s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"))
+		_, _, err := s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"), ev("call.confirm"))
 		if i < limit {
 			must(t, "wrong attempt", err)
 		} else {
@@ -396,7 +408,7 @@ func testAuditEvents(t *testing.T, h Harness) {
 	if err := s.CreateCall(cctx, call("c9", alice, base), ev("call.stamp")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("CreateCall with a canceled context: %v", err)
 	}
-	wantEvents(t, as, "call.stamp", 2, "after a canceled stamp")
+	wantEvents(t, as, "call.stamp", 3, "after a canceled stamp")
 }
 
 // bobLine is a line with no calls.

@@ -243,13 +243,13 @@ func testRecordCodeAttempt(t *testing.T, s verify.Store) {
 	now := base.Add(-5 * time.Minute)
 	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base), ev("call.stamp")))
 
-	got, ok, err := s.RecordCodeAttempt(ctx, "c1", 100, limit, now, ev("call.lock"))
+	got, ok, err := s.RecordCodeAttempt(ctx, "c1", 100, limit, now, ev("call.lock"), ev("call.confirm"))
 	must(t, "correct attempt", err)
 	if !ok || got.WrongAttempts != 0 || got.State != verify.StateActive || got.LastCodeStep != 100 || !got.ConfirmTime.Equal(now) {
 		t.Fatalf("correct attempt: match %v, %d wrong, %v, last step %d, confirmed %v", ok, got.WrongAttempts, got.State, got.LastCodeStep, got.ConfirmTime)
 	}
 	for i := 1; i <= limit; i++ {
-		got, ok, err = s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"))
+		got, ok, err = s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"), ev("call.confirm"))
 		if ok {
 			t.Fatalf("wrong attempt %d matched", i)
 		}
@@ -265,9 +265,9 @@ func testRecordCodeAttempt(t *testing.T, s verify.Store) {
 			t.Fatalf("wrong attempt %d: state %v, want %v", i, got.State, want)
 		}
 	}
-	_, _, err = s.RecordCodeAttempt(ctx, "c1", 101, limit, now, ev("call.lock"))
+	_, _, err = s.RecordCodeAttempt(ctx, "c1", 101, limit, now, ev("call.lock"), ev("call.confirm"))
 	wantKind(t, "correct attempt on a locked call", err, fault.ErrConflict)
-	_, _, err = s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"))
+	_, _, err = s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"), ev("call.confirm"))
 	wantKind(t, "wrong attempt on a locked call", err, fault.ErrConflict)
 	stored, err := s.GetCall(ctx, "c1")
 	must(t, "GetCall", err)
@@ -276,9 +276,9 @@ func testRecordCodeAttempt(t *testing.T, s verify.Store) {
 	}
 
 	must(t, "CreateCall", s.CreateCall(ctx, call("c2", alice, base), ev("call.stamp")))
-	_, _, err = s.RecordCodeAttempt(ctx, "c2", 100, limit, base, ev("call.lock"))
+	_, _, err = s.RecordCodeAttempt(ctx, "c2", 100, limit, base, ev("call.lock"), ev("call.confirm"))
 	wantKind(t, "attempt at expiry", err, fault.ErrConflict)
-	_, _, err = s.RecordCodeAttempt(ctx, "c2", 0, limit, base.Add(time.Second), ev("call.lock"))
+	_, _, err = s.RecordCodeAttempt(ctx, "c2", 0, limit, base.Add(time.Second), ev("call.lock"), ev("call.confirm"))
 	wantKind(t, "attempt after expiry", err, fault.ErrConflict)
 	if c, _ := s.GetCall(ctx, "c2"); c.WrongAttempts != 0 {
 		t.Fatalf("an attempt on an expired call counted")
@@ -287,10 +287,10 @@ func testRecordCodeAttempt(t *testing.T, s verify.Store) {
 	must(t, "CreateCall", s.CreateCall(ctx, call("c3", alice, base), ev("call.stamp")))
 	_, err = s.EndCall(ctx, "c3", "", now, ev("call.end"))
 	must(t, "EndCall", err)
-	_, _, err = s.RecordCodeAttempt(ctx, "c3", 100, limit, now, ev("call.lock"))
+	_, _, err = s.RecordCodeAttempt(ctx, "c3", 100, limit, now, ev("call.lock"), ev("call.confirm"))
 	wantKind(t, "attempt on an ended call", err, fault.ErrConflict)
 
-	_, _, err = s.RecordCodeAttempt(ctx, "nope", 0, limit, now, ev("call.lock"))
+	_, _, err = s.RecordCodeAttempt(ctx, "nope", 0, limit, now, ev("call.lock"), ev("call.confirm"))
 	wantKind(t, "attempt on an unknown call", err, fault.ErrNotFound)
 }
 
@@ -312,7 +312,7 @@ func testRecordCodeAttemptConcurrent(t *testing.T, s verify.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, _, err := s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"))
+			c, _, err := s.RecordCodeAttempt(ctx, "c1", 0, limit, now, ev("call.lock"), ev("call.confirm"))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -355,7 +355,7 @@ func testRecordCodeAttemptConcurrent(t *testing.T, s verify.Store) {
 			if i%4 == 0 {
 				step = 100
 			}
-			c, ok, err := s.RecordCodeAttempt(ctx, "c2", step, limit, now, ev("call.lock"))
+			c, ok, err := s.RecordCodeAttempt(ctx, "c2", step, limit, now, ev("call.lock"), ev("call.confirm"))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -628,7 +628,7 @@ func testCanceled(t *testing.T, s verify.Store) {
 			return err
 		}(),
 		"RecordCodeAttempt": func() error {
-			_, _, err := s.RecordCodeAttempt(ctx, "c1", 0, 5, base, ev("call.lock"))
+			_, _, err := s.RecordCodeAttempt(ctx, "c1", 0, 5, base, ev("call.lock"), ev("call.confirm"))
 			return err
 		}(),
 		"CreateDevice": s.CreateDevice(ctx, device("d1", alice, base), 5, ev("device.enroll")),

@@ -477,9 +477,9 @@ func (s *VerifyStore) EndCallsFrom(ctx context.Context, caller phone.Number, at 
 }
 
 // RecordCodeAttempt implements verify.Store: the check, the use of the
-// code (or the count of a wrong one) and the lock's event are one
-// transaction, so a code matches once however many confirm it at once.
-func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock audit.Event) (verify.Call, bool, error) {
+// code and its event (or the count of a wrong one, and the lock's event)
+// are one transaction, so a code matches once however many confirm it at once.
+func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock, confirm audit.Event) (verify.Call, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return verify.Call{}, false, err
 	}
@@ -499,7 +499,11 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 			matched = true
 			r.LastCodeStep = step
 			r.ConfirmTime = now
-			return vPutCall(tx, r)
+			if err := vPutCall(tx, r); err != nil {
+				return err
+			}
+			_, err = appendAudit(tx, confirm)
+			return err
 		}
 		r.WrongAttempts++
 		if r.WrongAttempts < limit {
