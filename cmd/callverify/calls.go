@@ -157,7 +157,7 @@ func newCallListCmd() *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d live calls\n", len(all.GetCalls()))
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", plural(len(all.GetCalls()), "live call"))
 			return err
 		},
 	}
@@ -186,7 +186,7 @@ func newCallEndAllCmd() *cobra.Command {
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "ended %d calls\n", r.GetEndedCount())
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "ended %s\n", plural(int(r.GetEndedCount()), "call"))
 			return err
 		},
 	}
@@ -234,4 +234,12 @@ func newCheckCmd() *cobra.Command {
 
 func stateName(s callverifyv1.CallState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "CALL_STATE_"))
+}
+
+// plural says "1 call" or "2 calls".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
