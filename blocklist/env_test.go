@@ -3,7 +3,7 @@ package blocklist_test
 import (
 	"context"
 	"errors"
-	"sync"
+	"github.com/callverify/callverify/internal/clocktest"
 	"testing"
 	"time"
 
@@ -23,28 +23,12 @@ var (
 )
 
 // clock is a settable clock: tests move it instead of sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type env struct {
 	svc   *blocklist.Service
 	store *boltstore.BlocklistStore
 	audit *audit.Recorder
-	clock *clock
+	clock *clocktest.Clock
 	cfg   blocklist.Config
 }
 
@@ -68,7 +52,7 @@ func newEnv(t testing.TB, tune ...func(*blocklist.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	rec := audit.NewRecorder(as, c.Now)
 	cfg := blocklist.Config{Store: st, Audit: rec, Phone: p, Now: c.Now}
 	for _, f := range tune {

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"crypto/rand"
+	"github.com/callverify/callverify/internal/clocktest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,24 +27,6 @@ const (
 	aliceRaw   = "138 0013 8000"
 	bobRaw     = "+86 139 0013 9000"
 )
-
-// clock is the injected clock; tests move it, nobody sleeps.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // directory is verify.Directory over the real official numbers of the
 // same database (the store reads them when it stamps), with the blocklist
@@ -128,7 +111,7 @@ func (f *flakyStore) GetDevice(ctx context.Context, n phone.Number, id string) (
 type env struct {
 	t      testing.TB
 	svc    *verify.Service
-	clock  *clock
+	clock  *clocktest.Clock
 	dir    *directory
 	store  *flakyStore
 	db     *bolt.DB
@@ -174,7 +157,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	rand.Read(kek)
 	e := &env{
 		t:     t,
-		clock: &clock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)},
+		clock: clocktest.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)),
 		store: &flakyStore{Store: vs},
 		db:    db,
 		kek:   kek,

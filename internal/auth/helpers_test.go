@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"github.com/callverify/callverify/internal/clocktest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,25 +27,7 @@ import (
 // t0 is the fixed "now" the tests run at.
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// fakeClock is a settable clock; tests move it instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clocktest.Clock { return clocktest.New(t0) }
 
 func fixedNow() time.Time { return t0 }
 
@@ -205,7 +188,7 @@ func newJWKSServer(t *testing.T, body []byte) *jwksServer {
 
 func (s *jwksServer) set(body []byte) { s.body.Store(&body) }
 
-func urlVerifier(t *testing.T, s *jwksServer, clock *fakeClock) *Verifier {
+func urlVerifier(t *testing.T, s *jwksServer, clock *clocktest.Clock) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(context.Background(), Config{
 		Issuer:     "test-iss",

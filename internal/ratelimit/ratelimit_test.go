@@ -3,7 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
-	"sync"
+	"github.com/callverify/callverify/internal/clocktest"
 	"testing"
 	"time"
 
@@ -13,24 +13,7 @@ import (
 	"github.com/callverify/callverify/internal/ratelimit/ratelimittest"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)} }
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)) }
 
 func TestMemoryKeepsTheLimiterContract(t *testing.T) {
 	t.Parallel()

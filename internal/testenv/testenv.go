@@ -26,30 +26,14 @@ import (
 
 	"github.com/callverify/callverify/internal/app"
 	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/clocktest"
 )
 
 // Clock is a settable clock, safe for concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type Clock = clocktest.Clock
 
 // Start is where every test clock starts.
 var Start = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // Env is a running service.
 type Env struct {
@@ -86,7 +70,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e := &Env{t: t, DataDir: cfg.DataDir, Clock: &Clock{now: Start}, Logs: &SyncBuffer{}, cfg: cfg}
+	e := &Env{t: t, DataDir: cfg.DataDir, Clock: clocktest.New(Start), Logs: &SyncBuffer{}, cfg: cfg}
 	e.start()
 	t.Cleanup(e.Stop)
 	return e
