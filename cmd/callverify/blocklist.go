@@ -25,12 +25,10 @@ import (
 	"github.com/callverify/callverify/internal/ndjson"
 )
 
-func init() { extraCommands = append(extraCommands, newBlocklistCmd, newReportsCmd, newAuditCmd) }
-
-func newBlocklistCmd() *cobra.Command {
+func (cl *cli) newBlocklistCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "blocklist", Short: "Blocked numbers and prefixes (role analyst)"}
-	cmd.AddCommand(newBlocklistAddCmd(), newBlocklistGetCmd(), newBlocklistListCmd(), newBlocklistUpdateCmd(),
-		newBlocklistDeleteCmd(), newBlocklistCheckCmd(), newBlocklistImportCmd(), newBlocklistExportCmd())
+	cmd.AddCommand(cl.newBlocklistAddCmd(), cl.newBlocklistGetCmd(), cl.newBlocklistListCmd(), cl.newBlocklistUpdateCmd(),
+		cl.newBlocklistDeleteCmd(), cl.newBlocklistCheckCmd(), cl.newBlocklistImportCmd(), cl.newBlocklistExportCmd())
 	return cmd
 }
 
@@ -97,14 +95,14 @@ func printEntries(cmd *cobra.Command, entries []*callverifyv1.Entry) error {
 	return tw.Flush()
 }
 
-func printEntry(cmd *cobra.Command, e *callverifyv1.Entry) error {
-	if g.json {
+func (cl *cli) printEntry(cmd *cobra.Command, e *callverifyv1.Entry) error {
+	if cl.json {
 		return printJSON(cmd.OutOrStdout(), e)
 	}
 	return printEntries(cmd, []*callverifyv1.Entry{e})
 }
 
-func newBlocklistAddCmd() *cobra.Command {
+func (cl *cli) newBlocklistAddCmd() *cobra.Command {
 	var cat, reason, expire string
 	var confidence int32
 	c := &cobra.Command{
@@ -120,7 +118,7 @@ func newBlocklistAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -131,7 +129,7 @@ func newBlocklistAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printEntry(cmd, e)
+			return cl.printEntry(cmd, e)
 		},
 	}
 	c.Flags().StringVar(&cat, "category", "", "impersonation, scam, spam, robocall or other")
@@ -142,13 +140,13 @@ func newBlocklistAddCmd() *cobra.Command {
 	return c
 }
 
-func newBlocklistGetCmd() *cobra.Command {
+func (cl *cli) newBlocklistGetCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "get ENTRY_ID",
 		Short: "Show one entry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -157,12 +155,12 @@ func newBlocklistGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printEntry(cmd, e)
+			return cl.printEntry(cmd, e)
 		},
 	}
 }
 
-func newBlocklistListCmd() *cobra.Command {
+func (cl *cli) newBlocklistListCmd() *cobra.Command {
 	var cat, src, token string
 	var size int32
 	c := &cobra.Command{
@@ -182,7 +180,7 @@ func newBlocklistListCmd() *cobra.Command {
 					return err
 				}
 			}
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -191,7 +189,7 @@ func newBlocklistListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			if err := printEntries(cmd, res.GetEntries()); err != nil {
@@ -212,7 +210,7 @@ func newBlocklistListCmd() *cobra.Command {
 	return c
 }
 
-func newBlocklistUpdateCmd() *cobra.Command {
+func (cl *cli) newBlocklistUpdateCmd() *cobra.Command {
 	var pattern, cat, reason, src, expire string
 	var confidence int32
 	var noExpire bool
@@ -255,7 +253,7 @@ func newBlocklistUpdateCmd() *cobra.Command {
 			if len(paths) == 0 {
 				return errors.New("nothing to change: give at least one of --pattern, --category, --source, --reason, --confidence, --expire, --no-expire")
 			}
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -266,7 +264,7 @@ func newBlocklistUpdateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printEntry(cmd, out)
+			return cl.printEntry(cmd, out)
 		},
 	}
 	c.Flags().StringVar(&pattern, "pattern", "", "new pattern")
@@ -280,13 +278,13 @@ func newBlocklistUpdateCmd() *cobra.Command {
 	return c
 }
 
-func newBlocklistDeleteCmd() *cobra.Command {
+func (cl *cli) newBlocklistDeleteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete ENTRY_ID",
 		Short: "Remove an entry; its pattern stops matching at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -300,13 +298,13 @@ func newBlocklistDeleteCmd() *cobra.Command {
 	}
 }
 
-func newBlocklistCheckCmd() *cobra.Command {
+func (cl *cli) newBlocklistCheckCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "check NUMBER",
 		Short: "Say whether the blocklist matches a number (longest match wins)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -315,7 +313,7 @@ func newBlocklistCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			if !res.GetBlocked() {
@@ -384,7 +382,7 @@ func showProgress(noProgress bool) bool {
 	return !noProgress && term.IsTerminal(int(os.Stderr.Fd()))
 }
 
-func newBlocklistImportCmd() *cobra.Command {
+func (cl *cli) newBlocklistImportCmd() *cobra.Command {
 	var format string
 	var noProgress bool
 	var maxErrors int
@@ -434,7 +432,7 @@ the others are imported.`,
 				rows = newNDJSONRows(in)
 			}
 
-			cc, ctx, done, err := dialStream(cmd)
+			cc, ctx, done, err := cl.dialStream(cmd)
 			if err != nil {
 				return err
 			}
@@ -485,7 +483,7 @@ the others are imported.`,
 				return err
 			}
 			took := time.Since(start)
-			if g.json {
+			if cl.json {
 				if err := printJSON(cmd.OutOrStdout(), res); err != nil {
 					return err
 				}
@@ -548,7 +546,7 @@ func (n ndjsonExport) write(e *callverifyv1.Entry) error {
 
 func (n ndjsonExport) flush() error { return n.w.Flush() }
 
-func newBlocklistExportCmd() *cobra.Command {
+func (cl *cli) newBlocklistExportCmd() *cobra.Command {
 	var format, output, cat, src string
 	var noProgress bool
 	c := &cobra.Command{
@@ -598,7 +596,7 @@ func newBlocklistExportCmd() *cobra.Command {
 				w = csvExport{cw}
 			}
 
-			cc, ctx, done, err := dialStream(cmd)
+			cc, ctx, done, err := cl.dialStream(cmd)
 			if err != nil {
 				return err
 			}
@@ -670,7 +668,7 @@ func drainExport(stream grpc.ServerStreamingClient[callverifyv1.Entry], w export
 	}
 }
 
-func newReportsCmd() *cobra.Command {
+func (cl *cli) newReportsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "reports", Short: "Numbers customers reported (role analyst)"}
 	var size int32
 	var token string
@@ -679,7 +677,7 @@ func newReportsCmd() *cobra.Command {
 		Short: "List reported numbers, open ones and the busiest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -688,7 +686,7 @@ func newReportsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -733,7 +731,7 @@ func newReportsCmd() *cobra.Command {
 			default:
 				return errors.New("say --block or --dismiss")
 			}
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -742,7 +740,7 @@ func newReportsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			r := res.GetReportedNumber()
@@ -763,7 +761,7 @@ func newReportsCmd() *cobra.Command {
 	return cmd
 }
 
-func newAuditCmd() *cobra.Command {
+func (cl *cli) newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "The audit log of analysts' and admins' actions (role analyst)"}
 	var actorF, action, token string
 	var size int32
@@ -772,7 +770,7 @@ func newAuditCmd() *cobra.Command {
 		Short: "List audit events, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -783,7 +781,7 @@ func newAuditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
