@@ -12,9 +12,6 @@ import (
 	"github.com/callverify/callverify/internal/testenv"
 )
 
-// The CLI keeps its flags in package globals, so these tests do not run in
-// parallel.
-
 // run runs the CLI against env with token and returns what it printed.
 func run(t *testing.T, env *testenv.Env, token string, args ...string) (string, error) {
 	t.Helper()
@@ -28,6 +25,7 @@ func run(t *testing.T, env *testenv.Env, token string, args ...string) (string, 
 }
 
 func TestBlocklistImportExportRoundTrip(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "in.csv")
@@ -98,6 +96,7 @@ func TestBlocklistImportExportRoundTrip(t *testing.T) {
 }
 
 func TestBlocklistCommandsForAnAnalyst(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	an := env.Analyst()
 	out, err := run(t, env, an, "blocklist", "add", "+86 171*", "--category", "impersonation", "--reason", "fake hotline", "--expire", "720h")
@@ -136,6 +135,7 @@ func TestBlocklistCommandsForAnAnalyst(t *testing.T) {
 // with the CLI and posting it to REST report the same counts and the same
 // rejected lines.
 func TestImportCountsMatchRESTForTheSameFile(t *testing.T) {
+	t.Parallel()
 	var lines []string
 	for i := range 1200 {
 		lines = append(lines, fmt.Sprintf(`{"pattern":"+86170%08d","category":"CATEGORY_SCAM","confidence":70}`, i))
@@ -176,6 +176,7 @@ func TestImportCountsMatchRESTForTheSameFile(t *testing.T) {
 }
 
 func TestAnInterruptedImportSaysWhereItStoppedAndFails(t *testing.T) {
+	t.Parallel()
 	res := &callverifyv1.ImportEntriesResponse{Imported: 1, Rejected: 1, Interrupted: true}
 	err := interruptedErr(res, []int32{2, 3, 5})
 	if err == nil || !strings.Contains(err.Error(), "after line 3") {

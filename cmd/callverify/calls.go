@@ -11,9 +11,7 @@ import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
 
-func init() { extraCommands = append(extraCommands, newCallCmd, newCheckCmd) }
-
-func newCallCmd() *cobra.Command {
+func (cl *cli) newCallCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "call", Short: "Stamp and manage outbound calls (role dialer)"}
 
 	var req callverifyv1.StampCallRequest
@@ -30,7 +28,7 @@ func newCallCmd() *cobra.Command {
 			}
 			req.Reason = callverifyv1.CallReason(r)
 			req.TtlSeconds = int32(ttl / time.Second)
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -39,7 +37,7 @@ func newCallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
 			c := resp.GetCall()
@@ -66,7 +64,7 @@ func newCallCmd() *cobra.Command {
 	get := &cobra.Command{
 		Use: "get CALL_ID", Short: "Show a call", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -81,7 +79,7 @@ func newCallCmd() *cobra.Command {
 	end := &cobra.Command{
 		Use: "end CALL_ID", Short: "End a call: it stops verifying at once", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -90,7 +88,7 @@ func newCallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), c)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "call %s is %s\n", c.GetCallId(), stateName(c.GetState()))
@@ -100,7 +98,7 @@ func newCallCmd() *cobra.Command {
 	code := &cobra.Command{
 		Use: "code CALL_ID", Short: "The confirmation code the agent reads out now", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -109,26 +107,26 @@ func newCallCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s (valid until %s)\n", r.GetConfirmationCode(), r.GetCodeExpiresAt().AsTime().Local().Format(time.TimeOnly))
 			return err
 		},
 	}
-	cmd.AddCommand(stamp, get, end, code, newCallListCmd(), newCallEndAllCmd())
+	cmd.AddCommand(stamp, get, end, code, cl.newCallListCmd(), cl.newCallEndAllCmd())
 	return cmd
 }
 
 // newCallListCmd lists the live calls of an official line (role admin).
-func newCallListCmd() *cobra.Command {
+func (cl *cli) newCallListCmd() *cobra.Command {
 	var caller string
 	ls := &cobra.Command{
 		Use:   "ls --caller NUMBER",
 		Short: "List the live calls of an official line, earliest expiry first (role admin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -145,7 +143,7 @@ func newCallListCmd() *cobra.Command {
 					break
 				}
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), all)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -167,14 +165,14 @@ func newCallListCmd() *cobra.Command {
 }
 
 // newCallEndAllCmd ends every live call of an official line (role admin).
-func newCallEndAllCmd() *cobra.Command {
+func (cl *cli) newCallEndAllCmd() *cobra.Command {
 	var caller string
 	endAll := &cobra.Command{
 		Use:   "end-all --caller NUMBER",
 		Short: "End every live call of an official line at once; they stop verifying (role admin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -183,7 +181,7 @@ func newCallEndAllCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "ended %s\n", plural(int(r.GetEndedCount()), "call"))
@@ -195,14 +193,14 @@ func newCallEndAllCmd() *cobra.Command {
 	return endAll
 }
 
-func newCheckCmd() *cobra.Command {
+func (cl *cli) newCheckCmd() *cobra.Command {
 	var lang string
 	cmd := &cobra.Command{
 		Use:   "check CALLER",
 		Short: "As a customer: is this number calling me on the platform's behalf right now?",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -211,7 +209,7 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
 			w := cmd.OutOrStdout()

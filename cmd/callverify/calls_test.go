@@ -13,6 +13,7 @@ import (
 // TestCallListAndEndAllForAnAdmin: an admin lists the live calls of a line
 // and ends them all at once; a dialer may not.
 func TestCallListAndEndAllForAnAdmin(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	adm, dialer := env.Admin(), env.Dialer()
 	if out, err := run(t, env, adm, "official", "create", "0571-8888 1234", "--name", "客服", "--direction", "outbound"); err != nil {

@@ -182,6 +182,7 @@ func TestCSVImportDropsASpreadsheetTextQuote(t *testing.T) {
 // quoted, numbers as they are, and the export imports into another
 // instance as the same entries.
 func TestBlocklistCSVExportIsSafeAndImportsBack(t *testing.T) {
+	t.Parallel()
 	env := testenv.New(t)
 	an := env.Analyst()
 	dir := t.TempDir()

@@ -35,17 +35,18 @@ func main() {
 	}
 }
 
-// globals are the root's persistent flags.
-type globals struct {
+// cli holds the root's persistent flags. Every command is built by a
+// method of the one cli its root binds the flags to, so that each root (and
+// each test) has its own.
+type cli struct {
 	server  string
 	token   string
 	json    bool
 	timeout time.Duration
 }
 
-var g globals
-
 func newRootCmd() *cobra.Command {
+	cl := &cli{}
 	root := &cobra.Command{
 		Use:           "callverify",
 		Short:         "Command-line tool for callverify: tokens, official numbers, calls and the blocklist",
@@ -56,40 +57,36 @@ func newRootCmd() *cobra.Command {
 	if server == "" {
 		server = "localhost:9090"
 	}
-	root.PersistentFlags().StringVar(&g.server, "server", server, "gRPC address of callverifyd (env CALLVERIFY_SERVER)")
-	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("CALLVERIFY_TOKEN"), "bearer token (env CALLVERIFY_TOKEN)")
-	root.PersistentFlags().BoolVar(&g.json, "json", false, "print results as JSON")
-	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "deadline of each call")
-	root.AddCommand(newTokenCmd(), newOfficialCmd())
-	for _, c := range extraCommands {
-		root.AddCommand(c())
-	}
+	root.PersistentFlags().StringVar(&cl.server, "server", server, "gRPC address of callverifyd (env CALLVERIFY_SERVER)")
+	root.PersistentFlags().StringVar(&cl.token, "token", os.Getenv("CALLVERIFY_TOKEN"), "bearer token (env CALLVERIFY_TOKEN)")
+	root.PersistentFlags().BoolVar(&cl.json, "json", false, "print results as JSON")
+	root.PersistentFlags().DurationVar(&cl.timeout, "timeout", 30*time.Second, "deadline of each call")
+	root.AddCommand(newTokenCmd(), cl.newOfficialCmd(),
+		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
+		cl.newCallCmd(), cl.newCheckCmd())
 	return root
 }
 
-// extraCommands are added by other files of this package.
-var extraCommands []func() *cobra.Command
-
 // dial connects to the server and returns a context that carries the
 // bearer token and the --timeout deadline. Call the returned close when done.
-func dial(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
-	return connect(cmd, g.timeout)
+func (cl *cli) dial(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
+	return cl.connect(cmd, cl.timeout)
 }
 
 // dialStream is dial without the deadline, for long imports and exports.
-func dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
-	return connect(cmd, 0)
+func (cl *cli) dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
+	return cl.connect(cmd, 0)
 }
 
-func connect(cmd *cobra.Command, timeout time.Duration) (*grpc.ClientConn, context.Context, func(), error) {
-	if g.token == "" {
+func (cl *cli) connect(cmd *cobra.Command, timeout time.Duration) (*grpc.ClientConn, context.Context, func(), error) {
+	if cl.token == "" {
 		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
 	}
-	cc, err := grpc.NewClient(g.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(cl.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("connect to %s: %w", g.server, err)
+		return nil, nil, nil, fmt.Errorf("connect to %s: %w", cl.server, err)
 	}
-	ctx := metadata.AppendToOutgoingContext(cmd.Context(), "authorization", "Bearer "+g.token)
+	ctx := metadata.AppendToOutgoingContext(cmd.Context(), "authorization", "Bearer "+cl.token)
 	cancel := context.CancelFunc(func() {})
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, timeout)

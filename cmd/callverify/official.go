@@ -10,7 +10,7 @@ import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
 
-func newOfficialCmd() *cobra.Command {
+func (cl *cli) newOfficialCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "official", Short: "Official numbers of the platform (role admin)"}
 
 	var name, direction, desc string
@@ -23,7 +23,7 @@ func newOfficialCmd() *cobra.Command {
 			if !ok || d == 0 {
 				return fmt.Errorf("--direction: %q is not outbound, inbound_only or both", direction)
 			}
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -34,7 +34,7 @@ func newOfficialCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), o)
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "registered %s (%s, %s)\n", o.GetNumber(), o.GetDisplayName(), directionName(o.GetDirection()))
@@ -51,7 +51,7 @@ func newOfficialCmd() *cobra.Command {
 		Short: "List official numbers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -68,7 +68,7 @@ func newOfficialCmd() *cobra.Command {
 					break
 				}
 			}
-			if g.json {
+			if cl.json {
 				return printJSON(cmd.OutOrStdout(), all)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -85,7 +85,7 @@ func newOfficialCmd() *cobra.Command {
 		Short: "Remove an official number; its live calls end with it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := dial(cmd)
+			cc, ctx, done, err := cl.dial(cmd)
 			if err != nil {
 				return err
 			}

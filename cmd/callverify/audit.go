@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+)
+
+func (cl *cli) newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "The audit log of analysts' and admins' actions (role analyst)"}
+	var actorF, action, token string
+	var size int32
+	list := &cobra.Command{
+		Use:   "list [--actor SUB] [--action ACTION]",
+		Short: "List audit events, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cc, ctx, done, err := cl.dial(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := callverifyv1.NewBlocklistServiceClient(cc).ListAuditEvents(ctx, &callverifyv1.ListAuditEventsRequest{
+				Actor: actorF, Action: action, PageSize: size, PageToken: token,
+			})
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				return printJSON(cmd.OutOrStdout(), res)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tACTOR\tROLE\tACTION\tTARGET\tAFTER")
+			for _, e := range res.GetEvents() {
+				after := ""
+				if e.GetAfter() != nil {
+					b, _ := protojson.Marshal(e.GetAfter())
+					after = string(b)
+					if len(after) > 80 {
+						after = after[:77] + "..."
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.GetTime().AsTime().Local().Format(time.DateTime),
+					e.GetActor(), e.GetRole(), e.GetAction(), e.GetTarget(), after)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if res.GetNextPageToken() != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "next page: --page-token %s\n", res.GetNextPageToken())
+			}
+			return nil
+		},
+	}
+	list.Flags().StringVar(&actorF, "actor", "", "only this actor (token subject)")
+	list.Flags().StringVar(&action, "action", "", "only this action, e.g. entry.create, entry.import, reported_number.block")
+	list.Flags().Int32Var(&size, "page-size", 50, "events per page")
+	list.Flags().StringVar(&token, "page-token", "", "the page to show")
+	cmd.AddCommand(list)
+	return cmd
+}
