@@ -62,6 +62,7 @@ func newEnv(t testing.TB, tune ...func(*blocklist.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { svc.Close() })
 	return &env{svc: svc, store: st, audit: rec, clock: c, cfg: cfg}
 }
 

@@ -44,8 +44,9 @@ type Options struct {
 type App struct {
 	cfg    Config
 	log    *slog.Logger
-	db     *bolt.DB
-	server *server.Server
+	db      *bolt.DB
+	numbers *blocklist.Service
+	server  *server.Server
 }
 
 // New opens the store and builds every service. Close releases them.
@@ -108,6 +109,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.numbers = numbers
 	vStore, err := boltstore.NewVerifyStore(a.db)
 	if err != nil {
 		return nil, err
@@ -174,8 +176,11 @@ func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	return a.server.Serve(ctx, grpcLis, httpLis)
 }
 
-// Close releases the store.
+// Close stops the blocklist's follower and releases the store.
 func (a *App) Close() error {
+	if a.numbers != nil {
+		_ = a.numbers.Close()
+	}
 	if a.db != nil {
 		return a.db.Close()
 	}
