@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Logger:          log,
 		Auth:            authn,
 		Ready:           func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
+		IndexMaxLag:     cfg.IndexMaxLag,
 		RequestTimeout:  cfg.RequestTimeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		LookupRate:      rate.Limit(cfg.LookupRate),
