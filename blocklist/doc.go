@@ -15,11 +15,13 @@
 // audit event of what it does and appends it in that same step: no change
 // commits without its record, and a refused one records nothing (events.go
 // says what each event holds). It must never record a change in a separate
-// write after it. Every entry write
-// returns ordered Changes; the Service applies them to its Index, which is
-// built from a full scan at start and never asks the store on a lookup. A
-// backend shared by several instances delivers the others' Changes to the
-// same Index.Apply, and the same stream is what published deltas are made of.
+// write after it. Every entry write also appends its ordered Changes to
+// the store's change log in that step, numbered by the store (never by this
+// package, so writers in other processes share one order). Each Service's
+// follower (follow.go) is the only writer of its Index: built from a full
+// scan at start, it applies the log in order, whoever wrote, reloads on a
+// gap, and never asks the store on a lookup. A write returns once its own
+// follower has applied it, so a caller reads its own writes.
 //
 // Reporters are customers: the Service hands their number to the store,
 // which keeps only a keyed pseudonym of it (an HMAC under a server key),

@@ -33,7 +33,7 @@ func (s *Service) CreateEntry(ctx context.Context, actor audit.Actor, e Entry) (
 	e.ID, e.Rev = "", 0
 	e.CreateBy, e.CreateTime, e.UpdateTime = actor.Subject, now, now
 	var stored Entry
-	err = s.write(func() ([]Change, error) {
+	err = s.write(ctx, func() ([]Change, error) {
 		var c Change
 		var err error
 		stored, c, err = s.store.CreateEntry(ctx, e, now, s.audit.Event(actor, "entry.create", "", nil, nil))
@@ -138,7 +138,7 @@ func (s *Service) UpdateEntry(ctx context.Context, actor audit.Actor, id string,
 		}
 		next.UpdateTime = now
 		var stored Entry
-		err = s.write(func() ([]Change, error) {
+		err = s.write(ctx, func() ([]Change, error) {
 			var chs []Change
 			var err error
 			stored, chs, err = s.store.UpdateEntry(ctx, next, cur.Rev, now, s.audit.Event(actor, "entry.update", id, nil, nil))
@@ -206,7 +206,7 @@ func (s *Service) DeleteEntry(ctx context.Context, actor audit.Actor, id string)
 	if err := checkEntryID(id); err != nil {
 		return err
 	}
-	err := s.write(func() ([]Change, error) {
+	err := s.write(ctx, func() ([]Change, error) {
 		var c Change
 		var err error
 		_, c, err = s.store.DeleteEntry(ctx, id, s.audit.Event(actor, "entry.delete", id, nil, nil))

@@ -150,6 +150,7 @@ func TestMatchFollowsEveryWriteAndTheClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer again.Close()
 	if got, ok := again.Match("+8613800138000"); !ok || got.Category != blocklist.CategoryScam {
 		t.Errorf("restarted service: Match = %+v %v, want the scam entry", got, ok)
 	}

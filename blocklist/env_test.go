@@ -35,12 +35,19 @@ type env struct {
 // newEnv runs the service on the real embedded store in a temp directory.
 func newEnv(t testing.TB, tune ...func(*blocklist.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, boltstore.BlocklistOptions{}, tune...)
+}
+
+// newEnvWith is newEnv with store options (the pseudonym key is set here).
+func newEnvWith(t testing.TB, opt boltstore.BlocklistOptions, tune ...func(*blocklist.Config)) *env {
+	t.Helper()
 	db, err := boltstore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
+	opt.PseudonymKey = testPseudonymKey
+	st, err := boltstore.NewBlocklistStore(db, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +69,7 @@ func newEnv(t testing.TB, tune ...func(*blocklist.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { svc.Close() })
 	return &env{svc: svc, store: st, audit: rec, clock: c, cfg: cfg}
 }
 

@@ -231,7 +231,7 @@ func (im *Importer) flush(ctx context.Context, final bool) error {
 	go func() {
 		defer close(f.done)
 		now := im.s.clock()
-		f.err = im.s.write(func() ([]Change, error) {
+		f.err = im.s.write(ctx, func() ([]Change, error) {
 			var chs []Change
 			var err error
 			f.outcomes, chs, err = im.s.store.ImportEntries(ctx, f.batch, now, ev)

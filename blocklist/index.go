@@ -36,10 +36,9 @@ func (o ChangeOp) String() string {
 // every committed entry write a sequence number one higher than the last
 // (an update that moves an entry to a new pattern is a delete and a put), so
 // a follower that has applied every change up to Seq holds the same
-// blocklist as the store did then. The Service applies the changes its own
-// writes return; a shared backend will also deliver other instances'
-// changes through the same Index.Apply, and the same stream is what a
-// published delta is made of.
+// blocklist as the store did then. The store keeps them in its change log
+// (Store.Changes); each Service's follower reads that log, whoever wrote,
+// and is the only writer of the Service's Index.
 type Change struct {
 	Seq   uint64
 	Op    ChangeOp

@@ -209,7 +209,7 @@ func (s *Service) resolve(ctx context.Context, actor audit.Actor, n phone.Number
 	}
 	var grp ReportedNumber
 	var entry Entry
-	err := s.write(func() ([]Change, error) {
+	err := s.write(ctx, func() ([]Change, error) {
 		var chs []Change
 		var err error
 		grp, entry, chs, err = s.store.ResolveReportedNumber(ctx, n, status, block, now, s.audit.Event(actor, act, n.String(), nil, nil))

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/callverify/callverify/internal/audit"
@@ -26,6 +25,9 @@ type Config struct {
 	MaxReportsPerDay int
 	// AutoBlock blocks a reported number by itself; off when its zero value.
 	AutoBlock AutoBlock
+	// Follow tunes the follower that keeps the matching index in step with
+	// the store; its zero value is the production setting.
+	Follow Follow
 }
 
 // AutoBlock blocks a number once Reporters distinct customers have reported
@@ -39,26 +41,25 @@ type AutoBlock struct {
 
 func (a AutoBlock) enabled() bool { return a.Reporters > 0 && a.Window > 0 }
 
-// Service is the numbers domain. It is safe for concurrent use.
+// Service is the numbers domain. It is safe for concurrent use. Close it to
+// stop its follower.
 type Service struct {
-	store Store
-	audit *audit.Recorder
-	phone *phone.Parser
-	now   func() time.Time
-	index *Index
+	store  Store
+	audit  *audit.Recorder
+	phone  *phone.Parser
+	now    func() time.Time
+	index  *Index
+	follow *follower
 
 	maxReportsPerDay int
 	autoBlock        AutoBlock
-
-	// writeMu orders entry writes with their application to the index, so
-	// the index sees this instance's changes in sequence order. The
-	// embedded store serialises writers anyway, so it costs nothing there.
-	writeMu sync.Mutex
 }
 
 // NewService returns a Service over cfg. It loads the matching index from a
 // full scan of the store before it returns, so Match is right from the
-// first call.
+// first call, and starts the follower that keeps the index in step with the
+// store's change log (every instance's writes, not only this one's) until
+// Close.
 func NewService(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Audit == nil || cfg.Phone == nil {
 		return nil, errors.New("blocklist: Store, Audit and Phone are required")
@@ -79,49 +80,59 @@ func NewService(cfg Config) (*Service, error) {
 		store: cfg.Store, audit: cfg.Audit, phone: cfg.Phone, now: cfg.Now, index: NewIndex(),
 		maxReportsPerDay: cfg.MaxReportsPerDay, autoBlock: cfg.AutoBlock,
 	}
-	if err := s.Reload(context.Background()); err != nil {
+	s.follow = newFollower(cfg.Store, s.index, cfg.Follow)
+	// The first load runs here, before the follower's goroutine starts, so
+	// the follower is still the index's only writer.
+	if err := s.follow.load(context.Background()); err != nil {
 		return nil, err
 	}
+	s.follow.start()
 	return s, nil
 }
 
-// Reload rebuilds the matching index from a full scan of the store. The
-// service calls it at start; an operator or a follower that fell behind
-// (Index.OutOfOrder) may call it again. Lookups go on meanwhile.
-func (s *Service) Reload(ctx context.Context) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	hint, err := s.store.CountEntries(ctx, EntryFilter{})
-	if err != nil {
-		return fmt.Errorf("blocklist: count entries: %w", err)
-	}
-	b := NewIndexBuilder(hint)
-	seq, err := s.store.ScanEntries(ctx, func(e Entry) error {
-		b.Add(e)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("blocklist: scan entries: %w", err)
-	}
-	x, err := b.Build(seq)
-	if err != nil {
-		return err
-	}
-	s.index.replace(x)
+// Close stops the follower; Match then answers from the index as it was.
+// It is safe to call more than once.
+func (s *Service) Close() error {
+	s.follow.stop()
 	return nil
 }
 
+// Reload has the follower rebuild the matching index from a full scan of
+// the store and returns once it has. The follower reloads by itself on a
+// gap in the change log or after the store failed; an operator may ask for
+// it too. Lookups go on meanwhile.
+func (s *Service) Reload(ctx context.Context) error {
+	return s.follow.forceReload(ctx)
+}
+
 // Index returns the service's matching index, for metrics and benchmarks.
+// Only the service's follower writes it.
 func (s *Service) Index() *Index { return s.index }
 
-// write runs one store write that returns changes and applies them to the
-// index before any later write can.
-func (s *Service) write(fn func() ([]Change, error)) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+// IndexStats describes the index and its follower, for metrics and
+// readiness.
+func (s *Service) IndexStats() IndexStats { return s.follow.stats() }
+
+// write runs one store write that returns its changes, then waits (bounded
+// by ctx) until the follower has applied the last of them, so the caller
+// reads its own write in Match. The store orders writes, here and on every
+// other instance; the index learns of them only from the change log, so a
+// write whose answer is lost (a timeout after the commit) reaches the index
+// all the same.
+func (s *Service) write(ctx context.Context, fn func() ([]Change, error)) error {
 	changes, err := fn()
-	s.index.Apply(changes...)
-	return err
+	if err != nil {
+		return err
+	}
+	var seq uint64
+	for _, c := range changes {
+		seq = max(seq, c.Seq)
+	}
+	if seq == 0 {
+		return nil
+	}
+	s.follow.poke()
+	return s.follow.waitFor(ctx, seq)
 }
 
 // clock returns now as stored: UTC, to the millisecond.

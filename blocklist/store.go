@@ -34,7 +34,8 @@ type Store interface {
 	DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (OfficialNumber, int, error)
 
 	// Every write below that changes an entry returns the Change(s) it
-	// made, numbered by one counter for the whole blocklist (see Change).
+	// made, numbered by one counter for the whole blocklist (see Change),
+	// and appends them to the change log (see Changes) in the same step.
 	//
 	// Every write below takes the audit event of what it does (actor,
 	// action, time; see audit.Recorder.Event), completes it with what the
@@ -74,6 +75,17 @@ type Store interface {
 	// returns the sequence number of the last change that snapshot holds,
 	// which is where a follower of later changes starts.
 	ScanEntries(ctx context.Context, fn func(Entry) error) (seq uint64, err error)
+	// Changes returns up to limit (> 0) changes with Seq above afterSeq,
+	// in Seq order, from the store's change log. Every write that changes
+	// an entry appends its Changes to the log in its own atomic step, with
+	// Seq from the counter that ScanEntries reports and that nothing else
+	// advances, so the log has no holes and no two writers (in this
+	// process or another) share a number. An empty result means afterSeq
+	// is the last change. The log is bounded (each backend documents how):
+	// when it no longer holds afterSeq+1, or afterSeq is beyond the last
+	// change (the store lost data or was replaced), Changes fails with an
+	// error wrapping ErrGap and the follower must reload from ScanEntries.
+	Changes(ctx context.Context, afterSeq uint64, limit int) ([]Change, error)
 	// ImportEntries upserts a batch by pattern in one atomic step: a new
 	// pattern is created (ID assigned), an existing one takes the row's
 	// category, reason, source, confidence, expiry and UpdateTime (keeping

@@ -31,6 +31,8 @@ func Run(t *testing.T, newStore func(t *testing.T) blocklist.Store) {
 	t.Run("EntryConcurrentCreateSamePattern", func(t *testing.T) { t.Parallel(); testEntryConcurrentCreate(t, newStore(t)) })
 	t.Run("EntryConcurrentUpdateSameRevision", func(t *testing.T) { t.Parallel(); testEntryConcurrentUpdate(t, newStore(t)) })
 	t.Run("ImportEntries", func(t *testing.T) { t.Parallel(); testImportEntries(t, newStore(t)) })
+	t.Run("ChangeLog", func(t *testing.T) { t.Parallel(); testChangeLog(t, newStore(t)) })
+	t.Run("ChangeLogConcurrentWriters", func(t *testing.T) { t.Parallel(); testChangeLogConcurrent(t, newStore(t)) })
 	t.Run("Reports", func(t *testing.T) { t.Parallel(); testReports(t, newStore(t)) })
 	t.Run("ReportsDailyLimit", func(t *testing.T) { t.Parallel(); testReportsDailyLimit(t, newStore(t)) })
 	t.Run("ReportsConcurrentDistinct", func(t *testing.T) { t.Parallel(); testReportsConcurrent(t, newStore(t)) })

@@ -42,10 +42,11 @@ type Options struct {
 
 // App is a built service, ready to serve.
 type App struct {
-	cfg    Config
-	log    *slog.Logger
-	db     *bolt.DB
-	server *server.Server
+	cfg     Config
+	log     *slog.Logger
+	db      *bolt.DB
+	numbers *blocklist.Service
+	server  *server.Server
 }
 
 // New opens the store and builds every service. Close releases them.
@@ -108,6 +109,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.numbers = numbers
 	vStore, err := boltstore.NewVerifyStore(a.db)
 	if err != nil {
 		return nil, err
@@ -136,6 +138,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Logger:          log,
 		Auth:            authn,
 		Ready:           func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
+		IndexMaxLag:     cfg.IndexMaxLag,
 		RequestTimeout:  cfg.RequestTimeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		LookupRate:      rate.Limit(cfg.LookupRate),
@@ -174,8 +177,11 @@ func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	return a.server.Serve(ctx, grpcLis, httpLis)
 }
 
-// Close releases the store.
+// Close stops the blocklist's follower and releases the store.
 func (a *App) Close() error {
+	if a.numbers != nil {
+		_ = a.numbers.Close()
+	}
 	if a.db != nil {
 		return a.db.Close()
 	}

@@ -60,6 +60,10 @@ type Config struct {
 	AutoBlockReporters int
 	AutoBlockWindow    time.Duration
 
+	// IndexMaxLag: readiness fails while the blocklist index is further
+	// behind the store than this.
+	IndexMaxLag time.Duration
+
 	Edge EdgeConfig
 }
 
@@ -122,6 +126,7 @@ func (c *Config) bind(f flags) {
 	f.Int(&c.MaxReportsPerDay, "max-reports-per-day", 20, "reports one customer may file per day")
 	f.Int(&c.AutoBlockReporters, "auto-block-reporters", 0, "block a number by itself once this many distinct customers reported it (0 = off)")
 	f.Duration(&c.AutoBlockWindow, "auto-block-window", 168*time.Hour, "the window in which those reports must fall")
+	f.Duration(&c.IndexMaxLag, "index-max-lag", 5*time.Second, "not ready while the in-memory blocklist index is further behind the store than this")
 
 	// The edge: connection caps, deadlines and anonymous-lookup limits.
 	e := &c.Edge
@@ -233,7 +238,7 @@ func (c Config) Validate() error {
 		v    time.Duration
 	}{
 		{"auth-max-token-age", c.AuthMaxTokenAge}, {"shutdown-timeout", c.ShutdownTimeout},
-		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow},
+		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow}, {"index-max-lag", c.IndexMaxLag},
 		{"http-read-header-timeout", c.Edge.HTTPReadHeaderTimeout}, {"http-read-timeout", c.Edge.HTTPReadTimeout},
 		{"http-write-timeout", c.Edge.HTTPWriteTimeout}, {"http-idle-timeout", c.Edge.HTTPIdleTimeout},
 		{"stream-idle-timeout", c.Edge.StreamIdleTimeout}, {"grpc-handshake-timeout", c.Edge.GRPCHandshakeTimeout},

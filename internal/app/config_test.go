@@ -51,6 +51,7 @@ var typedFlags = map[string]func(Config) any{
 	"shutdown-timeout":     func(c Config) any { return c.ShutdownTimeout },
 	"request-timeout":      func(c Config) any { return c.RequestTimeout },
 	"auto-block-window":    func(c Config) any { return c.AutoBlockWindow },
+	"index-max-lag":        func(c Config) any { return c.IndexMaxLag },
 	"lookup-rate":          func(c Config) any { return c.LookupRate },
 	"lookup-burst":         func(c Config) any { return c.LookupBurst },
 	"max-reports-per-day":  func(c Config) any { return c.MaxReportsPerDay },

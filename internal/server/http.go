@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -38,7 +39,8 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// readyz is 503 while draining or when the store cannot be reached.
+// readyz is 503 while draining, when the store cannot be reached, or while
+// the blocklist index lags the store by more than IndexMaxLag.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if s.draining.Load() {
@@ -47,7 +49,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.cfg.Ready(ctx); err != nil {
+	if err := s.ready(ctx); err != nil {
+		var behind errIndexBehind
+		if errors.As(err, &behind) {
+			s.log.Warn("readiness: blocklist index behind", "error", err)
+			http.Error(w, "blocklist index behind the store", http.StatusServiceUnavailable)
+			return
+		}
 		s.log.Warn("readiness: store unreachable", "error", err)
 		http.Error(w, "store unreachable", http.StatusServiceUnavailable)
 		return

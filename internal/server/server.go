@@ -60,6 +60,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// ReadyInterval is how often the store is probed for health (default 2s).
 	ReadyInterval time.Duration
+	// IndexMaxLag: not ready while the blocklist index is further behind
+	// the store than this (default 5s).
+	IndexMaxLag time.Duration
 
 	Edge EdgeConfig
 }
@@ -108,12 +111,16 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	if cfg.ReadyInterval <= 0 {
 		cfg.ReadyInterval = 2 * time.Second
 	}
+	if cfg.IndexMaxLag <= 0 {
+		cfg.IndexMaxLag = 5 * time.Second
+	}
 	if err := cfg.Edge.setDefaults(cfg.RequestTimeout); err != nil {
 		return nil, err
 	}
 	e := cfg.Edge
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry(), drainStart: make(chan struct{})}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registerIndexMetrics()
 	s.conns = netlimit.New(netlimit.Limits{PerAddr: e.MaxConnsPerAddr, Total: e.MaxConns, Exempt: e.TrustedProxies.Trusts}, s.registry)
 	lookups, err := s.lookupLimits(cfg)
 	if err != nil {
@@ -291,14 +298,15 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	return serveErr
 }
 
-// watchHealth keeps gRPC health in step with the store until ctx is done.
+// watchHealth keeps gRPC health in step with the store and the blocklist
+// index until ctx is done.
 func (s *Server) watchHealth(ctx context.Context) {
 	check := func() {
 		st := healthpb.HealthCheckResponse_SERVING
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		if err := s.cfg.Ready(pctx); err != nil && ctx.Err() == nil {
+		if err := s.ready(pctx); err != nil && ctx.Err() == nil {
 			st = healthpb.HealthCheckResponse_NOT_SERVING
-			s.log.Warn("store unreachable", "error", err)
+			s.log.Warn("not ready", "error", err)
 		}
 		cancel()
 		if s.draining.Load() {

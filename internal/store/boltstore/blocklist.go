@@ -21,6 +21,7 @@ var bOfficial = []byte("blocklist/official")
 type BlocklistStore struct {
 	db           *bolt.DB
 	pseudonymKey []byte
+	retain       int
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
@@ -32,7 +33,16 @@ type BlocklistOptions struct {
 	// stable: a new key makes every customer a new reporter). internal/app
 	// derives it from the key-encryption key.
 	PseudonymKey []byte
+	// ChangeLogRetain is how many of the latest entry changes the change
+	// log keeps (DefaultChangeLogRetain when zero). A follower further
+	// behind than that reloads from a full scan, so it bounds the log, not
+	// correctness: at about 100 bytes a change the default costs some 10 MB
+	// and covers an import of 100,000 rows.
+	ChangeLogRetain int
 }
+
+// DefaultChangeLogRetain is the change log's default retention.
+const DefaultChangeLogRetain = 100_000
 
 // MinPseudonymKey is the shortest PseudonymKey a store accepts.
 const MinPseudonymKey = 32
@@ -43,7 +53,7 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 		return nil, fmt.Errorf("blocklist store: the pseudonym key has %d bytes, want at least %d", len(opt.PseudonymKey), MinPseudonymKey)
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOfficial, bEntries, bEntryIDs, bEntryCounts,
+		for _, b := range [][]byte{bOfficial, bEntries, bEntryIDs, bEntryCounts, bChanges,
 			bReports, bReportRank, bReporters, bReportLog, bReporterDays} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -54,7 +64,13 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 	if err != nil {
 		return nil, fmt.Errorf("create blocklist buckets: %w", err)
 	}
-	return &BlocklistStore{db: db, pseudonymKey: bytes.Clone(opt.PseudonymKey)}, nil
+	if opt.ChangeLogRetain < 0 {
+		return nil, fmt.Errorf("blocklist store: ChangeLogRetain %d is negative", opt.ChangeLogRetain)
+	}
+	if opt.ChangeLogRetain == 0 {
+		opt.ChangeLogRetain = DefaultChangeLogRetain
+	}
+	return &BlocklistStore{db: db, pseudonymKey: bytes.Clone(opt.PseudonymKey), retain: opt.ChangeLogRetain}, nil
 }
 
 type officialRecord struct {

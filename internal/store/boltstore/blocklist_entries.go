@@ -26,6 +26,11 @@ var (
 	bEntries     = []byte("blocklist/entries")      // pattern -> entry record
 	bEntryIDs    = []byte("blocklist/entry_ids")    // entry ID -> pattern
 	bEntryCounts = []byte("blocklist/entry_counts") // [category, source] -> uint64 count
+	// bChanges is the change log: big-endian sequence -> op byte and the
+	// entry record. Every change is appended in the transaction that makes
+	// it, and that transaction trims the log to the store's retention, so
+	// it holds exactly the last ChangeLogRetain changes.
+	bChanges = []byte("blocklist/changes")
 )
 
 // Entry records are binary: a 1M-entry blocklist is read in full at every
@@ -100,16 +105,60 @@ func decodeEntry(b []byte) (blocklist.Entry, error) {
 
 // entryTx is one transaction's view of the entry buckets.
 type entryTx struct {
-	tx                *bolt.Tx
-	entries, ids, cnt *bolt.Bucket
-	counts            map[[2]byte]int64 // pending count deltas, written at the end
+	tx                         *bolt.Tx
+	entries, ids, cnt, changes *bolt.Bucket
+	counts                     map[[2]byte]int64 // pending count deltas, written at the end
+	// retain is how many changes the log keeps; 0 in a transaction that
+	// only reads.
+	retain uint64
 }
 
 func newEntryTx(tx *bolt.Tx) *entryTx {
 	return &entryTx{
 		tx: tx, entries: tx.Bucket(bEntries), ids: tx.Bucket(bEntryIDs), cnt: tx.Bucket(bEntryCounts),
-		counts: map[[2]byte]int64{},
+		changes: tx.Bucket(bChanges), counts: map[[2]byte]int64{},
 	}
+}
+
+// entryTx is newEntryTx for a transaction that writes entries: it trims the
+// change log to the store's retention.
+func (s *BlocklistStore) entryTx(tx *bolt.Tx) *entryTx {
+	t := newEntryTx(tx)
+	t.retain = uint64(s.retain)
+	return t
+}
+
+// logChange appends c to the change log.
+func (t *entryTx) logChange(c blocklist.Change) error {
+	v := append([]byte{byte(c.Op)}, encodeEntry(c.Entry)...)
+	return t.changes.Put(binary.BigEndian.AppendUint64(nil, c.Seq), v)
+}
+
+// trimChanges drops the changes older than the last t.retain.
+func (t *entryTx) trimChanges() error {
+	last := t.entries.Sequence()
+	if t.retain == 0 || last <= t.retain {
+		return nil
+	}
+	keepFrom := last - t.retain + 1
+	c := t.changes.Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) < keepFrom; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeChange(k, v []byte) (blocklist.Change, error) {
+	if len(k) != 8 || len(v) < 1 {
+		return blocklist.Change{}, errBadRecord
+	}
+	e, err := decodeEntry(v[1:])
+	if err != nil {
+		return blocklist.Change{}, err
+	}
+	return blocklist.Change{Seq: binary.BigEndian.Uint64(k), Op: blocklist.ChangeOp(v[0]), Entry: e}, nil
 }
 
 func (t *entryTx) get(pattern string) (blocklist.Entry, bool, error) {
@@ -161,7 +210,8 @@ func (t *entryTx) put(e blocklist.Entry) (blocklist.Entry, blocklist.Change, err
 		return e, blocklist.Change{}, err
 	}
 	t.counts[[2]byte{byte(e.Category), byte(e.Source)}]++
-	return e, blocklist.Change{Seq: seq, Op: blocklist.ChangePut, Entry: e}, nil
+	c := blocklist.Change{Seq: seq, Op: blocklist.ChangePut, Entry: e}
+	return e, c, t.logChange(c)
 }
 
 // remove deletes e's pattern record (and its ID when dropID) and returns the
@@ -180,11 +230,16 @@ func (t *entryTx) remove(e blocklist.Entry, dropID bool) (blocklist.Change, erro
 	if err != nil {
 		return blocklist.Change{}, err
 	}
-	return blocklist.Change{Seq: seq, Op: blocklist.ChangeDelete, Entry: e}, nil
+	c := blocklist.Change{Seq: seq, Op: blocklist.ChangeDelete, Entry: e}
+	return c, t.logChange(c)
 }
 
-// flushCounts writes the pending count deltas.
+// flushCounts writes the pending count deltas and trims the change log;
+// every write of entries ends with it.
 func (t *entryTx) flushCounts() error {
+	if err := t.trimChanges(); err != nil {
+		return err
+	}
 	for k, d := range t.counts {
 		if d == 0 {
 			continue
@@ -251,7 +306,7 @@ func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now
 	e.ID = ""
 	var c blocklist.Change
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		t := newEntryTx(tx)
+		t := s.entryTx(tx)
 		if _, ok, err := t.get(e.Pattern); err != nil || ok {
 			if err == nil {
 				err = fault.ErrAlreadyExists
@@ -316,7 +371,7 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 	}
 	var chs []blocklist.Change
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		t := newEntryTx(tx)
+		t := s.entryTx(tx)
 		cur, err := t.byID(e.ID)
 		if err != nil {
 			return err
@@ -373,7 +428,7 @@ func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string, ev audit.Ev
 	var old blocklist.Entry
 	var c blocklist.Change
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		t := newEntryTx(tx)
+		t := s.entryTx(tx)
 		var err error
 		if old, err = t.byID(id); err != nil {
 			return err
@@ -492,7 +547,7 @@ func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.En
 	var chs []blocklist.Change
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		outs, chs = make([]blocklist.ImportOutcome, len(batch)), make([]blocklist.Change, 0, len(batch))
-		t := newEntryTx(tx)
+		t := s.entryTx(tx)
 		for i, row := range batch {
 			cur, exists, err := t.get(row.Pattern)
 			if err != nil {
@@ -533,4 +588,47 @@ func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.En
 		return nil, nil, storeErr(err)
 	}
 	return outs, chs, nil
+}
+
+// Changes implements blocklist.Store from the change log, in one read
+// transaction: the log and the sequence it is checked against are one
+// snapshot.
+func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int) ([]blocklist.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, fault.Invalid("limit", "must be positive")
+	}
+	var out []blocklist.Change
+	err := s.db.View(func(tx *bolt.Tx) error {
+		last := tx.Bucket(bEntries).Sequence()
+		if afterSeq == last {
+			return nil
+		}
+		gap := func() error {
+			return fault.Wrap(fault.ErrFailedPrecondition, "the change log no longer holds the changes asked for; reload",
+				fmt.Errorf("changes after %d (last %d): %w", afterSeq, last, blocklist.ErrGap))
+		}
+		if afterSeq > last {
+			return gap()
+		}
+		c := tx.Bucket(bChanges).Cursor()
+		k, v := c.Seek(binary.BigEndian.AppendUint64(nil, afterSeq+1))
+		if k == nil || binary.BigEndian.Uint64(k) != afterSeq+1 {
+			return gap()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			ch, err := decodeChange(k, v)
+			if err != nil {
+				return fmt.Errorf("change %x: %w", k, err)
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return out, nil
 }

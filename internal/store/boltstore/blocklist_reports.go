@@ -305,7 +305,7 @@ func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Numb
 		}
 		old := g
 		if block != nil {
-			t := newEntryTx(tx)
+			t := s.entryTx(tx)
 			cur, exists, err := t.get(block.Pattern)
 			if err != nil {
 				return err

@@ -26,6 +26,22 @@ func TestBlocklistStoreConformance(t *testing.T) {
 	})
 }
 
+func TestBlocklistStoreChangeLog(t *testing.T) {
+	t.Parallel()
+	storetest.RunChangeLog(t, func(t *testing.T, retain int) blocklist.Store {
+		db, err := boltstore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey, ChangeLogRetain: retain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 func TestAuditStoreConformance(t *testing.T) {
 	t.Parallel()
 	audittest.Run(t, func(t *testing.T) audit.Store {

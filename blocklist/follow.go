@@ -1,0 +1,303 @@
+package blocklist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrGap says that the store's change log no longer holds the changes a
+// follower asked for (they were trimmed, or the store's sequence is behind
+// the follower's because it lost data or was replaced). Stores wrap it; the
+// follower answers it with a full reload.
+var ErrGap = errors.New("blocklist: the change log no longer holds the changes asked for")
+
+// Follow tunes the follower that keeps a Service's index in step with the
+// store's change log.
+type Follow struct {
+	// Interval is how long the follower waits between polls of the change
+	// log when nothing wakes it; 150ms when zero. A write through this
+	// Service wakes it at once.
+	Interval time.Duration
+	// Batch is how many changes one read of the log takes; 4096 when zero.
+	Batch int
+	// Clock measures lag; time.Now when nil. It is not Config.Now: a test
+	// that moves the domain's clock by days must not make the index look
+	// stale.
+	Clock func() time.Time
+}
+
+// IndexStats describe the follower, for metrics and readiness.
+type IndexStats struct {
+	// Seq is the last change the index holds.
+	Seq uint64
+	// Entries is how many entries the index holds, expired ones included.
+	Entries int
+	// Lag is how long ago the index was last known to hold every change
+	// the store had: the start of the last read of the change log (or of
+	// the last full scan) that left nothing unapplied. A healthy follower
+	// keeps it near Follow.Interval; it grows while the store fails.
+	Lag time.Duration
+	// Reloads counts full reloads from a scan of the store, the one at
+	// start included.
+	Reloads uint64
+	// Failures counts reads of the store that failed.
+	Failures uint64
+}
+
+// follower is the only writer of a Service's index. It reads the store's
+// change log after the index's sequence and applies what it finds in
+// order; a gap in the log, or a failure of the store once the store answers
+// again, makes it rebuild the index from a full scan and replay from the
+// scan's sequence.
+type follower struct {
+	store    Store
+	index    *Index
+	clock    func() time.Time
+	interval time.Duration
+	batch    int
+
+	wake   chan struct{} // buffered 1: a poke never blocks and never piles up
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu sync.Mutex
+	// progress is closed, and replaced, whenever the index moves, so
+	// writers waiting for their sequence look again.
+	progress chan struct{}
+	current  time.Time // when the index was last known current
+	reloads  uint64
+	failures uint64
+	// reload is set when the next step must start with a full reload: the
+	// store failed, or Reload asked for one.
+	reload  bool
+	lastErr error
+}
+
+func newFollower(store Store, index *Index, f Follow) *follower {
+	if f.Interval <= 0 {
+		f.Interval = 150 * time.Millisecond
+	}
+	if f.Batch <= 0 {
+		f.Batch = 4096
+	}
+	if f.Clock == nil {
+		f.Clock = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &follower{
+		store: store, index: index, clock: f.Clock, interval: f.Interval, batch: f.Batch,
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		progress: make(chan struct{}),
+	}
+}
+
+// start runs the follower until stop.
+func (f *follower) start() { go f.run() }
+
+// stop ends the follower and waits for it.
+func (f *follower) stop() {
+	f.cancel()
+	<-f.done
+}
+
+func (f *follower) run() {
+	defer close(f.done)
+	t := time.NewTimer(f.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-f.wake:
+		case <-t.C:
+		}
+		f.step(f.ctx)
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(f.interval)
+	}
+}
+
+// poke wakes the follower for a poll now.
+func (f *follower) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// maxReloadsPerStep bounds reloads in one step, should the log be trimmed
+// faster than a scan takes.
+const maxReloadsPerStep = 3
+
+// step reads the change log until the index is current, reloading on a
+// gap, or until the store fails.
+func (f *follower) step(ctx context.Context) {
+	f.mu.Lock()
+	reload := f.reload
+	f.mu.Unlock()
+	reloads := 0
+	for {
+		if reload {
+			if reloads++; reloads > maxReloadsPerStep {
+				return
+			}
+			if err := f.load(ctx); err != nil {
+				f.fail(err)
+				return
+			}
+			reload = false
+		}
+		started := f.clock()
+		after := f.index.Seq()
+		chs, err := f.store.Changes(ctx, after, f.batch)
+		switch {
+		case errors.Is(err, ErrGap):
+			reload = true
+			continue
+		case err != nil:
+			f.fail(err)
+			return
+		}
+		for i, c := range chs {
+			if c.Seq != after+1+uint64(i) {
+				// The log skipped a number: a store that breaks its
+				// contract is answered like a gap.
+				reload = true
+				break
+			}
+		}
+		if reload {
+			continue
+		}
+		f.index.Apply(chs...)
+		f.moved(len(chs) < f.batch, started)
+		if len(chs) < f.batch {
+			return
+		}
+	}
+}
+
+// load rebuilds the index from a full scan of the store: the scan's
+// snapshot and its sequence are one, so replaying the log from that
+// sequence on misses nothing and repeats nothing.
+func (f *follower) load(ctx context.Context) error {
+	started := f.clock()
+	hint, err := f.store.CountEntries(ctx, EntryFilter{})
+	if err != nil {
+		return fmt.Errorf("blocklist: count entries: %w", err)
+	}
+	b := NewIndexBuilder(hint)
+	seq, err := f.store.ScanEntries(ctx, func(e Entry) error {
+		b.Add(e)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("blocklist: scan entries: %w", err)
+	}
+	x, err := b.Build(seq)
+	if err != nil {
+		return err
+	}
+	f.index.replace(x)
+	f.mu.Lock()
+	f.reload = false
+	f.reloads++
+	f.mu.Unlock()
+	f.moved(true, started)
+	return nil
+}
+
+// moved wakes the writers waiting for the index; when current, the index
+// held everything the store had at since.
+func (f *follower) moved(current bool, since time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if current && since.After(f.current) {
+		f.current = since
+	}
+	f.lastErr = nil
+	close(f.progress)
+	f.progress = make(chan struct{})
+}
+
+// fail records a failed read; the next step starts with a full reload, as
+// changes may have been lost with the store (a restarted Redis).
+func (f *follower) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ctx.Err() != nil {
+		return // stopping
+	}
+	f.failures++
+	f.reload = true
+	f.lastErr = err
+	close(f.progress)
+	f.progress = make(chan struct{})
+}
+
+// waitFor returns once the index holds change seq, or ctx ends, or the
+// follower stops.
+func (f *follower) waitFor(ctx context.Context, seq uint64) error {
+	for {
+		f.mu.Lock()
+		ch := f.progress
+		f.mu.Unlock()
+		// ch is taken before the index is read, so a change applied after
+		// the read closes this very channel.
+		if f.index.Seq() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("blocklist: waiting for the index to reach change %d: %w", seq, ctx.Err())
+		case <-f.done:
+			return errors.New("blocklist: the service is closed")
+		}
+	}
+}
+
+// forceReload makes the follower reload and returns once it has, or once
+// the reload has failed.
+func (f *follower) forceReload(ctx context.Context) error {
+	f.mu.Lock()
+	want, failures := f.reloads+1, f.failures
+	f.reload = true
+	f.mu.Unlock()
+	f.poke()
+	for {
+		f.mu.Lock()
+		ch, got, failed, err := f.progress, f.reloads, f.failures > failures, f.lastErr
+		f.mu.Unlock()
+		switch {
+		case got >= want:
+			return nil
+		case failed && err != nil:
+			return fmt.Errorf("blocklist: reload: %w", err)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-f.done:
+			return errors.New("blocklist: the service is closed")
+		}
+	}
+}
+
+func (f *follower) stats() IndexStats {
+	f.mu.Lock()
+	st := IndexStats{Reloads: f.reloads, Failures: f.failures, Lag: max(f.clock().Sub(f.current), 0)}
+	f.mu.Unlock()
+	st.Seq, st.Entries = f.index.Seq(), f.index.Len()
+	return st
+}

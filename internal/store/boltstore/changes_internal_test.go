@@ -1,0 +1,81 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+)
+
+// TestTheChangeLogHoldsExactlyItsRetention: each write trims what it
+// pushes past ChangeLogRetain, so the bucket never grows beyond it.
+func TestTheChangeLogHoldsExactlyItsRetention(t *testing.T) {
+	t.Parallel()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ChangeLogRetain: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		e := blocklist.Entry{Pattern: fmt.Sprintf("+86138001380%02d", i), Kind: blocklist.KindExact,
+			Category: blocklist.CategoryScam, Source: blocklist.SourceAnalyst, CreateTime: t0, UpdateTime: t0}
+		if _, _, err := s.CreateEntry(context.Background(), e, t0, audit.Event{Time: t0, Actor: "a", Action: "entry.create"}); err != nil {
+			t.Fatal(err)
+		}
+		want := min(i+1, 5)
+		var got int
+		if err := db.View(func(tx *bolt.Tx) error { got = tx.Bucket(bChanges).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("after %d writes the log holds %d changes, want %d", i+1, got, want)
+		}
+	}
+}
+
+// TestAStoreWrittenBeforeTheChangeLogFollowsFromItsLastChange: a store
+// whose entries predate the log has no changes to give; a follower at its
+// sequence is current, and one behind it reloads.
+func TestAStoreWrittenBeforeTheChangeLogFollowsFromItsLastChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	e := blocklist.Entry{Pattern: "+8613800138000", Kind: blocklist.KindExact, Category: blocklist.CategoryScam,
+		Source: blocklist.SourceAnalyst, CreateTime: t0, UpdateTime: t0}
+	if _, _, err := s.CreateEntry(ctx, e, t0, audit.Event{Time: t0, Actor: "a", Action: "entry.create"}); err != nil {
+		t.Fatal(err)
+	}
+	// As an older version left it: no log bucket at all.
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bChanges) }); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Changes(ctx, 1, 10); err != nil || len(got) != 0 {
+		t.Errorf("Changes(1) = %v, %v; want none: the follower is current", got, err)
+	}
+	if _, err := s.Changes(ctx, 0, 10); !errors.Is(err, blocklist.ErrGap) {
+		t.Errorf("Changes(0) on a store without change 1 in its log: err = %v, want ErrGap", err)
+	}
+}
