@@ -257,7 +257,10 @@ func (im *Importer) wait() error {
 	}
 	<-f.done
 	im.inflight = nil
-	if f.err != nil {
+	// A batch the store committed counts even when the wait for this
+	// instance's index to apply it was cut short (the caller went away):
+	// its rows are in the store, with their record.
+	if f.err != nil && f.outcomes == nil {
 		return f.err
 	}
 	for i, o := range f.outcomes {
@@ -277,7 +280,7 @@ func (im *Importer) wait() error {
 	}
 	clear(f.batch)
 	im.spareBatch, im.spareRows, im.spareLines = f.batch[:0], f.rows[:0], f.lines[:0]
-	return nil
+	return f.err
 }
 
 // Finish imports the last rows, with the event that closes the import's
