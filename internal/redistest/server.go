@@ -251,7 +251,8 @@ func (s *Server) start() error {
 	return nil
 }
 
-// awaitReady waits until the server answers PING with PONG (not LOADING).
+// awaitReady waits until the server answers PING with anything but
+// LOADING (a server with a password answers NOAUTH).
 func (s *Server) awaitReady(p *process) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -270,8 +271,8 @@ func (s *Server) awaitReady(p *process) error {
 	}
 }
 
-// ping sends one inline PING; a server still loading its AOF answers
-// -LOADING instead of +PONG.
+// ping sends one inline PING and says whether the server answered as one
+// ready to serve: a server still loading its AOF answers -LOADING.
 func ping(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -283,7 +284,7 @@ func ping(addr string) bool {
 		return false
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
+	return err == nil && !strings.HasPrefix(line, "-LOADING")
 }
 
 // stop sends SIGTERM, and SIGKILL if the server has not exited in time.
