@@ -54,6 +54,9 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if len(cfg.RedisAddrs) > 0 {
+		return nil, fmt.Errorf("%s: the Redis backend is not in this build yet; leave it empty to use the embedded store", setting("redis-addrs"))
+	}
 	log := opt.Logger
 	if log == nil {
 		log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)

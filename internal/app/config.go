@@ -14,6 +14,7 @@ import (
 	"github.com/callverify/callverify/internal/auth"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/redisconn"
 )
 
 // Config is callverifyd's whole configuration. Every field has a flag and a
@@ -25,6 +26,15 @@ type Config struct {
 	DataDir       string
 	RedisAddrs    []string
 	DefaultRegion string
+
+	// Redis, when RedisAddrs is set: see RedisConfig.
+	RedisMasterName    string
+	RedisUsername      string
+	RedisPasswordFile  string
+	RedisDB            int
+	RedisTLS           bool
+	RedisTLSCAFile     string
+	RedisTLSServerName string
 
 	// Dev accepts bearer tokens of the development issuer, whose secret is
 	// created in DataDir (see callverify token mint). It excludes an
@@ -104,7 +114,14 @@ func (c *Config) bind(f flags) {
 	f.String(&c.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
 	f.String(&c.HTTPAddr, "http-addr", ":8080", "HTTP (REST, health, metrics) listen address")
 	f.String(&c.DataDir, "data-dir", "./data", "directory of the embedded store and keys; only its owner may enter it (chmod 700)")
-	f.Strings(&c.RedisAddrs, "redis-addrs", nil, "comma-separated Redis addresses; empty = embedded store")
+	f.Strings(&c.RedisAddrs, "redis-addrs", nil, "comma-separated Redis addresses: one = a server, several = a Redis Cluster's nodes, or the sentinels with --redis-master-name; empty = embedded store")
+	f.String(&c.RedisMasterName, "redis-master-name", "", "name of the master the sentinels at --redis-addrs monitor (Redis Sentinel)")
+	f.String(&c.RedisUsername, "redis-username", "", "Redis ACL user; empty = the default user")
+	f.String(&c.RedisPasswordFile, "redis-password-file", "", "file with the Redis password, one line (mode 0600)")
+	f.Int(&c.RedisDB, "redis-db", 0, "Redis database number (not with a Redis Cluster, which has only 0)")
+	f.Bool(&c.RedisTLS, "redis-tls", false, "connect to Redis over TLS, verifying its certificate")
+	f.String(&c.RedisTLSCAFile, "redis-tls-ca-file", "", "PEM file of the CAs of Redis's certificates; empty = the system's")
+	f.String(&c.RedisTLSServerName, "redis-tls-server-name", "", "name Redis's certificate must carry; empty = the host of each address")
 	f.String(&c.DefaultRegion, "default-region", "CN", "region for numbers written without a country code")
 	f.Bool(&c.Dev, "dev", false, "accept bearer tokens of the development issuer (callverify token mint), for local use; excludes --auth-*")
 	f.String(&c.AuthIssuer, "auth-issuer", "", "issuer (iss) of callers' bearer tokens")
@@ -208,9 +225,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, fmt.Errorf("%s: must not be empty", setting("data-dir")))
 	}
-	if len(c.RedisAddrs) > 0 {
-		errs = append(errs, fmt.Errorf("%s: the Redis backend is not in this build yet; leave it empty to use the embedded store", setting("redis-addrs")))
-	}
+	errs = append(errs, c.validateRedis()...)
 	if _, err := phone.NewParser(c.DefaultRegion); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %q is not a known region code (e.g. CN, GB, US)", setting("default-region"), c.DefaultRegion))
 	}
@@ -280,6 +295,57 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RedisConfig is the connection to Redis that the --redis-* settings
+// describe; use it only when RedisAddrs is set.
+func (c Config) RedisConfig() redisconn.Config {
+	return redisconn.Config{
+		Addrs:        c.RedisAddrs,
+		MasterName:   c.RedisMasterName,
+		Username:     c.RedisUsername,
+		PasswordFile: c.RedisPasswordFile,
+		DB:           c.RedisDB,
+		TLS:          redisconn.TLS{Enable: c.RedisTLS, CAFile: c.RedisTLSCAFile, ServerName: c.RedisTLSServerName},
+	}
+}
+
+// validateRedis checks the --redis-* settings; it reads no file (New does).
+func (c Config) validateRedis() []error {
+	var errs []error
+	if len(c.RedisAddrs) == 0 {
+		for _, s := range []struct {
+			flag string
+			set  bool
+		}{
+			{"redis-master-name", c.RedisMasterName != ""}, {"redis-username", c.RedisUsername != ""},
+			{"redis-password-file", c.RedisPasswordFile != ""}, {"redis-db", c.RedisDB != 0}, {"redis-tls", c.RedisTLS},
+			{"redis-tls-ca-file", c.RedisTLSCAFile != ""}, {"redis-tls-server-name", c.RedisTLSServerName != ""},
+		} {
+			if s.set {
+				errs = append(errs, fmt.Errorf("%s: set without --redis-addrs, so the embedded store would be used and the setting ignored", setting(s.flag)))
+			}
+		}
+		return errs
+	}
+	for _, a := range c.RedisAddrs {
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port (e.g. redis:6379)", setting("redis-addrs"), a))
+		}
+	}
+	switch rc := c.RedisConfig(); {
+	case c.RedisDB < 0:
+		errs = append(errs, fmt.Errorf("%s: %d is negative", setting("redis-db"), c.RedisDB))
+	case c.RedisDB != 0 && rc.Kind() == redisconn.Cluster:
+		errs = append(errs, fmt.Errorf("%s: %d with several --redis-addrs, which are a Redis Cluster's nodes: a Cluster has only database 0 (for Sentinel, set --redis-master-name)",
+			setting("redis-db"), c.RedisDB))
+	}
+	for _, s := range []struct{ flag, v string }{{"redis-tls-ca-file", c.RedisTLSCAFile}, {"redis-tls-server-name", c.RedisTLSServerName}} {
+		if s.v != "" && !c.RedisTLS {
+			errs = append(errs, fmt.Errorf("%s: set without --redis-tls", setting(s.flag)))
+		}
+	}
+	return errs
 }
 
 // validateAuth requires exactly one way of checking bearer tokens: the

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/callverify/callverify/internal/redisconn"
 )
 
 func noEnv(string) string { return "" }
@@ -26,6 +28,7 @@ func TestEveryDocumentedFlagAndVariableExists(t *testing.T) {
 		"token-issuer", "token-algorithm", "token-x5u", "kek-file", "log-level", "log-format",
 		"shutdown-timeout", "request-timeout", "lookup-rate", "lookup-burst",
 		"max-reports-per-day", "auto-block-reporters", "auto-block-window",
+		"redis-master-name", "redis-username", "redis-password-file", "redis-db", "redis-tls", "redis-tls-ca-file", "redis-tls-server-name",
 	} {
 		f := fs.Lookup(name)
 		if f == nil {
@@ -57,6 +60,8 @@ var typedFlags = map[string]func(Config) any{
 	"max-reports-per-day":  func(c Config) any { return c.MaxReportsPerDay },
 	"auto-block-reporters": func(c Config) any { return c.AutoBlockReporters },
 	"redis-addrs":          func(c Config) any { return c.RedisAddrs },
+	"redis-db":             func(c Config) any { return c.RedisDB },
+	"redis-tls":            func(c Config) any { return c.RedisTLS },
 
 	"max-conns":                   func(c Config) any { return c.Edge.MaxConns },
 	"max-conns-per-addr":          func(c Config) any { return c.Edge.MaxConnsPerAddr },
@@ -79,6 +84,8 @@ var typedFlags = map[string]func(Config) any{
 var pairedWith = map[string][]string{
 	"request-timeout":    {"--http-write-timeout=24h"},
 	"http-write-timeout": {"--request-timeout=1ms"},
+	"redis-db":           {"--redis-addrs=127.0.0.1:6379"},
+	"redis-tls":          {"--redis-addrs=127.0.0.1:6379"},
 }
 
 type valueCase struct {
@@ -270,5 +277,70 @@ func TestIdentityProviderOrDevIsRequiredAndNotBoth(t *testing.T) {
 				t.Errorf("%s: error %q does not say %q", tc.name, err, w)
 			}
 		}
+	}
+}
+
+func TestRedisSettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string // nil = accepted
+	}{
+		{"standalone", []string{"--redis-addrs=redis:6379", "--redis-db=2", "--redis-password-file=pw"}, nil, nil},
+		{"cluster", []string{"--redis-addrs=n1:6379,n2:6379,n3:6379", "--redis-username=callverify"}, nil, nil},
+		{"sentinel with a database", []string{"--redis-addrs=s1:26379,s2:26379", "--redis-master-name=main", "--redis-db=1"}, nil, nil},
+		{"tls", nil, map[string]string{"CALLVERIFY_REDIS_ADDRS": "redis:6380", "CALLVERIFY_REDIS_TLS": "true",
+			"CALLVERIFY_REDIS_TLS_CA_FILE": "ca.pem", "CALLVERIFY_REDIS_TLS_SERVER_NAME": "redis.internal"}, nil},
+		{"cluster with a database", []string{"--redis-addrs=n1:6379,n2:6379", "--redis-db=3"}, nil,
+			[]string{setting("redis-db"), "3 with several --redis-addrs", "only database 0"}},
+		{"negative database", []string{"--redis-addrs=redis:6379", "--redis-db=-1"}, nil, []string{setting("redis-db"), "-1 is negative"}},
+		{"not host:port", []string{"--redis-addrs=redis"}, nil, []string{setting("redis-addrs"), `"redis" is not host:port`}},
+		{"CA file without tls", []string{"--redis-addrs=redis:6379", "--redis-tls-ca-file=ca.pem"}, nil,
+			[]string{setting("redis-tls-ca-file"), "without --redis-tls"}},
+		{"server name without tls", []string{"--redis-addrs=redis:6379", "--redis-tls-server-name=r"}, nil,
+			[]string{setting("redis-tls-server-name"), "without --redis-tls"}},
+		{"database without addresses", []string{"--redis-db=1"}, nil, []string{setting("redis-db"), "without --redis-addrs"}},
+		{"password file without addresses", nil, map[string]string{"CALLVERIFY_REDIS_PASSWORD_FILE": "pw"},
+			[]string{setting("redis-password-file"), "without --redis-addrs"}},
+	} {
+		cfg, err := ParseFlags("test", append([]string{"--dev"}, tc.args...), envOf(tc.env))
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v, want it accepted", tc.name, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: accepted as %+v, want an error", tc.name, cfg.RedisConfig())
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+func TestRedisConfigCarriesEverySetting(t *testing.T) {
+	t.Parallel()
+	cfg, err := ParseFlags("test", []string{"--dev", "--redis-addrs=s1:26379,s2:26379", "--redis-master-name=main",
+		"--redis-username=u", "--redis-password-file=pw", "--redis-db=4", "--redis-tls",
+		"--redis-tls-ca-file=ca.pem", "--redis-tls-server-name=redis.internal"}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.RedisConfig()
+	want := redisconn.Config{
+		Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "main", Username: "u", PasswordFile: "pw", DB: 4,
+		TLS: redisconn.TLS{Enable: true, CAFile: "ca.pem", ServerName: "redis.internal"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RedisConfig = %+v, want %+v", got, want)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("redisconn refuses what the flags accepted: %v", err)
 	}
 }
