@@ -206,6 +206,7 @@ func (c Config) Validate() error {
 	if len(c.RedisAddrs) > 0 {
 		errs = append(errs, fmt.Errorf("%s: the Redis backend is not in this build yet; leave it empty to use the embedded store", setting("redis-addrs")))
 	}
+	errs = append(errs, c.validateSharedKeys()...)
 	if _, err := phone.NewParser(c.DefaultRegion); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %q is not a known region code (e.g. CN, GB, US)", setting("default-region"), c.DefaultRegion))
 	}
@@ -275,6 +276,20 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateSharedKeys requires, with Redis, one key-encryption key that
+// every instance reads: without --kek-file each instance would create its
+// own in its data directory, and could neither open the keys and secrets
+// another sealed nor derive the same HMAC keys. It holds on its own, apart
+// from whether this build has a Redis backend.
+func (c Config) validateSharedKeys() []error {
+	if len(c.RedisAddrs) > 0 && c.KEKFile == "" {
+		return []error{fmt.Errorf("%s: required with %s: every instance sharing Redis must read the same key-encryption key "+
+			"(each would otherwise create its own and could not open the keys and secrets the others sealed); "+
+			"create one with: head -c 32 /dev/urandom > kek.key && chmod 600 kek.key", setting("kek-file"), setting("redis-addrs"))}
+	}
+	return nil
 }
 
 // validateAuth requires exactly one way of checking bearer tokens: the
