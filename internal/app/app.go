@@ -6,9 +6,7 @@ package app
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,6 +23,7 @@ import (
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/secretfile"
@@ -92,11 +91,11 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pseudonymKey, err := hkdf.Key(sha256.New, kek, nil, pseudonymKeyLabel, 32)
+	pseudonyms, err := loadHMACKeys(cfg, kek)
 	if err != nil {
-		return nil, fmt.Errorf("derive the pseudonym key: %w", err)
+		return nil, err
 	}
-	blStore, err := boltstore.NewBlocklistStore(a.db, boltstore.BlocklistOptions{PseudonymKey: pseudonymKey})
+	blStore, err := boltstore.NewBlocklistStore(a.db, boltstore.BlocklistOptions{PseudonymKeys: pseudonyms})
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +231,16 @@ const kekFileName = "kek.key"
 // pseudonymKeyLabel names the key derived from the KEK that keys stored
 // pseudonyms of customers' numbers; a new label would be a new key.
 const pseudonymKeyLabel = "callverify/pseudonym-key/v1"
+
+// loadHMACKeys reads --hmac-keys-file, or derives the one default key from
+// the KEK: the key pseudonyms were made with before the key file existed,
+// so that existing reporters stay who they were.
+func loadHMACKeys(cfg Config, kek []byte) (hmackeys.Ring, error) {
+	if cfg.HMACKeysFile != "" {
+		return hmackeys.Load(cfg.HMACKeysFile)
+	}
+	return hmackeys.Derive(kek, pseudonymKeyLabel)
+}
 
 // loadOrCreateKEK reads the key-encryption key, creating one in the data
 // directory for the embedded default. Either file is refused when another

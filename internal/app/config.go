@@ -47,6 +47,10 @@ type Config struct {
 	// KEKFile holds the 32-byte key-encryption key for private keys and
 	// secrets at rest; created in DataDir when empty.
 	KEKFile string
+	// HMACKeysFile holds the HMAC keys that turn customers' numbers into
+	// store keys, one base64 key a line, the first writing; without it one
+	// key is derived from the KEK.
+	HMACKeysFile string
 
 	LogLevel        string
 	LogFormat       string
@@ -113,6 +117,7 @@ func (c *Config) bind(f flags) {
 	f.String(&c.TokenAlgorithm, "token-algorithm", "ES256", "signing algorithm of call tokens: ES256 or EdDSA")
 	f.String(&c.TokenX5U, "token-x5u", "", "x5u header of call tokens (URL of the certificate), optional")
 	f.String(&c.KEKFile, "kek-file", "", "file with the 32-byte key-encryption key (mode 0600); default: created in the data directory")
+	f.String(&c.HMACKeysFile, "hmac-keys-file", "", "file of HMAC keys for customers' numbers in the store, one base64 key (>= 32 bytes) a line, the first writes, all are read (mode 0600); default: one key derived from the KEK")
 	f.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&c.LogFormat, "log-format", "text", "text or json")
 	f.Duration(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for calls in flight")

@@ -23,7 +23,7 @@ func TestEveryDocumentedFlagAndVariableExists(t *testing.T) {
 	for _, name := range []string{
 		"grpc-addr", "http-addr", "data-dir", "redis-addrs", "default-region", "dev",
 		"auth-issuer", "auth-audience", "auth-jwks-file", "auth-jwks-url", "auth-hmac-secret-file", "auth-max-token-age",
-		"token-issuer", "token-algorithm", "token-x5u", "kek-file", "log-level", "log-format",
+		"token-issuer", "token-algorithm", "token-x5u", "kek-file", "hmac-keys-file", "log-level", "log-format",
 		"shutdown-timeout", "request-timeout", "lookup-rate", "lookup-burst",
 		"max-reports-per-day", "auto-block-reporters", "auto-block-window",
 	} {

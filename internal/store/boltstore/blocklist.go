@@ -12,6 +12,7 @@ import (
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/phone"
 )
 
@@ -19,8 +20,8 @@ var bOfficial = []byte("blocklist/official")
 
 // BlocklistStore is blocklist.Store on bbolt.
 type BlocklistStore struct {
-	db           *bolt.DB
-	pseudonymKey []byte
+	db         *bolt.DB
+	pseudonyms hmackeys.Ring
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
@@ -32,6 +33,10 @@ type BlocklistOptions struct {
 	// stable: a new key makes every customer a new reporter). internal/app
 	// derives it from the key-encryption key.
 	PseudonymKey []byte
+	// PseudonymKeys, when it has keys, replaces PseudonymKey with a ring:
+	// the first key writes, and a reporter's pseudonym under any of them is
+	// the same reporter, so that the key can rotate (see reporterKeys).
+	PseudonymKeys hmackeys.Ring
 }
 
 // MinPseudonymKey is the shortest PseudonymKey a store accepts.
@@ -39,8 +44,15 @@ const MinPseudonymKey = 32
 
 // NewBlocklistStore creates the buckets it needs in db.
 func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, error) {
-	if len(opt.PseudonymKey) < MinPseudonymKey {
-		return nil, fmt.Errorf("blocklist store: the pseudonym key has %d bytes, want at least %d", len(opt.PseudonymKey), MinPseudonymKey)
+	ring := opt.PseudonymKeys
+	if ring.Len() == 0 {
+		if len(opt.PseudonymKey) < MinPseudonymKey {
+			return nil, fmt.Errorf("blocklist store: the pseudonym key has %d bytes, want at least %d", len(opt.PseudonymKey), MinPseudonymKey)
+		}
+		var err error
+		if ring, err = hmackeys.New(opt.PseudonymKey); err != nil {
+			return nil, fmt.Errorf("blocklist store: %w", err)
+		}
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bOfficial, bEntries, bEntryIDs, bEntryCounts,
@@ -54,7 +66,7 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 	if err != nil {
 		return nil, fmt.Errorf("create blocklist buckets: %w", err)
 	}
-	return &BlocklistStore{db: db, pseudonymKey: bytes.Clone(opt.PseudonymKey)}, nil
+	return &BlocklistStore{db: db, pseudonyms: ring}, nil
 }
 
 type officialRecord struct {
