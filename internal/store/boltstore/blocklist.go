@@ -61,7 +61,7 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 				return err
 			}
 		}
-		return nil
+		return initReportRetention(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create blocklist buckets: %w", err)

@@ -23,6 +23,9 @@ var (
 	bReporters    = []byte("blocklist/reporters")     // caller number 0x00 reporter key -> last report (ms)
 	bReportLog    = []byte("blocklist/report_log")    // report id -> reportRecord
 	bReporterDays = []byte("blocklist/reporter_days") // reporter key, UTC day -> reports that day
+	// bReportsByLast orders the groups PruneReports may delete (OPEN and
+	// DISMISSED, never BLOCKED) by their last report.
+	bReportsByLast = []byte("blocklist/reports_by_last") // last report(8), caller number -> ""
 )
 
 const reporterKeyLen = 16
@@ -107,10 +110,23 @@ func getGroup(tx *bolt.Tx, n phone.Number) (reportGroupRecord, bool, error) {
 	return g, true, nil
 }
 
+// lastKey is a group's key in bReportsByLast.
+func lastKey(g reportGroupRecord) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, vTimeKey(g.Last)), g.Number...)
+}
+
 func putGroup(tx *bolt.Tx, old *reportGroupRecord, g reportGroupRecord) error {
-	rank := tx.Bucket(bReportRank)
+	rank, byLast := tx.Bucket(bReportRank), tx.Bucket(bReportsByLast)
 	if old != nil {
 		if err := rank.Delete(rankKey(*old)); err != nil {
+			return err
+		}
+		if err := byLast.Delete(lastKey(*old)); err != nil {
+			return err
+		}
+	}
+	if blocklist.ReportStatus(g.Status) != blocklist.ReportBlocked {
+		if err := byLast.Put(lastKey(g), nil); err != nil {
 			return err
 		}
 	}
