@@ -26,6 +26,7 @@ import (
 	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/retention"
 	"github.com/callverify/callverify/internal/secretfile"
 	"github.com/callverify/callverify/internal/server"
 	"github.com/callverify/callverify/internal/store/boltstore"
@@ -43,8 +44,9 @@ type Options struct {
 type App struct {
 	cfg    Config
 	log    *slog.Logger
-	db     *bolt.DB
-	server *server.Server
+	db      *bolt.DB
+	server  *server.Server
+	sweeper *retention.Sweeper
 }
 
 // New opens the store and builds every service. Close releases them.
@@ -126,6 +128,20 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	a.sweeper, err = retention.New(retention.Config{
+		Kinds: []retention.Kind{
+			{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: vStore.PruneCalls},
+			{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: blStore.PruneReports},
+		},
+		Interval: cfg.RetentionSweepInterval,
+		Now:      now,
+		Audit:    rec,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	proxies, err := netlimit.ParseProxies(cfg.Edge.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
@@ -139,6 +155,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		LookupRate:      rate.Limit(cfg.LookupRate),
 		LookupBurst:     cfg.LookupBurst,
+		Collectors:      a.sweeper.Collectors(),
 		Edge: server.EdgeConfig{
 			MaxConns:                 cfg.Edge.MaxConns,
 			MaxConnsPerAddr:          cfg.Edge.MaxConnsPerAddr,
@@ -168,8 +185,14 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	return a, nil
 }
 
-// Serve serves on the listeners until ctx is done, then shuts down.
+// Serve serves on the listeners until ctx is done, then shuts down. The
+// retention sweeper runs alongside, in its own goroutine, and has stopped
+// when Serve returns.
 func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { defer close(swept); a.sweeper.Run(sweepCtx) }()
+	defer func() { stopSweep(); <-swept }()
 	return a.server.Serve(ctx, grpcLis, httpLis)
 }
 

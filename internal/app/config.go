@@ -64,6 +64,13 @@ type Config struct {
 	AutoBlockReporters int
 	AutoBlockWindow    time.Duration
 
+	// Retention: how long calls (after their expiry) and customers'
+	// reports (after a group's last report) are kept; a sweeper deletes
+	// them every RetentionSweepInterval.
+	CallRetention          time.Duration
+	ReportRetention        time.Duration
+	RetentionSweepInterval time.Duration
+
 	Edge EdgeConfig
 }
 
@@ -127,6 +134,9 @@ func (c *Config) bind(f flags) {
 	f.Int(&c.MaxReportsPerDay, "max-reports-per-day", 20, "reports one customer may file per day")
 	f.Int(&c.AutoBlockReporters, "auto-block-reporters", 0, "block a number by itself once this many distinct customers reported it (0 = off)")
 	f.Duration(&c.AutoBlockWindow, "auto-block-window", 168*time.Hour, "the window in which those reports must fall")
+	f.Duration(&c.CallRetention, "call-retention", 168*time.Hour, "how long a call is kept after it expires (ended and locked calls ended earlier, so they are kept longer); no token verifies after its call's expiry")
+	f.Duration(&c.ReportRetention, "report-retention", 2160*time.Hour, "how long customers' reports are kept, and an OPEN or DISMISSED number's group after its last report; BLOCKED groups stay")
+	f.Duration(&c.RetentionSweepInterval, "retention-sweep-interval", time.Hour, "how often the sweeper deletes calls and reports past their retention")
 
 	// The edge: connection caps, deadlines and anonymous-lookup limits.
 	e := &c.Edge
@@ -240,6 +250,7 @@ func (c Config) Validate() error {
 	}{
 		{"auth-max-token-age", c.AuthMaxTokenAge}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow},
+		{"call-retention", c.CallRetention}, {"report-retention", c.ReportRetention}, {"retention-sweep-interval", c.RetentionSweepInterval},
 		{"http-read-header-timeout", c.Edge.HTTPReadHeaderTimeout}, {"http-read-timeout", c.Edge.HTTPReadTimeout},
 		{"http-write-timeout", c.Edge.HTTPWriteTimeout}, {"http-idle-timeout", c.Edge.HTTPIdleTimeout},
 		{"stream-idle-timeout", c.Edge.StreamIdleTimeout}, {"grpc-handshake-timeout", c.Edge.GRPCHandshakeTimeout},

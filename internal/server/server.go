@@ -60,6 +60,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// ReadyInterval is how often the store is probed for health (default 2s).
 	ReadyInterval time.Duration
+	// Collectors are more metrics to serve on /metrics (e.g. the retention
+	// sweeper's).
+	Collectors []prometheus.Collector
 
 	Edge EdgeConfig
 }
@@ -114,6 +117,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	e := cfg.Edge
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry(), drainStart: make(chan struct{})}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(cfg.Collectors...)
 	s.conns = netlimit.New(netlimit.Limits{PerAddr: e.MaxConnsPerAddr, Total: e.MaxConns, Exempt: e.TrustedProxies.Trusts}, s.registry)
 	lookups, err := s.lookupLimits(cfg)
 	if err != nil {
