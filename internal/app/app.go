@@ -42,8 +42,8 @@ type Options struct {
 
 // App is a built service, ready to serve.
 type App struct {
-	cfg    Config
-	log    *slog.Logger
+	cfg     Config
+	log     *slog.Logger
 	db      *bolt.DB
 	server  *server.Server
 	sweeper *retention.Sweeper
