@@ -113,13 +113,16 @@ type Store interface {
 	// PruneReports is housekeeping: it deletes, oldest first and at most
 	// limit together, the report records made before before, and the OPEN
 	// and DISMISSED groups whose last report is before before (with what
-	// counts their reporters), and returns how many records and groups it
+	// counts their reporters), and what it keeps of reporters' activity
+	// before before (such as daily counts), and returns how many things it
 	// deleted. A BLOCKED group is kept: it says why its number was
 	// blocked, and a later report of the number joins it and leaves it
 	// BLOCKED. A pruned DISMISSED group behaves as it would have anyway
 	// (a new report opens a group), only counting afresh. When it deleted
 	// any, it appends ev with After["pruned_reports"] and
-	// After["pruned_groups"] set (After is created when nil), in the same
+	// After["pruned_groups"] set, and a "pruned_"-prefixed count of
+	// anything else it deleted, together what it returns (After is
+	// created when nil), in the same
 	// atomic step; when none, it appends nothing. The sweeper calls it
 	// again while it returns limit.
 	//

@@ -119,8 +119,8 @@ func TestASweepPrunesInBoundedStepsAndRecordsEachAsTheSystem(t *testing.T) {
 	}
 
 	e.clock.Advance(90 * 24 * time.Hour)
-	if got := e.sweeper.Sweep(ctx); got["reports"] != 2 || got["calls"] != 1 {
-		t.Errorf("sweep past the reports' retention = %v, want the record and its group, and the live call now old", got)
+	if got := e.sweeper.Sweep(ctx); got["reports"] != 3 || got["calls"] != 1 {
+		t.Errorf("sweep past the reports' retention = %v, want the record, its group and the reporter's day, and the live call now old", got)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e.sweeper.Collectors()...)
@@ -134,7 +134,7 @@ func TestASweepPrunesInBoundedStepsAndRecordsEachAsTheSystem(t *testing.T) {
 			got[f.GetName()+"/"+m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
 		}
 	}
-	if want := map[string]float64{"callverify_retention_pruned_total/calls": 6, "callverify_retention_pruned_total/reports": 2}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := map[string]float64{"callverify_retention_pruned_total/calls": 6, "callverify_retention_pruned_total/reports": 3}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("metrics = %v, want %v", got, want)
 	}
 }

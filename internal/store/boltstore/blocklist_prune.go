@@ -15,9 +15,27 @@ import (
 	"github.com/callverify/callverify/internal/phone"
 )
 
-// initReportRetention creates bReportsByLast and, in a store written before
-// it existed, indexes every group that PruneReports may delete.
+// initReportRetention brings a store written before retention up to date:
+// it moves the reporters' day counters into their by-day layout, and
+// creates bReportsByLast with every group that PruneReports may delete.
 func initReportRetention(tx *bolt.Tx) error {
+	if old := tx.Bucket(bReporterDaysV1); old != nil {
+		days, err := tx.CreateBucketIfNotExists(bReporterDays)
+		if err != nil {
+			return err
+		}
+		if err := old.ForEach(func(k, v []byte) error {
+			if len(k) != reporterKeyLen+4 {
+				return nil
+			}
+			return days.Put(dayKey(binary.BigEndian.Uint32(k[reporterKeyLen:]), k[:reporterKeyLen]), v)
+		}); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bReporterDaysV1); err != nil {
+			return err
+		}
+	}
 	if tx.Bucket(bReportsByLast) != nil {
 		return nil
 	}
@@ -48,7 +66,7 @@ func (s *BlocklistStore) PruneReports(ctx context.Context, before time.Time, lim
 	if limit <= 0 {
 		return 0, nil
 	}
-	var records, groups int
+	var records, groups, dayCounters int
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		log := tx.Bucket(bReportLog)
 		var old [][]byte
@@ -93,18 +111,40 @@ func (s *BlocklistStore) PruneReports(ctx context.Context, before time.Time, lim
 				return err
 			}
 		}
-		if records+groups == 0 {
+		// Reporters' day counters of days before before.
+		days := tx.Bucket(bReporterDays)
+		floorDay := uint32(before.Unix() / 86400)
+		if before.Unix() < 0 {
+			floorDay = 0
+		}
+		var oldDays [][]byte
+		dc := days.Cursor()
+		for k, _ := dc.First(); k != nil && records+groups+len(oldDays) < limit; k, _ = dc.Next() {
+			if len(k) < 4 || binary.BigEndian.Uint32(k[:4]) >= floorDay {
+				break
+			}
+			oldDays = append(oldDays, bytes.Clone(k))
+		}
+		for _, k := range oldDays {
+			if err := days.Delete(k); err != nil {
+				return err
+			}
+		}
+		dayCounters = len(oldDays)
+
+		if records+groups+dayCounters == 0 {
 			return nil
 		}
 		ev = withCount(ev, "pruned_reports", records)
 		ev = withCount(ev, "pruned_groups", groups)
+		ev = withCount(ev, "pruned_reporter_days", dayCounters)
 		_, err := appendAudit(tx, ev)
 		return err
 	})
 	if err != nil {
 		return 0, storeErr(err)
 	}
-	return records + groups, nil
+	return records + groups + dayCounters, nil
 }
 
 // deleteGroup removes the group of n with its rank and its reporters, and

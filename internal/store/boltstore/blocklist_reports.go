@@ -18,11 +18,16 @@ import (
 )
 
 var (
-	bReports      = []byte("blocklist/reports")       // caller number -> reportGroupRecord
-	bReportRank   = []byte("blocklist/report_rank")   // status rank, ^count, caller number -> ""
-	bReporters    = []byte("blocklist/reporters")     // caller number 0x00 reporter key -> last report (ms)
-	bReportLog    = []byte("blocklist/report_log")    // report id -> reportRecord
-	bReporterDays = []byte("blocklist/reporter_days") // reporter key, UTC day -> reports that day
+	bReports    = []byte("blocklist/reports")     // caller number -> reportGroupRecord
+	bReportRank = []byte("blocklist/report_rank") // status rank, ^count, caller number -> ""
+	bReporters  = []byte("blocklist/reporters")   // caller number 0x00 reporter key -> last report (ms)
+	bReportLog  = []byte("blocklist/report_log")  // report id -> reportRecord
+	// bReporterDays counts each reporter's reports per UTC day, ordered by
+	// day so that PruneReports drops old days from the front.
+	bReporterDays = []byte("blocklist/reporter_days_by_day") // UTC day(4), reporter key -> reports that day
+	// bReporterDaysV1 is the layout before retention (reporter key, UTC
+	// day), moved into bReporterDays when a store is opened.
+	bReporterDaysV1 = []byte("blocklist/reporter_days")
 	// bReportsByLast orders the groups PruneReports may delete (OPEN and
 	// DISMISSED, never BLOCKED) by their last report.
 	bReportsByLast = []byte("blocklist/reports_by_last") // last report(8), caller number -> ""
@@ -110,6 +115,11 @@ func getGroup(tx *bolt.Tx, n phone.Number) (reportGroupRecord, bool, error) {
 	return g, true, nil
 }
 
+// dayKey is a reporter's counter of one UTC day (days since 1970).
+func dayKey(day uint32, reporter []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, day), reporter...)
+}
+
 // lastKey is a group's key in bReportsByLast.
 func lastKey(g reportGroupRecord) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, vTimeKey(g.Last)), g.Number...)
@@ -149,22 +159,19 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 	rk := rks[0]
 	var grp blocklist.ReportedNumber
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		// The daily allowance: one counter per reporter and UTC day. Older
-		// days of this reporter are dropped as we pass, and today's count
-		// under an older pseudonym key joins the current key's.
+		// The daily allowance: one counter per reporter and UTC day (old
+		// days go with the retention). Today's count under an older
+		// pseudonym key joins the current key's.
 		days := tx.Bucket(bReporterDays)
 		today := uint32(r.CreateTime.Unix() / 86400)
-		dayKey := binary.BigEndian.AppendUint32(append([]byte(nil), rk...), today)
 		used := uint32(0)
 		var drop [][]byte
-		for _, p := range rks {
-			c := days.Cursor()
-			for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p) && len(k) == len(p)+4; k, v = c.Next() {
-				if binary.BigEndian.Uint32(k[len(p):]) == today && len(v) == 4 {
-					used += binary.BigEndian.Uint32(v)
-				}
-				if !bytes.Equal(k, dayKey) {
-					drop = append(drop, bytes.Clone(k))
+		for i, p := range rks {
+			k := dayKey(today, p)
+			if v := days.Get(k); len(v) == 4 {
+				used += binary.BigEndian.Uint32(v)
+				if i > 0 {
+					drop = append(drop, k)
 				}
 			}
 		}
@@ -176,7 +183,7 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 				return err
 			}
 		}
-		if err := days.Put(dayKey, binary.BigEndian.AppendUint32(nil, used+1)); err != nil {
+		if err := days.Put(dayKey(today, rk), binary.BigEndian.AppendUint32(nil, used+1)); err != nil {
 			return err
 		}
 
