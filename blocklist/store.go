@@ -121,6 +121,30 @@ type Store interface {
 	// Its event is ResolveEvent(ev, groupBefore, groupAfter, entry), entry
 	// nil when nothing was blocked.
 	ResolveReportedNumber(ctx context.Context, n phone.Number, status ReportStatus, block *Entry, now time.Time, ev audit.Event) (ReportedNumber, Entry, []Change, error)
+
+	// PruneReports is housekeeping: it deletes, oldest first and at most
+	// limit together, the report records made before before, and the OPEN
+	// and DISMISSED groups whose last report is before before (with what
+	// counts their reporters), and what it keeps of reporters' activity
+	// before before (such as daily counts), and returns how many things it
+	// deleted. A BLOCKED group is kept: it says why its number was
+	// blocked, and a later report of the number joins it and leaves it
+	// BLOCKED. A pruned DISMISSED group behaves as it would have anyway
+	// (a new report opens a group), only counting afresh. When it deleted
+	// any, it appends ev with After["pruned_reports"] and
+	// After["pruned_groups"] set, and a "pruned_"-prefixed count of
+	// anything else it deleted, together what it returns (After is
+	// created when nil), in the same
+	// atomic step; when none, it appends nothing. The sweeper calls it
+	// again while it returns limit.
+	//
+	// A backend with native expiry (Redis keys with a TTL of the last
+	// report plus the retention, none on a BLOCKED group) may delete them
+	// by itself and make this a no-op that returns 0: the suite checks what
+	// is observable (GetReportedNumber says fault.ErrNotFound for a group
+	// past its retention; groups within it, and BLOCKED ones, are as they
+	// were), not which of the two removed them.
+	PruneReports(ctx context.Context, before time.Time, limit int, ev audit.Event) (int, error)
 }
 
 // EntryFilter selects entries; zero fields select all.

@@ -220,6 +220,26 @@ type Store interface {
 	// returns the call as it is after the attempt and whether it matched;
 	// fault.ErrNotFound when there is no such call.
 	RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock, confirm audit.Event) (Call, bool, error)
+	// PruneCalls is housekeeping: it deletes up to limit calls whose
+	// ExpireTime is before before, in any state, with everything that
+	// finds them (ListCallsTo, ListCallsFrom and EndCallsFrom never meet
+	// one again), and returns how many it deleted. The retention counts
+	// from the expiry: an ended or locked call ended before it expired, so
+	// it is kept at least as long after its end, and no token of a call
+	// verifies after the call's expiry (VerifyToken refuses the expired
+	// token before it reads the call), so a pruned call is one nobody can
+	// use any more. When it deleted any, it appends ev with
+	// After["pruned_calls"] set to how many (After is created when nil), in
+	// the same atomic step; when none, it appends nothing. Each call is
+	// one bounded step, so the sweeper calls it again while it returns
+	// limit.
+	//
+	// A backend with native expiry (Redis keys with a TTL of the expiry
+	// plus its retention) may delete calls by itself instead and make this
+	// a no-op that returns 0: what the suite checks is that a call past its
+	// retention is gone (GetCall says fault.ErrNotFound) and that a call
+	// within it is untouched, not which of the two removed it.
+	PruneCalls(ctx context.Context, before time.Time, limit int, ev audit.Event) (int, error)
 
 	// CreateDevice stores d and appends ev unless its customer already has
 	// limit devices (fault.ErrResourceExhausted) or the ID is taken

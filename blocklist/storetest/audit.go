@@ -21,6 +21,7 @@ func RunAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Store, audit
 	t.Run("AuditEntryWrites", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditEntryWrites(t, s, a) })
 	t.Run("AuditImportBatch", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditImportBatch(t, s, a) })
 	t.Run("AuditReports", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditReports(t, s, a) })
+	t.Run("AuditPruneReports", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditPruneReports(t, s, a) })
 }
 
 // events returns every event of a, oldest first.

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blocklist.Store) {
 	t.Run("ReportsConcurrentDistinct", func(t *testing.T) { t.Parallel(); testReportsConcurrent(t, newStore(t)) })
 	t.Run("ReportsListOrder", func(t *testing.T) { t.Parallel(); testReportsList(t, newStore(t)) })
 	t.Run("ReportsResolve", func(t *testing.T) { t.Parallel(); testReportsResolve(t, newStore(t)) })
+	t.Run("PruneReports", func(t *testing.T) { t.Parallel(); testPruneReports(t, newStore(t)) })
 }
 
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)

@@ -6,9 +6,7 @@ package app
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,8 +23,10 @@ import (
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/retention"
 	"github.com/callverify/callverify/internal/secretfile"
 	"github.com/callverify/callverify/internal/server"
 	"github.com/callverify/callverify/internal/store/boltstore"
@@ -47,6 +47,7 @@ type App struct {
 	db      *bolt.DB
 	numbers *blocklist.Service
 	server  *server.Server
+	sweeper *retention.Sweeper
 }
 
 // New opens the store and builds every service. Close releases them.
@@ -96,11 +97,11 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pseudonymKey, err := hkdf.Key(sha256.New, kek, nil, pseudonymKeyLabel, 32)
+	pseudonyms, err := loadHMACKeys(cfg, kek)
 	if err != nil {
-		return nil, fmt.Errorf("derive the pseudonym key: %w", err)
+		return nil, err
 	}
-	blStore, err := boltstore.NewBlocklistStore(a.db, boltstore.BlocklistOptions{PseudonymKey: pseudonymKey})
+	blStore, err := boltstore.NewBlocklistStore(a.db, boltstore.BlocklistOptions{PseudonymKeys: pseudonyms})
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +133,20 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	a.sweeper, err = retention.New(retention.Config{
+		Kinds: []retention.Kind{
+			{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: vStore.PruneCalls},
+			{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: blStore.PruneReports},
+		},
+		Interval: cfg.RetentionSweepInterval,
+		Now:      now,
+		Audit:    rec,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	proxies, err := netlimit.ParseProxies(cfg.Edge.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
@@ -146,6 +161,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		LookupRate:      rate.Limit(cfg.LookupRate),
 		LookupBurst:     cfg.LookupBurst,
+		Collectors:      a.sweeper.Collectors(),
 		Edge: server.EdgeConfig{
 			MaxConns:                 cfg.Edge.MaxConns,
 			MaxConnsPerAddr:          cfg.Edge.MaxConnsPerAddr,
@@ -175,8 +191,14 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	return a, nil
 }
 
-// Serve serves on the listeners until ctx is done, then shuts down.
+// Serve serves on the listeners until ctx is done, then shuts down. The
+// retention sweeper runs alongside, in its own goroutine, and has stopped
+// when Serve returns.
 func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { defer close(swept); a.sweeper.Run(sweepCtx) }()
+	defer func() { stopSweep(); <-swept }()
 	return a.server.Serve(ctx, grpcLis, httpLis)
 }
 
@@ -241,6 +263,16 @@ const kekFileName = "kek.key"
 // pseudonymKeyLabel names the key derived from the KEK that keys stored
 // pseudonyms of customers' numbers; a new label would be a new key.
 const pseudonymKeyLabel = "callverify/pseudonym-key/v1"
+
+// loadHMACKeys reads --hmac-keys-file, or derives the one default key from
+// the KEK: the key pseudonyms were made with before the key file existed,
+// so that existing reporters stay who they were.
+func loadHMACKeys(cfg Config, kek []byte) (hmackeys.Ring, error) {
+	if cfg.HMACKeysFile != "" {
+		return hmackeys.Load(cfg.HMACKeysFile)
+	}
+	return hmackeys.Derive(kek, pseudonymKeyLabel)
+}
 
 // loadOrCreateKEK reads the key-encryption key, creating one in the data
 // directory for the embedded default. Either file is refused when another

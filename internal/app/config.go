@@ -57,6 +57,10 @@ type Config struct {
 	// KEKFile holds the 32-byte key-encryption key for private keys and
 	// secrets at rest; created in DataDir when empty.
 	KEKFile string
+	// HMACKeysFile holds the HMAC keys that turn customers' numbers into
+	// store keys, one base64 key a line, the first writing; without it one
+	// key is derived from the KEK.
+	HMACKeysFile string
 
 	LogLevel        string
 	LogFormat       string
@@ -73,6 +77,12 @@ type Config struct {
 	// IndexMaxLag: readiness fails while the blocklist index is further
 	// behind the store than this.
 	IndexMaxLag time.Duration
+	// Retention: how long calls (after their expiry) and customers'
+	// reports (after a group's last report) are kept; a sweeper deletes
+	// them every RetentionSweepInterval.
+	CallRetention          time.Duration
+	ReportRetention        time.Duration
+	RetentionSweepInterval time.Duration
 
 	Edge EdgeConfig
 }
@@ -134,6 +144,7 @@ func (c *Config) bind(f flags) {
 	f.String(&c.TokenAlgorithm, "token-algorithm", "ES256", "signing algorithm of call tokens: ES256 or EdDSA")
 	f.String(&c.TokenX5U, "token-x5u", "", "x5u header of call tokens (URL of the certificate), optional")
 	f.String(&c.KEKFile, "kek-file", "", "file with the 32-byte key-encryption key (mode 0600); default: created in the data directory")
+	f.String(&c.HMACKeysFile, "hmac-keys-file", "", "file of HMAC keys for customers' numbers in the store, one base64 key (>= 32 bytes) a line, the first writes, all are read (mode 0600); default: one key derived from the KEK")
 	f.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&c.LogFormat, "log-format", "text", "text or json")
 	f.Duration(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for calls in flight")
@@ -144,6 +155,9 @@ func (c *Config) bind(f flags) {
 	f.Int(&c.AutoBlockReporters, "auto-block-reporters", 0, "block a number by itself once this many distinct customers reported it (0 = off)")
 	f.Duration(&c.AutoBlockWindow, "auto-block-window", 168*time.Hour, "the window in which those reports must fall")
 	f.Duration(&c.IndexMaxLag, "index-max-lag", 5*time.Second, "not ready while the in-memory blocklist index is further behind the store than this")
+	f.Duration(&c.CallRetention, "call-retention", 168*time.Hour, "how long a call is kept after it expires (ended and locked calls ended earlier, so they are kept longer); no token verifies after its call's expiry")
+	f.Duration(&c.ReportRetention, "report-retention", 2160*time.Hour, "how long customers' reports are kept, and an OPEN or DISMISSED number's group after its last report; BLOCKED groups stay")
+	f.Duration(&c.RetentionSweepInterval, "retention-sweep-interval", time.Hour, "how often the sweeper deletes calls and reports past their retention")
 
 	// The edge: connection caps, deadlines and anonymous-lookup limits.
 	e := &c.Edge
@@ -226,6 +240,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: must not be empty", setting("data-dir")))
 	}
 	errs = append(errs, c.validateRedis()...)
+	errs = append(errs, c.validateSharedKeys()...)
 	if _, err := phone.NewParser(c.DefaultRegion); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %q is not a known region code (e.g. CN, GB, US)", setting("default-region"), c.DefaultRegion))
 	}
@@ -254,6 +269,7 @@ func (c Config) Validate() error {
 	}{
 		{"auth-max-token-age", c.AuthMaxTokenAge}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow}, {"index-max-lag", c.IndexMaxLag},
+		{"call-retention", c.CallRetention}, {"report-retention", c.ReportRetention}, {"retention-sweep-interval", c.RetentionSweepInterval},
 		{"http-read-header-timeout", c.Edge.HTTPReadHeaderTimeout}, {"http-read-timeout", c.Edge.HTTPReadTimeout},
 		{"http-write-timeout", c.Edge.HTTPWriteTimeout}, {"http-idle-timeout", c.Edge.HTTPIdleTimeout},
 		{"stream-idle-timeout", c.Edge.StreamIdleTimeout}, {"grpc-handshake-timeout", c.Edge.GRPCHandshakeTimeout},
@@ -346,6 +362,20 @@ func (c Config) validateRedis() []error {
 		}
 	}
 	return errs
+}
+
+// validateSharedKeys requires, with Redis, one key-encryption key that
+// every instance reads: without --kek-file each instance would create its
+// own in its data directory, and could neither open the keys and secrets
+// another sealed nor derive the same HMAC keys. It holds on its own, apart
+// from whether this build has a Redis backend.
+func (c Config) validateSharedKeys() []error {
+	if len(c.RedisAddrs) > 0 && c.KEKFile == "" {
+		return []error{fmt.Errorf("%s: required with %s: every instance sharing Redis must read the same key-encryption key "+
+			"(each would otherwise create its own and could not open the keys and secrets the others sealed); "+
+			"create one with: head -c 32 /dev/urandom > kek.key && chmod 600 kek.key", setting("kek-file"), setting("redis-addrs"))}
+	}
+	return nil
 }
 
 // validateAuth requires exactly one way of checking bearer tokens: the

@@ -25,10 +25,11 @@ func TestEveryDocumentedFlagAndVariableExists(t *testing.T) {
 	for _, name := range []string{
 		"grpc-addr", "http-addr", "data-dir", "redis-addrs", "default-region", "dev",
 		"auth-issuer", "auth-audience", "auth-jwks-file", "auth-jwks-url", "auth-hmac-secret-file", "auth-max-token-age",
-		"token-issuer", "token-algorithm", "token-x5u", "kek-file", "log-level", "log-format",
+		"token-issuer", "token-algorithm", "token-x5u", "kek-file", "hmac-keys-file", "log-level", "log-format",
 		"shutdown-timeout", "request-timeout", "lookup-rate", "lookup-burst",
 		"max-reports-per-day", "auto-block-reporters", "auto-block-window",
 		"redis-master-name", "redis-username", "redis-password-file", "redis-db", "redis-tls", "redis-tls-ca-file", "redis-tls-server-name",
+		"call-retention", "report-retention", "retention-sweep-interval",
 	} {
 		f := fs.Lookup(name)
 		if f == nil {
@@ -49,19 +50,22 @@ func TestEveryDocumentedFlagAndVariableExists(t *testing.T) {
 // its field from a Config. A new typed flag needs a line here (the test
 // below fails until it has one).
 var typedFlags = map[string]func(Config) any{
-	"dev":                  func(c Config) any { return c.Dev },
-	"auth-max-token-age":   func(c Config) any { return c.AuthMaxTokenAge },
-	"shutdown-timeout":     func(c Config) any { return c.ShutdownTimeout },
-	"request-timeout":      func(c Config) any { return c.RequestTimeout },
-	"auto-block-window":    func(c Config) any { return c.AutoBlockWindow },
-	"index-max-lag":        func(c Config) any { return c.IndexMaxLag },
-	"lookup-rate":          func(c Config) any { return c.LookupRate },
-	"lookup-burst":         func(c Config) any { return c.LookupBurst },
-	"max-reports-per-day":  func(c Config) any { return c.MaxReportsPerDay },
-	"auto-block-reporters": func(c Config) any { return c.AutoBlockReporters },
-	"redis-addrs":          func(c Config) any { return c.RedisAddrs },
-	"redis-db":             func(c Config) any { return c.RedisDB },
-	"redis-tls":            func(c Config) any { return c.RedisTLS },
+	"dev":                      func(c Config) any { return c.Dev },
+	"auth-max-token-age":       func(c Config) any { return c.AuthMaxTokenAge },
+	"shutdown-timeout":         func(c Config) any { return c.ShutdownTimeout },
+	"request-timeout":          func(c Config) any { return c.RequestTimeout },
+	"auto-block-window":        func(c Config) any { return c.AutoBlockWindow },
+	"lookup-rate":              func(c Config) any { return c.LookupRate },
+	"lookup-burst":             func(c Config) any { return c.LookupBurst },
+	"max-reports-per-day":      func(c Config) any { return c.MaxReportsPerDay },
+	"auto-block-reporters":     func(c Config) any { return c.AutoBlockReporters },
+	"redis-addrs":              func(c Config) any { return c.RedisAddrs },
+	"call-retention":           func(c Config) any { return c.CallRetention },
+	"report-retention":         func(c Config) any { return c.ReportRetention },
+	"retention-sweep-interval": func(c Config) any { return c.RetentionSweepInterval },
+	"index-max-lag":            func(c Config) any { return c.IndexMaxLag },
+	"redis-db":                 func(c Config) any { return c.RedisDB },
+	"redis-tls":                func(c Config) any { return c.RedisTLS },
 
 	"max-conns":                   func(c Config) any { return c.Edge.MaxConns },
 	"max-conns-per-addr":          func(c Config) any { return c.Edge.MaxConnsPerAddr },

@@ -63,6 +63,9 @@ type Config struct {
 	// IndexMaxLag: not ready while the blocklist index is further behind
 	// the store than this (default 5s).
 	IndexMaxLag time.Duration
+	// Collectors are more metrics to serve on /metrics (e.g. the retention
+	// sweeper's).
+	Collectors []prometheus.Collector
 
 	Edge EdgeConfig
 }
@@ -121,6 +124,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry(), drainStart: make(chan struct{})}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.registerIndexMetrics()
+	s.registry.MustRegister(cfg.Collectors...)
 	s.conns = netlimit.New(netlimit.Limits{PerAddr: e.MaxConnsPerAddr, Total: e.MaxConns, Exempt: e.TrustedProxies.Trusts}, s.registry)
 	lookups, err := s.lookupLimits(cfg)
 	if err != nil {

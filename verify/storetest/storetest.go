@@ -66,6 +66,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("Preferences", func(t *testing.T) { t.Parallel(); testPreferences(t, newStore(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { t.Parallel(); testSigningKeys(t, newStore(t)) })
 	t.Run("SigningKeysConcurrent", func(t *testing.T) { t.Parallel(); testSigningKeysConcurrent(t, newStore(t)) })
+	t.Run("PruneCalls", func(t *testing.T) { t.Parallel(); testPruneCalls(t, withHarness(t)) })
 	t.Run("CanceledContext", func(t *testing.T) { t.Parallel(); testCanceled(t, newStore(t)) })
 }
 
@@ -169,6 +170,10 @@ func testCanceled(t *testing.T, s verify.Store) {
 			return err
 		}(),
 		"RotateSigningKey": s.RotateSigningKey(ctx, "", key("k1", base), base, base, ev("signing_key.rotate")),
+		"PruneCalls": func() error {
+			_, err := s.PruneCalls(ctx, base, 10, ev("call.prune"))
+			return err
+		}(),
 	}
 	for name, err := range calls {
 		if !errors.Is(err, context.Canceled) {

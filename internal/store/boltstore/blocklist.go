@@ -12,6 +12,7 @@ import (
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/phone"
 )
 
@@ -19,9 +20,9 @@ var bOfficial = []byte("blocklist/official")
 
 // BlocklistStore is blocklist.Store on bbolt.
 type BlocklistStore struct {
-	db           *bolt.DB
-	pseudonymKey []byte
-	retain       int
+	db         *bolt.DB
+	pseudonyms hmackeys.Ring
+	retain     int
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
@@ -39,6 +40,11 @@ type BlocklistOptions struct {
 	// correctness: at about 100 bytes a change the default costs some 10 MB
 	// and covers an import of 100,000 rows.
 	ChangeLogRetain int
+
+	// PseudonymKeys, when it has keys, replaces PseudonymKey with a ring:
+	// the first key writes, and a reporter's pseudonym under any of them is
+	// the same reporter, so that the key can rotate (see reporterKeys).
+	PseudonymKeys hmackeys.Ring
 }
 
 // DefaultChangeLogRetain is the change log's default retention.
@@ -49,8 +55,15 @@ const MinPseudonymKey = 32
 
 // NewBlocklistStore creates the buckets it needs in db.
 func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, error) {
-	if len(opt.PseudonymKey) < MinPseudonymKey {
-		return nil, fmt.Errorf("blocklist store: the pseudonym key has %d bytes, want at least %d", len(opt.PseudonymKey), MinPseudonymKey)
+	ring := opt.PseudonymKeys
+	if ring.Len() == 0 {
+		if len(opt.PseudonymKey) < MinPseudonymKey {
+			return nil, fmt.Errorf("blocklist store: the pseudonym key has %d bytes, want at least %d", len(opt.PseudonymKey), MinPseudonymKey)
+		}
+		var err error
+		if ring, err = hmackeys.New(opt.PseudonymKey); err != nil {
+			return nil, fmt.Errorf("blocklist store: %w", err)
+		}
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bOfficial, bEntries, bEntryIDs, bEntryCounts, bChanges,
@@ -59,7 +72,7 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 				return err
 			}
 		}
-		return nil
+		return initReportRetention(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create blocklist buckets: %w", err)
@@ -70,7 +83,7 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 	if opt.ChangeLogRetain == 0 {
 		opt.ChangeLogRetain = DefaultChangeLogRetain
 	}
-	return &BlocklistStore{db: db, pseudonymKey: bytes.Clone(opt.PseudonymKey), retain: opt.ChangeLogRetain}, nil
+	return &BlocklistStore{db: db, pseudonyms: ring, retain: opt.ChangeLogRetain}, nil
 }
 
 type officialRecord struct {

@@ -3,8 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -20,27 +18,44 @@ import (
 )
 
 var (
-	bReports      = []byte("blocklist/reports")       // caller number -> reportGroupRecord
-	bReportRank   = []byte("blocklist/report_rank")   // status rank, ^count, caller number -> ""
-	bReporters    = []byte("blocklist/reporters")     // caller number 0x00 reporter key -> last report (ms)
-	bReportLog    = []byte("blocklist/report_log")    // report id -> reportRecord
-	bReporterDays = []byte("blocklist/reporter_days") // reporter key, UTC day -> reports that day
+	bReports    = []byte("blocklist/reports")     // caller number -> reportGroupRecord
+	bReportRank = []byte("blocklist/report_rank") // status rank, ^count, caller number -> ""
+	bReporters  = []byte("blocklist/reporters")   // caller number 0x00 reporter key -> last report (ms)
+	bReportLog  = []byte("blocklist/report_log")  // report id -> reportRecord
+	// bReporterDays counts each reporter's reports per UTC day, ordered by
+	// day so that PruneReports drops old days from the front.
+	bReporterDays = []byte("blocklist/reporter_days_by_day") // UTC day(4), reporter key -> reports that day
+	// bReporterDaysV1 is the layout before retention (reporter key, UTC
+	// day), moved into bReporterDays when a store is opened.
+	bReporterDaysV1 = []byte("blocklist/reporter_days")
+	// bReportsByLast orders the groups PruneReports may delete (OPEN and
+	// DISMISSED, never BLOCKED) by their last report.
+	bReportsByLast = []byte("blocklist/reports_by_last") // last report(8), caller number -> ""
 )
 
 const reporterKeyLen = 16
 
-// reporterKey is what the blocklist keeps of a reporting customer: an
-// HMAC-SHA256, under the server's pseudonym key, of the customer's store
+// reporterKeys are what the blocklist keeps of a reporting customer: an
+// HMAC-SHA256, under the server's pseudonym keys, of the customer's store
 // identity (vCustomerKey, the one place where a customer becomes a store
 // key). A plain digest of a phone number is reversed by trying every number
 // (a billion mobile numbers take seconds); without the key, the pseudonym
 // says nothing. Truncated to 128 bits, which keeps distinct reporters
 // distinct.
-func (s *BlocklistStore) reporterKey(n phone.Number) []byte {
-	h := hmac.New(sha256.New, s.pseudonymKey)
-	h.Write([]byte("callverify/blocklist/reporter\x00"))
-	h.Write(vCustomerKey(n))
-	return h.Sum(nil)[:reporterKeyLen]
+//
+// The first is the pseudonym written now; the others, under older keys of
+// the ring, are the same reporter. AddReport looks under all of them and
+// re-keys what it finds to the first, so a rotation keeps every reporter's
+// daily count and distinct reporters distinct, and the older keys can be
+// dropped once every reporter who matters has reported again (or the
+// retention has pruned what they wrote).
+func (s *BlocklistStore) reporterKeys(n phone.Number) [][]byte {
+	data := append([]byte("callverify/blocklist/reporter\x00"), vCustomerKey(n)...)
+	all := s.pseudonyms.All(data)
+	for i := range all {
+		all[i] = all[i][:reporterKeyLen]
+	}
+	return all
 }
 
 type reportGroupRecord struct {
@@ -100,10 +115,28 @@ func getGroup(tx *bolt.Tx, n phone.Number) (reportGroupRecord, bool, error) {
 	return g, true, nil
 }
 
+// dayKey is a reporter's counter of one UTC day (days since 1970).
+func dayKey(day uint32, reporter []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, day), reporter...)
+}
+
+// lastKey is a group's key in bReportsByLast.
+func lastKey(g reportGroupRecord) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, vTimeKey(g.Last)), g.Number...)
+}
+
 func putGroup(tx *bolt.Tx, old *reportGroupRecord, g reportGroupRecord) error {
-	rank := tx.Bucket(bReportRank)
+	rank, byLast := tx.Bucket(bReportRank), tx.Bucket(bReportsByLast)
 	if old != nil {
 		if err := rank.Delete(rankKey(*old)); err != nil {
+			return err
+		}
+		if err := byLast.Delete(lastKey(*old)); err != nil {
+			return err
+		}
+	}
+	if blocklist.ReportStatus(g.Status) != blocklist.ReportBlocked {
+		if err := byLast.Put(lastKey(g), nil); err != nil {
 			return err
 		}
 	}
@@ -122,34 +155,35 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 	if err := ctx.Err(); err != nil {
 		return blocklist.Report{}, blocklist.ReportedNumber{}, err
 	}
-	rk := s.reporterKey(reporter)
+	rks := s.reporterKeys(reporter)
+	rk := rks[0]
 	var grp blocklist.ReportedNumber
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		// The daily allowance: one counter per reporter and UTC day; older
-		// days of this reporter are dropped as we pass.
+		// The daily allowance: one counter per reporter and UTC day (old
+		// days go with the retention). Today's count under an older
+		// pseudonym key joins the current key's.
 		days := tx.Bucket(bReporterDays)
 		today := uint32(r.CreateTime.Unix() / 86400)
-		dayKey := binary.BigEndian.AppendUint32(append([]byte(nil), rk...), today)
-		var stale [][]byte
-		c := days.Cursor()
-		for k, _ := c.Seek(rk); k != nil && bytes.HasPrefix(k, rk); k, _ = c.Next() {
-			if !bytes.Equal(k, dayKey) {
-				stale = append(stale, append([]byte(nil), k...))
-			}
-		}
-		for _, k := range stale {
-			if err := days.Delete(k); err != nil {
-				return err
-			}
-		}
 		used := uint32(0)
-		if v := days.Get(dayKey); len(v) == 4 {
-			used = binary.BigEndian.Uint32(v)
+		var drop [][]byte
+		for i, p := range rks {
+			k := dayKey(today, p)
+			if v := days.Get(k); len(v) == 4 {
+				used += binary.BigEndian.Uint32(v)
+				if i > 0 {
+					drop = append(drop, k)
+				}
+			}
 		}
 		if lim.MaxPerDay > 0 && int(used) >= lim.MaxPerDay {
 			return fmt.Errorf("reporter made %d reports today: %w", used, fault.ErrResourceExhausted)
 		}
-		if err := days.Put(dayKey, binary.BigEndian.AppendUint32(nil, used+1)); err != nil {
+		for _, k := range drop {
+			if err := days.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := days.Put(dayKey(today, rk), binary.BigEndian.AppendUint32(nil, used+1)); err != nil {
 			return err
 		}
 
@@ -162,8 +196,20 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 			g = reportGroupRecord{Number: r.CallerNumber.String(), First: r.CreateTime, Status: int(blocklist.ReportOpen)}
 		}
 		reporters := tx.Bucket(bReporters)
-		repKey := append(append([]byte(r.CallerNumber.String()), 0), rk...)
-		if reporters.Get(repKey) == nil {
+		callerPrefix := append([]byte(r.CallerNumber.String()), 0)
+		repKey := append(bytes.Clone(callerPrefix), rk...)
+		seen := reporters.Get(repKey) != nil
+		for _, old := range rks[1:] {
+			// The same reporter under an older key: re-keyed below.
+			oldKey := append(bytes.Clone(callerPrefix), old...)
+			if reporters.Get(oldKey) != nil {
+				seen = true
+				if err := reporters.Delete(oldKey); err != nil {
+					return err
+				}
+			}
+		}
+		if !seen {
 			g.Distinct++
 		}
 		if err := reporters.Put(repKey, binary.BigEndian.AppendUint64(nil, uint64(r.CreateTime.UnixMilli()))); err != nil {

@@ -15,6 +15,7 @@ var (
 	vbCalls    = []byte("verify/calls")           // call id -> vCall
 	vbByCallee = []byte("verify/calls_by_callee") // customer key 0x00 expire(8) call id -> ""
 	vbByCaller = []byte("verify/calls_by_caller") // E.164 caller 0x00 expire(8) call id -> "", live calls only
+	vbByExpiry = []byte("verify/calls_by_expiry") // expire(8) call id -> "", every call, for PruneCalls
 	vbDevices  = []byte("verify/devices")         // customer key 0x00 device id -> vDevice
 	vbPrefs    = []byte("verify/preferences")     // customer key -> vPrefs
 	vbKeys     = []byte("verify/signing_keys")    // kid -> vKey
@@ -40,8 +41,22 @@ var _ verify.Store = (*VerifyStore)(nil)
 func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
 		backfill := tx.Bucket(vbByCaller) == nil
-		for _, b := range [][]byte{vbCalls, vbByCallee, vbByCaller, vbDevices, vbPrefs, vbKeys, vbMeta} {
+		backfillExpiry := tx.Bucket(vbByExpiry) == nil
+		for _, b := range [][]byte{vbCalls, vbByCallee, vbByCaller, vbByExpiry, vbDevices, vbPrefs, vbKeys, vbMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if backfillExpiry {
+			// A store written before retention: index every call by its
+			// expiry, so that the sweeper finds the old ones too.
+			if err := tx.Bucket(vbCalls).ForEach(func(k, v []byte) error {
+				var r vCall
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("decode call %s: %w", k, err)
+				}
+				return tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil)
+			}); err != nil {
 				return err
 			}
 		}

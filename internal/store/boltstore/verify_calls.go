@@ -112,6 +112,13 @@ func vCallerIndexKey(r vCall) []byte {
 	return append(k, r.ID...)
 }
 
+// vExpiryIndexKey orders every call by its expire time, for PruneCalls. A
+// call's expire time never changes, so the key is written once.
+func vExpiryIndexKey(r vCall) []byte {
+	k := binary.BigEndian.AppendUint64(nil, vTimeKey(r.ExpireTime))
+	return append(k, r.ID...)
+}
+
 // vPlacesCalls reports whether n is, in tx, a registered official number
 // that places calls. The official numbers are the numbers domain's
 // (BlocklistStore); the calls domain reads them here so that stamping and
@@ -225,6 +232,9 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 			return err
 		}
 		if err := tx.Bucket(vbByCallee).Put(vCalleeIndexKey(r), nil); err != nil {
+			return err
+		}
+		if err := tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil); err != nil {
 			return err
 		}
 		if verify.State(r.State) == verify.StateActive {

@@ -54,3 +54,48 @@ func TestOpeningAnOlderStoreIndexesTheLiveCallsOfEachLine(t *testing.T) {
 		t.Fatalf("DeleteOfficialNumber ended %d calls (%v), want 2", ended, err)
 	}
 }
+
+// A store written before retention gets every call indexed by expiry when
+// it is opened, so the sweeper prunes the calls it already held.
+func TestOpeningAnOlderStoreIndexesEveryCallForPruning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bl, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := NewVerifyStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := phone.Number("+8657188881234")
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "x", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"old", "new"} {
+		expire := now.Add(time.Duration(i*30*24) * time.Hour)
+		c := verify.Call{ID: id, Caller: line, Callee: "+8613800138000", State: verify.StateActive, CreateTime: now, ExpireTime: expire}
+		if err := vs.CreateCall(ctx, c, audit.Event{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(vbByExpiry) }); err != nil {
+		t.Fatal(err)
+	}
+	if vs, err = NewVerifyStore(db); err != nil {
+		t.Fatal(err)
+	}
+	n, err := vs.PruneCalls(ctx, now.Add(7*24*time.Hour), 10, audit.Event{Action: "call.prune"})
+	if err != nil || n != 1 {
+		t.Fatalf("PruneCalls = %d, %v; want the 1 old call", n, err)
+	}
+	if _, err := vs.GetCall(ctx, "new"); err != nil {
+		t.Errorf("the newer call: %v", err)
+	}
+}
