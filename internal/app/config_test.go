@@ -88,8 +88,8 @@ var typedFlags = map[string]func(Config) any{
 var pairedWith = map[string][]string{
 	"request-timeout":    {"--http-write-timeout=24h"},
 	"http-write-timeout": {"--request-timeout=1ms"},
-	"redis-db":           {"--redis-addrs=127.0.0.1:6379"},
-	"redis-tls":          {"--redis-addrs=127.0.0.1:6379"},
+	"redis-db":           {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
+	"redis-tls":          {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
 }
 
 type valueCase struct {
@@ -309,7 +309,9 @@ func TestRedisSettings(t *testing.T) {
 		{"password file without addresses", nil, map[string]string{"CALLVERIFY_REDIS_PASSWORD_FILE": "pw"},
 			[]string{setting("redis-password-file"), "without --redis-addrs"}},
 	} {
-		cfg, err := ParseFlags("test", append([]string{"--dev"}, tc.args...), envOf(tc.env))
+		// With Redis a shared key-encryption key is required (see
+		// TestRedisRequiresASharedKEKFile); here it is given.
+		cfg, err := ParseFlags("test", append([]string{"--dev", "--kek-file=kek.key"}, tc.args...), envOf(tc.env))
 		if tc.want == nil {
 			if err != nil {
 				t.Errorf("%s: %v, want it accepted", tc.name, err)
@@ -330,7 +332,7 @@ func TestRedisSettings(t *testing.T) {
 
 func TestRedisConfigCarriesEverySetting(t *testing.T) {
 	t.Parallel()
-	cfg, err := ParseFlags("test", []string{"--dev", "--redis-addrs=s1:26379,s2:26379", "--redis-master-name=main",
+	cfg, err := ParseFlags("test", []string{"--dev", "--kek-file=kek.key", "--redis-addrs=s1:26379,s2:26379", "--redis-master-name=main",
 		"--redis-username=u", "--redis-password-file=pw", "--redis-db=4", "--redis-tls",
 		"--redis-tls-ca-file=ca.pem", "--redis-tls-server-name=redis.internal"}, noEnv)
 	if err != nil {
