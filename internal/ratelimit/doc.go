@@ -1,6 +1,6 @@
 // Package ratelimit is the rate limiter of anonymous requests: a small
-// interface, Limiter, with an in-memory token bucket per key now and room
-// for a shared one (Redis) that several instances consult.
+// interface, Limiter, with an in-memory token bucket per key here and a
+// shared one that several instances consult in redislimit (Redis, GCRA).
 //
 // It must never hold memory without bound, and never sweep on the request
 // path. A caller must treat a Limiter error as a refusal, never as leave to

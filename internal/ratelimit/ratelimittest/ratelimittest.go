@@ -1,5 +1,5 @@
 // Package ratelimittest is the contract every ratelimit.Limiter must keep:
-// the in-memory one now, a shared (Redis) one later. It uses no clock, so a
+// the in-memory one and the shared one on Redis (redislimit). It uses no clock, so a
 // limiter whose time is not injectable (a server's) passes it too.
 package ratelimittest
 
