@@ -64,10 +64,14 @@ type EdgeConfig struct {
 	// (default 100,000) and is swept while the server runs.
 	LookupLimiter    ratelimit.Limiter
 	LookupMaxClients int
-	// LookupGlobalRate and LookupGlobalBurst cap the anonymous lookups of
-	// all clients together on this instance (default 100/s, burst 200).
-	LookupGlobalRate  rate.Limit
-	LookupGlobalBurst int
+	// LookupGlobalLimiter caps the anonymous lookups of all clients
+	// together, asked with one key for everyone. A shared one (Redis) makes
+	// it one cap for every instance, so N instances do not allow N times
+	// the rate. When nil, an in-memory one with LookupGlobalRate and
+	// LookupGlobalBurst (default 100/s, burst 200) caps this instance alone.
+	LookupGlobalLimiter ratelimit.Limiter
+	LookupGlobalRate    rate.Limit
+	LookupGlobalBurst   int
 	// Now is the limiters' clock (time.Now when nil).
 	Now func() time.Time
 }

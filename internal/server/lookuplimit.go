@@ -17,7 +17,8 @@ import (
 )
 
 // lookupLimits bound anonymous LookupNumber: a bucket per client (an IPv6
-// client by its /64) and one for the whole instance.
+// client by its /64) and one for all clients together (of this instance,
+// or of every instance when the limiter is shared).
 type lookupLimits struct {
 	perClient ratelimit.Limiter
 	global    ratelimit.Limiter
@@ -26,7 +27,7 @@ type lookupLimits struct {
 	log       *slog.Logger
 }
 
-// globalKey is the one key of the instance-wide bucket.
+// globalKey is the one key of the bucket of all clients.
 const globalKey = "all"
 
 // lookupLimits builds the limiters, the metrics that show them, and the
@@ -54,12 +55,16 @@ func (s *Server) lookupLimits(cfg Config) (*lookupLimits, error) {
 			}, func() float64 { return float64(mem.Evicted()) }),
 		)
 	}
-	// The instance-wide bucket has one key, so it needs no sweeping.
-	global, err := ratelimit.NewMemory(ratelimit.MemoryConfig{
-		Rate: e.LookupGlobalRate, Burst: e.LookupGlobalBurst, MaxKeys: 1, Now: e.Now,
-	})
-	if err != nil {
-		return nil, err
+	global := e.LookupGlobalLimiter
+	if global == nil {
+		// The instance-wide bucket has one key, so it needs no sweeping.
+		mem, err := ratelimit.NewMemory(ratelimit.MemoryConfig{
+			Rate: e.LookupGlobalRate, Burst: e.LookupGlobalBurst, MaxKeys: 1, Now: e.Now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		global = mem
 	}
 	l := &lookupLimits{
 		perClient: perClient,
@@ -68,7 +73,7 @@ func (s *Server) lookupLimits(cfg Config) (*lookupLimits, error) {
 		log:       cfg.Logger,
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callverify_lookup_refused_total",
-			Help: "Anonymous lookups refused, by reason: client (its own limit), global (the instance's), error (the limiter failed).",
+			Help: "Anonymous lookups refused, by reason: client (its own limit), global (the cap of all clients), error (the limiter failed).",
 		}, []string{"reason"}),
 	}
 	for _, r := range []string{"client", "global", "error"} {
@@ -88,7 +93,7 @@ func (l *lookupLimits) clientKey(ctx context.Context) string {
 	return "lookup:" + netlimit.Key(a)
 }
 
-// allow spends a token of the caller's bucket, then one of the instance's
+// allow spends a token of the caller's bucket, then one of all clients'
 // (a caller refused by its own limit spends nothing of the shared one).
 // A limiter that fails refuses: anonymous lookups are never unlimited.
 func (l *lookupLimits) allow(ctx context.Context) error {
