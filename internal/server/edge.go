@@ -58,14 +58,15 @@ type EdgeConfig struct {
 	GRPCKeepaliveMinTime     time.Duration
 	GRPCMaxConcurrentStreams uint32
 
-	// LookupLimiter limits anonymous LookupNumber per client (a shared one,
-	// Redis, may be given; its owner sweeps it). When nil, an in-memory one
-	// with LookupRate and LookupBurst holds at most LookupMaxClients keys
-	// (default 100,000) and is swept while the server runs.
+	// LookupLimiter limits anonymous LookupNumber per client; a shared one
+	// (redislimit, on Redis) makes it one limit for every instance. When
+	// nil, an in-memory one with LookupRate and LookupBurst holds at most
+	// LookupMaxClients keys (default 100,000) and is swept while the server
+	// runs.
 	LookupLimiter    ratelimit.Limiter
 	LookupMaxClients int
 	// LookupGlobalLimiter caps the anonymous lookups of all clients
-	// together, asked with one key for everyone. A shared one (Redis) makes
+	// together, asked with one key for everyone. A shared one (redislimit) makes
 	// it one cap for every instance, so N instances do not allow N times
 	// the rate. When nil, an in-memory one with LookupGlobalRate and
 	// LookupGlobalBurst (default 100/s, burst 200) caps this instance alone.

@@ -1,6 +1,6 @@
 // Package ratelimittest is the contract every ratelimit.Limiter must keep:
-// the in-memory one and the shared one on Redis (redislimit). It uses no clock, so a
-// limiter whose time is not injectable (a server's) passes it too.
+// the in-memory one and the shared one on Redis (redislimit). It uses no
+// clock, so a limiter whose time is not injectable (Redis's) passes it too.
 package ratelimittest
 
 import (
