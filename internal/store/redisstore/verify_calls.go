@@ -225,6 +225,7 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 // An id recorded for another shard is taken.
 func (s *VerifyStore) claimCallShard(ctx context.Context, c verify.Call, shard int) error {
 	k := s.keys.callShard(c.ID)
+	keepUntil := c.ExpireTime.Add(s.retention)
 	ok, err := s.rdb.SetNX(ctx, k, shard, 0).Result()
 	if err != nil {
 		return redisErr(ctx, "record the call's shard", err)
@@ -237,8 +238,11 @@ func (s *VerifyStore) claimCallShard(ctx context.Context, c verify.Call, shard i
 		if cur != shard {
 			return fault.ErrAlreadyExists
 		}
+		// The same shard: the shard's script decides whether the id is
+		// taken. The record must live as long as the call.
+		return redisErr(ctx, "record the call's shard", s.rdb.Do(ctx, "PEXPIREAT", k, keepUntil.UnixMilli(), "GT").Err())
 	}
-	return redisErr(ctx, "record the call's shard", s.rdb.PExpireAt(ctx, k, c.ExpireTime.Add(s.retention)).Err())
+	return redisErr(ctx, "record the call's shard", s.rdb.PExpireAt(ctx, k, keepUntil).Err())
 }
 
 // GetCall implements verify.Store.
