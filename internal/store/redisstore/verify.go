@@ -42,6 +42,10 @@ type VerifyStore struct {
 	ring      hmackeys.Ring
 	seal      sealer
 	retention time.Duration
+
+	// stamped, when set (by tests), runs in CreateCall between storing
+	// the call and reading the caller's record again.
+	stamped func()
 }
 
 var _ verify.Store = (*VerifyStore)(nil)

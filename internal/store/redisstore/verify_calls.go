@@ -204,6 +204,9 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 	if status == "exists" {
 		return fault.ErrAlreadyExists
 	}
+	if s.stamped != nil {
+		s.stamped()
+	}
 	after, err := s.readOfficial(context.WithoutCancel(ctx), c.Caller)
 	if err != nil {
 		return err
