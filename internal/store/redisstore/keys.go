@@ -92,7 +92,24 @@ type customer struct {
 // HMAC-SHA256 under the ring's writing key, 128 bits of it in hex; the
 // first 16 bits select the shard.
 func (k keyspace) customerOf(ring hmackeys.Ring, n phone.Number) customer {
-	sum := ring.Sum([]byte("callverify customer:" + n.String()))
+	return k.customerFromSum(ring.Sum(customerHMACInput(n)))
+}
+
+// customersOf is the customer under every key of the ring, the writing
+// key's first: what a read tries, so that what an older key wrote is
+// still found after a rotation.
+func (k keyspace) customersOf(ring hmackeys.Ring, n phone.Number) []customer {
+	sums := ring.All(customerHMACInput(n))
+	out := make([]customer, len(sums))
+	for i, sum := range sums {
+		out[i] = k.customerFromSum(sum)
+	}
+	return out
+}
+
+func customerHMACInput(n phone.Number) []byte { return []byte("callverify customer:" + n.String()) }
+
+func (k keyspace) customerFromSum(sum []byte) customer {
 	return customer{
 		mac:   hex.EncodeToString(sum[:16]),
 		shard: (int(sum[0])<<8 | int(sum[1])) % k.shards,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -268,7 +269,8 @@ func (s *VerifyStore) GetCall(ctx context.Context, id string) (verify.Call, erro
 }
 
 // ListCallsTo implements verify.Store: one read-only script on the
-// callee's shard.
+// callee's shard (one per key of the HMAC ring: after a rotation, the
+// calls stamped under an older key are in that key's shard).
 func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]verify.Call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -276,23 +278,33 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 	if limit <= 0 {
 		return nil, nil
 	}
-	cust := s.keys.customerOf(s.ring, callee)
-	v, err := scriptListCallsTo.Run(ctx, s.rdb, []string{s.keys.callee(cust)}, ms(after), limit, s.keys.call(cust.shard, "")).Slice()
-	if err != nil {
-		return nil, redisErr(ctx, "list calls", err)
-	}
-	out := make([]verify.Call, 0, len(v))
-	for _, item := range v {
-		pair, _ := item.([]any)
-		if len(pair) != 2 {
-			return nil, fmt.Errorf("list calls: unexpected reply %v", item)
-		}
-		id, _ := pair[0].(string)
-		c, err := s.decodeCall(id, fields(pair[1]))
+	var out []verify.Call
+	for _, cust := range s.keys.customersOf(s.ring, callee) {
+		v, err := scriptListCallsTo.Run(ctx, s.rdb, []string{s.keys.callee(cust)}, ms(after), limit, s.keys.call(cust.shard, "")).Slice()
 		if err != nil {
-			return nil, err
+			return nil, redisErr(ctx, "list calls", err)
 		}
-		out = append(out, c)
+		for _, item := range v {
+			pair, _ := item.([]any)
+			if len(pair) != 2 {
+				return nil, fmt.Errorf("list calls: unexpected reply %v", item)
+			}
+			id, _ := pair[0].(string)
+			c, err := s.decodeCall(id, fields(pair[1]))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].ExpireTime.Equal(out[j].ExpireTime) {
+			return out[i].ExpireTime.After(out[j].ExpireTime)
+		}
+		return out[i].ID > out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }

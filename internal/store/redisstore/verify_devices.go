@@ -43,8 +43,19 @@ func (s *VerifyStore) CreateDevice(ctx context.Context, d verify.Device, limit i
 	if err != nil {
 		return err
 	}
-	cust := s.keys.customerOf(s.ring, d.Customer)
-	status, err := scriptCreateDevice.Run(ctx, s.rdb, []string{s.keys.devices(cust), s.keys.audit(cust.shard)}, d.ID, v, limit, e).Text()
+	custs := s.keys.customersOf(s.ring, d.Customer)
+	cust := custs[0]
+	// Devices enrolled under an older HMAC key count against the limit
+	// too; they are in other shards, so they are counted before the
+	// script (a rotation is rare, and its count only shrinks).
+	for _, old := range custs[1:] {
+		n, err := s.rdb.HLen(ctx, s.keys.devices(old)).Result()
+		if err != nil {
+			return redisErr(ctx, "count devices", err)
+		}
+		limit -= int(n)
+	}
+	status, err := scriptCreateDevice.Run(ctx, s.rdb, []string{s.keys.devices(cust), s.keys.audit(cust.shard)}, d.ID, v, max(limit, 0), e).Text()
 	if err != nil {
 		return redisErr(ctx, "create device", err)
 	}
@@ -62,15 +73,17 @@ func (s *VerifyStore) GetDevice(ctx context.Context, customer phone.Number, id s
 	if err := ctx.Err(); err != nil {
 		return verify.Device{}, err
 	}
-	cust := s.keys.customerOf(s.ring, customer)
-	v, err := s.rdb.HGet(ctx, s.keys.devices(cust), id).Result()
-	if isNil(err) {
-		return verify.Device{}, fault.ErrNotFound
+	for _, cust := range s.keys.customersOf(s.ring, customer) {
+		v, err := s.rdb.HGet(ctx, s.keys.devices(cust), id).Result()
+		if isNil(err) {
+			continue
+		}
+		if err != nil {
+			return verify.Device{}, redisErr(ctx, "get device", err)
+		}
+		return decodeDevice(customer, id, v)
 	}
-	if err != nil {
-		return verify.Device{}, redisErr(ctx, "get device", err)
-	}
-	return decodeDevice(customer, id, v)
+	return verify.Device{}, fault.ErrNotFound
 }
 
 // ListDevices implements verify.Store.
@@ -78,18 +91,24 @@ func (s *VerifyStore) ListDevices(ctx context.Context, customer phone.Number) ([
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cust := s.keys.customerOf(s.ring, customer)
-	h, err := s.rdb.HGetAll(ctx, s.keys.devices(cust)).Result()
-	if err != nil {
-		return nil, redisErr(ctx, "list devices", err)
-	}
 	var out []verify.Device
-	for id, v := range h {
-		d, err := decodeDevice(customer, id, v)
+	seen := map[string]bool{}
+	for _, cust := range s.keys.customersOf(s.ring, customer) {
+		h, err := s.rdb.HGetAll(ctx, s.keys.devices(cust)).Result()
 		if err != nil {
-			return nil, err
+			return nil, redisErr(ctx, "list devices", err)
 		}
-		out = append(out, d)
+		for id, v := range h {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			d, err := decodeDevice(customer, id, v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreateTime.Equal(out[j].CreateTime) {
@@ -100,7 +119,8 @@ func (s *VerifyStore) ListDevices(ctx context.Context, customer phone.Number) ([
 	return out, nil
 }
 
-// DeleteDevice implements verify.Store.
+// DeleteDevice implements verify.Store: one script on the shard of the
+// HMAC key the device was enrolled under.
 func (s *VerifyStore) DeleteDevice(ctx context.Context, customer phone.Number, id string, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -109,35 +129,39 @@ func (s *VerifyStore) DeleteDevice(ctx context.Context, customer phone.Number, i
 	if err != nil {
 		return err
 	}
-	cust := s.keys.customerOf(s.ring, customer)
-	status, err := scriptDeleteDevice.Run(ctx, s.rdb, []string{s.keys.devices(cust), s.keys.audit(cust.shard)}, id, e).Text()
-	if err != nil {
-		return redisErr(ctx, "delete device", err)
+	for _, cust := range s.keys.customersOf(s.ring, customer) {
+		status, err := scriptDeleteDevice.Run(ctx, s.rdb, []string{s.keys.devices(cust), s.keys.audit(cust.shard)}, id, e).Text()
+		if err != nil {
+			return redisErr(ctx, "delete device", err)
+		}
+		if status != "notfound" {
+			return nil
+		}
 	}
-	if status == "notfound" {
-		return fault.ErrNotFound
-	}
-	return nil
+	return fault.ErrNotFound
 }
 
-// GetPreferences implements verify.Store.
+// GetPreferences implements verify.Store: the writing key's first, then
+// what an older key wrote.
 func (s *VerifyStore) GetPreferences(ctx context.Context, customer phone.Number) (verify.Preferences, error) {
 	if err := ctx.Err(); err != nil {
 		return verify.Preferences{}, err
 	}
-	cust := s.keys.customerOf(s.ring, customer)
-	h, err := s.rdb.HGetAll(ctx, s.keys.prefs(cust)).Result()
-	if err != nil {
-		return verify.Preferences{}, redisErr(ctx, "get preferences", err)
+	for _, cust := range s.keys.customersOf(s.ring, customer) {
+		h, err := s.rdb.HGetAll(ctx, s.keys.prefs(cust)).Result()
+		if err != nil {
+			return verify.Preferences{}, redisErr(ctx, "get preferences", err)
+		}
+		if len(h) == 0 {
+			continue
+		}
+		t, err := parseTime(h["ut"])
+		if err != nil {
+			return verify.Preferences{}, fmt.Errorf("decode preferences: %w", err)
+		}
+		return verify.Preferences{MarketingCallsAllowed: h["marketing"] == "1", UpdateTime: t}, nil
 	}
-	if len(h) == 0 {
-		return verify.Preferences{}, fault.ErrNotFound
-	}
-	t, err := parseTime(h["ut"])
-	if err != nil {
-		return verify.Preferences{}, fmt.Errorf("decode preferences: %w", err)
-	}
-	return verify.Preferences{MarketingCallsAllowed: h["marketing"] == "1", UpdateTime: t}, nil
+	return verify.Preferences{}, fault.ErrNotFound
 }
 
 // PutPreferences implements verify.Store.
