@@ -147,7 +147,7 @@ func (k keyspace) parseEventID(s string) (eventID, bool) {
 	return eventID{id, n}, true
 }
 
-// auditBatch is how many entries one XREVRANGE of a partition reads.
+// auditBatch is the most entries one XREVRANGE of a partition reads.
 const auditBatch = 64
 
 // partitionReader walks one partition's stream backwards from a bound.
@@ -187,10 +187,13 @@ func (s *AuditStore) ListAuditEvents(ctx context.Context, f audit.Filter, limit 
 			}
 		}
 	}
+	// A page needs at most limit+1 entries of any one partition (more
+	// only when the filter passes over some).
+	batch := int64(min(limit+1, auditBatch))
 	var out []audit.Event
 	var lastID string
 	for {
-		if err := s.fill(ctx, readers); err != nil {
+		if err := s.fill(ctx, readers, batch); err != nil {
 			return nil, "", err
 		}
 		// The newest head among the partitions.
@@ -227,7 +230,7 @@ func (s *AuditStore) ListAuditEvents(ctx context.Context, f audit.Filter, limit 
 
 // fill reads the next batch of every partition whose buffer is empty, in
 // one pipeline.
-func (s *AuditStore) fill(ctx context.Context, readers []*partitionReader) error {
+func (s *AuditStore) fill(ctx context.Context, readers []*partitionReader, batch int64) error {
 	var need []*partitionReader
 	for _, r := range readers {
 		if len(r.buf) == 0 && !r.done {
@@ -240,7 +243,7 @@ func (s *AuditStore) fill(ctx context.Context, readers []*partitionReader) error
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.XMessageSliceCmd, len(need))
 	for i, r := range need {
-		cmds[i] = pipe.XRevRangeN(ctx, s.keys.audit(r.partition), r.end, "-", auditBatch)
+		cmds[i] = pipe.XRevRangeN(ctx, s.keys.audit(r.partition), r.end, "-", batch)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return redisErr(ctx, "list audit events", err)
@@ -248,7 +251,7 @@ func (s *AuditStore) fill(ctx context.Context, readers []*partitionReader) error
 	for i, r := range need {
 		msgs := cmds[i].Val()
 		r.buf = msgs
-		if len(msgs) < auditBatch {
+		if int64(len(msgs)) < batch {
 			r.done = true
 		}
 		if len(msgs) > 0 {
