@@ -187,9 +187,12 @@ func (s *AuditStore) ListAuditEvents(ctx context.Context, f audit.Filter, limit 
 			}
 		}
 	}
-	// A page needs at most limit+1 entries of any one partition (more
-	// only when the filter passes over some).
-	batch := int64(min(limit+1, auditBatch))
+	// Without a filter, a page needs at most limit+1 entries of any one
+	// partition; with one, it may pass over many.
+	batch := int64(auditBatch)
+	if f == (audit.Filter{}) {
+		batch = int64(min(limit+1, auditBatch))
+	}
 	var out []audit.Event
 	var lastID string
 	for {
