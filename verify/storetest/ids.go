@@ -59,3 +59,32 @@ func testNewCallID(t *testing.T, s verify.Store) {
 	_, err := s.GetCall(ctx, s.NewCallID(alice))
 	wantKind(t, "GetCall of a fresh id", err, fault.ErrNotFound)
 }
+
+// testTakenIDFromAnotherLine: a stamp refused because its id is taken
+// leaves nothing that finds the existing call from the refused stamp's
+// line: that line lists no call and ending its calls ends none.
+func testTakenIDFromAnotherLine(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.Store
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
+	must(t, "CreateCall", s.CreateCall(ctx, call("c1", alice, base), ev("call.stamp")))
+	dup := from(call("c1", alice, base.Add(time.Hour)), line2)
+	wantKind(t, "CreateCall with a taken id", s.CreateCall(ctx, dup, ev("call.stamp")), fault.ErrAlreadyExists)
+	now := base.Add(-time.Minute)
+	if live, _, err := s.ListCallsFrom(ctx, line2, now, "", 10); err != nil || len(live) != 0 {
+		t.Fatalf("the refused stamp's line lists %v (%v), want none", ids(live), err)
+	}
+	n, err := s.EndCallsFrom(ctx, line2, now, ev("call.end_by_caller"))
+	must(t, "EndCallsFrom", err)
+	if n != 0 {
+		t.Fatalf("ending the refused stamp's line ended %d calls, want 0", n)
+	}
+	c, err := s.GetCall(ctx, "c1")
+	must(t, "GetCall", err)
+	if c.State != verify.StateActive || c.Caller != hotline || !c.ExpireTime.Equal(base) {
+		t.Fatalf("the existing call after a refused stamp of its id: %+v", c)
+	}
+	if live, _, err := s.ListCallsFrom(ctx, hotline, now, "", 10); err != nil || !reflect.DeepEqual(ids(live), []string{"c1"}) {
+		t.Fatalf("its own line lists %v (%v), want [c1]", ids(live), err)
+	}
+}

@@ -198,7 +198,7 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 	status, err := scriptCreateCall.Run(ctx, s.rdb,
 		[]string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard)},
 		c.ID, d, c.CreateBy, int(c.State), c.WrongAttempts, c.LastCodeStep, formatTime(c.ConfirmTime),
-		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e).Text()
+		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String()).Text()
 	if err != nil {
 		return redisErr(ctx, "create call", err)
 	}
@@ -380,7 +380,9 @@ func (s *VerifyStore) ListCallsFrom(ctx context.Context, caller phone.Number, no
 		}
 		for i, id := range ids {
 			c, ok := calls[id]
-			if !ok || c.State != verify.StateActive || !now.Before(c.ExpireTime) {
+			// Not stored (yet), not live, or another line's call under
+			// an id a refused stamp tried to take.
+			if !ok || c.Caller != caller || c.State != verify.StateActive || !now.Before(c.ExpireTime) {
 				continue
 			}
 			if len(out) == limit {
@@ -524,7 +526,7 @@ func (s *VerifyStore) endLine(ctx context.Context, caller phone.Number, at time.
 		for i, id := range ids {
 			keys[i] = s.keys.call(n, id)
 		}
-		res, err := scriptEndCalls.Run(ctx, s.rdb, keys, atMS, formatTime(at)).Int64Slice()
+		res, err := scriptEndCalls.Run(ctx, s.rdb, keys, atMS, formatTime(at), caller.String()).Int64Slice()
 		if err != nil {
 			return 0, redisErr(ctx, "end calls", err)
 		}

@@ -14,17 +14,18 @@ import "github.com/redis/go-redis/v9"
 //	et   when it ended ("" not ended)
 //	ex   its expiry, Unix ms (the index score)
 //	gen  its caller's official record's gen when stamped
+//	cr   its caller (an official number, plain), for the line's scripts
 //
 // Scripts return a status string first; the call's fields (HGETALL) follow
 // where the caller needs the call as it is after.
 
 // scriptCreateCall: KEYS call, callee index, audit stream. ARGV id, d, by,
 // st, wr, ls, ct, ex, gen, keep-until ms (expiry + retention), index floor
-// ms (older index entries point at calls gone by their TTL), event.
+// ms (older index entries point at calls gone by their TTL), event, caller.
 var scriptCreateCall = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'by', ARGV[3], 'st', ARGV[4], 'wr', ARGV[5], 'ls', ARGV[6],
-  'ct', ARGV[7], 'et', '', 'ex', ARGV[8], 'gen', ARGV[9])
+  'ct', ARGV[7], 'et', '', 'ex', ARGV[8], 'gen', ARGV[9], 'cr', ARGV[13])
 redis.call('PEXPIREAT', KEYS[1], ARGV[10])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[11])
 redis.call('ZADD', KEYS[2], ARGV[8], ARGV[1])
@@ -49,14 +50,18 @@ end
 return {'ok', redis.call('HGETALL', KEYS[1])}
 `)
 
-// scriptEndCalls ends the live calls among KEYS (all of one shard). ARGV
-// at ms, at. It returns, per key, 1 ended, 0 not live (or expired), -1 gone.
+// scriptEndCalls ends the live calls among KEYS (all of one shard) that
+// are from the caller ARGV[3]. ARGV at ms, at, caller. It returns, per
+// key, 1 ended, 0 not live (or expired, or another line's call: a refused
+// stamp's entry with a taken id), -1 gone.
 var scriptEndCalls = redis.NewScript(`
 local out = {}
 for i, k in ipairs(KEYS) do
-  local v = redis.call('HMGET', k, 'st', 'ex')
+  local v = redis.call('HMGET', k, 'st', 'ex', 'cr')
   if not v[1] then
     out[i] = -1
+  elseif v[3] ~= ARGV[3] then
+    out[i] = 0
   elseif v[1] == '1' and tonumber(ARGV[1]) < tonumber(v[2]) then
     redis.call('HSET', k, 'st', '2', 'et', ARGV[2])
     out[i] = 1
@@ -79,7 +84,7 @@ return 'ok'
 // entries of calls gone by their TTL by now are dropped).
 var scriptAddToLine = redis.NewScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 return 'ok'
 `)
 
