@@ -136,7 +136,7 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 	// Whole seconds: the token's iat and exp are whole seconds, and the
 	// call must expire exactly when its token does.
 	now = now.Truncate(time.Second)
-	c.ID = newID()
+	c.ID = s.store.NewCallID(c.Callee)
 	c.OrigID = newUUID()
 	c.State = StateActive
 	c.CreateTime = now

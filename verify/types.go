@@ -179,6 +179,11 @@ type Directory interface {
 // and deleting an official number can end its calls, each in one step.
 // Implementations must pass storetest.Run.
 type Store interface {
+	// NewCallID returns a fresh call id for a call to callee: 26 lower-case
+	// base32 characters (what wellFormedID accepts), at least 118 of its
+	// bits random. A sharded backend puts the callee's shard in it, so
+	// that GetCall finds the call from the id alone.
+	NewCallID(callee phone.Number) string
 	// CreateCall stores a new call and appends ev. It fails with
 	// fault.ErrFailedPrecondition when c.Caller is not, at that moment, a
 	// registered official number that places calls (OUTBOUND or BOTH), and

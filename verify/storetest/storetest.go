@@ -56,6 +56,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("CodesAreOneTime", func(t *testing.T) { t.Parallel(); testCodesOneTime(t, newStore(t)) })
 	t.Run("CodesAreOneTimeConcurrent", func(t *testing.T) { t.Parallel(); testCodesOneTimeConcurrent(t, newStore(t)) })
 	t.Run("MutationsAppendTheirEvents", func(t *testing.T) { t.Parallel(); testAuditEvents(t, withHarness(t)) })
+	t.Run("NewCallID", func(t *testing.T) { t.Parallel(); testNewCallID(t, newStore(t)) })
+	t.Run("TakenIDFromAnotherLine", func(t *testing.T) { t.Parallel(); testTakenIDFromAnotherLine(t, withHarness(t)) })
 	t.Run("Calls", func(t *testing.T) { t.Parallel(); testCalls(t, newStore(t)) })
 	t.Run("ListCallsTo", func(t *testing.T) { t.Parallel(); testListCallsTo(t, newStore(t)) })
 	t.Run("EndCall", func(t *testing.T) { t.Parallel(); testEndCall(t, newStore(t)) })

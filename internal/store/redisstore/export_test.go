@@ -1,0 +1,6 @@
+package redisstore
+
+// SetStampedHook makes f run in CreateCall between storing the call and
+// reading the caller's official record again: where a concurrent change
+// of the record lands in the race CreateCall must win.
+func SetStampedHook(s *VerifyStore, f func()) { s.stamped = f }

@@ -1,0 +1,624 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/verify"
+)
+
+// callData is the part of a call that never changes (the d field), decoupled
+// from verify.Call so that a rename there does not change what is stored.
+type callData struct {
+	Caller       string    `json:"caller"`
+	Customer     []byte    `json:"customer"` // sealed customerData
+	Reason       int       `json:"reason"`
+	ReasonText   string    `json:"reason_text,omitempty"`
+	OrderRef     string    `json:"order_ref,omitempty"`
+	AgentID      string    `json:"agent_id"`
+	AgentName    string    `json:"agent_name"`
+	DisplayName  string    `json:"display_name,omitempty"`
+	OrigID       string    `json:"origid"`
+	CreateTime   time.Time `json:"create_time"`
+	ExpireTime   time.Time `json:"expire_time"`
+	DeviceID     string    `json:"device_id,omitempty"`
+	SealedSecret []byte    `json:"sealed_secret"`
+}
+
+// customerData is what a call says of its customer, sealed.
+type customerData struct {
+	Callee     string `json:"callee"`
+	CustomerID string `json:"customer_id,omitempty"`
+}
+
+func aadCallCustomer(id string) []byte { return []byte("redis call customer:" + id) }
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// ms is t as the Unix milliseconds of index scores and script checks.
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// encodeCallData is the d field of c.
+func (s *VerifyStore) encodeCallData(c verify.Call) (string, error) {
+	cust, err := json.Marshal(customerData{Callee: c.Callee.String(), CustomerID: c.CustomerID})
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(callData{
+		Caller: c.Caller.String(), Customer: s.seal.seal(cust, aadCallCustomer(c.ID)), Reason: int(c.Reason),
+		ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentID: c.AgentID, AgentName: c.AgentName,
+		DisplayName: c.DisplayName, OrigID: c.OrigID, CreateTime: c.CreateTime.UTC(), ExpireTime: c.ExpireTime.UTC(),
+		DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
+	})
+	return string(b), err
+}
+
+// decodeCall reads call id from its hash fields.
+func (s *VerifyStore) decodeCall(id string, h map[string]string) (verify.Call, error) {
+	var d callData
+	if err := json.Unmarshal([]byte(h["d"]), &d); err != nil {
+		return verify.Call{}, fmt.Errorf("decode call %s: %w", id, err)
+	}
+	plain, err := s.seal.open(d.Customer, aadCallCustomer(id))
+	if err != nil {
+		return verify.Call{}, fmt.Errorf("call %s: %w", id, err)
+	}
+	var cust customerData
+	if err := json.Unmarshal(plain, &cust); err != nil {
+		return verify.Call{}, fmt.Errorf("decode call %s: %w", id, err)
+	}
+	c := verify.Call{
+		ID: id, Caller: phone.Number(d.Caller), Callee: phone.Number(cust.Callee), CustomerID: cust.CustomerID,
+		Reason: verify.Reason(d.Reason), ReasonText: d.ReasonText, OrderRef: d.OrderRef, AgentID: d.AgentID,
+		AgentName: d.AgentName, DisplayName: d.DisplayName, OrigID: d.OrigID, CreateBy: h["by"],
+		CreateTime: d.CreateTime, ExpireTime: d.ExpireTime, DeviceID: d.DeviceID, SealedSecret: d.SealedSecret,
+	}
+	st, err1 := strconv.Atoi(h["st"])
+	wr, err2 := strconv.Atoi(h["wr"])
+	ls, err3 := strconv.ParseInt(h["ls"], 10, 64)
+	ct, err4 := parseTime(h["ct"])
+	et, err5 := parseTime(h["et"])
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return verify.Call{}, fmt.Errorf("decode call %s: %w", id, err)
+	}
+	c.State, c.WrongAttempts, c.LastCodeStep, c.ConfirmTime, c.EndTime = verify.State(st), wr, ls, ct, et
+	return c, nil
+}
+
+// fields turns a script's HGETALL reply into a map.
+func fields(v any) map[string]string {
+	a, _ := v.([]any)
+	h := make(map[string]string, len(a)/2)
+	for i := 0; i+1 < len(a); i += 2 {
+		k, _ := a[i].(string)
+		v, _ := a[i+1].(string)
+		h[k] = v
+	}
+	return h
+}
+
+// reply splits a script's reply into its status and the call's fields.
+func reply(v any) (string, map[string]string) {
+	a, _ := v.([]any)
+	if len(a) == 0 {
+		return "", nil
+	}
+	status, _ := a[0].(string)
+	if len(a) < 2 {
+		return status, nil
+	}
+	return status, fields(a[1])
+}
+
+// officialRecord is what CreateCall reads of {P:dir}:official:<E164>, the
+// numbers domain's record (docs/redis.md): its direction and generation.
+type officialRecord struct {
+	exists      bool
+	placesCalls bool
+	gen         string
+}
+
+func (s *VerifyStore) readOfficial(ctx context.Context, n phone.Number) (officialRecord, error) {
+	v, err := s.rdb.HMGet(ctx, s.keys.official(n), "direction", "gen").Result()
+	if err != nil {
+		return officialRecord{}, redisErr(ctx, "read official number", err)
+	}
+	dir, _ := v[0].(string)
+	gen, _ := v[1].(string)
+	if v[0] == nil {
+		return officialRecord{}, nil
+	}
+	return officialRecord{exists: true, placesCalls: placesCalls(dir), gen: gen}, nil
+}
+
+// CreateCall implements verify.Store. The official number is in {P:dir},
+// the call in its callee's shard, so the check spans two slots
+// (docs/redis.md): read the caller's record (direction, gen); add the call
+// to the line's index in {P:dir}; store the call, carrying gen, with its
+// event in one script on the shard; read the record again. When it
+// changed or is gone meanwhile, the call is ended at once and the stamp
+// fails with fault.ErrFailedPrecondition: whoever changed the record ends
+// the line's calls from the index (EndLine), and this ends the one that
+// raced it. A call refused before the shard script leaves at most a
+// dangling index entry, which nothing counts.
+func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	off, err := s.readOfficial(ctx, c.Caller)
+	if err != nil {
+		return err
+	}
+	if !off.exists || !off.placesCalls {
+		return fault.ErrFailedPrecondition
+	}
+	cust := s.keys.customerOf(s.ring, c.Callee)
+	shard := cust.shard
+	if n, ok := s.keys.idShard(c.ID); ok {
+		if n != shard {
+			return fault.Invalid("call_id", "was not made for this callee (NewCallID)")
+		}
+	} else if err := s.claimCallShard(ctx, c, shard); err != nil {
+		return err
+	}
+	d, err := s.encodeCallData(c)
+	if err != nil {
+		return err
+	}
+	e, err := encodeEvent(ev)
+	if err != nil {
+		return err
+	}
+	keepUntil := c.ExpireTime.Add(s.retention)
+	if err := scriptAddToLine.Run(ctx, s.rdb, []string{s.keys.line(c.Caller)}, c.ID, ms(c.ExpireTime), ms(c.CreateTime.Add(-s.retention))).Err(); err != nil {
+		return redisErr(ctx, "index the call", err)
+	}
+	status, err := scriptCreateCall.Run(ctx, s.rdb,
+		[]string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard)},
+		c.ID, d, c.CreateBy, int(c.State), c.WrongAttempts, c.LastCodeStep, formatTime(c.ConfirmTime),
+		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String()).Text()
+	if err != nil {
+		return redisErr(ctx, "create call", err)
+	}
+	if status == "exists" {
+		return fault.ErrAlreadyExists
+	}
+	if s.stamped != nil {
+		s.stamped()
+	}
+	after, err := s.readOfficial(context.WithoutCancel(ctx), c.Caller)
+	if err != nil {
+		return err
+	}
+	if after.exists && after.placesCalls && after.gen == off.gen {
+		return nil
+	}
+	// The line was deleted or changed while the call was stored.
+	end := ev
+	end.Actor, end.Role, end.Action, end.Target = audit.System.Subject, audit.System.Role, "call.end", c.ID
+	end.Before, end.After = nil, map[string]any{"reason": "the caller's official number changed while the call was stamped"}
+	if _, err := s.endCall(context.WithoutCancel(ctx), shard, c.ID, "", c.CreateTime, &end); err != nil {
+		return err
+	}
+	return fault.ErrFailedPrecondition
+}
+
+// claimCallShard records the shard of a call id that does not carry it.
+// An id recorded for another shard is taken.
+func (s *VerifyStore) claimCallShard(ctx context.Context, c verify.Call, shard int) error {
+	k := s.keys.callShard(c.ID)
+	keepUntil := c.ExpireTime.Add(s.retention)
+	ok, err := s.rdb.SetNX(ctx, k, shard, 0).Result()
+	if err != nil {
+		return redisErr(ctx, "record the call's shard", err)
+	}
+	if !ok {
+		cur, err := s.rdb.Get(ctx, k).Int()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return redisErr(ctx, "record the call's shard", err)
+		}
+		if cur != shard {
+			return fault.ErrAlreadyExists
+		}
+		// The same shard: the shard's script decides whether the id is
+		// taken. The record must live as long as the call.
+		return redisErr(ctx, "record the call's shard", s.rdb.Do(ctx, "PEXPIREAT", k, keepUntil.UnixMilli(), "GT").Err())
+	}
+	return redisErr(ctx, "record the call's shard", s.rdb.PExpireAt(ctx, k, keepUntil).Err())
+}
+
+// GetCall implements verify.Store.
+func (s *VerifyStore) GetCall(ctx context.Context, id string) (verify.Call, error) {
+	if err := ctx.Err(); err != nil {
+		return verify.Call{}, err
+	}
+	shard, err := s.shardOf(ctx, id)
+	if err != nil {
+		return verify.Call{}, err
+	}
+	h, err := s.rdb.HGetAll(ctx, s.keys.call(shard, id)).Result()
+	if err != nil {
+		return verify.Call{}, redisErr(ctx, "get call", err)
+	}
+	if len(h) == 0 {
+		return verify.Call{}, fault.ErrNotFound
+	}
+	return s.decodeCall(id, h)
+}
+
+// ListCallsTo implements verify.Store: one read-only script on the
+// callee's shard (one per key of the HMAC ring: after a rotation, the
+// calls stamped under an older key are in that key's shard).
+func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]verify.Call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []verify.Call
+	for _, cust := range s.keys.customersOf(s.ring, callee) {
+		v, err := scriptListCallsTo.Run(ctx, s.rdb, []string{s.keys.callee(cust)}, ms(after), limit, s.keys.call(cust.shard, "")).Slice()
+		if err != nil {
+			return nil, redisErr(ctx, "list calls", err)
+		}
+		for _, item := range v {
+			pair, _ := item.([]any)
+			if len(pair) != 2 {
+				return nil, fmt.Errorf("list calls: unexpected reply %v", item)
+			}
+			id, _ := pair[0].(string)
+			c, err := s.decodeCall(id, fields(pair[1]))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].ExpireTime.Equal(out[j].ExpireTime) {
+			return out[i].ExpireTime.After(out[j].ExpireTime)
+		}
+		return out[i].ID > out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// lineCursor is a place in a line's index: after the entry of id with
+// score expire (Unix ms).
+type lineCursor struct {
+	expire int64
+	id     string
+}
+
+func (c lineCursor) String() string { return strconv.FormatInt(c.expire, 10) + "." + c.id }
+
+func parseLineCursor(s string) (lineCursor, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			n, err := strconv.ParseInt(s[:i], 10, 64)
+			if err != nil || i+1 == len(s) {
+				return lineCursor{}, false
+			}
+			return lineCursor{n, s[i+1:]}, true
+		}
+	}
+	return lineCursor{}, false
+}
+
+// lineBatch is how many index entries one read of a line takes.
+const lineBatch = 100
+
+// ListCallsFrom implements verify.Store: the line's index in {P:dir}, in
+// expiry order, each call read from its shard; entries whose call is not
+// live (ended, locked, or not stored: a stamp refused or in flight) are
+// passed over. The cursor is "<expiry ms>.<id>" of the last call listed.
+func (s *VerifyStore) ListCallsFrom(ctx context.Context, caller phone.Number, now time.Time, cursor string, limit int) ([]verify.Call, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	from := lineCursor{expire: now.UnixMilli(), id: ""}
+	if cursor != "" {
+		c, ok := parseLineCursor(cursor)
+		if !ok {
+			return nil, "", fault.Invalid("page_token", "is not a page token this service issued")
+		}
+		if c.expire > from.expire || (c.expire == from.expire && c.id > from.id) {
+			from = c
+		}
+	}
+	var out []verify.Call
+	var last lineCursor
+	key := s.keys.line(caller)
+	min := strconv.FormatInt(from.expire, 10)
+	if from.id == "" {
+		min = "(" + min
+	}
+	for offset := int64(0); ; offset += lineBatch {
+		zs, err := s.rdb.ZRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Min: min, Max: "+inf", Offset: offset, Count: lineBatch}).Result()
+		if err != nil {
+			return nil, "", redisErr(ctx, "list calls", err)
+		}
+		var ids []string
+		var scores []int64
+		for _, z := range zs {
+			id, _ := z.Member.(string)
+			score := int64(z.Score)
+			if score == from.expire && id <= from.id {
+				continue
+			}
+			ids, scores = append(ids, id), append(scores, score)
+		}
+		calls, err := s.getCalls(ctx, ids)
+		if err != nil {
+			return nil, "", err
+		}
+		for i, id := range ids {
+			c, ok := calls[id]
+			// Not stored (yet), not live, or another line's call under
+			// an id a refused stamp tried to take.
+			if !ok || c.Caller != caller || c.State != verify.StateActive || !now.Before(c.ExpireTime) {
+				continue
+			}
+			if len(out) == limit {
+				return out, last.String(), nil
+			}
+			out = append(out, c)
+			last = lineCursor{scores[i], id}
+		}
+		if len(zs) < lineBatch {
+			return out, "", nil
+		}
+	}
+}
+
+// getCalls reads calls by id across shards in one pipeline; ids with no
+// stored call are left out.
+func (s *VerifyStore) getCalls(ctx context.Context, ids []string) (map[string]verify.Call, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	shards, err := s.shardsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make(map[string]*redis.MapStringStringCmd, len(ids))
+	for _, id := range ids {
+		if n, ok := shards[id]; ok {
+			cmds[id] = pipe.HGetAll(ctx, s.keys.call(n, id))
+		}
+	}
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, redisErr(ctx, "get calls", err)
+	}
+	out := make(map[string]verify.Call, len(cmds))
+	for id, cmd := range cmds {
+		h := cmd.Val()
+		if len(h) == 0 {
+			continue
+		}
+		c, err := s.decodeCall(id, h)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = c
+	}
+	return out, nil
+}
+
+// endCall ends call id of shard when it is live at at, appending ev when
+// it did (nil: no event).
+func (s *VerifyStore) endCall(ctx context.Context, shard int, id, by string, at time.Time, ev *audit.Event) (verify.Call, error) {
+	e := ""
+	if ev != nil {
+		var err error
+		if e, err = encodeEvent(*ev); err != nil {
+			return verify.Call{}, err
+		}
+	}
+	v, err := scriptEndCall.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard)}, by, ms(at), formatTime(at), e).Result()
+	if err != nil {
+		return verify.Call{}, redisErr(ctx, "end call", err)
+	}
+	status, h := reply(v)
+	if status == "notfound" {
+		return verify.Call{}, fault.ErrNotFound
+	}
+	return s.decodeCall(id, h)
+}
+
+// EndCall implements verify.Store: the owner check, the end and its event
+// are one script on the call's shard.
+func (s *VerifyStore) EndCall(ctx context.Context, id, by string, at time.Time, ev audit.Event) (verify.Call, error) {
+	if err := ctx.Err(); err != nil {
+		return verify.Call{}, err
+	}
+	shard, err := s.shardOf(ctx, id)
+	if err != nil {
+		return verify.Call{}, err
+	}
+	return s.endCall(ctx, shard, id, by, at, &ev)
+}
+
+// EndLine ends every call from caller that is stored ACTIVE and not expired
+// at at, and returns how many. The numbers domain's store calls it when it
+// deletes (or changes) the official number caller, after the change: a
+// call stamped meanwhile carries the old gen and is ended by its own
+// CreateCall. It appends no event (the official number's change has its
+// own).
+func (s *VerifyStore) EndLine(ctx context.Context, caller phone.Number, at time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return s.endLine(ctx, caller, at, nil)
+}
+
+// EndCallsFrom implements verify.Store: the calls are in many shards, so
+// each shard's are ended by one script, then the line's index entries are
+// dropped and ev (with the count) appended by one script on {P:dir}. An
+// interrupted run leaves some calls ended and no event; running it again
+// ends the rest and records the step.
+func (s *VerifyStore) EndCallsFrom(ctx context.Context, caller phone.Number, at time.Time, ev audit.Event) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return s.endLine(ctx, caller, at, &ev)
+}
+
+func (s *VerifyStore) endLine(ctx context.Context, caller phone.Number, at time.Time, ev *audit.Event) (int, error) {
+	key := s.keys.line(caller)
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Min: "-inf", Max: "+inf"}).Result()
+	if err != nil {
+		return 0, redisErr(ctx, "list the line's calls", err)
+	}
+	atMS := at.UnixMilli()
+	var ids, done []string
+	for _, z := range zs {
+		id, _ := z.Member.(string)
+		if int64(z.Score) <= atMS {
+			done = append(done, id) // expired by then: nothing to end, ever
+		} else {
+			ids = append(ids, id)
+		}
+	}
+	shards, err := s.shardsOf(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	byShard := map[int][]string{}
+	for _, id := range ids {
+		if n, ok := shards[id]; ok {
+			byShard[n] = append(byShard[n], id)
+		}
+	}
+	ended := 0
+	for n, ids := range byShard {
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = s.keys.call(n, id)
+		}
+		res, err := scriptEndCalls.Run(ctx, s.rdb, keys, atMS, formatTime(at), caller.String()).Int64Slice()
+		if err != nil {
+			return 0, redisErr(ctx, "end calls", err)
+		}
+		for i, r := range res {
+			switch r {
+			case 1:
+				ended++
+				done = append(done, ids[i])
+			case 0:
+				done = append(done, ids[i])
+			}
+			// -1: not stored (yet): a stamp in flight ends its own call
+			// when it finds the line changed; leave its entry.
+		}
+	}
+	e := ""
+	if ev != nil {
+		withN := withCount(*ev, "ended_calls", ended)
+		if e, err = encodeEvent(withN); err != nil {
+			return 0, err
+		}
+	}
+	if e == "" && len(done) == 0 {
+		return ended, nil
+	}
+	args := append([]any{e}, toAny(done)...)
+	if err := scriptLineDone.Run(ctx, s.rdb, []string{key, s.keys.audit(partitionDir)}, args...).Err(); err != nil {
+		return 0, redisErr(ctx, "end calls", err)
+	}
+	return ended, nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// withCount returns ev with After[key] = n, leaving the caller's map alone.
+func withCount(ev audit.Event, key string, n int) audit.Event {
+	after := make(map[string]any, len(ev.After)+1)
+	for k, v := range ev.After {
+		after[k] = v
+	}
+	after[key] = n
+	ev.After = after
+	return ev
+}
+
+// RecordCodeAttempt implements verify.Store: the checks, the use of the
+// code and its event (or the count of a wrong one, the lock and its
+// event) are one script on the call's shard.
+func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int64, limit int, now time.Time, lock, confirm audit.Event) (verify.Call, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return verify.Call{}, false, err
+	}
+	shard, err := s.shardOf(ctx, id)
+	if err != nil {
+		return verify.Call{}, false, err
+	}
+	le, err := encodeEvent(lock)
+	if err != nil {
+		return verify.Call{}, false, err
+	}
+	ce, err := encodeEvent(confirm)
+	if err != nil {
+		return verify.Call{}, false, err
+	}
+	v, err := scriptCodeAttempt.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard)},
+		step, limit, ms(now), formatTime(now), le, ce).Result()
+	if err != nil {
+		return verify.Call{}, false, redisErr(ctx, "record code attempt", err)
+	}
+	status, h := reply(v)
+	switch status {
+	case "notfound":
+		return verify.Call{}, false, fault.ErrNotFound
+	case "conflict":
+		return verify.Call{}, false, fault.ErrConflict
+	}
+	c, err := s.decodeCall(id, h)
+	return c, status == "match", err
+}
+
+// PruneCalls implements verify.Store. Redis deletes a call by itself when
+// its retention ends (the call's key has a TTL of its expiry plus
+// CallRetention), and the indexes drop what points at a deleted call (a
+// customer's index when a call is stamped to them, a line's as calls
+// expire or end, a call-shard record by its own TTL), so this is a no-op
+// that returns 0 and appends nothing: Redis's expiry is not audited.
+func (s *VerifyStore) PruneCalls(ctx context.Context, before time.Time, limit int, ev audit.Event) (int, error) {
+	return 0, ctx.Err()
+}
