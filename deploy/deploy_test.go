@@ -429,6 +429,34 @@ func TestSettingsAreTheServers(t *testing.T) {
 	if got := compose.Services["callverify"].Environment["CALLVERIFY_REDIS_ADDRS"]; got != "redis:6379" {
 		t.Errorf("compose.yaml: callverify's CALLVERIFY_REDIS_ADDRS = %q, want redis:6379", got)
 	}
+	// Each callverifyd service's environment, with what compose asks the
+	// user for (${VAR:?message}) filled in, passes the server's checks: an
+	// identity provider, not the development issuer, and a KEK from a file.
+	for _, svc := range []string{"callverify", "callverify-embedded"} {
+		env := compose.Services[svc].Environment
+		if env == nil {
+			t.Fatalf("compose.yaml has no service %s", svc)
+		}
+		cfg, err := app.ParseFlags("callverifyd", nil, func(k string) string {
+			if strings.HasPrefix(env[k], "${") {
+				return map[string]string{
+					"CALLVERIFY_AUTH_JWKS_URL": "https://idp.example.com/.well-known/jwks.json",
+					"CALLVERIFY_AUTH_ISSUER":   "https://idp.example.com/", "CALLVERIFY_AUTH_AUDIENCE": "callverify",
+				}[k]
+			}
+			return env[k]
+		})
+		if err != nil {
+			t.Errorf("compose.yaml: callverifyd would refuse the configuration of service %s: %v", svc, err)
+			continue
+		}
+		if cfg.Dev || cfg.AuthJWKSURL == "" || cfg.AuthIssuer == "" || cfg.AuthAudience == "" {
+			t.Errorf("compose.yaml: service %s does not take its identity provider from the environment", svc)
+		}
+		if cfg.KEKFile != "/run/secrets/kek" {
+			t.Errorf("compose.yaml: service %s reads its KEK from %q, want the secret /run/secrets/kek", svc, cfg.KEKFile)
+		}
+	}
 }
 
 // TestEmbeddedOverlayIsOneStatefulReplica: bbolt is one file on one
