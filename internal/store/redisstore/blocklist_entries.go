@@ -104,7 +104,7 @@ func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now
 }
 
 // getEntriesScript returns, for each pattern (or, with ARGV[3] = 'id',
-// each entry id), pattern, id, rev and body (” for none).
+// each entry id), pattern, id, rev and body (empty for none).
 var getEntriesScript = script(`
 local out = {'ok'}
 for i = 4, #ARGV do

@@ -12,8 +12,8 @@ import (
 )
 
 // importReadScript reads, for each row (pattern, expiry), the stored entry
-// (id, rev, body, ” for none) and the official number the row, active
-// at ARGV[3], would match (” for none).
+// (id, rev, body, empty for none) and the official number the row, active
+// at ARGV[3], would match (empty for none).
 var importReadScript = script(`
 local now = tonumber(ARGV[3])
 local out = {'ok'}
