@@ -29,7 +29,7 @@ return out
 `)
 
 // importWriteScript commits a batch the method planned from what
-// importReadScript said, if that is still so: each pattern's revision (” for
+// importReadScript said, if that is still so: each pattern's revision (empty for
 // none), each checked row's conflict ('1' or '0'), and that the new IDs
 // are free; otherwise it answers 'retry' having written nothing. Then it
 // writes the rows in order and appends the batch's event.

@@ -11,7 +11,7 @@ import (
 	"github.com/callverify/callverify/internal/fault"
 )
 
-// pageScript reads entries in pattern order after ARGV[3] (exclusive; ”
+// pageScript reads entries in pattern order after ARGV[3] (exclusive; empty
 // from the start) from the zset {P:dir}:entries, keeping those of category
 // ARGV[5] and source ARGV[6] ('0' for any), until it holds ARGV[4] or has
 // looked at ARGV[7] patterns. It answers
