@@ -98,6 +98,10 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 // Keys are built from ARGV[1] rather than passed: they all carry the hash
 // tag of KEYS[1], so they are in the slot the script runs on.
 //
+// A number a script concatenates goes through string.format('%d'): Lua's
+// own conversion (%.14g) would write a sequence of 10^14 or more with an
+// exponent.
+//
 // Entries live in hashes keyed by pattern (e:<pattern>: id, rev, c
 // category, s source, x expiry in Unix ms or 0, b the encoded entry), so
 // that the unique pattern, an import's upsert and the conflict checks are
@@ -143,7 +147,7 @@ local function put(p, id, b, c, s, x)
   redis.call('SET', k('id:' .. id), p)
   redis.call('ZADD', k('entries'), 0, p)
   redis.call('HINCRBY', k('counts'), c .. ':' .. s, 1)
-  redis.call('XADD', k('changes'), 'MAXLEN', RETAIN, seq .. '-0', 'o', 'p', 'id', id, 'rev', seq, 'b', b)
+  redis.call('XADD', k('changes'), 'MAXLEN', RETAIN, string.format('%d-0', seq), 'o', 'p', 'id', id, 'rev', seq, 'b', b)
   return seq
 end
 local function del(p, dropid)
@@ -154,7 +158,7 @@ local function del(p, dropid)
   redis.call('ZREM', k('entries'), p)
   if dropid then redis.call('DEL', k('id:' .. e[1])) end
   local seq = redis.call('INCR', k('seq'))
-  redis.call('XADD', k('changes'), 'MAXLEN', RETAIN, seq .. '-0', 'o', 'd', 'id', e[1], 'rev', e[2], 'b', e[5])
+  redis.call('XADD', k('changes'), 'MAXLEN', RETAIN, string.format('%d-0', seq), 'o', 'd', 'id', e[1], 'rev', e[2], 'b', e[5])
   return seq
 end
 -- fill puts values the script decided into an event marshalled with

@@ -330,7 +330,10 @@ if ARGV[6] == '1' then
   if (redis.call('HGET', k('e:' .. p), 'rev') or '') ~= ARGV[7] then return {'retry'} end
   if ARGV[8] == '1' then
     local o = entry_conflict(p, ARGV[14], tonumber(ARGV[15]))
-    if o then return {'conflict', id, p, o} end
+    if o then
+      if ARGV[7] == '' then id = '' end -- a new entry has no id yet
+      return {'conflict', id, p, o}
+    end
     if ARGV[7] == '' and redis.call('EXISTS', k('id:' .. id)) == 1 then return {'retry'} end
     out[2] = put(p, id, ARGV[11], ARGV[12], ARGV[13], ARGV[14])
   end
