@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -202,16 +200,6 @@ func (s *BlocklistStore) run(ctx context.Context, sc *redis.Script, args ...any)
 	return out, nil
 }
 
-// storeErr keeps the caller's own errors and makes any other an
-// Unavailable fault.
-func storeErr(err error) error {
-	var f *fault.Error
-	if errors.As(err, &f) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return fault.Unavailable(err)
-}
-
 var errBusy = fault.Wrap(fault.ErrUnavailable, "the blocklist is too busy; try again", errors.New("redis blocklist: what the step read kept changing"))
 
 func str(v any) string {
@@ -237,13 +225,6 @@ func num(v any) int64 {
 	return 0
 }
 
-// randomHex is n random bytes in hex: entry and report IDs, generations.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // placeholders stand for values only a script knows, in an event
 // marshalled before it runs.
 type placeholders struct{ nonce string }
@@ -258,15 +239,6 @@ func (p placeholders) raw(name string) json.RawMessage {
 // text is what the script searches for: raw as it appears in the JSON.
 func (p placeholders) text(name string) string { return string(p.raw(name)) }
 
-func marshalEvent(ev audit.Event) (string, error) {
-	ev.ID = "" // the audit stream's entry id is the event's id
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return "", fmt.Errorf("encode audit event: %w", err)
-	}
-	return string(b), nil
-}
-
 // withAfter returns ev with After a copy holding kv too, leaving the
 // caller's map alone.
 func withAfter(ev audit.Event, kv map[string]any) audit.Event {
@@ -279,20 +251,6 @@ func withAfter(ev audit.Event, kv map[string]any) audit.Event {
 	}
 	ev.After = after
 	return ev
-}
-
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
 }
 
 func conflictErr(reply []any) error {

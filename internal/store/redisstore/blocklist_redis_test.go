@@ -21,19 +21,19 @@ import (
 	"github.com/callverify/callverify/internal/store/redisstore"
 )
 
-var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+var blockT0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-func entry(pattern string, c blocklist.Category) blocklist.Entry {
+func blockEntry(pattern string, c blocklist.Category) blocklist.Entry {
 	k := blocklist.KindExact
 	if strings.HasSuffix(pattern, "*") {
 		k = blocklist.KindPrefix
 	}
 	return blocklist.Entry{Pattern: pattern, Kind: k, Category: c, Reason: "r", Source: blocklist.SourceAnalyst,
-		Confidence: 80, CreateBy: "analyst-1", CreateTime: t0, UpdateTime: t0}
+		Confidence: 80, CreateBy: "analyst-1", CreateTime: blockT0, UpdateTime: blockT0}
 }
 
-func ev(action string) audit.Event {
-	return audit.Event{Time: t0, Actor: "analyst-1", Role: "analyst", Action: action}
+func blockEvent(action string) audit.Event {
+	return audit.Event{Time: blockT0, Actor: "analyst-1", Role: "analyst", Action: action}
 }
 
 // A Redis that restarted without its data has a sequence below the
@@ -42,11 +42,11 @@ func ev(action string) audit.Event {
 func TestChangesAfterRedisLostItsDataSayGap(t *testing.T) {
 	t.Parallel()
 	srv := redistest.NewServer(t, redistest.Options{})
-	s, _ := newStore(t, srv.Client(t), 0)
+	s, _ := newTestBlocklistStore(t, srv.Client(t), 0)
 	ctx := context.Background()
 	var last uint64
 	for i := range 3 {
-		_, c, err := s.CreateEntry(ctx, entry(fmt.Sprintf("+861380013800%d", i), blocklist.CategoryScam), t0, ev("entry.create"))
+		_, c, err := s.CreateEntry(ctx, blockEntry(fmt.Sprintf("+861380013800%d", i), blocklist.CategoryScam), blockT0, blockEvent("entry.create"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,15 +71,15 @@ func TestChangesAfterRedisLostItsDataSayGap(t *testing.T) {
 // and its time in RFC 3339 with nanoseconds.
 func TestAuditEventsAreOneStreamEntryWithFieldE(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers {
+	for _, srv := range blockServers {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			rdb := srv.client(t)
-			s, prefix := newStore(t, rdb, 0)
+			s, prefix := newTestBlocklistStore(t, rdb, 0)
 			ctx := context.Background()
-			e := ev("entry.create")
+			e := blockEvent("entry.create")
 			e.Time = time.Date(2026, 11, 26, 9, 0, 0, 123456789, time.UTC)
-			if _, _, err := s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0, e); err != nil {
+			if _, _, err := s.CreateEntry(ctx, blockEntry("+86170*", blocklist.CategoryScam), blockT0, e); err != nil {
 				t.Fatal(err)
 			}
 			msgs, err := rdb.XRange(ctx, "{"+prefix+":dir}:audit", "-", "+").Result()
@@ -112,13 +112,13 @@ func TestDeleteOfficialNumberEndsTheLinesCalls(t *testing.T) {
 	rdb := redistest.Cluster(t).Client(t)
 	ctx := context.Background()
 	const n = phone.Number("+8657188881234")
-	now := t0.Add(time.Hour)
+	now := blockT0.Add(time.Hour)
 	var calls []string
 	var endErr error
 	var s *redisstore.BlocklistStore
 	prefix := strings.TrimSuffix(redistest.Prefix(t), ":")
 	s, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{
-		KeyPrefix: prefix, PseudonymKeys: testRing(t),
+		KeyPrefix: prefix, PseudonymKeys: testBlocklistRing(t),
 		EndLine: func(ctx context.Context, caller phone.Number, at time.Time) (int, error) {
 			_, err := s.GetOfficialNumber(ctx, caller)
 			calls = append(calls, fmt.Sprintf("%s at %s, official: %v", caller, at.Format(time.RFC3339), errors.Is(err, fault.ErrNotFound)))
@@ -129,8 +129,8 @@ func TestDeleteOfficialNumberEndsTheLinesCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := streamAudit{rdb: rdb, key: "{" + prefix + ":dir}:audit"}
-	o := blocklist.OfficialNumber{Number: n, DisplayName: "CS", Direction: blocklist.DirectionOutbound, CreateBy: "admin-1", CreateTime: t0}
-	if err := s.CreateOfficialNumber(ctx, o, t0, ev("official_number.create")); err != nil {
+	o := blocklist.OfficialNumber{Number: n, DisplayName: "CS", Direction: blocklist.DirectionOutbound, CreateBy: "admin-1", CreateTime: blockT0}
+	if err := s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	line := "{" + prefix + ":dir}:line:" + n.String()
@@ -139,7 +139,7 @@ func TestDeleteOfficialNumberEndsTheLinesCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, ended, err := s.DeleteOfficialNumber(ctx, n, now, ev("official_number.delete"))
+	_, ended, err := s.DeleteOfficialNumber(ctx, n, now, blockEvent("official_number.delete"))
 	if err != nil || ended != 2 {
 		t.Fatalf("DeleteOfficialNumber = %d ended, %v; want 2", ended, err)
 	}
@@ -156,11 +156,11 @@ func TestDeleteOfficialNumberEndsTheLinesCalls(t *testing.T) {
 
 	// EndLine failing: the number is deleted all the same, and the error
 	// says so.
-	if err := s.CreateOfficialNumber(ctx, o, t0, ev("official_number.create")); err != nil {
+	if err := s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	endErr = errors.New("shard down")
-	if _, _, err := s.DeleteOfficialNumber(ctx, n, now, ev("official_number.delete")); !errors.Is(err, endErr) {
+	if _, _, err := s.DeleteOfficialNumber(ctx, n, now, blockEvent("official_number.delete")); !errors.Is(err, endErr) {
 		t.Errorf("DeleteOfficialNumber with EndLine failing: err = %v, want it wrapped", err)
 	}
 	if _, err := s.GetOfficialNumber(ctx, n); !errors.Is(err, fault.ErrNotFound) {
@@ -189,7 +189,7 @@ func TestReporterPseudonymsRotateAndNeverHoldTheNumber(t *testing.T) {
 	}
 	ctx := context.Background()
 	const reporter = phone.Number("+8613912345678")
-	now := t0
+	now := blockT0
 	lim := blocklist.ReportLimits{MaxPerDay: 3, Window: 24 * time.Hour}
 	report := func(s *redisstore.BlocklistStore, caller phone.Number) (blocklist.ReportedNumber, error) {
 		now = now.Add(time.Minute)

@@ -15,7 +15,7 @@ import (
 // ends exactly in the store's state.
 func TestLargeBlocklistListAndScanWhileWriting(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t, redistest.Standalone(t).Client(t), 0)
+	s, _ := newTestBlocklistStore(t, redistest.Standalone(t).Client(t), 0)
 	ctx := context.Background()
 	const n = 4500
 	pattern := func(i int) string { return fmt.Sprintf("+86138000%05d", i) }
@@ -26,9 +26,9 @@ func TestLargeBlocklistListAndScanWhileWriting(t *testing.T) {
 			if i >= n-3 {
 				c = blocklist.CategoryOther
 			}
-			batch = append(batch, entry(pattern(i), c))
+			batch = append(batch, blockEntry(pattern(i), c))
 		}
-		if _, _, err := s.ImportEntries(ctx, batch, t0, ev("entry.import")); err != nil {
+		if _, _, err := s.ImportEntries(ctx, batch, blockT0, blockEvent("entry.import")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -64,27 +64,27 @@ func TestLargeBlocklistListAndScanWhileWriting(t *testing.T) {
 		switch seen {
 		case 1: // writes ahead of the scan and behind it
 			cur := byPattern()
-			_, _, err := s.DeleteEntry(ctx, cur[pattern(4000)].ID, ev("entry.delete"))
+			_, _, err := s.DeleteEntry(ctx, cur[pattern(4000)].ID, blockEvent("entry.delete"))
 			must(err)
 			upd := cur[pattern(0)]
 			upd.Reason = "updated during the scan"
-			_, _, err = s.UpdateEntry(ctx, upd, upd.Rev, t0, ev("entry.update"))
+			_, _, err = s.UpdateEntry(ctx, upd, upd.Rev, blockT0, blockEvent("entry.update"))
 			must(err)
-			_, _, err = s.CreateEntry(ctx, entry("+8613800099999", blocklist.CategorySpam), t0, ev("entry.create"))
+			_, _, err = s.CreateEntry(ctx, blockEntry("+8613800099999", blocklist.CategorySpam), blockT0, blockEvent("entry.create"))
 			must(err)
-			_, _, err = s.CreateEntry(ctx, entry("+8613700000000", blocklist.CategorySpam), t0, ev("entry.create"))
+			_, _, err = s.CreateEntry(ctx, blockEntry("+8613700000000", blocklist.CategorySpam), blockT0, blockEvent("entry.create"))
 			must(err)
 			moved := cur[pattern(2000)]
 			moved.Pattern = "+8613700000001"
-			_, _, err = s.UpdateEntry(ctx, moved, moved.Rev, t0, ev("entry.update"))
+			_, _, err = s.UpdateEntry(ctx, moved, moved.Rev, blockT0, blockEvent("entry.update"))
 			must(err)
 		case 1500: // behind the scan: already seen
 			cur := byPattern()
-			_, _, err := s.DeleteEntry(ctx, cur[pattern(10)].ID, ev("entry.delete"))
+			_, _, err := s.DeleteEntry(ctx, cur[pattern(10)].ID, blockEvent("entry.delete"))
 			must(err)
 			upd := cur[pattern(3000)]
 			upd.Category = blocklist.CategoryRobocall
-			_, _, err = s.UpdateEntry(ctx, upd, upd.Rev, t0, ev("entry.update"))
+			_, _, err = s.UpdateEntry(ctx, upd, upd.Rev, blockT0, blockEvent("entry.update"))
 			must(err)
 		}
 		scanned[e.Pattern] = e

@@ -17,11 +17,9 @@ import (
 	"github.com/callverify/callverify/internal/store/redisstore"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m) }
-
-// servers are the two deployments every test runs on: the shared
+// blockServers are the two deployments every test runs on: the shared
 // standalone server and the shared three-master cluster.
-var servers = []struct {
+var blockServers = []struct {
 	name   string
 	client func(t *testing.T) redis.UniversalClient
 }{
@@ -29,7 +27,7 @@ var servers = []struct {
 	{"Cluster", func(t *testing.T) redis.UniversalClient { return redistest.Cluster(t).Client(t) }},
 }
 
-func testRing(t *testing.T) hmackeys.Ring {
+func testBlocklistRing(t *testing.T) hmackeys.Ring {
 	t.Helper()
 	r, err := hmackeys.New([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -40,11 +38,11 @@ func testRing(t *testing.T) hmackeys.Ring {
 
 // newStore returns an empty store under a prefix of its own, and that
 // prefix.
-func newStore(t *testing.T, rdb redis.UniversalClient, retain int) (*redisstore.BlocklistStore, string) {
+func newTestBlocklistStore(t *testing.T, rdb redis.UniversalClient, retain int) (*redisstore.BlocklistStore, string) {
 	t.Helper()
 	prefix := strings.TrimSuffix(redistest.Prefix(t), ":")
 	s, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{
-		KeyPrefix: prefix, PseudonymKeys: testRing(t), ChangeLogRetain: retain,
+		KeyPrefix: prefix, PseudonymKeys: testBlocklistRing(t), ChangeLogRetain: retain,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,12 +93,12 @@ func (a streamAudit) ListAuditEvents(ctx context.Context, f audit.Filter, limit 
 
 func TestBlocklistStoreConformance(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers {
+	for _, srv := range blockServers {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			rdb := srv.client(t)
 			storetest.Run(t, func(t *testing.T) blocklist.Store {
-				s, _ := newStore(t, rdb, 0)
+				s, _ := newTestBlocklistStore(t, rdb, 0)
 				return s
 			})
 		})
@@ -109,12 +107,12 @@ func TestBlocklistStoreConformance(t *testing.T) {
 
 func TestBlocklistStoreChangeLog(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers {
+	for _, srv := range blockServers {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			rdb := srv.client(t)
 			storetest.RunChangeLog(t, func(t *testing.T, retain int) blocklist.Store {
-				s, _ := newStore(t, rdb, retain)
+				s, _ := newTestBlocklistStore(t, rdb, retain)
 				return s
 			})
 		})
@@ -123,12 +121,12 @@ func TestBlocklistStoreChangeLog(t *testing.T) {
 
 func TestBlocklistStoreAuditsInTheSameStep(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers {
+	for _, srv := range blockServers {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			rdb := srv.client(t)
 			stores := func(t *testing.T) (blocklist.Store, audit.Store) {
-				s, prefix := newStore(t, rdb, 0)
+				s, prefix := newTestBlocklistStore(t, rdb, 0)
 				return s, streamAudit{rdb: rdb, key: "{" + prefix + ":dir}:audit"}
 			}
 			storetest.RunAudit(t, stores)
