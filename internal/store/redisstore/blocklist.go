@@ -32,12 +32,13 @@ import (
 // removed) are written into the event by the script, in place of
 // placeholders that carry a random nonce no stored text can forge.
 type BlocklistStore struct {
-	rdb      redis.UniversalClient
-	tag      string
-	retain   int
-	ring     hmackeys.Ring
-	endLine  func(ctx context.Context, caller phone.Number, at time.Time) (int, error)
-	seqKey   string // KEYS[1] of every script: routes it to the slot of {P:dir}
+	rdb     redis.UniversalClient
+	ring    hmackeys.Ring
+	endLine func(ctx context.Context, caller phone.Number, at time.Time) (int, error)
+	// seqKey is KEYS[1] of every script: it routes the script to the slot
+	// of {P:dir}.
+	seqKey string
+	// argvBase are the prelude's arguments.
 	argvBase []any
 }
 
@@ -86,7 +87,7 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 	}
 	tag := dirTag(opt.KeyPrefix)
 	return &BlocklistStore{
-		rdb: rdb, tag: tag, retain: opt.ChangeLogRetain, ring: opt.PseudonymKeys, endLine: opt.EndLine,
+		rdb: rdb, ring: opt.PseudonymKeys, endLine: opt.EndLine,
 		seqKey: dirKey(tag, "seq"), argvBase: []any{tag + ":", opt.ChangeLogRetain},
 	}, nil
 }
