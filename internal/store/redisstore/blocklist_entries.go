@@ -1,0 +1,269 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+)
+
+// entryBody is an entry as stored (field b of e:<pattern>, and of the
+// change log's records), without its ID and Rev, which the hash and the
+// record hold on their own so that a script can set them.
+type entryBody struct {
+	Pattern    string `json:"p"`
+	Kind       uint8  `json:"k"`
+	Category   uint8  `json:"c"`
+	Reason     string `json:"r,omitempty"`
+	Source     uint8  `json:"s"`
+	Confidence int    `json:"f"`
+	CreateBy   string `json:"by,omitempty"`
+	Create     int64  `json:"ct"`
+	Update     int64  `json:"ut"`
+	Expire     int64  `json:"xt,omitempty"`
+}
+
+func encodeEntry(e blocklist.Entry) string {
+	b, _ := json.Marshal(entryBody{
+		Pattern: e.Pattern, Kind: uint8(e.Kind), Category: uint8(e.Category), Reason: e.Reason,
+		Source: uint8(e.Source), Confidence: e.Confidence, CreateBy: e.CreateBy,
+		Create: millis(e.CreateTime), Update: millis(e.UpdateTime), Expire: millis(e.ExpireTime),
+	})
+	return string(b)
+}
+
+func decodeEntry(id, rev, body string) (blocklist.Entry, error) {
+	var b entryBody
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		return blocklist.Entry{}, fmt.Errorf("decode blocklist entry %s: %w", id, err)
+	}
+	r, err := strconv.ParseUint(rev, 10, 64)
+	if err != nil {
+		return blocklist.Entry{}, fmt.Errorf("blocklist entry %s: bad revision %q", id, rev)
+	}
+	return blocklist.Entry{
+		ID: id, Pattern: b.Pattern, Kind: blocklist.Kind(b.Kind), Category: blocklist.Category(b.Category),
+		Reason: b.Reason, Source: blocklist.Source(b.Source), Confidence: b.Confidence, CreateBy: b.CreateBy,
+		CreateTime: fromMillis(b.Create), UpdateTime: fromMillis(b.Update), ExpireTime: fromMillis(b.Expire), Rev: r,
+	}, nil
+}
+
+// entryArgs are the script arguments that write e: pattern, id, body,
+// category, source, expiry.
+func entryArgs(e blocklist.Entry) []any {
+	return []any{e.Pattern, e.ID, encodeEntry(e), int(e.Category), int(e.Source), millis(e.ExpireTime)}
+}
+
+// newEntryID is a random 64-bit ID; a script refuses one in use (and the
+// method draws again), so IDs are never reused.
+func newEntryID() string { return randomHex(8) }
+
+var createEntryScript = script(`
+local p, id, x, now = ARGV[3], ARGV[4], ARGV[8], tonumber(ARGV[9])
+if redis.call('EXISTS', k('e:' .. p)) == 1 then return {'exists'} end
+if redis.call('EXISTS', k('id:' .. id)) == 1 then return {'retry'} end
+local o = entry_conflict(p, x, now)
+if o then return {'conflict', '', p, o} end
+local seq = put(p, id, ARGV[5], ARGV[6], ARGV[7], x)
+audit(ARGV[10])
+return {'ok', seq}
+`)
+
+// CreateEntry implements blocklist.Store.
+func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now time.Time, ev audit.Event) (blocklist.Entry, blocklist.Change, error) {
+	for range maxRetries {
+		e.ID = newEntryID()
+		evs, err := marshalEvent(blocklist.EntryEvent(ev, nil, &e))
+		if err != nil {
+			return blocklist.Entry{}, blocklist.Change{}, err
+		}
+		reply, err := s.run(ctx, createEntryScript, append(entryArgs(e), now.UnixMilli(), evs)...)
+		if err != nil {
+			return blocklist.Entry{}, blocklist.Change{}, err
+		}
+		switch str(reply[0]) {
+		case "ok":
+			e.Rev = uint64(num(reply[1]))
+			return e, blocklist.Change{Seq: e.Rev, Op: blocklist.ChangePut, Entry: e}, nil
+		case "exists":
+			return blocklist.Entry{}, blocklist.Change{}, fault.ErrAlreadyExists
+		case "conflict":
+			return blocklist.Entry{}, blocklist.Change{}, conflictErr(reply)
+		case "retry":
+			continue
+		default:
+			return blocklist.Entry{}, blocklist.Change{}, fault.Unavailable(fmt.Errorf("create entry: script said %v", reply))
+		}
+	}
+	return blocklist.Entry{}, blocklist.Change{}, errBusy
+}
+
+// getEntriesScript returns, for each pattern (or, with ARGV[3] = 'id',
+// each entry id), pattern, id, rev and body (empty for none).
+var getEntriesScript = script(`
+local out = {'ok'}
+for i = 4, #ARGV do
+  local p = ARGV[i]
+  if ARGV[3] == 'id' then p = redis.call('GET', k('id:' .. ARGV[i])) or '' end
+  local e = {false, false, false}
+  if p ~= '' then e = redis.call('HMGET', k('e:' .. p), 'id', 'rev', 'b') end
+  out[#out + 1] = p
+  out[#out + 1] = e[1] or ''
+  out[#out + 1] = e[2] or ''
+  out[#out + 1] = e[3] or ''
+end
+return out
+`)
+
+// getEntries reads entries by pattern (byID false) or by ID; a missing one
+// is reported as not found (ok false).
+func (s *BlocklistStore) getEntries(ctx context.Context, byID bool, keys ...string) ([]blocklist.Entry, []bool, error) {
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, map[bool]string{true: "id", false: "pattern"}[byID])
+	for _, key := range keys {
+		args = append(args, key)
+	}
+	reply, err := s.run(ctx, getEntriesScript, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(reply) != 1+4*len(keys) {
+		return nil, nil, fault.Unavailable(fmt.Errorf("get entries: script said %d values for %d keys", len(reply), len(keys)))
+	}
+	out, found := make([]blocklist.Entry, len(keys)), make([]bool, len(keys))
+	for i := range keys {
+		r := reply[1+4*i:]
+		if str(r[1]) == "" {
+			continue
+		}
+		e, err := decodeEntry(str(r[1]), str(r[2]), str(r[3]))
+		if err != nil {
+			return nil, nil, fault.Unavailable(err)
+		}
+		out[i], found[i] = e, true
+	}
+	return out, found, nil
+}
+
+func (s *BlocklistStore) getEntry(ctx context.Context, byID bool, key string) (blocklist.Entry, error) {
+	es, found, err := s.getEntries(ctx, byID, key)
+	if err != nil {
+		return blocklist.Entry{}, err
+	}
+	if !found[0] {
+		return blocklist.Entry{}, fault.ErrNotFound
+	}
+	return es[0], nil
+}
+
+// GetEntry implements blocklist.Store.
+func (s *BlocklistStore) GetEntry(ctx context.Context, id string) (blocklist.Entry, error) {
+	return s.getEntry(ctx, true, id)
+}
+
+// GetEntryByPattern implements blocklist.Store.
+func (s *BlocklistStore) GetEntryByPattern(ctx context.Context, pattern string) (blocklist.Entry, error) {
+	return s.getEntry(ctx, false, pattern)
+}
+
+var updateEntryScript = script(`
+local id, oldp, rev = ARGV[3], ARGV[4], ARGV[5]
+local p, x, now = ARGV[6], ARGV[11], tonumber(ARGV[12])
+local cur = redis.call('GET', k('id:' .. id))
+if not cur then return {'notfound'} end
+if cur ~= oldp or redis.call('HGET', k('e:' .. cur), 'rev') ~= rev then return {'stale'} end
+if p ~= cur and redis.call('EXISTS', k('e:' .. p)) == 1 then return {'exists'} end
+local o = entry_conflict(p, x, now)
+if o then return {'conflict', id, p, o} end
+local out = {'ok'}
+if p ~= cur then out[#out + 1] = del(cur, false) end
+out[#out + 1] = put(p, id, ARGV[8], ARGV[9], ARGV[10], x)
+audit(ARGV[13])
+return out
+`)
+
+// UpdateEntry implements blocklist.Store. The script writes only over the
+// revision the method read and checked against rev, so a write in between
+// is the caller's fault.ErrConflict, as it must be.
+func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev uint64, now time.Time, ev audit.Event) (blocklist.Entry, []blocklist.Change, error) {
+	cur, err := s.GetEntry(ctx, e.ID)
+	if err != nil {
+		return blocklist.Entry{}, nil, err
+	}
+	if cur.Rev != rev {
+		return blocklist.Entry{}, nil, fmt.Errorf("entry %s changed since revision %d: %w", e.ID, rev, fault.ErrConflict)
+	}
+	e.CreateBy, e.CreateTime = cur.CreateBy, cur.CreateTime
+	evs, err := marshalEvent(blocklist.EntryEvent(ev, &cur, &e))
+	if err != nil {
+		return blocklist.Entry{}, nil, err
+	}
+	args := append([]any{e.ID, cur.Pattern, strconv.FormatUint(rev, 10)}, entryArgs(e)...)
+	reply, err := s.run(ctx, updateEntryScript, append(args, now.UnixMilli(), evs)...)
+	if err != nil {
+		return blocklist.Entry{}, nil, err
+	}
+	switch str(reply[0]) {
+	case "ok":
+	case "notfound":
+		return blocklist.Entry{}, nil, fault.ErrNotFound
+	case "stale":
+		return blocklist.Entry{}, nil, fmt.Errorf("entry %s changed since revision %d: %w", e.ID, rev, fault.ErrConflict)
+	case "exists":
+		return blocklist.Entry{}, nil, fault.ErrAlreadyExists
+	case "conflict":
+		return blocklist.Entry{}, nil, conflictErr(reply)
+	default:
+		return blocklist.Entry{}, nil, fault.Unavailable(fmt.Errorf("update entry: script said %v", reply))
+	}
+	var chs []blocklist.Change
+	if len(reply) == 3 {
+		chs = append(chs, blocklist.Change{Seq: uint64(num(reply[1])), Op: blocklist.ChangeDelete, Entry: cur})
+	}
+	e.Rev = uint64(num(reply[len(reply)-1]))
+	return e, append(chs, blocklist.Change{Seq: e.Rev, Op: blocklist.ChangePut, Entry: e}), nil
+}
+
+var deleteEntryScript = script(`
+local p = redis.call('GET', k('id:' .. ARGV[3]))
+if not p then return {'notfound'} end
+if redis.call('HGET', k('e:' .. p), 'rev') ~= ARGV[4] then return {'retry'} end
+local seq = del(p, true)
+audit(ARGV[5])
+return {'ok', seq}
+`)
+
+// DeleteEntry implements blocklist.Store: the entry the method read is the
+// event's Before, and the script deletes it only at that revision.
+func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string, ev audit.Event) (blocklist.Entry, blocklist.Change, error) {
+	for range maxRetries {
+		old, err := s.GetEntry(ctx, id)
+		if err != nil {
+			return blocklist.Entry{}, blocklist.Change{}, err
+		}
+		evs, err := marshalEvent(blocklist.EntryEvent(ev, &old, nil))
+		if err != nil {
+			return blocklist.Entry{}, blocklist.Change{}, err
+		}
+		reply, err := s.run(ctx, deleteEntryScript, id, strconv.FormatUint(old.Rev, 10), evs)
+		if err != nil {
+			return blocklist.Entry{}, blocklist.Change{}, err
+		}
+		switch str(reply[0]) {
+		case "ok":
+			return old, blocklist.Change{Seq: uint64(num(reply[1])), Op: blocklist.ChangeDelete, Entry: old}, nil
+		case "notfound":
+			return blocklist.Entry{}, blocklist.Change{}, fault.ErrNotFound
+		case "retry":
+			continue
+		default:
+			return blocklist.Entry{}, blocklist.Change{}, fault.Unavailable(fmt.Errorf("delete entry: script said %v", reply))
+		}
+	}
+	return blocklist.Entry{}, blocklist.Change{}, errBusy
+}

@@ -1,0 +1,196 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// importReadScript reads, for each row (pattern, expiry), the stored entry
+// (id, rev, body, empty for none) and the official number the row, active
+// at ARGV[3], would match (empty for none).
+var importReadScript = script(`
+local now = tonumber(ARGV[3])
+local out = {'ok'}
+for i = 4, #ARGV, 2 do
+  local p = ARGV[i]
+  local e = redis.call('HMGET', k('e:' .. p), 'id', 'rev', 'b')
+  out[#out + 1] = e[1] or ''
+  out[#out + 1] = e[2] or ''
+  out[#out + 1] = e[3] or ''
+  out[#out + 1] = entry_conflict(p, ARGV[i + 1], now) or ''
+end
+return out
+`)
+
+// importWriteScript commits a batch the method planned from what
+// importReadScript said, if that is still so: each pattern's revision (empty for
+// none), each checked row's conflict ('1' or '0'), and that the new IDs
+// are free; otherwise it answers 'retry' having written nothing. Then it
+// writes the rows in order and appends the batch's event.
+//
+// ARGV: 3 now, 4 event, 5 n patterns, then (pattern, rev) pairs, then n
+// checks and (pattern, expiry, conflict) triples, then n new IDs and the
+// IDs, then the writes as (pattern, id, body, category, source, expiry).
+var importWriteScript = script(`
+local now = tonumber(ARGV[3])
+local i = 6
+for _ = 1, tonumber(ARGV[5]) do
+  if (redis.call('HGET', k('e:' .. ARGV[i]), 'rev') or '') ~= ARGV[i + 1] then return {'retry'} end
+  i = i + 2
+end
+local nc = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, nc do
+  local c = '0'
+  if entry_conflict(ARGV[i], ARGV[i + 1], now) then c = '1' end
+  if c ~= ARGV[i + 2] then return {'retry'} end
+  i = i + 3
+end
+local nn = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, nn do
+  if redis.call('EXISTS', k('id:' .. ARGV[i])) == 1 then return {'retry'} end
+  i = i + 1
+end
+local out = {'ok'}
+while i + 5 <= #ARGV do
+  out[#out + 1] = put(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
+  i = i + 6
+end
+audit(ARGV[4])
+return out
+`)
+
+// ImportEntries implements blocklist.Store in two scripts: one reads what
+// the batch's rows meet, the method plans the outcomes and the batch's
+// event from it (the event needs them), and one checks that nothing it
+// planned on has changed and commits the batch, or answers 'retry' and the
+// method plans again.
+func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
+	for range maxRetries {
+		outs, chs, retry, err := s.importOnce(ctx, batch, now, ev)
+		if err != nil || !retry {
+			return outs, chs, err
+		}
+	}
+	return nil, nil, errBusy
+}
+
+func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) (outs []blocklist.ImportOutcome, chs []blocklist.Change, retry bool, err error) {
+	read := []any{now.UnixMilli()}
+	for _, row := range batch {
+		read = append(read, row.Pattern, millis(row.ExpireTime))
+	}
+	reply, err := s.run(ctx, importReadScript, read...)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if len(reply) != 1+4*len(batch) {
+		return nil, nil, false, fault.Unavailable(fmt.Errorf("import: read script said %d values for %d rows", len(reply), len(batch)))
+	}
+
+	type state struct {
+		e      blocklist.Entry
+		exists bool
+	}
+	cur := map[string]*state{}
+	var revs, checks, newIDs, writes []any
+	var written []int // the rows in writes, in order
+	outs = make([]blocklist.ImportOutcome, len(batch))
+	for i, row := range batch {
+		r := reply[1+4*i:]
+		st, seen := cur[row.Pattern]
+		if !seen {
+			st = &state{}
+			if id := str(r[0]); id != "" {
+				e, err := decodeEntry(id, str(r[1]), str(r[2]))
+				if err != nil {
+					return nil, nil, false, fault.Unavailable(err)
+				}
+				st.e, st.exists = e, true
+			}
+			cur[row.Pattern] = st
+			revs = append(revs, row.Pattern, str(r[1]))
+		}
+		if st.exists && st.e.SameContent(row) {
+			outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportUnchanged, Entry: st.e}
+			continue
+		}
+		if st.exists {
+			row.ID, row.CreateBy, row.CreateTime = st.e.ID, st.e.CreateBy, st.e.CreateTime
+		} else {
+			row.ID = newEntryID()
+			newIDs = append(newIDs, row.ID)
+		}
+		official := str(r[3])
+		checks = append(checks, row.Pattern, millis(row.ExpireTime), map[bool]string{true: "1", false: "0"}[official != ""])
+		if official != "" {
+			id := ""
+			if st.exists {
+				id = st.e.ID
+			}
+			outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportRefused,
+				Err: &blocklist.ConflictError{EntryID: id, Pattern: row.Pattern, Number: phone.Number(official)}}
+			if !st.exists {
+				newIDs = newIDs[:len(newIDs)-1]
+			}
+			continue
+		}
+		result := blocklist.ImportCreated
+		if st.exists {
+			result = blocklist.ImportUpdated
+		}
+		outs[i] = blocklist.ImportOutcome{Result: result, Entry: row}
+		writes = append(writes, entryArgs(row)...)
+		written = append(written, i)
+		st.e, st.exists = row, true
+	}
+	evs, err := marshalEvent(blocklist.ImportBatchEvent(ev, batch, outs))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	args := []any{now.UnixMilli(), evs, len(revs) / 2}
+	args = append(append(args, revs...), len(checks)/3)
+	args = append(append(args, checks...), len(newIDs))
+	args = append(append(args, newIDs...), writes...)
+	reply, err = s.run(ctx, importWriteScript, args...)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	switch str(reply[0]) {
+	case "ok":
+	case "retry":
+		return nil, nil, true, nil
+	default:
+		return nil, nil, false, fault.Unavailable(fmt.Errorf("import: script said %v", reply))
+	}
+	if len(reply) != 1+len(written) {
+		return nil, nil, false, fault.Unavailable(fmt.Errorf("import: script wrote %d rows, want %d", len(reply)-1, len(written)))
+	}
+	chs = make([]blocklist.Change, 0, len(written))
+	for j, i := range written {
+		e := outs[i].Entry
+		e.Rev = uint64(num(reply[1+j]))
+		outs[i].Entry = e
+		chs = append(chs, blocklist.Change{Seq: e.Rev, Op: blocklist.ChangePut, Entry: e})
+	}
+	// A row that another row of the batch left unchanged shows the entry
+	// as that row wrote it, revision included.
+	for i, o := range outs {
+		if o.Result == blocklist.ImportUnchanged && o.Entry.Rev == 0 {
+			for j := i - 1; j >= 0; j-- {
+				if outs[j].Entry.Pattern == o.Entry.Pattern && outs[j].Result != blocklist.ImportRefused {
+					outs[i].Entry = outs[j].Entry
+					break
+				}
+			}
+		}
+	}
+	return outs, chs, false, nil
+}

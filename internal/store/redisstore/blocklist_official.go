@@ -1,0 +1,214 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+)
+
+// Official numbers are hashes {P:dir}:official:<E164> (direction, gen,
+// display_name, description, create_by, create_time in RFC 3339), listed
+// in number order by the zset {P:dir}:officials (score 0). gen is new at
+// every create: a call records the gen of its caller when stamped and
+// verifies only while the number still has it (docs/redis.md).
+
+var createOfficialScript = script(`
+local n = ARGV[3]
+local ok = k('official:' .. n)
+if redis.call('EXISTS', ok) == 1 then return {'exists'} end
+local c = official_conflict(n, tonumber(ARGV[10]))
+if c then return {'conflict', c[1], c[2], n} end
+redis.call('HSET', ok, 'direction', ARGV[5], 'gen', ARGV[4], 'display_name', ARGV[6],
+  'description', ARGV[7], 'create_by', ARGV[8], 'create_time', ARGV[9])
+redis.call('ZADD', k('officials'), 0, n)
+audit(ARGV[11])
+return {'ok'}
+`)
+
+// CreateOfficialNumber implements blocklist.Store.
+func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time, ev audit.Event) error {
+	e, err := marshalEvent(ev)
+	if err != nil {
+		return err
+	}
+	reply, err := s.run(ctx, createOfficialScript, o.Number.String(), randomHex(16), int(o.Direction), o.DisplayName,
+		o.Description, o.CreateBy, o.CreateTime.UTC().Format(time.RFC3339Nano), now.UnixMilli(), e)
+	if err != nil {
+		return err
+	}
+	switch str(reply[0]) {
+	case "ok":
+		return nil
+	case "exists":
+		return fault.ErrAlreadyExists
+	case "conflict":
+		return conflictErr(reply)
+	}
+	return fault.Unavailable(fmt.Errorf("create official number: script said %v", reply))
+}
+
+var getOfficialScript = script(`
+local out = {'ok'}
+for i = 3, #ARGV do
+  out[#out + 1] = ARGV[i]
+  out[#out + 1] = redis.call('HGETALL', k('official:' .. ARGV[i]))
+end
+return out
+`)
+
+// officialFrom decodes an official number's hash (HGETALL); ok is false
+// when there is none.
+func officialFrom(n string, v any) (o blocklist.OfficialNumber, gen string, ok bool, err error) {
+	kv, _ := v.([]any)
+	if len(kv) == 0 {
+		return o, "", false, nil
+	}
+	o.Number = phone.Number(n)
+	for i := 0; i+1 < len(kv); i += 2 {
+		val := str(kv[i+1])
+		switch str(kv[i]) {
+		case "direction":
+			d, _ := strconv.Atoi(val)
+			o.Direction = blocklist.Direction(d)
+		case "gen":
+			gen = val
+		case "display_name":
+			o.DisplayName = val
+		case "description":
+			o.Description = val
+		case "create_by":
+			o.CreateBy = val
+		case "create_time":
+			if o.CreateTime, err = time.Parse(time.RFC3339Nano, val); err != nil {
+				return o, "", false, fmt.Errorf("official number %s: %w", n, err)
+			}
+		}
+	}
+	return o, gen, true, nil
+}
+
+func (s *BlocklistStore) getOfficial(ctx context.Context, n phone.Number) (blocklist.OfficialNumber, string, error) {
+	reply, err := s.run(ctx, getOfficialScript, n.String())
+	if err != nil {
+		return blocklist.OfficialNumber{}, "", err
+	}
+	if len(reply) != 3 {
+		return blocklist.OfficialNumber{}, "", fault.Unavailable(fmt.Errorf("get official number: script said %v", reply))
+	}
+	o, gen, ok, err := officialFrom(n.String(), reply[2])
+	if err != nil {
+		return o, "", fault.Unavailable(err)
+	}
+	if !ok {
+		return o, "", fault.ErrNotFound
+	}
+	return o, gen, nil
+}
+
+// GetOfficialNumber implements blocklist.Store.
+func (s *BlocklistStore) GetOfficialNumber(ctx context.Context, n phone.Number) (blocklist.OfficialNumber, error) {
+	o, _, err := s.getOfficial(ctx, n)
+	return o, err
+}
+
+var listOfficialScript = script(`
+local from = '-'
+if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
+local out = {'ok'}
+for _, n in ipairs(redis.call('ZRANGEBYLEX', k('officials'), from, '+', 'LIMIT', 0, tonumber(ARGV[4]))) do
+  out[#out + 1] = n
+  out[#out + 1] = redis.call('HGETALL', k('official:' .. n))
+end
+return out
+`)
+
+// ListOfficialNumbers implements blocklist.Store.
+func (s *BlocklistStore) ListOfficialNumbers(ctx context.Context, after string, limit int) ([]blocklist.OfficialNumber, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	reply, err := s.run(ctx, listOfficialScript, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []blocklist.OfficialNumber
+	for i := 1; i+1 < len(reply); i += 2 {
+		o, _, ok, err := officialFrom(str(reply[i]), reply[i+1])
+		if err != nil {
+			return nil, fault.Unavailable(err)
+		}
+		if ok {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// deleteOfficialScript deletes the number if it still has the generation
+// the method read (its snapshot is the event's Before), and counts its
+// line's live calls ({P:dir}:line:<E164>, call id -> expiry in Unix ms,
+// written by the calls store) as the calls it ended: the deletion is what
+// stops them verifying.
+var deleteOfficialScript = script(`
+local n = ARGV[3]
+local ok = k('official:' .. n)
+local gen = redis.call('HGET', ok, 'gen')
+if not gen then return {'notfound'} end
+if gen ~= ARGV[4] then return {'retry'} end
+redis.call('DEL', ok)
+redis.call('ZREM', k('officials'), n)
+local ended = redis.call('ZCOUNT', k('line:' .. n), '(' .. ARGV[5], '+inf')
+audit(fill(ARGV[6], ARGV[7], tostring(ended)))
+return {'ok', ended}
+`)
+
+// DeleteOfficialNumber implements blocklist.Store. The number goes, and its
+// event is appended, in one script, whose After["ended_calls"] counts the
+// live calls of the line at that moment: they stop verifying in that step
+// (their gen is gone). Then EndLine, when set, marks them ENDED in their
+// shards; it may find fewer (a call may end by itself meanwhile). The
+// count returned is the event's. Should EndLine fail, the deletion stands
+// (and the calls no longer verify): the error says so, wrapping EndLine's.
+func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (blocklist.OfficialNumber, int, error) {
+	ph := newPlaceholders()
+	for range maxRetries {
+		o, gen, err := s.getOfficial(ctx, n)
+		if err != nil {
+			return blocklist.OfficialNumber{}, 0, err
+		}
+		de := ev
+		de.Before = o.Snapshot()
+		de = withAfter(de, map[string]any{"ended_calls": ph.raw("ended_calls")})
+		e, err := marshalEvent(de)
+		if err != nil {
+			return blocklist.OfficialNumber{}, 0, err
+		}
+		reply, err := s.run(ctx, deleteOfficialScript, n.String(), gen, now.UnixMilli(), e, ph.text("ended_calls"))
+		if err != nil {
+			return blocklist.OfficialNumber{}, 0, err
+		}
+		switch str(reply[0]) {
+		case "retry":
+			continue
+		case "notfound":
+			return blocklist.OfficialNumber{}, 0, fault.ErrNotFound
+		case "ok":
+		default:
+			return blocklist.OfficialNumber{}, 0, fault.Unavailable(fmt.Errorf("delete official number: script said %v", reply))
+		}
+		ended := int(num(reply[1]))
+		if s.endLine != nil {
+			if _, err := s.endLine(ctx, n, now); err != nil {
+				return o, ended, fmt.Errorf("official number %s deleted (its calls no longer verify), but marking its calls ended failed: %w", n, err)
+			}
+		}
+		return o, ended, nil
+	}
+	return blocklist.OfficialNumber{}, 0, errBusy
+}

@@ -1,0 +1,253 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/fault"
+)
+
+// pageScript reads entries in pattern order after ARGV[3] (exclusive; empty
+// from the start) from the zset {P:dir}:entries, keeping those of category
+// ARGV[5] and source ARGV[6] ('0' for any), until it holds ARGV[4] or has
+// looked at ARGV[7] patterns. It answers
+// {'ok', last pattern looked at, done (1 at the end), seq, id, rev, body, ...}.
+// One script reads a bounded page, so a filtered list or a scan of a large
+// blocklist never holds Redis for long.
+var pageScript = script(`
+local from = '-'
+if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
+local limit, cat, src, maxscan = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+local out = {'ok', ARGV[3], 0, redis.call('GET', k('seq')) or '0'}
+local scanned, found = 0, 0
+while found < limit and scanned < maxscan do
+  local ps = redis.call('ZRANGEBYLEX', k('entries'), from, '+', 'LIMIT', 0, 256)
+  for _, p in ipairs(ps) do
+    scanned = scanned + 1
+    out[2] = p
+    local e = redis.call('HMGET', k('e:' .. p), 'id', 'rev', 'b', 'c', 's')
+    if e[1] and (cat == '0' or e[4] == cat) and (src == '0' or e[5] == src) then
+      out[#out + 1] = e[1]
+      out[#out + 1] = e[2]
+      out[#out + 1] = e[3]
+      found = found + 1
+      if found == limit then break end
+    end
+  end
+  if found < limit and #ps < 256 then
+    out[3] = 1
+    break
+  end
+  from = '(' .. out[2]
+end
+return out
+`)
+
+// page is one answer of pageScript.
+type page struct {
+	last    string
+	done    bool
+	seq     uint64
+	entries []blocklist.Entry
+}
+
+func (s *BlocklistStore) page(ctx context.Context, f blocklist.EntryFilter, after string, limit, maxScan int) (page, error) {
+	reply, err := s.run(ctx, pageScript, after, limit, int(f.Category), int(f.Source), maxScan)
+	if err != nil {
+		return page{}, err
+	}
+	if len(reply) < 4 || (len(reply)-4)%3 != 0 {
+		return page{}, fault.Unavailable(fmt.Errorf("list entries: script said %d values", len(reply)))
+	}
+	seq, err := strconv.ParseUint(str(reply[3]), 10, 64)
+	if err != nil {
+		return page{}, fault.Unavailable(fmt.Errorf("blocklist sequence %q: %w", str(reply[3]), err))
+	}
+	p := page{last: str(reply[1]), done: num(reply[2]) == 1, seq: seq}
+	for i := 4; i < len(reply); i += 3 {
+		e, err := decodeEntry(str(reply[i]), str(reply[i+1]), str(reply[i+2]))
+		if err != nil {
+			return page{}, fault.Unavailable(err)
+		}
+		p.entries = append(p.entries, e)
+	}
+	return p, nil
+}
+
+// scanBudget is how many patterns one page script looks at, at most.
+const scanBudget = 4096
+
+// ListEntries implements blocklist.Store. A filter that selects few entries
+// takes several bounded scripts; each sees the store as it then is.
+func (s *BlocklistStore) ListEntries(ctx context.Context, f blocklist.EntryFilter, after string, limit int) ([]blocklist.Entry, error) {
+	var out []blocklist.Entry
+	for len(out) < limit {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p, err := s.page(ctx, f, after, limit-len(out), scanBudget)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.entries...)
+		if p.done {
+			break
+		}
+		after = p.last
+	}
+	return out, nil
+}
+
+var countScript = script(`
+return {'ok', redis.call('HGETALL', k('counts'))}
+`)
+
+// CountEntries implements blocklist.Store from the counts per category and
+// source ({P:dir}:counts, field "<category>:<source>") that every entry
+// write keeps in its own script.
+func (s *BlocklistStore) CountEntries(ctx context.Context, f blocklist.EntryFilter) (int, error) {
+	reply, err := s.run(ctx, countScript)
+	if err != nil {
+		return 0, err
+	}
+	kv, _ := reply[1].([]any)
+	n := 0
+	for i := 0; i+1 < len(kv); i += 2 {
+		c, src, ok := strings.Cut(str(kv[i]), ":")
+		if !ok {
+			continue
+		}
+		ci, _ := strconv.Atoi(c)
+		si, _ := strconv.Atoi(src)
+		if f.Match(blocklist.Entry{Category: blocklist.Category(ci), Source: blocklist.Source(si)}) {
+			n += int(num(kv[i+1]))
+		}
+	}
+	return n, nil
+}
+
+// scanPage is how many entries one script of ScanEntries returns.
+const scanPage = 1000
+
+// ScanEntries implements blocklist.Store. A script cannot hold a snapshot
+// across pages, and one script over 10 million entries would stop Redis for
+// seconds, so the scan reads the sequence S in its first page and then
+// pages through the entries in pattern order while writes go on, and
+// returns S. Replaying the change log after S over what it saw ends in the
+// store's state, pattern by pattern: a pattern no change after S touched
+// was seen as it stood at S (or, absent, not seen); a pattern changed after
+// S was seen in some state, absent included, and the replay, which applies
+// every change after S in order (Index.Apply overwrites by pattern), ends
+// with its last change. So the follower's index converges even though no
+// single moment held exactly what the scan saw.
+func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entry) error) (uint64, error) {
+	var seq uint64
+	after := ""
+	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		p, err := s.page(ctx, blocklist.EntryFilter{}, after, scanPage, scanPage)
+		if err != nil {
+			return 0, err
+		}
+		if first {
+			seq = p.seq
+		}
+		for _, e := range p.entries {
+			if err := fn(e); err != nil {
+				return 0, err
+			}
+		}
+		if p.done {
+			return seq, nil
+		}
+		after = p.last
+	}
+}
+
+var changesScript = script(`
+local last = tonumber(redis.call('GET', k('seq')) or '0')
+local after = tonumber(ARGV[3])
+if after == last then return {'ok'} end
+if after > last then return {'gap', last} end
+local from = ARGV[4] .. '-0'
+local r = redis.call('XRANGE', k('changes'), from, '+', 'COUNT', tonumber(ARGV[5]))
+if #r == 0 or r[1][1] ~= from then return {'gap', last} end
+local out = {'ok'}
+for _, m in ipairs(r) do
+  out[#out + 1] = m[1]
+  out[#out + 1] = m[2]
+end
+return out
+`)
+
+// Changes implements blocklist.Store from the stream {P:dir}:changes,
+// whose entry IDs are "<seq>-0". The log keeps the last ChangeLogRetain
+// changes (MAXLEN in the script that appends); a follower asking for a
+// trimmed change, or beyond {P:dir}:seq (Redis lost its data, or the
+// prefix names another store), gets ErrGap and reloads. A Redis that lost
+// data and then took more writes than the follower had seen cannot be told
+// apart by the sequence alone; persistence settings bound that (see
+// docs/redis.md, Durability).
+func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int) ([]blocklist.Change, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, fault.Invalid("limit", "must be positive")
+	}
+	reply, err := s.run(ctx, changesScript, strconv.FormatUint(afterSeq, 10), strconv.FormatUint(afterSeq+1, 10), limit)
+	if err != nil {
+		return nil, err
+	}
+	switch str(reply[0]) {
+	case "ok":
+	case "gap":
+		return nil, fault.Wrap(fault.ErrFailedPrecondition, "the change log no longer holds the changes asked for; reload",
+			fmt.Errorf("changes after %d (last %s): %w", afterSeq, str(reply[1]), blocklist.ErrGap))
+	default:
+		return nil, fault.Unavailable(fmt.Errorf("changes: script said %v", reply))
+	}
+	out := make([]blocklist.Change, 0, (len(reply)-1)/2)
+	for i := 1; i+1 < len(reply); i += 2 {
+		c, err := decodeChange(str(reply[i]), reply[i+1])
+		if err != nil {
+			return nil, fault.Unavailable(err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+var errBadChange = errors.New("corrupt blocklist change record")
+
+func decodeChange(id string, fields any) (blocklist.Change, error) {
+	seqText, _, _ := strings.Cut(id, "-")
+	seq, err := strconv.ParseUint(seqText, 10, 64)
+	if err != nil {
+		return blocklist.Change{}, fmt.Errorf("change %s: %w", id, errBadChange)
+	}
+	kv, _ := fields.([]any)
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[str(kv[i])] = str(kv[i+1])
+	}
+	e, err := decodeEntry(m["id"], m["rev"], m["b"])
+	if err != nil {
+		return blocklist.Change{}, fmt.Errorf("change %s: %w", id, err)
+	}
+	op := blocklist.ChangePut
+	switch m["o"] {
+	case "p":
+	case "d":
+		op = blocklist.ChangeDelete
+	default:
+		return blocklist.Change{}, fmt.Errorf("change %s: %w", id, errBadChange)
+	}
+	return blocklist.Change{Seq: seq, Op: op, Entry: e}, nil
+}
