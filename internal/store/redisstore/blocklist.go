@@ -46,7 +46,7 @@ var _ blocklist.Store = (*BlocklistStore)(nil)
 
 // BlocklistOptions configure a BlocklistStore.
 type BlocklistOptions struct {
-	// KeyPrefix is P in {P:dir} (DefaultKeyPrefix when empty).
+	// KeyPrefix is P in {P:dir} (DefaultPrefix when empty).
 	KeyPrefix string
 	// PseudonymKeys turn a reporting customer's number into the key the
 	// store keeps (HMAC): the first key writes, every key is looked up, so

@@ -78,7 +78,7 @@ return {'ok', seq}
 func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now time.Time, ev audit.Event) (blocklist.Entry, blocklist.Change, error) {
 	for range maxRetries {
 		e.ID = newEntryID()
-		evs, err := marshalEvent(blocklist.EntryEvent(ev, nil, &e))
+		evs, err := encodeEvent(blocklist.EntryEvent(ev, nil, &e))
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}
@@ -199,7 +199,7 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 		return blocklist.Entry{}, nil, fmt.Errorf("entry %s changed since revision %d: %w", e.ID, rev, fault.ErrConflict)
 	}
 	e.CreateBy, e.CreateTime = cur.CreateBy, cur.CreateTime
-	evs, err := marshalEvent(blocklist.EntryEvent(ev, &cur, &e))
+	evs, err := encodeEvent(blocklist.EntryEvent(ev, &cur, &e))
 	if err != nil {
 		return blocklist.Entry{}, nil, err
 	}
@@ -246,7 +246,7 @@ func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string, ev audit.Ev
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}
-		evs, err := marshalEvent(blocklist.EntryEvent(ev, &old, nil))
+		evs, err := encodeEvent(blocklist.EntryEvent(ev, &old, nil))
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}

@@ -151,7 +151,7 @@ func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry
 		written = append(written, i)
 		st.e, st.exists = row, true
 	}
-	evs, err := marshalEvent(blocklist.ImportBatchEvent(ev, batch, outs))
+	evs, err := encodeEvent(blocklist.ImportBatchEvent(ev, batch, outs))
 	if err != nil {
 		return nil, nil, false, err
 	}

@@ -4,18 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 )
-
-// DefaultKeyPrefix is the key prefix P of docs/redis.md when none is given.
-const DefaultKeyPrefix = "cv"
 
 // dirTag is the hash tag of the directory partition, "{P:dir}": every key
 // of the blocklist shares it, so that one Lua script may check and write
@@ -23,7 +17,7 @@ const DefaultKeyPrefix = "cv"
 // verify and audit stores' key builder.)
 func dirTag(prefix string) string {
 	if prefix == "" {
-		prefix = DefaultKeyPrefix
+		prefix = DefaultPrefix
 	}
 	return "{" + strings.TrimSuffix(prefix, ":") + ":dir}"
 }
@@ -51,19 +45,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// marshalEvent is an event as the scripts append it to an audit stream: the
-// single field e of one entry, the JSON of audit.Event with ID empty (the
-// audit store takes the entry's id) and Time in RFC 3339 with nanoseconds
-// (time.Time's JSON).
-func marshalEvent(ev audit.Event) (string, error) {
-	ev.ID = "" // the audit stream's entry id is the event's id
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return "", fmt.Errorf("encode audit event: %w", err)
-	}
-	return string(b), nil
 }
 
 func millis(t time.Time) int64 {

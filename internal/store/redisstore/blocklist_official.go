@@ -33,7 +33,7 @@ return {'ok'}
 
 // CreateOfficialNumber implements blocklist.Store.
 func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time, ev audit.Event) error {
-	e, err := marshalEvent(ev)
+	e, err := encodeEvent(ev)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Numbe
 		de := ev
 		de.Before = o.Snapshot()
 		de = withAfter(de, map[string]any{"ended_calls": ph.raw("ended_calls")})
-		e, err := marshalEvent(de)
+		e, err := encodeEvent(de)
 		if err != nil {
 			return blocklist.OfficialNumber{}, 0, err
 		}

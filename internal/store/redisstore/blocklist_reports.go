@@ -218,7 +218,7 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 		re := blocklist.ReportEvent(ev, r, blocklist.ReportedNumber{CallerNumber: r.CallerNumber, Status: after, EntryID: cur.g.EntryID})
 		re.After["report_count"] = ph.raw("count")
 		re.After["distinct_reporters"] = ph.raw("distinct")
-		evs, err := marshalEvent(re)
+		evs, err := encodeEvent(re)
 		if err != nil {
 			return blocklist.Report{}, blocklist.ReportedNumber{}, err
 		}
@@ -391,7 +391,7 @@ func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Numb
 		} else {
 			args = append(args, "", "", "", 0, 0, 0)
 		}
-		evs, err := marshalEvent(blocklist.ResolveEvent(ev, cur.g, after, blocked))
+		evs, err := encodeEvent(blocklist.ResolveEvent(ev, cur.g, after, blocked))
 		if err != nil {
 			return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, err
 		}
@@ -476,7 +476,7 @@ func (s *BlocklistStore) PruneReports(ctx context.Context, before time.Time, lim
 	pe := withAfter(ev, map[string]any{
 		"pruned_reports": ph.raw("reports"), "pruned_groups": ph.raw("groups"), "pruned_reporter_days": ph.raw("days"),
 	})
-	evs, err := marshalEvent(pe)
+	evs, err := encodeEvent(pe)
 	if err != nil {
 		return 0, err
 	}
