@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/time/rate"
 
 	"github.com/callverify/callverify/blocklist"
@@ -29,7 +28,6 @@ import (
 	"github.com/callverify/callverify/internal/retention"
 	"github.com/callverify/callverify/internal/secretfile"
 	"github.com/callverify/callverify/internal/server"
-	"github.com/callverify/callverify/internal/store/boltstore"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -44,7 +42,7 @@ type Options struct {
 type App struct {
 	cfg     Config
 	log     *slog.Logger
-	db      *bolt.DB
+	store   *backend
 	numbers *blocklist.Service
 	server  *server.Server
 	sweeper *retention.Sweeper
@@ -54,9 +52,6 @@ type App struct {
 func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if len(cfg.RedisAddrs) > 0 {
-		return nil, fmt.Errorf("%s: the Redis backend is not in this build yet; leave it empty to use the embedded store", setting("redis-addrs"))
 	}
 	log := opt.Logger
 	if log == nil {
@@ -85,28 +80,21 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.db, err = boltstore.Open(cfg.DataDir); err != nil {
-		return nil, err
-	}
-	auditStore, err := boltstore.NewAuditStore(a.db)
-	if err != nil {
-		return nil, err
-	}
-	rec := audit.NewRecorder(auditStore, now)
 	kek, err := loadOrCreateKEK(cfg)
 	if err != nil {
 		return nil, err
 	}
-	pseudonyms, err := loadHMACKeys(cfg, kek)
+	ring, err := loadHMACKeys(cfg, kek)
 	if err != nil {
 		return nil, err
 	}
-	blStore, err := boltstore.NewBlocklistStore(a.db, boltstore.BlocklistOptions{PseudonymKeys: pseudonyms})
-	if err != nil {
+	if a.store, err = openBackend(ctx, cfg, kek, ring); err != nil {
 		return nil, err
 	}
+	st := a.store
+	rec := audit.NewRecorder(st.audit, now)
 	numbers, err := blocklist.NewService(blocklist.Config{
-		Store: blStore, Audit: rec, Phone: parser, Now: now,
+		Store: st.blocklist, Audit: rec, Phone: parser, Now: now,
 		MaxReportsPerDay: cfg.MaxReportsPerDay,
 		AutoBlock:        blocklist.AutoBlock{Reporters: cfg.AutoBlockReporters, Window: cfg.AutoBlockWindow},
 	})
@@ -114,12 +102,8 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.numbers = numbers
-	vStore, err := boltstore.NewVerifyStore(a.db)
-	if err != nil {
-		return nil, err
-	}
 	calls, err := verify.NewService(verify.Config{
-		Store:     vStore,
+		Store:     st.verify,
 		Directory: directory{numbers: numbers},
 		Audit:     rec,
 		Phone:     parser,
@@ -135,8 +119,8 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 
 	a.sweeper, err = retention.New(retention.Config{
 		Kinds: []retention.Kind{
-			{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: vStore.PruneCalls},
-			{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: blStore.PruneReports},
+			{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: st.verify.PruneCalls},
+			{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: st.blocklist.PruneReports},
 		},
 		Interval: cfg.RetentionSweepInterval,
 		Now:      now,
@@ -151,11 +135,10 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	db := a.db
 	a.server, err = server.New(server.Config{
 		Logger:          log,
 		Auth:            authn,
-		Ready:           func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
+		Ready:           st.ready,
 		IndexMaxLag:     cfg.IndexMaxLag,
 		RequestTimeout:  cfg.RequestTimeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
@@ -177,6 +160,8 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 			LookupMaxClients:         cfg.Edge.LookupMaxClients,
 			LookupGlobalRate:         rate.Limit(cfg.Edge.LookupGlobalRate),
 			LookupGlobalBurst:        cfg.Edge.LookupGlobalBurst,
+			LookupLimiter:            st.lookup,
+			LookupGlobalLimiter:      st.lookupGlobal,
 		},
 	}, &server.Deps{
 		Verify:    calls,
@@ -207,8 +192,8 @@ func (a *App) Close() error {
 	if a.numbers != nil {
 		_ = a.numbers.Close()
 	}
-	if a.db != nil {
-		return a.db.Close()
+	if a.store != nil {
+		return a.store.close()
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ type Config struct {
 	RedisTLS           bool
 	RedisTLSCAFile     string
 	RedisTLSServerName string
+	// RedisKeyPrefix starts every key (docs/redis.md), so that several
+	// deployments can share one Redis.
+	RedisKeyPrefix string
 
 	// Dev accepts bearer tokens of the development issuer, whose secret is
 	// created in DataDir (see callverify token mint). It excludes an
@@ -132,6 +135,7 @@ func (c *Config) bind(f flags) {
 	f.Bool(&c.RedisTLS, "redis-tls", false, "connect to Redis over TLS, verifying its certificate")
 	f.String(&c.RedisTLSCAFile, "redis-tls-ca-file", "", "PEM file of the CAs of Redis's certificates; empty = the system's")
 	f.String(&c.RedisTLSServerName, "redis-tls-server-name", "", "name Redis's certificate must carry; empty = the host of each address")
+	f.String(&c.RedisKeyPrefix, "redis-key-prefix", "cv", "prefix of every Redis key (letters, digits, '-', '_'), so deployments can share one Redis")
 	f.String(&c.DefaultRegion, "default-region", "CN", "region for numbers written without a country code")
 	f.Bool(&c.Dev, "dev", false, "accept bearer tokens of the development issuer (callverify token mint), for local use; excludes --auth-*")
 	f.String(&c.AuthIssuer, "auth-issuer", "", "issuer (iss) of callers' bearer tokens")
@@ -337,6 +341,7 @@ func (c Config) validateRedis() []error {
 			{"redis-master-name", c.RedisMasterName != ""}, {"redis-username", c.RedisUsername != ""},
 			{"redis-password-file", c.RedisPasswordFile != ""}, {"redis-db", c.RedisDB != 0}, {"redis-tls", c.RedisTLS},
 			{"redis-tls-ca-file", c.RedisTLSCAFile != ""}, {"redis-tls-server-name", c.RedisTLSServerName != ""},
+			{"redis-key-prefix", c.RedisKeyPrefix != "cv"},
 		} {
 			if s.set {
 				errs = append(errs, fmt.Errorf("%s: set without --redis-addrs, so the embedded store would be used and the setting ignored", setting(s.flag)))
@@ -355,6 +360,9 @@ func (c Config) validateRedis() []error {
 	case c.RedisDB != 0 && rc.Kind() == redisconn.Cluster:
 		errs = append(errs, fmt.Errorf("%s: %d with several --redis-addrs, which are a Redis Cluster's nodes: a Cluster has only database 0 (for Sentinel, set --redis-master-name)",
 			setting("redis-db"), c.RedisDB))
+	}
+	if !validKeyPrefix(c.RedisKeyPrefix) {
+		errs = append(errs, fmt.Errorf("%s: %q must be 1 to 32 letters, digits, '-' or '_'", setting("redis-key-prefix"), c.RedisKeyPrefix))
 	}
 	for _, s := range []struct{ flag, v string }{{"redis-tls-ca-file", c.RedisTLSCAFile}, {"redis-tls-server-name", c.RedisTLSServerName}} {
 		if s.v != "" && !c.RedisTLS {
@@ -404,4 +412,17 @@ func (c Config) validateAuth() []error {
 		return []error{errors.New("--auth-issuer and --auth-audience: both required with an identity provider's keys")}
 	}
 	return nil
+}
+
+// validKeyPrefix reports whether p can start Redis keys and hash tags.
+func validKeyPrefix(p string) bool {
+	if p == "" || len(p) > 32 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

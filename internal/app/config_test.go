@@ -28,7 +28,7 @@ func TestEveryDocumentedFlagAndVariableExists(t *testing.T) {
 		"token-issuer", "token-algorithm", "token-x5u", "kek-file", "hmac-keys-file", "log-level", "log-format",
 		"shutdown-timeout", "request-timeout", "lookup-rate", "lookup-burst",
 		"max-reports-per-day", "auto-block-reporters", "auto-block-window",
-		"redis-master-name", "redis-username", "redis-password-file", "redis-db", "redis-tls", "redis-tls-ca-file", "redis-tls-server-name",
+		"redis-master-name", "redis-username", "redis-password-file", "redis-db", "redis-tls", "redis-tls-ca-file", "redis-tls-server-name", "redis-key-prefix",
 		"call-retention", "report-retention", "retention-sweep-interval",
 	} {
 		f := fs.Lookup(name)
