@@ -5,10 +5,8 @@ import (
 	"testing"
 )
 
-// With Redis every instance must read one shared key-encryption key. The
-// rule is part of Validate on its own, so it holds the moment the Redis
-// backend is allowed; today's "not in this build" refusal is a separate
-// error that these cases ignore.
+// With Redis every instance must read one shared key-encryption key: the
+// rule is part of Validate.
 func TestRedisRequiresASharedKEKFile(t *testing.T) {
 	t.Parallel()
 	const rule = "--kek-file (CALLVERIFY_KEK_FILE): required with --redis-addrs"
