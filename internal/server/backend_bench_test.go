@@ -1,0 +1,96 @@
+package server_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/internal/redistest"
+	"github.com/callverify/callverify/internal/testenv"
+)
+
+// BenchmarkBackends measures, over real gRPC on loopback with parallel
+// clients, an empty handler (gRPC health), CheckCaller of a verified call
+// and StampCall, on the embedded store and on Redis, in one run. Quote
+// each as a ratio to health in the same run: the machine is shared.
+//
+//	go test -run '^$' -bench Backends -benchtime 3s ./internal/server/
+func BenchmarkBackends(b *testing.B) {
+	for _, be := range []struct {
+		name string
+		opts func(b *testing.B) []testenv.Option
+	}{
+		{"embedded", func(*testing.B) []testenv.Option { return nil }},
+		{"redis", func(b *testing.B) []testenv.Option {
+			srv := redistest.Standalone(b)
+			kek := filepath.Join(b.TempDir(), "kek.key")
+			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			prefix := redistest.Prefix(b)
+			return []testenv.Option{func(c *appConfig) {
+				c.RedisAddrs = []string{srv.Addr()}
+				c.RedisKeyPrefix = prefix[:len(prefix)-1]
+				c.KEKFile = kek
+			}}
+		}},
+	} {
+		b.Run(be.name, func(b *testing.B) {
+			opts := append([]testenv.Option{func(c *appConfig) { c.LogLevel = "error" }}, be.opts(b)...)
+			env := testenv.New(b, opts...)
+			const customer = "+8613800138000"
+			ctx := env.Ctx(env.Admin())
+			if _, err := callverifyv1.NewAdminServiceClient(env.Conn).CreateOfficialNumber(ctx, &callverifyv1.CreateOfficialNumberRequest{OfficialNumber: &callverifyv1.OfficialNumber{
+				Number: "+864008008888", DisplayName: "Customer service", Direction: callverifyv1.Direction_DIRECTION_OUTBOUND,
+			}}); err != nil {
+				b.Fatal(err)
+			}
+			calls := callverifyv1.NewCallServiceClient(env.Conn)
+			stamp := &callverifyv1.StampCallRequest{
+				CallerNumber: "+864008008888", CalleeNumber: customer, Reason: callverifyv1.CallReason_CALL_REASON_REFUND,
+				AgentId: "a-7", AgentName: "Wang",
+			}
+			dctx := env.Ctx(env.Dialer())
+			if _, err := calls.StampCall(dctx, stamp); err != nil {
+				b.Fatal(err)
+			}
+			health := healthpb.NewHealthClient(env.Conn)
+			b.Run("health", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			vc := callverifyv1.NewVerifyServiceClient(env.Conn)
+			cctx := env.Ctx(env.Customer(customer))
+			b.Run("CheckCaller", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						r, err := vc.CheckCaller(cctx, &callverifyv1.CheckCallerRequest{CallerNumber: "+864008008888"})
+						if err != nil || r.GetVerdict() != callverifyv1.Verdict_VERDICT_VERIFIED {
+							b.Errorf("CheckCaller: %v, %v", r.GetVerdict(), err)
+							return
+						}
+					}
+				})
+			})
+			b.Run("StampCall", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := calls.StampCall(dctx, stamp); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
