@@ -49,6 +49,13 @@ type OfficialNumber struct {
 	Description string
 	CreateBy    string
 	CreateTime  time.Time
+	// Gen is the generation of the record, the store's: new at every
+	// create (CreateOfficialNumber ignores the one it is given), opaque,
+	// compared for equality only. A call carries the Gen of its caller's
+	// record when stamped and verifies only while the record still has it,
+	// so a line deleted and registered again does not revive its old calls.
+	// "" means unknown (a record written before stores kept one).
+	Gen string
 }
 
 // Snapshot is o as an audit event shows it.

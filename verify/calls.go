@@ -199,25 +199,37 @@ func ownerFilter(actor audit.Actor) string {
 	return actor.Subject
 }
 
-// callerVerifies reports whether a call from n may verify now: n is, at
-// this moment, an official number that places calls, and no blocklist entry
-// matches it. An error of the directory is returned, never a verdict.
-func (s *Service) callerVerifies(ctx context.Context, n phone.Number) (bool, error) {
-	off, err := s.dir.OfficialNumber(ctx, n)
+// callerLive reports whether calls from n may verify now: n is, at this
+// moment, an official number that places calls, and no blocklist entry
+// matches it. off is n's record (for its generation) when ok. An error of
+// the directory is returned, never a verdict.
+func (s *Service) callerLive(ctx context.Context, n phone.Number) (off Official, ok bool, err error) {
+	off, err = s.dir.OfficialNumber(ctx, n)
 	if errors.Is(err, fault.ErrNotFound) {
-		return false, nil
+		return Official{}, false, nil
 	}
 	if err != nil {
-		return false, err
+		return Official{}, false, err
 	}
 	if !off.PlacesCalls || off.InboundOnly {
-		return false, nil
+		return Official{}, false, nil
 	}
 	_, blocked, err := s.dir.BlockedCategory(ctx, n)
 	if err != nil {
-		return false, err
+		return Official{}, false, err
 	}
-	return !blocked, nil
+	return off, !blocked, nil
+}
+
+// callerVerifies reports whether call c may verify now as far as its
+// caller goes: the caller is live (callerLive) under the registration the
+// call was stamped under. A line deleted and registered again has a new
+// generation, so its old calls stop verifying even before the store has
+// marked them ended (a networked store ends them after the delete, in
+// separate steps that may fail).
+func (s *Service) callerVerifies(ctx context.Context, c Call) (bool, error) {
+	off, ok, err := s.callerLive(ctx, c.Caller)
+	return ok && sameRegistration(c, off), err
 }
 
 // getCall reads a call; an id that cannot be ours is "not found" without a
@@ -272,8 +284,9 @@ func (s *Service) EndCall(ctx context.Context, actor audit.Actor, id string) (Ca
 
 // GetConfirmationCode returns the code the agent reads out now and until
 // when it is accepted. A call that is not active, whose caller is no longer
-// an official number that places calls (or is blocked), or that another
-// dialer stamped has no code, and answers exactly like an unknown call.
+// an official number that places calls (or is blocked, or was registered again
+// since the call was stamped), or that another dialer stamped has no code,
+// and answers exactly like an unknown call.
 func (s *Service) GetConfirmationCode(ctx context.Context, actor audit.Actor, id string) (string, time.Time, error) {
 	c, err := s.getCall(ctx, id)
 	if err != nil {
@@ -283,7 +296,7 @@ func (s *Service) GetConfirmationCode(ctx context.Context, actor audit.Actor, id
 	if !mayUse(actor, c) || c.StateAt(now) != StateActive {
 		return "", time.Time{}, fault.NotFound(msgCallNotFound)
 	}
-	live, err := s.callerVerifies(ctx, c.Caller)
+	live, err := s.callerVerifies(ctx, c)
 	if err != nil {
 		return "", time.Time{}, err
 	}

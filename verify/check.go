@@ -43,6 +43,7 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 	if err != nil {
 		return CheckResult{}, err
 	}
+	var off Official
 	checked, live := false, false
 	for i := range calls { // newest first
 		c := calls[i]
@@ -50,16 +51,20 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 			continue
 		}
 		// A call verifies only while its caller is, now, an official
-		// number that places calls and is not blocked; otherwise the
-		// number's own verdict below decides.
+		// number that places calls and is not blocked, under the
+		// registration the call was stamped under; otherwise the number's
+		// own verdict below decides.
 		if !checked {
-			if live, err = s.callerVerifies(ctx, caller); err != nil {
+			if off, live, err = s.callerLive(ctx, caller); err != nil {
 				return CheckResult{}, err
 			}
 			checked = true
 		}
 		if !live {
 			break
+		}
+		if !sameRegistration(c, off) {
+			continue
 		}
 		code, until, err := s.codeNow(ctx, c, now)
 		if err != nil {
@@ -138,28 +143,32 @@ type MyCall struct {
 
 // ListMyCalls returns the active official calls to the customer's number,
 // newest first, each with the code the agent will say. A call whose caller
-// is no longer an official number that places calls, or is blocked, is
-// left out.
+// is no longer an official number that places calls, is blocked, or was
+// registered again since the call was stamped, is left out.
 func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number) ([]MyCall, error) {
 	now := s.now()
 	calls, err := s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
 	if err != nil {
 		return nil, err
 	}
+	type callerState struct {
+		off Official
+		ok  bool
+	}
 	out := []MyCall{}
-	live := map[phone.Number]bool{}
+	live := map[phone.Number]callerState{}
 	for _, c := range calls {
 		if c.StateAt(now) != StateActive {
 			continue
 		}
-		ok, seen := live[c.Caller]
+		st, seen := live[c.Caller]
 		if !seen {
-			if ok, err = s.callerVerifies(ctx, c.Caller); err != nil {
+			if st.off, st.ok, err = s.callerLive(ctx, c.Caller); err != nil {
 				return nil, err
 			}
-			live[c.Caller] = ok
+			live[c.Caller] = st
 		}
-		if !ok {
+		if !st.ok || !sameRegistration(c, st.off) {
 			continue
 		}
 		code, until, err := s.codeNow(ctx, c, now)

@@ -123,8 +123,9 @@ func codeStep(t time.Time) int64 { return t.Unix() / int64(CodePeriod/time.Secon
 // counts; the MaxWrongAttempts-th locks the call (audited as "call.lock" by
 // actor, in the same store step), after which no code matches. An unknown call, somebody else's call, an ended, expired or
 // locked call, and a call whose caller is no longer an official number that
-// places calls (or is blocked) all answer {Match: false,
-// AttemptsRemaining: 0}, so nothing can be probed.
+// places calls (or is blocked, or was registered again since the call was
+// stamped) all answer {Match: false, AttemptsRemaining: 0}, so nothing can
+// be probed.
 func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer phone.Number, callID, code string) (ConfirmResult, error) {
 	code = strings.TrimSpace(code)
 	if len(code) != codeLen || strings.IndexFunc(code, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
@@ -142,7 +143,7 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 	if c.Callee != customer || c.StateAt(now) != StateActive {
 		return nothing, nil
 	}
-	live, err := s.callerVerifies(ctx, c.Caller)
+	live, err := s.callerVerifies(ctx, c)
 	if err != nil {
 		return ConfirmResult{}, err
 	}

@@ -47,7 +47,7 @@ func (d *directory) OfficialNumber(ctx context.Context, n phone.Number) (verify.
 		return verify.Official{}, err
 	}
 	return verify.Official{Number: o.Number, DisplayName: o.DisplayName, PlacesCalls: o.Direction.PlacesCalls(),
-		InboundOnly: o.Direction == blocklist.DirectionInboundOnly}, nil
+		InboundOnly: o.Direction == blocklist.DirectionInboundOnly, Gen: o.Gen}, nil
 }
 
 func (d *directory) BlockedCategory(_ context.Context, n phone.Number) (string, bool, error) {

@@ -312,8 +312,9 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 		res.CallState = c.StateAt(now)
 		if res.CallState == StateActive {
 			// A call stops verifying when its caller stops being an
-			// official number that places calls, or is blocked.
-			if callerLive, err = s.callerVerifies(ctx, c.Caller); err != nil {
+			// official number that places calls, is blocked, or is
+			// registered again (a new generation) after the call.
+			if callerLive, err = s.callerVerifies(ctx, c); err != nil {
 				return TokenResult{}, err
 			}
 		}

@@ -66,6 +66,11 @@ type Call struct {
 	DisplayName string // the official number's display name when stamped (rcd.nam)
 	OrigID      string // RFC 8588 origid, a UUID
 	CreateBy    string // subject of the dialer that stamped the call
+	// Gen is the generation (Official.Gen) of the caller's official record
+	// when the call was stamped, set by the store's CreateCall from the
+	// record it checks; "" means unknown (a call stored before stores kept
+	// one). The call verifies only under that same registration.
+	Gen string
 
 	// State is the stored state: ACTIVE, ENDED or LOCKED. A stored ACTIVE
 	// call past ExpireTime is EXPIRED: use StateAt, never State, to decide.
@@ -151,6 +156,17 @@ type Official struct {
 	DisplayName string
 	PlacesCalls bool // OUTBOUND or BOTH
 	InboundOnly bool // INBOUND_ONLY: a hotline that never calls anybody
+	// Gen is the generation of the number's record (blocklist's
+	// OfficialNumber.Gen): new whenever it is registered again. "" means
+	// unknown.
+	Gen string
+}
+
+// sameRegistration reports whether call c was stamped under the caller's
+// registration off: their generations are equal, or one is unknown (then
+// only the other checks decide).
+func sameRegistration(c Call, off Official) bool {
+	return c.Gen == "" || off.Gen == "" || c.Gen == off.Gen
 }
 
 // Directory answers what the numbers domain knows about a number.
@@ -187,7 +203,9 @@ type Store interface {
 	// CreateCall stores a new call and appends ev. It fails with
 	// fault.ErrFailedPrecondition when c.Caller is not, at that moment, a
 	// registered official number that places calls (OUTBOUND or BOTH), and
-	// with fault.ErrAlreadyExists when the ID is taken.
+	// with fault.ErrAlreadyExists when the ID is taken. The stored call's
+	// Gen is the generation of the official record it checked (c.Gen is
+	// ignored); GetCall, ListCallsTo and ListCallsFrom return it.
 	CreateCall(ctx context.Context, c Call, ev audit.Event) error
 	// GetCall returns the call or fault.ErrNotFound.
 	GetCall(ctx context.Context, id string) (Call, error)

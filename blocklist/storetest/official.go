@@ -43,6 +43,13 @@ func RunOfficialAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Stor
 		if len(got) != 1 || got[0].Target != o.Number.String() || got[0].Actor != "admin-1" || got[0].After["direction"] != "outbound" || got[0].ID == "" {
 			t.Fatalf("after a create, events = %+v, want exactly the create event with an id", got)
 		}
+		stored, err := s.GetOfficialNumber(ctx, o.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.Gen == "" {
+			t.Fatalf("a created official number has no generation")
+		}
 		if err := s.CreateOfficialNumber(ctx, o, t0, create); !errors.Is(err, fault.ErrAlreadyExists) {
 			t.Fatalf("second create: %v, want ErrAlreadyExists", err)
 		}
@@ -61,8 +68,10 @@ func RunOfficialAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Stor
 		if err != nil {
 			t.Fatal(err)
 		}
-		if old != o || ended != 0 {
-			t.Fatalf("delete = %+v, %d ended; want %+v, 0", old, ended, o)
+		want := o
+		want.Gen = stored.Gen
+		if old != want || ended != 0 {
+			t.Fatalf("delete = %+v, %d ended; want %+v, 0", old, ended, want)
 		}
 		got = events("official_number.delete")
 		if len(got) != 1 || got[0].Target != o.Number.String() || got[0].Before["number"] != o.Number.String() ||
@@ -71,6 +80,28 @@ func RunOfficialAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Stor
 		}
 		if del.After != nil || del.Before != nil {
 			t.Fatalf("the store changed the caller's event maps")
+		}
+
+		// Registered again, the number has a new generation (whatever Gen
+		// the caller passes): its old calls must not verify under it.
+		again := o
+		again.Gen = stored.Gen
+		if err := s.CreateOfficialNumber(ctx, again, t0, create); err != nil {
+			t.Fatal(err)
+		}
+		got2, err := s.GetOfficialNumber(ctx, o.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got2.Gen == "" || got2.Gen == stored.Gen {
+			t.Fatalf("registered again, the generation is %q, want a new one (not %q)", got2.Gen, stored.Gen)
+		}
+		list, err := s.ListOfficialNumbers(ctx, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 || list[0].Gen != got2.Gen {
+			t.Fatalf("ListOfficialNumbers = %+v, want the number with generation %q", list, got2.Gen)
 		}
 	})
 }

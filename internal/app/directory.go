@@ -24,6 +24,7 @@ func (d directory) OfficialNumber(ctx context.Context, n phone.Number) (verify.O
 		DisplayName: o.DisplayName,
 		PlacesCalls: o.Direction.PlacesCalls(),
 		InboundOnly: o.Direction == blocklist.DirectionInboundOnly,
+		Gen:         o.Gen,
 	}, nil
 }
 

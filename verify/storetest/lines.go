@@ -413,3 +413,54 @@ func testAuditEvents(t *testing.T, h Harness) {
 
 // bobLine is a line with no calls.
 var bobLine = phone.Number("+8657100000000")
+
+// testCallsCarryTheirLinesGen: CreateCall stores the generation of the
+// caller's official record it checked (whatever Gen the call came with),
+// and every read returns it; the same registration gives the same one, a
+// registration made again a new one, so the domain can tell a call of the
+// old registration from one of the new.
+func testCallsCarryTheirLinesGen(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.Store
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
+	stamp := func(expire time.Time) verify.Call {
+		t.Helper()
+		c := from(call(s.NewCallID(alice), alice, expire), line2)
+		c.Gen = "chosen by the caller"
+		must(t, "CreateCall", s.CreateCall(ctx, c, ev("call.stamp")))
+		got, err := s.GetCall(ctx, c.ID)
+		must(t, "GetCall", err)
+		if got.Gen == "" || got.Gen == c.Gen {
+			t.Fatalf("GetCall: Gen %q, want the generation of the caller's record", got.Gen)
+		}
+		return got
+	}
+	first := stamp(base.Add(time.Minute))
+	second := stamp(base.Add(2 * time.Minute))
+	if first.Gen != second.Gen {
+		t.Fatalf("two calls under one registration: Gen %q and %q, want the same", first.Gen, second.Gen)
+	}
+	now := base.Add(-time.Minute)
+	to, err := s.ListCallsTo(ctx, alice, now, 10)
+	must(t, "ListCallsTo", err)
+	byLine, _, err := s.ListCallsFrom(ctx, line2, now, "", 10)
+	must(t, "ListCallsFrom", err)
+	for _, list := range [][]verify.Call{to, byLine} {
+		if len(list) != 2 || list[0].Gen != first.Gen || list[1].Gen != first.Gen {
+			t.Fatalf("listed calls %+v, want both with Gen %q", list, first.Gen)
+		}
+	}
+
+	_, err = h.Officials.RemoveOfficial(ctx, line2, now)
+	must(t, "RemoveOfficial", err)
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
+	third := stamp(base.Add(3 * time.Minute))
+	if third.Gen == first.Gen {
+		t.Fatalf("a call after the line was registered again has the old Gen %q", first.Gen)
+	}
+	old, err := s.GetCall(ctx, first.ID)
+	must(t, "GetCall", err)
+	if old.Gen != first.Gen {
+		t.Fatalf("the old call's Gen changed to %q, want %q", old.Gen, first.Gen)
+	}
+}

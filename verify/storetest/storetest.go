@@ -51,6 +51,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("CreateCallChecksTheCaller", func(t *testing.T) { t.Parallel(); testCreateCallChecksCaller(t, newHarness(t)) })
 	t.Run("ListCallsFrom", func(t *testing.T) { t.Parallel(); testListCallsFrom(t, withHarness(t)) })
 	t.Run("EndCallsFrom", func(t *testing.T) { t.Parallel(); testEndCallsFrom(t, withHarness(t)) })
+	t.Run("CallsCarryTheirLinesGeneration", func(t *testing.T) { t.Parallel(); testCallsCarryTheirLinesGen(t, withHarness(t)) })
 	t.Run("RemovingAnOfficialNumberEndsItsCalls", func(t *testing.T) { t.Parallel(); testRemoveOfficial(t, withHarness(t)) })
 	t.Run("EndCallOfAnotherDialer", func(t *testing.T) { t.Parallel(); testEndCallOwner(t, withHarness(t)) })
 	t.Run("CodesAreOneTime", func(t *testing.T) { t.Parallel(); testCodesOneTime(t, newStore(t)) })
@@ -104,8 +105,11 @@ func call(id string, callee phone.Number, expire time.Time) verify.Call {
 }
 
 // norm makes times comparable with reflect.DeepEqual.
+// norm is c as compared: times in UTC, and without Gen, which the store
+// sets from the caller's official record (testCallsCarryTheirLinesGen).
 func norm(c verify.Call) verify.Call {
 	c.CreateTime, c.ExpireTime, c.EndTime = c.CreateTime.UTC(), c.ExpireTime.UTC(), c.EndTime.UTC()
+	c.Gen = ""
 	return c
 }
 

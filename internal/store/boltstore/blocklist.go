@@ -3,6 +3,8 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -93,19 +95,33 @@ type officialRecord struct {
 	Description string    `json:"description,omitempty"`
 	CreateBy    string    `json:"create_by,omitempty"`
 	CreateTime  time.Time `json:"create_time"`
+	// Gen is new (random) at every create; a call stores the Gen of its
+	// caller's record and verifies only while the record has it. Records
+	// written before it existed have none ("": unknown).
+	Gen string `json:"gen,omitempty"`
 }
 
+// officialToRecord is o as stored, with a new generation.
 func officialToRecord(o blocklist.OfficialNumber) officialRecord {
 	return officialRecord{
 		Number: o.Number.String(), DisplayName: o.DisplayName, Direction: int(o.Direction),
-		Description: o.Description, CreateBy: o.CreateBy, CreateTime: o.CreateTime,
+		Description: o.Description, CreateBy: o.CreateBy, CreateTime: o.CreateTime, Gen: newGen(),
 	}
+}
+
+// newGen is a new generation of an official record: 128 random bits.
+func newGen() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func (r officialRecord) official() blocklist.OfficialNumber {
 	return blocklist.OfficialNumber{
 		Number: phone.Number(r.Number), DisplayName: r.DisplayName, Direction: blocklist.Direction(r.Direction),
-		Description: r.Description, CreateBy: r.CreateBy, CreateTime: r.CreateTime,
+		Description: r.Description, CreateBy: r.CreateBy, CreateTime: r.CreateTime, Gen: r.Gen,
 	}
 }
 

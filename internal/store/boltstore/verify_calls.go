@@ -41,6 +41,9 @@ type vCall struct {
 	SealedSecret  []byte    `json:"sealed_secret"`
 	LastCodeStep  int64     `json:"last_code_step,omitempty"`
 	ConfirmTime   time.Time `json:"confirm_time,omitzero"`
+	// Gen is the caller's official record's generation when stamped
+	// ("" for calls stored before records had one).
+	Gen string `json:"gen,omitempty"`
 }
 
 func vCallOf(c verify.Call) vCall {
@@ -50,7 +53,7 @@ func vCallOf(c verify.Call) vCall {
 		AgentName: c.AgentName, DisplayName: c.DisplayName, OrigID: c.OrigID, CreateBy: c.CreateBy,
 		State: int(c.State), WrongAttempts: c.WrongAttempts, CreateTime: c.CreateTime, ExpireTime: c.ExpireTime,
 		EndTime: c.EndTime, DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
-		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime,
+		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime, Gen: c.Gen,
 	}
 }
 
@@ -61,7 +64,7 @@ func (r vCall) call() verify.Call {
 		AgentName: r.AgentName, DisplayName: r.DisplayName, OrigID: r.OrigID, CreateBy: r.CreateBy,
 		State: verify.State(r.State), WrongAttempts: r.WrongAttempts, CreateTime: r.CreateTime,
 		ExpireTime: r.ExpireTime, EndTime: r.EndTime, DeviceID: r.DeviceID, SealedSecret: r.SealedSecret,
-		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime,
+		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime, Gen: r.Gen,
 	}
 }
 
@@ -119,24 +122,25 @@ func vExpiryIndexKey(r vCall) []byte {
 	return append(k, r.ID...)
 }
 
-// vPlacesCalls reports whether n is, in tx, a registered official number
-// that places calls. The official numbers are the numbers domain's
-// (BlocklistStore); the calls domain reads them here so that stamping and
-// the check are one transaction.
-func vPlacesCalls(tx *bolt.Tx, n phone.Number) (bool, error) {
+// vCallerRecord reads, in tx, the official record of n: whether it is a
+// registered official number that places calls, and its generation. The
+// official numbers are the numbers domain's (BlocklistStore); the calls
+// domain reads them here so that stamping and the check are one
+// transaction.
+func vCallerRecord(tx *bolt.Tx, n phone.Number) (placesCalls bool, gen string, err error) {
 	b := tx.Bucket(bOfficial)
 	if b == nil {
-		return false, nil
+		return false, "", nil
 	}
 	v := b.Get([]byte(n.String()))
 	if v == nil {
-		return false, nil
+		return false, "", nil
 	}
 	o, err := decodeOfficial(v)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
-	return o.Direction.PlacesCalls(), nil
+	return o.Direction.PlacesCalls(), o.Gen, nil
 }
 
 // vSetNotLive stores r, which was live, with its new state (ENDED or
@@ -210,21 +214,22 @@ func withCount(ev audit.Event, key string, n int) audit.Event {
 	return ev
 }
 
-// CreateCall implements verify.Store: the caller check, the call and its
-// event are one transaction.
+// CreateCall implements verify.Store: the caller check, the call (with its
+// caller's record's generation) and its event are one transaction.
 func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r := vCallOf(c)
 	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
-		ok, err := vPlacesCalls(tx, c.Caller)
+		ok, gen, err := vCallerRecord(tx, c.Caller)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fault.ErrFailedPrecondition
 		}
+		r.Gen = gen
 		if tx.Bucket(vbCalls).Get([]byte(r.ID)) != nil {
 			return fault.ErrAlreadyExists
 		}

@@ -99,3 +99,43 @@ func TestOpeningAnOlderStoreIndexesEveryCallForPruning(t *testing.T) {
 		t.Errorf("the newer call: %v", err)
 	}
 }
+
+// An official record written before records had a generation reads with
+// Gen "" (unknown), and a call stamped under it stores Gen "" too: the
+// domain then leaves the decision to its other checks.
+func TestAnOfficialRecordOfAnOlderStoreHasNoGeneration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bl, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := NewVerifyStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := phone.Number("+8657188881234")
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	// As an older store wrote it: no gen field.
+	old := []byte(`{"number":"+8657188881234","display_name":"x","direction":1,"create_time":"2030-01-02T03:04:05Z"}`)
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bOfficial).Put([]byte(line), old) }); err != nil {
+		t.Fatal(err)
+	}
+	o, err := bl.GetOfficialNumber(ctx, line)
+	if err != nil || o.Gen != "" || !o.Direction.PlacesCalls() {
+		t.Fatalf("GetOfficialNumber = %+v (%v), want the outbound number with Gen \"\"", o, err)
+	}
+	c := verify.Call{ID: "c1", Caller: line, Callee: "+8613800138000", State: verify.StateActive, CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	if err := vs.CreateCall(ctx, c, audit.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := vs.GetCall(ctx, c.ID)
+	if err != nil || got.Gen != "" {
+		t.Fatalf("GetCall: Gen %q (%v), want \"\"", got.Gen, err)
+	}
+}

@@ -77,7 +77,7 @@ func officialFrom(n string, v any) (o blocklist.OfficialNumber, gen string, ok b
 			d, _ := strconv.Atoi(val)
 			o.Direction = blocklist.Direction(d)
 		case "gen":
-			gen = val
+			gen, o.Gen = val, val
 		case "display_name":
 			o.DisplayName = val
 		case "description":

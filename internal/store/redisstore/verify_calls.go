@@ -92,7 +92,7 @@ func (s *VerifyStore) decodeCall(id string, h map[string]string) (verify.Call, e
 	c := verify.Call{
 		ID: id, Caller: phone.Number(d.Caller), Callee: phone.Number(cust.Callee), CustomerID: cust.CustomerID,
 		Reason: verify.Reason(d.Reason), ReasonText: d.ReasonText, OrderRef: d.OrderRef, AgentID: d.AgentID,
-		AgentName: d.AgentName, DisplayName: d.DisplayName, OrigID: d.OrigID, CreateBy: h["by"],
+		AgentName: d.AgentName, DisplayName: d.DisplayName, OrigID: d.OrigID, CreateBy: h["by"], Gen: h["gen"],
 		CreateTime: d.CreateTime, ExpireTime: d.ExpireTime, DeviceID: d.DeviceID, SealedSecret: d.SealedSecret,
 	}
 	st, err1 := strconv.Atoi(h["st"])
