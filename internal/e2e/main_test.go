@@ -192,17 +192,22 @@ func (d *daemon) ready() error {
 	return nil
 }
 
-// ctx carries a development token of role for sub (and, for customers,
+// token mints a development token of role for sub (and, for customers,
 // their number).
-func (p *pair) ctx(role auth.Role, sub, phoneNumber string) context.Context {
+func (p *pair) token(role auth.Role, sub, phoneNumber string) string {
 	p.t.Helper()
 	tok, err := auth.Mint(p.secret, auth.MintOptions{Subject: sub, Role: role, PhoneNumber: phoneNumber})
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	return tok
+}
+
+// ctx carries a token of p.token.
+func (p *pair) ctx(role auth.Role, sub, phoneNumber string) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	p.t.Cleanup(cancel)
-	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+p.token(role, sub, phoneNumber))
 }
 
 func (p *pair) adminCtx() context.Context    { return p.ctx(auth.RoleAdmin, "admin-1", "") }
