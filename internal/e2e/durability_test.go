@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,8 @@ func TestAcknowledgedWritesSurviveRedisKill9(t *testing.T) {
 		wg    sync.WaitGroup
 		stop  = make(chan struct{})
 		count = make(chan struct{}, 1000)
+		// refused counts the writes that failed UNAVAILABLE.
+		refused atomic.Int64
 	)
 	for w := range 4 {
 		d := []*daemon{p.a, p.b}[w%2]
@@ -59,6 +62,7 @@ func TestAcknowledgedWritesSurviveRedisKill9(t *testing.T) {
 					if status.Code(err) != codes.Unavailable {
 						t.Errorf("create %s on %s: %v; want it to succeed or fail UNAVAILABLE", pattern, d.name, err)
 					}
+					refused.Add(1)
 					time.Sleep(10 * time.Millisecond)
 					continue
 				}
@@ -76,7 +80,13 @@ func TestAcknowledgedWritesSurviveRedisKill9(t *testing.T) {
 		<-count
 	}
 	p.redis.Kill(t)
-	time.Sleep(50 * time.Millisecond) // writers meet the dead Redis
+	refusedBefore := refused.Load()
+	eventually(t, notReadyWithin, "writers meet the dead Redis", func() error {
+		if refused.Load() == refusedBefore {
+			return fmt.Errorf("no write refused since the kill")
+		}
+		return nil
+	})
 	close(stop)
 	wg.Wait()
 	p.redis.Start(t)

@@ -167,7 +167,20 @@ func TestRedisGoneMidTrafficFailsClosedAndRecoversByItself(t *testing.T) {
 				}
 			}
 			tr := p.startTraffic(t)
-			time.Sleep(100 * time.Millisecond) // some traffic before
+			eventually(t, notReadyWithin, "traffic served on both before the outage", func() error {
+				tr.mu.Lock()
+				defer tr.mu.Unlock()
+				served := map[*daemon]int{}
+				for _, a := range append(append([]answer(nil), tr.checks...), tr.writes...) {
+					if a.err == nil {
+						served[a.d]++
+					}
+				}
+				if served[p.a] < 4 || served[p.b] < 4 {
+					return fmt.Errorf("requests served: A %d, B %d", served[p.a], served[p.b])
+				}
+				return nil
+			})
 
 			tc.down(t, p.redis)
 			down := time.Now()
