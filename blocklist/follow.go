@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/callverify/callverify/internal/fault"
 )
 
 // ErrGap says that the store's change log no longer holds the changes a
@@ -245,16 +247,25 @@ func (f *follower) fail(err error) {
 }
 
 // waitFor returns once the index holds change seq, or ctx ends, or the
-// follower stops.
+// follower stops, or the follower fails to read the store after the wait
+// began: the store has become unreachable, and the writer answers
+// UNAVAILABLE at once rather than when its deadline ends (its change is
+// saved, and the follower applies it once the store answers again).
 func (f *follower) waitFor(ctx context.Context, seq uint64) error {
+	f.mu.Lock()
+	failures := f.failures
+	f.mu.Unlock()
 	for {
 		f.mu.Lock()
-		ch := f.progress
+		ch, failed, lastErr := f.progress, f.failures > failures, f.lastErr
 		f.mu.Unlock()
 		// ch is taken before the index is read, so a change applied after
 		// the read closes this very channel.
 		if f.index.Seq() >= seq {
 			return nil
+		}
+		if failed && lastErr != nil {
+			return fault.Unavailable(fmt.Errorf("blocklist: the index cannot read change %d from the store: %w", seq, lastErr))
 		}
 		select {
 		case <-ch:

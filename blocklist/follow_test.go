@@ -308,6 +308,45 @@ func TestAFollowerReloadsWhenTheStoreComesBack(t *testing.T) {
 	}
 }
 
+// downAfterCommit commits a new entry, then the store becomes unreachable,
+// as a Redis that dies between a write and the follower's next read.
+type downAfterCommit struct{ failing }
+
+func (s downAfterCommit) CreateEntry(ctx context.Context, e blocklist.Entry, now time.Time, ev audit.Event) (blocklist.Entry, blocklist.Change, error) {
+	got, c, err := s.Store.CreateEntry(ctx, e, now, ev)
+	s.down.Store(true)
+	return got, c, err
+}
+
+// TestAWriteWhoseStoreGoesAwayBeforeTheIndexHasItFailsUnavailableAtOnce: the
+// write committed, but the follower cannot read it back: the write answers
+// UNAVAILABLE when the follower fails, not when the caller's deadline (here
+// none) ends; once the store is back the change reaches the index.
+func TestAWriteWhoseStoreGoesAwayBeforeTheIndexHasItFailsUnavailableAtOnce(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	e := newEnv(t, func(c *blocklist.Config) {
+		c.Store = downAfterCommit{failing{Store: c.Store, down: &down}}
+		c.Follow.Interval = 5 * time.Millisecond
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.svc.CreateEntry(context.Background(), analyst, blocklist.Entry{Pattern: "+8613800138000", Category: blocklist.CategoryScam})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, fault.ErrUnavailable) {
+			t.Fatalf("CreateEntry: err = %v, want UNAVAILABLE", err)
+		}
+	case <-time.After(10 * time.Second):
+		down.Store(false) // let the write end
+		t.Fatal("CreateEntry still waits for the index 10s after the store went away")
+	}
+	down.Store(false)
+	within(t, 10*time.Second, "the committed entry matches once the store is back", func() bool { _, ok := e.svc.Match("+8613800138000"); return ok })
+}
+
 func TestLagIsTheTimeSinceTheIndexWasLastKnownCurrent(t *testing.T) {
 	t.Parallel()
 	clock := clocktest.New(t0)

@@ -137,10 +137,24 @@ local function official_conflict(n, now)
   end
   return nil
 end
+-- seq_now returns the change sequence, starting it first when the store
+-- has none: at the server's time in microseconds, not at 0. A Redis that
+-- lost its data then starts above every sequence it handed out before
+-- (each change takes it more than a microsecond), so a follower's next
+-- read finds a gap and reloads, however many changes came meanwhile.
+local function seq_now()
+  local s = redis.call('GET', k('seq'))
+  if s then return s end
+  local t = redis.call('TIME')
+  s = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  redis.call('SET', k('seq'), s)
+  return s
+end
 local function put(p, id, b, c, s, x)
   local ek = k('e:' .. p)
   local old = redis.call('HMGET', ek, 'c', 's')
   if old[1] then redis.call('HINCRBY', k('counts'), old[1] .. ':' .. old[2], -1) end
+  seq_now()
   local seq = redis.call('INCR', k('seq'))
   redis.call('HSET', ek, 'id', id, 'rev', seq, 'c', c, 's', s, 'x', x, 'b', b)
   redis.call('SET', k('id:' .. id), p)
@@ -156,6 +170,7 @@ local function del(p, dropid)
   redis.call('DEL', ek)
   redis.call('ZREM', k('entries'), p)
   if dropid then redis.call('DEL', k('id:' .. e[1])) end
+  seq_now()
   local seq = redis.call('INCR', k('seq'))
   redis.call('XADD', k('changes'), 'MAXLEN', RETAIN, string.format('%d-0', seq), 'o', 'd', 'id', e[1], 'rev', e[2], 'b', e[5])
   return seq

@@ -36,33 +36,47 @@ func blockEvent(action string) audit.Event {
 	return audit.Event{Time: blockT0, Actor: "analyst-1", Role: "analyst", Action: action}
 }
 
-// A Redis that restarted without its data has a sequence below the
-// follower's: Changes says ErrGap, so the follower reloads instead of
-// waiting forever for changes that will never come.
+// A Redis that restarted without its data starts its sequence above every
+// one it handed out before: Changes says ErrGap, so the follower reloads
+// instead of waiting forever for changes that will never come, even when
+// other instances wrote more changes after the loss than it had seen
+// (from a sequence restarted at 1, their numbers would have passed for the
+// lost ones').
 func TestChangesAfterRedisLostItsDataSayGap(t *testing.T) {
 	t.Parallel()
 	srv := redistest.NewServer(t, redistest.Options{})
 	s, _ := newTestBlocklistStore(t, srv.Client(t), 0)
 	ctx := context.Background()
-	var last uint64
-	for i := range 3 {
-		_, c, err := s.CreateEntry(ctx, blockEntry(fmt.Sprintf("+861380013800%d", i), blocklist.CategoryScam), blockT0, blockEvent("entry.create"))
+	create := func(i int) uint64 {
+		t.Helper()
+		_, c, err := s.CreateEntry(ctx, blockEntry(fmt.Sprintf("+86138001380%02d", i), blocklist.CategoryScam), blockT0, blockEvent("entry.create"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = c.Seq
+		return c.Seq
+	}
+	var last uint64
+	for i := range 3 {
+		last = create(i)
 	}
 	if got, err := s.Changes(ctx, last, 10); err != nil || len(got) != 0 {
 		t.Fatalf("Changes(%d) before the restart = %v, %v; want none", last, got, err)
 	}
 	srv.Stop(t) // no AOF, no RDB: the data is gone
 	srv.Start(t)
-	_, err := s.Changes(ctx, last, 10)
-	if !errors.Is(err, blocklist.ErrGap) {
+	if _, err := s.Changes(ctx, last, 10); !errors.Is(err, blocklist.ErrGap) {
 		t.Fatalf("Changes(%d) after Redis lost its data: err = %v, want ErrGap", last, err)
 	}
-	if seq, err := s.ScanEntries(ctx, func(blocklist.Entry) error { return nil }); err != nil || seq != 0 {
-		t.Errorf("ScanEntries after the loss = %d, %v; want 0", seq, err)
+	var after uint64
+	for i := range 5 {
+		after = create(10 + i)
+	}
+	if _, err := s.Changes(ctx, last, 10); !errors.Is(err, blocklist.ErrGap) {
+		t.Fatalf("Changes(%d) after Redis lost its data and took 5 changes: err = %v, want ErrGap", last, err)
+	}
+	seq, err := s.ScanEntries(ctx, func(blocklist.Entry) error { return nil })
+	if err != nil || seq != after || seq <= last+5 {
+		t.Errorf("ScanEntries after the loss = %d, %v; want the last change's %d, above %d", seq, err, after, last+5)
 	}
 }
 

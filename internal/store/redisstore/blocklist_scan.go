@@ -22,7 +22,7 @@ var pageScript = script(`
 local from = '-'
 if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
 local limit, cat, src, maxscan = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
-local out = {'ok', ARGV[3], 0, redis.call('GET', k('seq')) or '0'}
+local out = {'ok', ARGV[3], 0, seq_now()}
 local scanned, found = 0, 0
 while found < limit and scanned < maxscan do
   local ps = redis.call('ZRANGEBYLEX', k('entries'), from, '+', 'LIMIT', 0, 256)
@@ -191,9 +191,9 @@ return out
 // changes (MAXLEN in the script that appends); a follower asking for a
 // trimmed change, or beyond {P:dir}:seq (Redis lost its data, or the
 // prefix names another store), gets ErrGap and reloads. A Redis that lost
-// data and then took more writes than the follower had seen cannot be told
-// apart by the sequence alone; persistence settings bound that (see
-// docs/redis.md, Durability).
+// its data starts the sequence again at its clock in microseconds (seq_now),
+// above any sequence it handed out before, so a follower finds the gap even
+// when other instances wrote more changes meanwhile than it had seen.
 func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int) ([]blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
