@@ -169,6 +169,13 @@ func New(c Config) (redis.UniversalClient, error) {
 		// older than 7.2 that lack them.
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		// No retries: the stores' scripts are not idempotent (a code
+		// attempt, a sequence number), and a script whose connection broke
+		// after it was sent may have run; sent again it could run twice. A
+		// failed command is an error (UNAVAILABLE) the caller may retry.
+		// A Cluster still follows MOVED and ASK (MaxRedirects), which run
+		// nothing twice.
+		MaxRetries: -1,
 	}
 	switch c.Kind() {
 	case Sentinel:

@@ -263,3 +263,34 @@ func TestClusterPingFailsWhenOneMasterIsDown(t *testing.T) {
 		t.Errorf("Ping after %s restarted = %v, want nil", down.Addr(), err)
 	}
 }
+
+// TestClientsNeverResendACommand: a script sent again after a broken
+// connection could run twice, so no client retries.
+func TestClientsNeverResendACommand(t *testing.T) {
+	t.Parallel()
+	for _, c := range []redisconn.Config{
+		{Addrs: []string{"127.0.0.1:1"}},
+		{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}},
+		{Addrs: []string{"127.0.0.1:1"}, MasterName: "main"},
+	} {
+		rdb, err := redisconn.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var retries int
+		switch r := rdb.(type) {
+		case *redis.ClusterClient:
+			retries = r.Options().MaxRetries
+		case *redis.Client:
+			retries = r.Options().MaxRetries
+		default:
+			t.Fatalf("%v: client %T", c.Kind(), rdb)
+		}
+		// go-redis keeps -1 or turns it into 0 once set up: both mean no
+		// retry (its default, 3, is what must not be left).
+		if retries > 0 {
+			t.Errorf("%v: MaxRetries = %d, want none (never resend)", c.Kind(), retries)
+		}
+		rdb.Close()
+	}
+}
