@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -174,17 +175,83 @@ func New(c Config) (redis.UniversalClient, error) {
 		// after it was sent may have run; sent again it could run twice. A
 		// failed command is an error (UNAVAILABLE) the caller may retry.
 		// A Cluster still follows MOVED and ASK (MaxRedirects), which run
-		// nothing twice.
+		// nothing twice; its own resending of a command that failed on the
+		// network is stopped by noResendHook (below).
 		MaxRetries: -1,
 	}
 	switch c.Kind() {
 	case Sentinel:
 		return redis.NewFailoverClient(o.Failover()), nil
 	case Cluster:
-		return redis.NewClusterClient(o.Cluster()), nil
+		co := o.Cluster()
+		// The Cluster client resends a command that failed on the network
+		// (a read timeout, a broken connection) within its MaxRedirects
+		// loop, whatever MaxRetries says. Each node's client hides such
+		// errors from it, so only MOVED, ASK and the server's refusals
+		// (TRYAGAIN, CLUSTERDOWN: nothing ran) are followed.
+		co.NewClient = func(no *redis.Options) *redis.Client {
+			c := redis.NewClient(no)
+			c.AddHook(noResendHook{})
+			return c
+		}
+		return redis.NewClusterClient(co), nil
 	default:
 		return redis.NewClient(o.Simple()), nil
 	}
+}
+
+// noResendHook turns an error after which a command may have run on the
+// server (a timeout or a broken connection once it was sent) into one that
+// go-redis does not retry.
+type noResendHook struct{}
+
+func (noResendHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (noResendHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if mayHaveRun(err) {
+			err = &sentError{err: err}
+			cmd.SetErr(err)
+		}
+		return err
+	}
+}
+
+func (noResendHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// mayHaveRun reports whether err failed a command that the server may
+// have received and run: a network error other than a failed dial. A
+// reply of the server (an error it sent), a dial error, a pool timeout and
+// the caller's own cancellation are not.
+func mayHaveRun(err error) bool {
+	if err == nil {
+		return false
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
+}
+
+// sentError is a command's failure after it was sent: it may have run.
+// It does not unwrap to the network error, so that no retry logic of
+// go-redis recognises it.
+type sentError struct{ err error }
+
+func (e *sentError) Error() string {
+	return "redis: no reply to a command that may have run: " + e.err.Error()
 }
 
 // readPassword reads a password file after secretfile's checks; one

@@ -294,3 +294,62 @@ func TestClientsNeverResendACommand(t *testing.T) {
 		rdb.Close()
 	}
 }
+
+// slowIncr increments KEYS[1], then keeps Redis busy for ARGV[1] ms: its
+// reply comes after the client's read timeout, though the script ran.
+var slowIncr = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local start = t[1] * 1000 + math.floor(t[2] / 1000)
+repeat
+  t = redis.call('TIME')
+until t[1] * 1000 + math.floor(t[2] / 1000) - start >= tonumber(ARGV[1])
+return n
+`)
+
+// TestAScriptThatTimedOutIsNotSentAgain: a script whose reply did not come
+// in time may have run (here it has); no client, Cluster included (its
+// MaxRedirects loop retries timeouts and broken connections on its own,
+// whatever MaxRetries says), sends it again.
+func TestAScriptThatTimedOutIsNotSentAgain(t *testing.T) {
+	t.Parallel()
+	type server interface {
+		Config() redisconn.Config
+		Client(testing.TB) redis.UniversalClient
+	}
+	for _, tc := range []struct {
+		name string
+		srv  server
+	}{
+		{"standalone", redistest.Standalone(t)},
+		{"cluster", redistest.Cluster(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			cfg := tc.srv.Config()
+			cfg.ReadTimeout = 100 * time.Millisecond
+			rdb, err := redisconn.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdb.Close()
+			key := "{" + redistest.Prefix(t) + "}:runs"
+			if err := slowIncr.Load(ctx, rdb).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := slowIncr.Run(ctx, rdb, []string{key}, 300).Err(); err == nil {
+				t.Fatal("a script slower than the read timeout answered in time")
+			}
+			check := tc.srv.Client(t)
+			// The GET queues behind every run the client sent.
+			got, err := check.Get(ctx, key).Int()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != 1 {
+				t.Errorf("the script ran %d times, want 1 (the client sent it again after its read timeout)", got)
+			}
+		})
+	}
+}
