@@ -67,7 +67,7 @@ func startCluster(mkdir func() (string, error)) (c *ClusterServers, err error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := startServer(dir, Options{}, true)
+		n, err := startServer(dir, Options{}, clusterServer)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err

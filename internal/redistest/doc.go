@@ -1,5 +1,6 @@
 // Package redistest starts real redis-server processes for tests: a
-// standalone server and a three-master Redis Cluster on free loopback ports,
+// standalone server, a three-master Redis Cluster and a Sentinel deployment
+// (master, replica, three sentinels) on free loopback ports,
 // shared by the tests of one test binary (call Main from TestMain so they
 // stop when the tests end), or private ones a test may stop, restart and
 // kill.

@@ -20,11 +20,14 @@ func TestMissingBinariesSayWhatToInstall(t *testing.T) {
 	}
 
 	t.Setenv("PATH", t.TempDir())
-	if _, err := startServer(t.TempDir(), Options{}, false); err == nil || err.Error() != serverMissing {
+	if _, err := startServer(t.TempDir(), Options{}, plainServer); err == nil || err.Error() != serverMissing {
 		t.Errorf("startServer without redis-server: %v, want %q", err, serverMissing)
 	}
 	if _, err := startCluster(func() (string, error) { return t.TempDir(), nil }); err == nil || err.Error() != serverMissing {
 		t.Errorf("startCluster without redis-server: %v, want %q", err, serverMissing)
+	}
+	if _, err := startSentinelSet("m", func() (string, error) { return t.TempDir(), nil }); err == nil || err.Error() != serverMissing {
+		t.Errorf("startSentinelSet without redis-server: %v, want %q", err, serverMissing)
 	}
 	t.Setenv("PATH", onlyServer)
 	if _, err := startCluster(func() (string, error) { return t.TempDir(), nil }); err == nil || err.Error() != cliMissing {

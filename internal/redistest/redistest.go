@@ -29,7 +29,14 @@ type sharedServers struct {
 	clusterOnce sync.Once
 	cluster     *ClusterServers
 	clusterErr  error
+
+	sentinelOnce sync.Once
+	sentinel     *SentinelSet
+	sentinelErr  error
 }
+
+// sharedMasterName is the master name of the shared Sentinel deployment.
+const sharedMasterName = "redistest"
 
 var shared sharedServers
 
@@ -61,6 +68,12 @@ func (s *sharedServers) stop() error {
 			errs = append(errs, n.stop(), os.RemoveAll(n.dir))
 		}
 	}
+	if s.sentinel != nil {
+		errs = append(errs, s.sentinel.stop())
+		for _, n := range s.sentinel.all() {
+			errs = append(errs, os.RemoveAll(n.dir))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -83,7 +96,7 @@ func Standalone(t testing.TB) *Server {
 			shared.standaloneErr = err
 			return
 		}
-		shared.standalone, shared.standaloneErr = startServer(dir, Options{}, false)
+		shared.standalone, shared.standaloneErr = startServer(dir, Options{}, plainServer)
 		if shared.standaloneErr != nil {
 			os.RemoveAll(dir)
 		}
@@ -114,6 +127,26 @@ func Cluster(t testing.TB) *ClusterServers {
 		t.Fatal(shared.clusterErr)
 	}
 	return shared.cluster
+}
+
+// Sentinel returns the test binary's shared Sentinel deployment (a master,
+// its replica and three sentinels, master name "redistest"), starting it on
+// first use. Isolate keys with Prefix; to kill its master, use NewSentinel.
+func Sentinel(t testing.TB) *SentinelSet {
+	t.Helper()
+	requireMain(t)
+	shared.sentinelOnce.Do(func() {
+		shared.sentinel, shared.sentinelErr = startSentinelSet(sharedMasterName, func() (string, error) { return os.MkdirTemp("", "redistest-") })
+		if shared.sentinel != nil {
+			for _, n := range shared.sentinel.all() {
+				n.shared = true
+			}
+		}
+	})
+	if shared.sentinelErr != nil {
+		t.Fatal(shared.sentinelErr)
+	}
+	return shared.sentinel
 }
 
 // Prefix returns a key prefix no other test of this binary gets, such as

@@ -3,6 +3,7 @@ package redistest_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -167,4 +168,80 @@ func TestStopStartWithoutAppendOnlyForgets(t *testing.T) {
 	if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
 		t.Errorf("EXISTS k after restart without persistence = %d, %v; want 0", n, err)
 	}
+}
+
+// The shared Sentinel deployment: the sentinels name the first server the
+// master, a write through them lands there and reaches the replica.
+func TestSentinelRoundTripReachesTheReplica(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	set := redistest.Sentinel(t)
+	if got := redistest.Sentinel(t); got != set {
+		t.Errorf("second Sentinel is another deployment")
+	}
+	if got, want := set.MasterName(), "redistest"; got != want {
+		t.Errorf("MasterName = %q, want %q", got, want)
+	}
+	if got, want := len(set.Sentinels()), 3; got != want {
+		t.Errorf("%d sentinels, want %d", got, want)
+	}
+	for _, a := range append(set.SentinelAddrs(), set.Servers()[0].Addr(), set.Servers()[1].Addr()) {
+		if strings.HasSuffix(a, ":6379") || strings.HasSuffix(a, ":26379") {
+			t.Errorf("a server of the deployment on %s, a system port", a)
+		}
+	}
+	master, replica := set.Servers()[0], set.Servers()[1]
+	if got := set.Master(t); got != master {
+		t.Fatalf("sentinels name %s the master, want the first server %s", got.Addr(), master.Addr())
+	}
+	c := set.Client(t)
+	key := redistest.Prefix(t) + "k"
+	if err := c.Set(ctx, key, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 = %d, %v; want 1 replica", n, err)
+	}
+	r := replica.Client(t)
+	if got, err := r.Get(ctx, key).Result(); err != nil || got != "v" {
+		t.Errorf("GET %s on the replica = %q, %v; want \"v\"", key, got, err)
+	}
+	if err := r.Set(ctx, key, "w", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
+		t.Errorf("SET on the replica: %v, want READONLY", err)
+	}
+}
+
+// Killing a shared deployment's master would break the other tests.
+func TestSharedSentinelRefusesKillMaster(t *testing.T) {
+	t.Parallel()
+	set := redistest.Sentinel(t)
+	ft := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		set.KillMaster(ft)
+	}()
+	<-done
+	if !strings.Contains(ft.msg, "use NewSentinel") {
+		t.Errorf("KillMaster of the shared deployment: %q, want a refusal", ft.msg)
+	}
+	if got := set.Master(t); got != set.Servers()[0] {
+		t.Errorf("master %s after the refused kill, want %s", got.Addr(), set.Servers()[0].Addr())
+	}
+}
+
+// fatalRecorder keeps what Fatal says and ends only its own goroutine.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }

@@ -49,7 +49,9 @@ type Server struct {
 	busPort int // the cluster bus port; 0 outside a cluster
 	dir     string
 	args    []string // without --port and --cluster-port
-	shared  bool
+	// sentinel: the server runs as a sentinel with dir/sentinel.conf.
+	sentinel bool
+	shared   bool
 
 	mu   sync.Mutex
 	proc *process // nil while stopped
@@ -67,7 +69,7 @@ type process struct {
 func NewServer(t testing.TB, o Options) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := startServer(dir, o, false)
+	s, err := startServer(dir, o, plainServer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +103,22 @@ func baseArgs(dir string, o Options) ([]string, error) {
 	return append(args, o.Args...), nil
 }
 
+// serverMode is what a redis-server process is.
+type serverMode int
+
+const (
+	plainServer    serverMode = iota // a standalone master or replica
+	clusterServer                    // a node of a Redis Cluster
+	sentinelServer                   // a sentinel reading dir/sentinel.conf
+)
+
+// sentinelConf is a sentinel's configuration file in its directory; the
+// sentinel rewrites it (its id, what it learnt), so each has its own.
+const sentinelConf = "sentinel.conf"
+
 // startServer starts a server in dir on free ports, retrying with other
 // ports when one was taken meanwhile.
-func startServer(dir string, o Options, cluster bool) (*Server, error) {
+func startServer(dir string, o Options, mode serverMode) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, errors.New(serverMissing)
 	}
@@ -111,15 +126,15 @@ func startServer(dir string, o Options, cluster bool) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cluster {
+	if mode == clusterServer {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
 	}
 	for attempt := 1; ; attempt++ {
-		s := &Server{dir: dir, args: args}
+		s := &Server{dir: dir, args: args, sentinel: mode == sentinelServer}
 		if s.port, err = freePort(); err != nil {
 			return nil, err
 		}
-		if cluster {
+		if mode == clusterServer {
 			if s.busPort, err = freePort(); err != nil {
 				return nil, err
 			}
@@ -224,7 +239,13 @@ func (s *Server) start() error {
 	if s.proc != nil {
 		return fmt.Errorf("redistest: the server on %s is running already", s.Addr())
 	}
-	args := append([]string{"--port", strconv.Itoa(s.port)}, s.args...)
+	var args []string
+	if s.sentinel {
+		// The configuration file must be the first argument.
+		args = []string{filepath.Join(s.dir, sentinelConf), "--sentinel"}
+	}
+	args = append(args, "--port", strconv.Itoa(s.port))
+	args = append(args, s.args...)
 	if s.busPort != 0 {
 		args = append(args, "--cluster-port", strconv.Itoa(s.busPort))
 	}

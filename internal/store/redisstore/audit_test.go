@@ -15,13 +15,15 @@ import (
 	"github.com/callverify/callverify/internal/store/redisstore"
 )
 
-// backends are the two Redis deployments every store test runs on.
+// backends are the Redis deployments every store test runs on: one server,
+// a Cluster, and a master reached through Sentinel (a failover client).
 var backends = []struct {
 	name   string
 	client func(t *testing.T) redis.UniversalClient
 }{
 	{"Standalone", func(t *testing.T) redis.UniversalClient { return redistest.Standalone(t).Client(t) }},
 	{"Cluster", func(t *testing.T) redis.UniversalClient { return redistest.Cluster(t).Client(t) }},
+	{"Sentinel", func(t *testing.T) redis.UniversalClient { return redistest.Sentinel(t).Client(t) }},
 }
 
 // layout is a fresh key space for one test: its own prefix, few shards

@@ -17,14 +17,16 @@ import (
 	"github.com/callverify/callverify/internal/store/redisstore"
 )
 
-// blockServers are the two deployments every test runs on: the shared
-// standalone server and the shared three-master cluster.
+// blockServers are the deployments every test runs on: the shared
+// standalone server, the shared three-master cluster and the shared master
+// reached through Sentinel.
 var blockServers = []struct {
 	name   string
 	client func(t *testing.T) redis.UniversalClient
 }{
 	{"Standalone", func(t *testing.T) redis.UniversalClient { return redistest.Standalone(t).Client(t) }},
 	{"Cluster", func(t *testing.T) redis.UniversalClient { return redistest.Cluster(t).Client(t) }},
+	{"Sentinel", func(t *testing.T) redis.UniversalClient { return redistest.Sentinel(t).Client(t) }},
 }
 
 func testBlocklistRing(t *testing.T) hmackeys.Ring {
