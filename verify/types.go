@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/callverify/callverify/internal/audit"
@@ -142,6 +143,25 @@ type SigningKey struct {
 	PublishUntil  time.Time // zero while current
 	PublicJWK     []byte    // the public key as a JWK (JSON object)
 	SealedPrivate []byte    // PKCS #8, encrypted with the KEK, the key id as AAD
+}
+
+// SortSigningKeys orders keys as Store.ListSigningKeys promises: the
+// current key first, then the most recently retired. Creation times alone
+// cannot tell a rotation made in the same clock tick, so the id breaks ties.
+func SortSigningKeys(keys []SigningKey) {
+	sort.SliceStable(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if (a.State == KeyCurrent) != (b.State == KeyCurrent) {
+			return a.State == KeyCurrent
+		}
+		if !a.RetireTime.Equal(b.RetireTime) {
+			return a.RetireTime.After(b.RetireTime)
+		}
+		if !a.CreateTime.Equal(b.CreateTime) {
+			return a.CreateTime.After(b.CreateTime)
+		}
+		return a.ID > b.ID
+	})
 }
 
 // PublishedAt reports whether tokens signed with k may still be live at now.

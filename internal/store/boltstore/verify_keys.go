@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,24 +53,8 @@ func (s *VerifyStore) ListSigningKeys(ctx context.Context) ([]verify.SigningKey,
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return vKeyNewer(out[i], out[j]) })
+	verify.SortSigningKeys(out)
 	return out, nil
-}
-
-// vKeyNewer orders keys as verify.Store.ListSigningKeys promises: the
-// current key first, then the most recently retired. Creation times alone
-// cannot tell a rotation made in the same clock tick.
-func vKeyNewer(a, b verify.SigningKey) bool {
-	if (a.State == verify.KeyCurrent) != (b.State == verify.KeyCurrent) {
-		return a.State == verify.KeyCurrent
-	}
-	if !a.RetireTime.Equal(b.RetireTime) {
-		return a.RetireTime.After(b.RetireTime)
-	}
-	if !a.CreateTime.Equal(b.CreateTime) {
-		return a.CreateTime.After(b.CreateTime)
-	}
-	return a.ID > b.ID
 }
 
 // RotateSigningKey implements verify.Store: compare-and-swap on the current

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -56,23 +55,8 @@ func (s *VerifyStore) ListSigningKeys(ctx context.Context) ([]verify.SigningKey,
 		out = append(out, verify.SigningKey{ID: kid, Algorithm: d.Algorithm, State: verify.KeyState(st),
 			CreateTime: d.CreateTime, RetireTime: rt, PublishUntil: pu, PublicJWK: []byte(d.PublicJWK), SealedPrivate: d.SealedPrivate})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return keyNewer(out[i], out[j]) })
+	verify.SortSigningKeys(out)
 	return out, nil
-}
-
-// keyNewer orders keys as ListSigningKeys promises: the current key first,
-// then the most recently retired.
-func keyNewer(a, b verify.SigningKey) bool {
-	if (a.State == verify.KeyCurrent) != (b.State == verify.KeyCurrent) {
-		return a.State == verify.KeyCurrent
-	}
-	if !a.RetireTime.Equal(b.RetireTime) {
-		return a.RetireTime.After(b.RetireTime)
-	}
-	if !a.CreateTime.Equal(b.CreateTime) {
-		return a.CreateTime.After(b.CreateTime)
-	}
-	return a.ID > b.ID
 }
 
 // RotateSigningKey implements verify.Store: compare-and-swap on the
