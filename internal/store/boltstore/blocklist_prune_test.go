@@ -20,11 +20,7 @@ import (
 // index gets its groups indexed when opened.
 func TestPruneReportsEmptiesTheFileOfOldRecords(t *testing.T) {
 	t.Parallel()
-	db, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 	if err != nil {
 		t.Fatal(err)
@@ -73,11 +69,7 @@ func TestPruneReportsEmptiesTheFileOfOldRecords(t *testing.T) {
 // first; opening it moves them, and today's count still holds.
 func TestOpeningAnOlderStoreKeepsTodaysReportCounts(t *testing.T) {
 	t.Parallel()
-	db, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 	if err != nil {
 		t.Fatal(err)

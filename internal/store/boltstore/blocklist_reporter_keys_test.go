@@ -21,11 +21,7 @@ import (
 // the old key may go.
 func TestRotatingThePseudonymKeyKeepsAReportersDailyLimitAndIdentity(t *testing.T) {
 	t.Parallel()
-	db, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
 	store := func(keys ...[]byte) *boltstore.BlocklistStore {
 		t.Helper()

@@ -21,11 +21,7 @@ import (
 // the file for the reporting customer's number, in any of its forms.
 func TestReporterNumbersAreNeverStored(t *testing.T) {
 	t.Parallel()
-	db, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +57,7 @@ func TestReporterPseudonymsAreKeyedHMACs(t *testing.T) {
 	t.Parallel()
 	const reporter = phone.Number("+8613912345678")
 	stored := func(key []byte) string {
-		db, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := openDB(t)
 		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: key})
 		if err != nil {
 			t.Fatal(err)
@@ -108,11 +100,7 @@ func TestReporterPseudonymsAreKeyedHMACs(t *testing.T) {
 
 func TestBlocklistStoreRefusesAShortPseudonymKey(t *testing.T) {
 	t.Parallel()
-	db, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	if _, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: []byte("short")}); err == nil {
 		t.Error("NewBlocklistStore took a 5-byte pseudonym key")
 	}

@@ -3,6 +3,8 @@ package boltstore_test
 import (
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/blocklist/storetest"
 	"github.com/callverify/callverify/internal/audit"
@@ -13,11 +15,7 @@ import (
 func TestBlocklistStoreConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) blocklist.Store {
-		db, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openDB(t)
 		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 		if err != nil {
 			t.Fatal(err)
@@ -29,11 +27,7 @@ func TestBlocklistStoreConformance(t *testing.T) {
 func TestBlocklistStoreChangeLog(t *testing.T) {
 	t.Parallel()
 	storetest.RunChangeLog(t, func(t *testing.T, retain int) blocklist.Store {
-		db, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openDB(t)
 		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey, ChangeLogRetain: retain})
 		if err != nil {
 			t.Fatal(err)
@@ -45,11 +39,7 @@ func TestBlocklistStoreChangeLog(t *testing.T) {
 func TestAuditStoreConformance(t *testing.T) {
 	t.Parallel()
 	audittest.Run(t, func(t *testing.T) audit.Store {
-		db, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openDB(t)
 		s, err := boltstore.NewAuditStore(db)
 		if err != nil {
 			t.Fatal(err)
@@ -64,11 +54,7 @@ var testPseudonymKey = []byte("0123456789abcdef0123456789abcdef")
 func TestBlocklistStoreAuditsInTheSameStep(t *testing.T) {
 	t.Parallel()
 	storetest.RunAudit(t, func(t *testing.T) (blocklist.Store, audit.Store) {
-		db, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openDB(t)
 		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 		if err != nil {
 			t.Fatal(err)
@@ -79,4 +65,16 @@ func TestBlocklistStoreAuditsInTheSameStep(t *testing.T) {
 		}
 		return s, a
 	})
+}
+
+// openDB opens a store file in a new temporary directory, closed when t
+// ends.
+func openDB(t testing.TB) *bolt.DB {
+	t.Helper()
+	db, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -12,11 +12,7 @@ import (
 func TestBlocklistStoreOfficialNumberAudit(t *testing.T) {
 	t.Parallel()
 	storetest.RunOfficialAudit(t, func(t *testing.T) (blocklist.Store, audit.Store) {
-		db, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openDB(t)
 		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
 		if err != nil {
 			t.Fatal(err)

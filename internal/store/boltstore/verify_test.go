@@ -33,11 +33,7 @@ func (o officials) RemoveOfficial(ctx context.Context, n phone.Number, at time.T
 func TestVerifyStoreConformance(t *testing.T) {
 	t.Parallel()
 	verifystoretest.Run(t, func(t *testing.T) verifystoretest.Harness {
-		db, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openDB(t)
 		s, err := boltstore.NewVerifyStore(db)
 		if err != nil {
 			t.Fatal(err)
