@@ -384,28 +384,28 @@ func startMigration(t *testing.T, nodes []*redis.Client, tag string) *migration 
 // destination.
 func (m *migration) move(t *testing.T, name string) {
 	t.Helper()
-	keys, err := m.src.ClusterGetKeysInSlot(m.ctx, m.slot, 100000).Result()
+	m.moveWhere(t, func(key string) bool { return name == "" || strings.HasSuffix(key, ":"+name) })
+}
+
+// moveWhere migrates the slot's keys that pick says to the destination;
+// at least one must be among them.
+func (m *migration) moveWhere(t *testing.T, pick func(key string) bool) {
+	t.Helper()
+	all, err := m.src.ClusterGetKeysInSlot(m.ctx, m.slot, 100000).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name != "" {
-		want := ""
-		for _, k := range keys {
-			if len(k) > len(name) && k[len(k)-len(name)-1:] == ":"+name {
-				want = k
-			}
-		}
-		if want == "" {
-			t.Fatalf("no key %s in slot %d (keys %v)", name, m.slot, keys)
-		}
-		keys = []string{want}
-	}
-	if len(keys) == 0 {
-		return
-	}
 	args := []any{"MIGRATE", m.dstHost, m.dstPort, "", 0, 5000, "KEYS"}
-	for _, k := range keys {
-		args = append(args, k)
+	for _, k := range all {
+		if pick(k) {
+			args = append(args, k)
+		}
+	}
+	if len(args) == 7 {
+		if !m.finished {
+			t.Fatalf("no key to move in slot %d (keys %v)", m.slot, all)
+		}
+		return
 	}
 	if err := m.src.Do(m.ctx, args...).Err(); err != nil {
 		t.Fatal(err)
