@@ -19,9 +19,10 @@ import (
 )
 
 // BlocklistStore is blocklist.Store on Redis. Every key lives in the
-// directory partition {P:dir} (docs/redis.md), and every method is one Lua
-// script there: a write, its change-log records and its audit event commit
-// together or not at all, on a standalone server and on a cluster alike.
+// directory partition {P:dir} (docs/redis.md), and every write is one Lua
+// script there, declaring every key it touches: a write, its change-log
+// records and its audit event commit together or not at all, on a
+// standalone server and on a cluster alike, during a slot migration too.
 //
 // A script cannot call Go, so the audit event is marshalled before the
 // script runs. Where the event depends on what the store holds (the
