@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,9 +19,10 @@ import (
 )
 
 // BlocklistStore is blocklist.Store on Redis. Every key lives in the
-// directory partition {P:dir} (docs/redis.md), and every method is one Lua
-// script there: a write, its change-log records and its audit event commit
-// together or not at all, on a standalone server and on a cluster alike.
+// directory partition {P:dir} (docs/redis.md), and every write is one Lua
+// script there, declaring every key it touches: a write, its change-log
+// records and its audit event commit together or not at all, on a
+// standalone server and on a cluster alike, during a slot migration too.
 //
 // A script cannot call Go, so the audit event is marshalled before the
 // script runs. Where the event depends on what the store holds (the
@@ -35,9 +37,8 @@ type BlocklistStore struct {
 	rdb     redis.UniversalClient
 	ring    hmackeys.Ring
 	endLine func(ctx context.Context, caller phone.Number, at time.Time) (int, error)
-	// seqKey is KEYS[1] of every script: it routes the script to the slot
-	// of {P:dir}.
-	seqKey string
+	// tag is the directory's hash tag {P:dir}.
+	tag string
 	// argvBase are the prelude's arguments.
 	argvBase []any
 }
@@ -88,14 +89,23 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 	tag := dirTag(opt.KeyPrefix)
 	return &BlocklistStore{
 		rdb: rdb, ring: opt.PseudonymKeys, endLine: opt.EndLine,
-		seqKey: dirKey(tag, "seq"), argvBase: []any{tag + ":", opt.ChangeLogRetain},
+		tag: tag, argvBase: []any{tag + ":", opt.ChangeLogRetain},
 	}, nil
 }
 
 // luaPrelude is the start of every script: ARGV[1] is "{P:dir}:", ARGV[2]
 // the change log's retention; a script's own arguments start at ARGV[3].
-// Keys are built from ARGV[1] rather than passed: they all carry the hash
-// tag of KEYS[1], so they are in the slot the script runs on.
+//
+// Every key a script reads or writes is in its KEYS (the method computes
+// them, see dirKeys): Redis Cluster checks only the declared keys before a
+// script starts, so while the {P:dir} slot migrates it refuses a script
+// whose keys are not all on the node (ASK, TRYAGAIN; go-redis follows)
+// before it wrote anything, where an undeclared key would fail the script
+// halfway, keeping the writes made before it. k(name) names the key
+// P..name and raises an error when it is not declared, which the tests on
+// a standalone server catch as surely as a cluster would; declared(name)
+// lets a script whose keys follow from what it reads answer 'retry' when
+// the method's guess no longer holds.
 //
 // A number a script concatenates goes through string.format('%d'): Lua's
 // own conversion (%.14g) would write a sequence of 10^14 or more with an
@@ -108,7 +118,14 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 const luaPrelude = `
 local P = ARGV[1]
 local RETAIN = ARGV[2]
-local function k(s) return P .. s end
+local DECL = {}
+for _, key in ipairs(KEYS) do DECL[key] = true end
+local function declared(s) return DECL[P .. s] == true end
+local function k(s)
+  local key = P .. s
+  if not DECL[key] then error('callverify: undeclared key ' .. key) end
+  return key
+end
 local function active(x, now)
   x = tonumber(x) or 0
   return x == 0 or now < x
@@ -199,13 +216,62 @@ end
 // script is a Lua script with the prelude.
 func script(body string) *redis.Script { return redis.NewScript(luaPrelude + body) }
 
-// run runs sc in the directory's slot with the method's arguments after
-// the prelude's, and returns its reply: a list whose first element is
-// "ok" or what refused the step.
-func (s *BlocklistStore) run(ctx context.Context, sc *redis.Script, args ...any) ([]any, error) {
+// dirKeys are the keys of one script run: names under {P:dir}, each once,
+// in the order added.
+type dirKeys struct {
+	tag  string
+	keys []string
+	seen map[string]bool
+}
+
+func (s *BlocklistStore) keys(names ...string) *dirKeys {
+	return (&dirKeys{tag: s.tag, seen: map[string]bool{}}).add(names...)
+}
+
+// add declares the keys P:name.
+func (d *dirKeys) add(names ...string) *dirKeys {
+	for _, n := range names {
+		key := dirKey(d.tag, n)
+		if !d.seen[key] {
+			d.seen[key] = true
+			d.keys = append(d.keys, key)
+		}
+	}
+	return d
+}
+
+// entryConflict declares what the prelude's entry_conflict reads for
+// pattern p: the officials index under a prefix, else the exact number.
+func (d *dirKeys) entryConflict(p string) *dirKeys {
+	if strings.HasSuffix(p, "*") {
+		return d.add("officials")
+	}
+	return d.add("official:" + p)
+}
+
+// officialConflict declares what official_conflict reads for number n:
+// its exact entry and the prefix entry of each of its prefixes.
+func (d *dirKeys) officialConflict(n string) *dirKeys {
+	d.add("e:" + n)
+	digits := strings.TrimPrefix(n, "+")
+	for l := len(digits); l >= 1; l-- {
+		d.add("e:+" + digits[:l] + "*")
+	}
+	return d
+}
+
+// put declares what put and del write for pattern p and entry id.
+func (d *dirKeys) put(p, id string) *dirKeys {
+	return d.add("e:"+p, "id:"+id, "counts", "seq", "entries", "changes")
+}
+
+// run runs sc on the directory's slot with keys and the method's
+// arguments after the prelude's, and returns its reply: a list whose first
+// element is "ok" or what refused the step.
+func (s *BlocklistStore) run(ctx context.Context, sc *redis.Script, keys *dirKeys, args ...any) ([]any, error) {
 	argv := make([]any, 0, len(s.argvBase)+len(args))
 	argv = append(append(argv, s.argvBase...), args...)
-	v, err := sc.Run(ctx, s.rdb, []string{s.seqKey}, argv...).Result()
+	v, err := sc.Run(ctx, s.rdb, keys.keys, argv...).Result()
 	if err != nil {
 		return nil, storeErr(err)
 	}

@@ -82,7 +82,8 @@ func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}
-		reply, err := s.run(ctx, createEntryScript, append(entryArgs(e), now.UnixMilli(), evs)...)
+		keys := s.keys().put(e.Pattern, e.ID).entryConflict(e.Pattern).add("audit")
+		reply, err := s.run(ctx, createEntryScript, keys, append(entryArgs(e), now.UnixMilli(), evs)...)
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}
@@ -103,16 +104,12 @@ func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now
 	return blocklist.Entry{}, blocklist.Change{}, errBusy
 }
 
-// getEntriesScript returns, for each pattern (or, with ARGV[3] = 'id',
-// each entry id), pattern, id, rev and body (empty for none).
+// getEntriesScript returns, for each pattern, its entry's id, rev and body
+// (empty for none).
 var getEntriesScript = script(`
 local out = {'ok'}
-for i = 4, #ARGV do
-  local p = ARGV[i]
-  if ARGV[3] == 'id' then p = redis.call('GET', k('id:' .. ARGV[i])) or '' end
-  local e = {false, false, false}
-  if p ~= '' then e = redis.call('HMGET', k('e:' .. p), 'id', 'rev', 'b') end
-  out[#out + 1] = p
+for i = 3, #ARGV do
+  local e = redis.call('HMGET', k('e:' .. ARGV[i]), 'id', 'rev', 'b')
   out[#out + 1] = e[1] or ''
   out[#out + 1] = e[2] or ''
   out[#out + 1] = e[3] or ''
@@ -120,28 +117,91 @@ end
 return out
 `)
 
+// patternsScript returns the pattern of each entry id (” for none).
+var patternsScript = script(`
+local out = {'ok'}
+for i = 3, #ARGV do out[#out + 1] = redis.call('GET', k('id:' .. ARGV[i])) or '' end
+return out
+`)
+
 // getEntries reads entries by pattern (byID false) or by ID; a missing one
-// is reported as not found (ok false).
+// is reported as not found (ok false). By ID it reads the patterns first,
+// then the entries (a script declares every key it reads, and the entry's
+// key follows from the pattern), and reads again when an entry is no
+// longer at the pattern read.
 func (s *BlocklistStore) getEntries(ctx context.Context, byID bool, keys ...string) ([]blocklist.Entry, []bool, error) {
-	args := make([]any, 0, len(keys)+1)
-	args = append(args, map[bool]string{true: "id", false: "pattern"}[byID])
-	for _, key := range keys {
-		args = append(args, key)
+	if !byID {
+		return s.entriesAt(ctx, keys)
 	}
-	reply, err := s.run(ctx, getEntriesScript, args...)
+	for range maxRetries {
+		names := s.keys()
+		args := make([]any, len(keys))
+		for i, id := range keys {
+			names.add("id:" + id)
+			args[i] = id
+		}
+		reply, err := s.run(ctx, patternsScript, names, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(reply) != 1+len(keys) {
+			return nil, nil, fault.Unavailable(fmt.Errorf("get entries: script said %d patterns for %d ids", len(reply)-1, len(keys)))
+		}
+		var patterns []string
+		for _, p := range reply[1:] {
+			if p := str(p); p != "" {
+				patterns = append(patterns, p)
+			}
+		}
+		es, found, err := s.entriesAt(ctx, patterns)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, ok := make([]blocklist.Entry, len(keys)), make([]bool, len(keys))
+		moved, j := false, 0
+		for i, id := range keys {
+			if str(reply[1+i]) == "" {
+				continue
+			}
+			if !found[j] || es[j].ID != id {
+				moved = true
+				break
+			}
+			out[i], ok[i] = es[j], true
+			j++
+		}
+		if !moved {
+			return out, ok, nil
+		}
+	}
+	return nil, nil, errBusy
+}
+
+// entriesAt reads the entries of patterns.
+func (s *BlocklistStore) entriesAt(ctx context.Context, patterns []string) ([]blocklist.Entry, []bool, error) {
+	out, found := make([]blocklist.Entry, len(patterns)), make([]bool, len(patterns))
+	if len(patterns) == 0 {
+		return out, found, nil
+	}
+	names := s.keys()
+	args := make([]any, len(patterns))
+	for i, p := range patterns {
+		names.add("e:" + p)
+		args[i] = p
+	}
+	reply, err := s.run(ctx, getEntriesScript, names, args...)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(reply) != 1+4*len(keys) {
-		return nil, nil, fault.Unavailable(fmt.Errorf("get entries: script said %d values for %d keys", len(reply), len(keys)))
+	if len(reply) != 1+3*len(patterns) {
+		return nil, nil, fault.Unavailable(fmt.Errorf("get entries: script said %d values for %d patterns", len(reply), len(patterns)))
 	}
-	out, found := make([]blocklist.Entry, len(keys)), make([]bool, len(keys))
-	for i := range keys {
-		r := reply[1+4*i:]
-		if str(r[1]) == "" {
+	for i := range patterns {
+		r := reply[1+3*i:]
+		if str(r[0]) == "" {
 			continue
 		}
-		e, err := decodeEntry(str(r[1]), str(r[2]), str(r[3]))
+		e, err := decodeEntry(str(r[0]), str(r[1]), str(r[2]))
 		if err != nil {
 			return nil, nil, fault.Unavailable(err)
 		}
@@ -176,7 +236,8 @@ local id, oldp, rev = ARGV[3], ARGV[4], ARGV[5]
 local p, x, now = ARGV[6], ARGV[11], tonumber(ARGV[12])
 local cur = redis.call('GET', k('id:' .. id))
 if not cur then return {'notfound'} end
-if cur ~= oldp or redis.call('HGET', k('e:' .. cur), 'rev') ~= rev then return {'stale'} end
+if cur ~= oldp then return {'stale'} end
+if redis.call('HGET', k('e:' .. cur), 'rev') ~= rev then return {'stale'} end
 if p ~= cur and redis.call('EXISTS', k('e:' .. p)) == 1 then return {'exists'} end
 local o = entry_conflict(p, x, now)
 if o then return {'conflict', id, p, o} end
@@ -204,7 +265,8 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 		return blocklist.Entry{}, nil, err
 	}
 	args := append([]any{e.ID, cur.Pattern, strconv.FormatUint(rev, 10)}, entryArgs(e)...)
-	reply, err := s.run(ctx, updateEntryScript, append(args, now.UnixMilli(), evs)...)
+	keys := s.keys().put(cur.Pattern, e.ID).put(e.Pattern, e.ID).entryConflict(e.Pattern).add("audit")
+	reply, err := s.run(ctx, updateEntryScript, keys, append(args, now.UnixMilli(), evs)...)
 	if err != nil {
 		return blocklist.Entry{}, nil, err
 	}
@@ -232,7 +294,9 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 var deleteEntryScript = script(`
 local p = redis.call('GET', k('id:' .. ARGV[3]))
 if not p then return {'notfound'} end
-if redis.call('HGET', k('e:' .. p), 'rev') ~= ARGV[4] then return {'retry'} end
+if p ~= ARGV[6] then return {'retry'} end
+local e = redis.call('HMGET', k('e:' .. p), 'id', 'rev')
+if e[1] ~= ARGV[3] or e[2] ~= ARGV[4] then return {'retry'} end
 local seq = del(p, true)
 audit(ARGV[5])
 return {'ok', seq}
@@ -250,7 +314,8 @@ func (s *BlocklistStore) DeleteEntry(ctx context.Context, id string, ev audit.Ev
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}
-		reply, err := s.run(ctx, deleteEntryScript, id, strconv.FormatUint(old.Rev, 10), evs)
+		keys := s.keys().put(old.Pattern, id).add("audit")
+		reply, err := s.run(ctx, deleteEntryScript, keys, id, strconv.FormatUint(old.Rev, 10), evs, old.Pattern)
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}

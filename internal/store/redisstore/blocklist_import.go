@@ -83,11 +83,12 @@ func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.En
 }
 
 func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) (outs []blocklist.ImportOutcome, chs []blocklist.Change, retry bool, err error) {
-	read := []any{now.UnixMilli()}
+	read, readKeys := []any{now.UnixMilli()}, s.keys()
 	for _, row := range batch {
 		read = append(read, row.Pattern, millis(row.ExpireTime))
+		readKeys.add("e:" + row.Pattern).entryConflict(row.Pattern)
 	}
-	reply, err := s.run(ctx, importReadScript, read...)
+	reply, err := s.run(ctx, importReadScript, readKeys, read...)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -101,6 +102,7 @@ func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry
 	}
 	cur := map[string]*state{}
 	var revs, checks, newIDs, writes []any
+	keys := s.keys("counts", "seq", "entries", "changes", "audit")
 	var written []int // the rows in writes, in order
 	outs = make([]blocklist.ImportOutcome, len(batch))
 	for i, row := range batch {
@@ -117,6 +119,7 @@ func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry
 			}
 			cur[row.Pattern] = st
 			revs = append(revs, row.Pattern, str(r[1]))
+			keys.add("e:" + row.Pattern)
 		}
 		if st.exists && st.e.SameContent(row) {
 			outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportUnchanged, Entry: st.e}
@@ -130,6 +133,7 @@ func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry
 		}
 		official := str(r[3])
 		checks = append(checks, row.Pattern, millis(row.ExpireTime), map[bool]string{true: "1", false: "0"}[official != ""])
+		keys.entryConflict(row.Pattern)
 		if official != "" {
 			id := ""
 			if st.exists {
@@ -148,6 +152,7 @@ func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry
 		}
 		outs[i] = blocklist.ImportOutcome{Result: result, Entry: row}
 		writes = append(writes, entryArgs(row)...)
+		keys.put(row.Pattern, row.ID)
 		written = append(written, i)
 		st.e, st.exists = row, true
 	}
@@ -159,7 +164,10 @@ func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry
 	args = append(append(args, revs...), len(checks)/3)
 	args = append(append(args, checks...), len(newIDs))
 	args = append(append(args, newIDs...), writes...)
-	reply, err = s.run(ctx, importWriteScript, args...)
+	for _, id := range newIDs {
+		keys.add("id:" + id.(string))
+	}
+	reply, err = s.run(ctx, importWriteScript, keys, args...)
 	if err != nil {
 		return nil, nil, false, err
 	}

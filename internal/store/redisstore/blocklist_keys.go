@@ -24,7 +24,7 @@ func dirTag(prefix string) string {
 
 // dirKey is the key name under the directory partition: dirKey(tag,
 // "seq") = "{P:dir}:seq". The scripts build the same names from the
-// "{P:dir}:" they are given.
+// "{P:dir}:" they are given, and refuse one not among their KEYS.
 func dirKey(tag, name string) string { return tag + ":" + name }
 
 // The helpers below are not the blocklist's own: the lead merges them with

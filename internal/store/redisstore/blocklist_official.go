@@ -37,7 +37,8 @@ func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.O
 	if err != nil {
 		return err
 	}
-	reply, err := s.run(ctx, createOfficialScript, o.Number.String(), randomHex(16), int(o.Direction), o.DisplayName,
+	keys := s.keys("official:"+o.Number.String(), "officials", "audit").officialConflict(o.Number.String())
+	reply, err := s.run(ctx, createOfficialScript, keys, o.Number.String(), randomHex(16), int(o.Direction), o.DisplayName,
 		o.Description, o.CreateBy, o.CreateTime.UTC().Format(time.RFC3339Nano), now.UnixMilli(), e)
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func officialFrom(n string, v any) (o blocklist.OfficialNumber, gen string, ok b
 }
 
 func (s *BlocklistStore) getOfficial(ctx context.Context, n phone.Number) (blocklist.OfficialNumber, string, error) {
-	reply, err := s.run(ctx, getOfficialScript, n.String())
+	reply, err := s.run(ctx, getOfficialScript, s.keys("official:"+n.String()), n.String())
 	if err != nil {
 		return blocklist.OfficialNumber{}, "", err
 	}
@@ -123,18 +124,31 @@ if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
 local out = {'ok'}
 for _, n in ipairs(redis.call('ZRANGEBYLEX', k('officials'), from, '+', 'LIMIT', 0, tonumber(ARGV[4]))) do
   out[#out + 1] = n
-  out[#out + 1] = redis.call('HGETALL', k('official:' .. n))
 end
 return out
 `)
 
-// ListOfficialNumbers implements blocklist.Store.
+// ListOfficialNumbers implements blocklist.Store: one script reads the
+// page's numbers, one their records (a script declares every key it
+// reads); a number deleted in between is left out, as a list made a
+// moment later would.
 func (s *BlocklistStore) ListOfficialNumbers(ctx context.Context, after string, limit int) ([]blocklist.OfficialNumber, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	reply, err := s.run(ctx, listOfficialScript, after, limit)
+	reply, err := s.run(ctx, listOfficialScript, s.keys("officials"), after, limit)
 	if err != nil {
+		return nil, err
+	}
+	if len(reply) == 1 {
+		return nil, nil
+	}
+	keys, args := s.keys(), make([]any, 0, len(reply)-1)
+	for _, n := range reply[1:] {
+		keys.add("official:" + str(n))
+		args = append(args, str(n))
+	}
+	if reply, err = s.run(ctx, getOfficialScript, keys, args...); err != nil {
 		return nil, err
 	}
 	var out []blocklist.OfficialNumber
@@ -189,7 +203,8 @@ func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Numbe
 		if err != nil {
 			return blocklist.OfficialNumber{}, 0, err
 		}
-		reply, err := s.run(ctx, deleteOfficialScript, n.String(), gen, now.UnixMilli(), e, ph.text("ended_calls"))
+		keys := s.keys("official:"+n.String(), "officials", "line:"+n.String(), "audit")
+		reply, err := s.run(ctx, deleteOfficialScript, keys, n.String(), gen, now.UnixMilli(), e, ph.text("ended_calls"))
 		if err != nil {
 			return blocklist.OfficialNumber{}, 0, err
 		}

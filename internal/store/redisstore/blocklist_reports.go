@@ -113,7 +113,7 @@ func groupFrom(n string, v any) (group, bool, error) {
 }
 
 func (s *BlocklistStore) readGroup(ctx context.Context, n phone.Number) (group, bool, error) {
-	reply, err := s.run(ctx, readGroupScript, n.String())
+	reply, err := s.run(ctx, readGroupScript, s.keys("reported:"+n.String()), n.String())
 	if err != nil {
 		return group{}, false, err
 	}
@@ -225,7 +225,9 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 		args := []any{r.CallerNumber.String(), day, lim.MaxPerDay, r.CreateTime.UnixMilli(),
 			r.CreateTime.UTC().Format(time.RFC3339Nano), r.Note, lim.Notes, since, r.ID, string(rec), evs,
 			ph.text("count"), ph.text("distinct"), wantSt, cur.g.EntryID}
-		reply, err := s.run(ctx, addReportScript, append(args, rks...)...)
+		keys := s.keys("reported:"+r.CallerNumber.String(), "rday:"+strconv.FormatInt(day, 10), "rdays", "reported",
+			"rep:"+r.CallerNumber.String(), "reported_last", "reports", "reports_time", "audit")
+		reply, err := s.run(ctx, addReportScript, keys, append(args, rks...)...)
 		if err != nil {
 			return blocklist.Report{}, blocklist.ReportedNumber{}, err
 		}
@@ -275,8 +277,14 @@ if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
 local out = {'ok'}
 for _, m in ipairs(redis.call('ZRANGEBYLEX', k('reported'), from, '+', 'LIMIT', 0, tonumber(ARGV[4]) + 1)) do
   out[#out + 1] = m
-  out[#out + 1] = redis.call('HGETALL', k('reported:' .. string.sub(m, ` + "12" + `)))
 end
+return out
+`)
+
+// readGroupsScript returns each group's hash (HGETALL), by number.
+var readGroupsScript = script(`
+local out = {'ok'}
+for i = 3, #ARGV do out[#out + 1] = redis.call('HGETALL', k('reported:' .. ARGV[i])) end
 return out
 `)
 
@@ -286,14 +294,33 @@ func (s *BlocklistStore) ListReportedNumbers(ctx context.Context, cursor string,
 	if limit <= 0 {
 		return nil, "", nil
 	}
-	reply, err := s.run(ctx, listGroupsScript, cursor, limit)
+	ranks, err := s.run(ctx, listGroupsScript, s.keys("reported"), cursor, limit)
 	if err != nil {
 		return nil, "", err
 	}
+	// The groups are read by a second script, which declares their keys: a
+	// group pruned in between is left out.
+	keys, args := s.keys(), []any{}
+	for _, m := range ranks[1:] {
+		if m := str(m); len(m) > rankKeyLen {
+			keys.add("reported:" + m[rankKeyLen:])
+			args = append(args, m[rankKeyLen:])
+		}
+	}
+	groups := []any{"ok"}
+	if len(args) > 0 {
+		if groups, err = s.run(ctx, readGroupsScript, keys, args...); err != nil {
+			return nil, "", err
+		}
+		if len(groups) != 1+len(args) {
+			return nil, "", fault.Unavailable(fmt.Errorf("list reported numbers: script said %d groups for %d", len(groups)-1, len(args)))
+		}
+	}
 	var out []blocklist.ReportedNumber
 	next, last := "", ""
-	for i := 1; i+1 < len(reply); i += 2 {
-		m := str(reply[i])
+	j := 1
+	for _, v := range ranks[1:] {
+		m := str(v)
 		if len(out) == limit {
 			next = last
 			break
@@ -301,7 +328,8 @@ func (s *BlocklistStore) ListReportedNumbers(ctx context.Context, cursor string,
 		if len(m) <= rankKeyLen {
 			continue
 		}
-		g, ok, err := groupFrom(m[rankKeyLen:], reply[i+1])
+		g, ok, err := groupFrom(m[rankKeyLen:], groups[j])
+		j++
 		if err != nil {
 			return nil, "", fault.Unavailable(err)
 		}
@@ -395,7 +423,11 @@ func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Numb
 		if err != nil {
 			return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, err
 		}
-		reply, err := s.run(ctx, resolveScript, append(args, now.UnixMilli(), evs)...)
+		keys := s.keys("reported:"+n.String(), "reported", "reported_last", "audit")
+		if block != nil {
+			keys.put(entry.Pattern, entry.ID).entryConflict(entry.Pattern)
+		}
+		reply, err := s.run(ctx, resolveScript, keys, append(args, now.UnixMilli(), evs)...)
 		if err != nil {
 			return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, err
 		}
@@ -424,37 +456,64 @@ func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Numb
 	return blocklist.ReportedNumber{}, blocklist.Entry{}, nil, errBusy
 }
 
+// pruneCandidatesScript answers {'ok', {number, ...}, {day, ...}}: the
+// first ARGV[5] groups retention may delete whose last report is before
+// ARGV[3], and the first ARGV[5] reporters' days before day ARGV[4]. Their
+// keys are what pruneScript may touch.
+var pruneCandidatesScript = script(`
+local lim = tonumber(ARGV[5])
+return {'ok',
+  redis.call('ZRANGEBYSCORE', k('reported_last'), '-inf', '(' .. ARGV[3], 'LIMIT', 0, lim),
+  redis.call('ZRANGEBYSCORE', k('rdays'), '-inf', '(' .. ARGV[4], 'LIMIT', 0, lim)}
+`)
+
+// pruneScript decides what it deletes first, then deletes it: should a
+// group or day it picks not be among the keys the method declared (it
+// became old enough after pruneCandidatesScript looked), it answers
+// 'retry' having written nothing.
 var pruneScript = script(luaReports + `
 local lim = tonumber(ARGV[5])
-local recs, groups, days = 0, 0, 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', k('reports_time'), '-inf', '(' .. ARGV[3], 'LIMIT', 0, lim)) do
+local recs = redis.call('ZRANGEBYSCORE', k('reports_time'), '-inf', '(' .. ARGV[3], 'LIMIT', 0, lim)
+local groups = {}
+if lim - #recs > 0 then
+  for _, n in ipairs(redis.call('ZRANGEBYSCORE', k('reported_last'), '-inf', '(' .. ARGV[3], 'LIMIT', 0, lim - #recs)) do
+    if not declared('reported:' .. n) or not declared('rep:' .. n) then return {'retry'} end
+    local g = redis.call('HMGET', k('reported:' .. n), 'st', 'cnt')
+    groups[#groups + 1] = {n, g[1], g[2]}
+  end
+end
+local ngroups = 0
+for _, g in ipairs(groups) do
+  if g[2] and g[2] ~= '2' then ngroups = ngroups + 1 end
+end
+local days = {}
+if lim - #recs - ngroups > 0 then
+  for _, d in ipairs(redis.call('ZRANGEBYSCORE', k('rdays'), '-inf', '(' .. ARGV[4], 'LIMIT', 0, lim - #recs - ngroups)) do
+    if not declared('rday:' .. d) then return {'retry'} end
+    days[#days + 1] = d
+  end
+end
+for _, id in ipairs(recs) do
   redis.call('HDEL', k('reports'), id)
   redis.call('ZREM', k('reports_time'), id)
-  recs = recs + 1
 end
-if lim - recs > 0 then
-  for _, n in ipairs(redis.call('ZRANGEBYSCORE', k('reported_last'), '-inf', '(' .. ARGV[3], 'LIMIT', 0, lim - recs)) do
-    redis.call('ZREM', k('reported_last'), n)
-    local gk = k('reported:' .. n)
-    local g = redis.call('HMGET', gk, 'st', 'cnt')
-    if g[1] and g[1] ~= '2' then
-      redis.call('DEL', gk, k('rep:' .. n))
-      redis.call('ZREM', k('reported'), rankkey(g[1], g[2], n))
-      groups = groups + 1
-    end
+for _, g in ipairs(groups) do
+  local n = g[1]
+  redis.call('ZREM', k('reported_last'), n)
+  if g[2] and g[2] ~= '2' then
+    redis.call('DEL', k('reported:' .. n), k('rep:' .. n))
+    redis.call('ZREM', k('reported'), rankkey(g[2], g[3], n))
   end
 end
-if lim - recs - groups > 0 then
-  for _, d in ipairs(redis.call('ZRANGEBYSCORE', k('rdays'), '-inf', '(' .. ARGV[4], 'LIMIT', 0, lim - recs - groups)) do
-    redis.call('DEL', k('rday:' .. d))
-    redis.call('ZREM', k('rdays'), d)
-    days = days + 1
-  end
+for _, d in ipairs(days) do
+  redis.call('DEL', k('rday:' .. d))
+  redis.call('ZREM', k('rdays'), d)
 end
-if recs + groups + days > 0 then
-  audit(fill(ARGV[6], ARGV[7], tostring(recs), ARGV[8], tostring(groups), ARGV[9], tostring(days)))
+local total = #recs + ngroups + #days
+if total > 0 then
+  audit(fill(ARGV[6], ARGV[7], tostring(#recs), ARGV[8], tostring(ngroups), ARGV[9], tostring(#days)))
 end
-return {'ok', recs, groups, days}
+return {'ok', #recs, ngroups, #days}
 `)
 
 // PruneReports implements blocklist.Store: the oldest report records, then
@@ -480,13 +539,35 @@ func (s *BlocklistStore) PruneReports(ctx context.Context, before time.Time, lim
 	if err != nil {
 		return 0, err
 	}
-	reply, err := s.run(ctx, pruneScript, before.UnixMilli(), floorDay, limit, evs,
-		ph.text("reports"), ph.text("groups"), ph.text("days"))
-	if err != nil {
-		return 0, err
+	for range maxRetries {
+		cands, err := s.run(ctx, pruneCandidatesScript, s.keys("reported_last", "rdays"), before.UnixMilli(), floorDay, limit)
+		if err != nil {
+			return 0, err
+		}
+		if len(cands) != 3 {
+			return 0, fault.Unavailable(fmt.Errorf("prune reports: script said %v", cands))
+		}
+		keys := s.keys("reports_time", "reports", "reported_last", "reported", "rdays", "audit")
+		groups, _ := cands[1].([]any)
+		for _, n := range groups {
+			keys.add("reported:"+str(n), "rep:"+str(n))
+		}
+		days, _ := cands[2].([]any)
+		for _, d := range days {
+			keys.add("rday:" + str(d))
+		}
+		reply, err := s.run(ctx, pruneScript, keys, before.UnixMilli(), floorDay, limit, evs,
+			ph.text("reports"), ph.text("groups"), ph.text("days"))
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case str(reply[0]) == "retry":
+			continue
+		case str(reply[0]) != "ok" || len(reply) != 4:
+			return 0, fault.Unavailable(fmt.Errorf("prune reports: script said %v", reply))
+		}
+		return int(num(reply[1]) + num(reply[2]) + num(reply[3])), nil
 	}
-	if str(reply[0]) != "ok" || len(reply) != 4 {
-		return 0, fault.Unavailable(fmt.Errorf("prune reports: script said %v", reply))
-	}
-	return int(num(reply[1]) + num(reply[2]) + num(reply[3])), nil
+	return 0, errBusy
 }

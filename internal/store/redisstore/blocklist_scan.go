@@ -11,43 +11,42 @@ import (
 	"github.com/callverify/callverify/internal/fault"
 )
 
-// pageScript reads entries in pattern order after ARGV[3] (exclusive; empty
-// from the start) from the zset {P:dir}:entries, keeping those of category
-// ARGV[5] and source ARGV[6] ('0' for any), until it holds ARGV[4] or has
-// looked at ARGV[7] patterns. It answers
-// {'ok', last pattern looked at, done (1 at the end), seq, id, rev, body, ...}.
-// One script reads a bounded page, so a filtered list or a scan of a large
-// blocklist never holds Redis for long.
-var pageScript = script(`
+// pagePatternsScript answers {'ok', seq, pattern, ...}: the change
+// sequence and up to ARGV[4] patterns after ARGV[3] (exclusive; empty from
+// the start) in the zset {P:dir}:entries.
+var pagePatternsScript = script(`
 local from = '-'
 if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
-local limit, cat, src, maxscan = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
-local out = {'ok', ARGV[3], 0, seq_now()}
-local scanned, found = 0, 0
-while found < limit and scanned < maxscan do
-  local ps = redis.call('ZRANGEBYLEX', k('entries'), from, '+', 'LIMIT', 0, 256)
-  for _, p in ipairs(ps) do
-    scanned = scanned + 1
-    out[2] = p
-    local e = redis.call('HMGET', k('e:' .. p), 'id', 'rev', 'b', 'c', 's')
-    if e[1] and (cat == '0' or e[4] == cat) and (src == '0' or e[5] == src) then
-      out[#out + 1] = e[1]
-      out[#out + 1] = e[2]
-      out[#out + 1] = e[3]
-      found = found + 1
-      if found == limit then break end
-    end
-  end
-  if found < limit and #ps < 256 then
-    out[3] = 1
-    break
-  end
-  from = '(' .. out[2]
+local out = {'ok', seq_now()}
+for _, p in ipairs(redis.call('ZRANGEBYLEX', k('entries'), from, '+', 'LIMIT', 0, tonumber(ARGV[4]))) do
+  out[#out + 1] = p
 end
 return out
 `)
 
-// page is one answer of pageScript.
+// pageEntriesScript reads the entries of the patterns from ARGV[6] on, in
+// order, keeping those of category ARGV[4] and source ARGV[5] ('0' for
+// any), until it holds ARGV[3]. It answers {'ok', patterns looked at, id,
+// rev, body, ...}.
+var pageEntriesScript = script(`
+local limit, cat, src = tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local out = {'ok', 0}
+local found = 0
+for i = 6, #ARGV do
+  if found == limit then break end
+  out[2] = out[2] + 1
+  local e = redis.call('HMGET', k('e:' .. ARGV[i]), 'id', 'rev', 'b', 'c', 's')
+  if e[1] and (cat == '0' or e[4] == cat) and (src == '0' or e[5] == src) then
+    out[#out + 1] = e[1]
+    out[#out + 1] = e[2]
+    out[#out + 1] = e[3]
+    found = found + 1
+  end
+end
+return out
+`)
+
+// page is one bounded read of the entries in pattern order.
 type page struct {
 	last    string
 	done    bool
@@ -55,20 +54,50 @@ type page struct {
 	entries []blocklist.Entry
 }
 
+// page reads up to limit entries of f after the pattern after, looking at
+// maxScan patterns at most, in two scripts: one reads the sequence and the
+// patterns, one their entries (a script declares every key it reads). An
+// entry deleted in between is not seen, one created in between not
+// listed: ScanEntries' replay from the sequence read first covers both.
 func (s *BlocklistStore) page(ctx context.Context, f blocklist.EntryFilter, after string, limit, maxScan int) (page, error) {
-	reply, err := s.run(ctx, pageScript, after, limit, int(f.Category), int(f.Source), maxScan)
+	n := maxScan
+	if f == (blocklist.EntryFilter{}) {
+		n = min(limit, maxScan)
+	}
+	reply, err := s.run(ctx, pagePatternsScript, s.keys("seq", "entries"), after, n)
 	if err != nil {
 		return page{}, err
 	}
-	if len(reply) < 4 || (len(reply)-4)%3 != 0 {
+	if len(reply) < 2 {
 		return page{}, fault.Unavailable(fmt.Errorf("list entries: script said %d values", len(reply)))
 	}
-	seq, err := strconv.ParseUint(str(reply[3]), 10, 64)
+	seq, err := strconv.ParseUint(str(reply[1]), 10, 64)
 	if err != nil {
-		return page{}, fault.Unavailable(fmt.Errorf("blocklist sequence %q: %w", str(reply[3]), err))
+		return page{}, fault.Unavailable(fmt.Errorf("blocklist sequence %q: %w", str(reply[1]), err))
 	}
-	p := page{last: str(reply[1]), done: num(reply[2]) == 1, seq: seq}
-	for i := 4; i < len(reply); i += 3 {
+	patterns := reply[2:]
+	p := page{last: after, done: len(patterns) < n, seq: seq}
+	if len(patterns) == 0 {
+		return p, nil
+	}
+	keys, args := s.keys(), []any{limit, int(f.Category), int(f.Source)}
+	for _, pat := range patterns {
+		keys.add("e:" + str(pat))
+		args = append(args, str(pat))
+	}
+	reply, err = s.run(ctx, pageEntriesScript, keys, args...)
+	if err != nil {
+		return page{}, err
+	}
+	if len(reply) < 2 || (len(reply)-2)%3 != 0 || int(num(reply[1])) > len(patterns) {
+		return page{}, fault.Unavailable(fmt.Errorf("list entries: script said %d values", len(reply)))
+	}
+	looked := int(num(reply[1]))
+	if looked > 0 {
+		p.last = str(patterns[looked-1])
+	}
+	p.done = p.done && looked == len(patterns)
+	for i := 2; i < len(reply); i += 3 {
 		e, err := decodeEntry(str(reply[i]), str(reply[i+1]), str(reply[i+2]))
 		if err != nil {
 			return page{}, fault.Unavailable(err)
@@ -110,7 +139,7 @@ return {'ok', redis.call('HGETALL', k('counts'))}
 // source ({P:dir}:counts, field "<category>:<source>") that every entry
 // write keeps in its own script.
 func (s *BlocklistStore) CountEntries(ctx context.Context, f blocklist.EntryFilter) (int, error) {
-	reply, err := s.run(ctx, countScript)
+	reply, err := s.run(ctx, countScript, s.keys("counts"))
 	if err != nil {
 		return 0, err
 	}
@@ -201,7 +230,7 @@ func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int
 	if limit <= 0 {
 		return nil, fault.Invalid("limit", "must be positive")
 	}
-	reply, err := s.run(ctx, changesScript, strconv.FormatUint(afterSeq, 10), strconv.FormatUint(afterSeq+1, 10), limit)
+	reply, err := s.run(ctx, changesScript, s.keys("seq", "changes"), strconv.FormatUint(afterSeq, 10), strconv.FormatUint(afterSeq+1, 10), limit)
 	if err != nil {
 		return nil, err
 	}

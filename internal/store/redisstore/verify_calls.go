@@ -268,9 +268,9 @@ func (s *VerifyStore) GetCall(ctx context.Context, id string) (verify.Call, erro
 	return s.decodeCall(id, h)
 }
 
-// ListCallsTo implements verify.Store: one read-only script on the
-// callee's shard (one per key of the HMAC ring: after a rotation, the
-// calls stamped under an older key are in that key's shard).
+// ListCallsTo implements verify.Store: the callee's index, then its calls,
+// on the callee's shard (for each key of the HMAC ring: after a rotation,
+// the calls stamped under an older key are in that key's shard).
 func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]verify.Call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -280,22 +280,11 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 	}
 	var out []verify.Call
 	for _, cust := range s.keys.customersOf(s.ring, callee) {
-		v, err := scriptListCallsTo.Run(ctx, s.rdb, []string{s.keys.callee(cust)}, ms(after), limit, s.keys.call(cust.shard, "")).Slice()
+		calls, err := s.activeCallsTo(ctx, cust, after, limit)
 		if err != nil {
-			return nil, redisErr(ctx, "list calls", err)
+			return nil, err
 		}
-		for _, item := range v {
-			pair, _ := item.([]any)
-			if len(pair) != 2 {
-				return nil, fmt.Errorf("list calls: unexpected reply %v", item)
-			}
-			id, _ := pair[0].(string)
-			c, err := s.decodeCall(id, fields(pair[1]))
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, c)
-		}
+		out = append(out, calls...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].ExpireTime.Equal(out[j].ExpireTime) {
@@ -305,6 +294,52 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 	})
 	if len(out) > limit {
 		out = out[:limit]
+	}
+	return out, nil
+}
+
+// listCallsBatch is how many ids of a callee's index ListCallsTo reads at
+// a time.
+const listCallsBatch = 64
+
+// activeCallsTo lists the calls of cust's index stored ACTIVE whose
+// expiry is after after, latest expiry first, up to limit: the ids from
+// the index, then the calls by a script that declares their keys.
+func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after time.Time, limit int) ([]verify.Call, error) {
+	var out []verify.Call
+	for off := 0; len(out) < limit; off += listCallsBatch {
+		ids, err := s.rdb.ZRevRangeByScore(ctx, s.keys.callee(cust), &redis.ZRangeBy{
+			Min: "(" + ms(after), Max: "+inf", Offset: int64(off), Count: listCallsBatch,
+		}).Result()
+		if err != nil {
+			return nil, redisErr(ctx, "list calls", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = s.keys.call(cust.shard, id)
+		}
+		v, err := scriptActiveCalls.Run(ctx, s.rdb, keys).Slice()
+		if err != nil {
+			return nil, redisErr(ctx, "list calls", err)
+		}
+		if len(v) != len(ids) {
+			return nil, fmt.Errorf("list calls: %d replies for %d calls", len(v), len(ids))
+		}
+		for i, item := range v {
+			if h := fields(item); len(h) > 0 && len(out) < limit {
+				c, err := s.decodeCall(ids[i], h)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, c)
+			}
+		}
+		if len(ids) < listCallsBatch {
+			break
+		}
 	}
 	return out, nil
 }

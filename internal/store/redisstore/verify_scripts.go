@@ -110,22 +110,15 @@ end
 return {'wrong', redis.call('HGETALL', KEYS[1])}
 `)
 
-// scriptListCallsTo: KEYS callee index. ARGV after ms, limit, the call key
-// prefix of the shard. The calls stored ACTIVE whose expiry is after
-// after, latest expiry first: only those count against the limit.
-var scriptListCallsTo = redis.NewScript(`
-local out, off, limit = {}, 0, tonumber(ARGV[2])
-while #out < limit do
-  local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. ARGV[1], 'LIMIT', off, 64)
-  if #ids == 0 then break end
-  off = off + #ids
-  for _, id in ipairs(ids) do
-    if #out >= limit then break end
-    local k = ARGV[3] .. id
-    if redis.call('HGET', k, 'st') == '1' then
-      table.insert(out, {id, redis.call('HGETALL', k)})
-    end
-  end
+// scriptActiveCalls: KEYS calls (of one shard). For each, its fields
+// (HGETALL) when it is stored ACTIVE, else an empty list. The calls are
+// passed, not built from their ids in the script: a key a script does not
+// declare is not checked before it runs, and while the slot migrates the
+// script may run on a node that does not hold it, which reads as no call.
+var scriptActiveCalls = redis.NewScript(`
+local out = {}
+for i, k in ipairs(KEYS) do
+  if redis.call('HGET', k, 'st') == '1' then out[i] = redis.call('HGETALL', k) else out[i] = {} end
 end
 return out
 `)
