@@ -271,6 +271,17 @@ func (p *pair) wantNothingHalfWritten(t *testing.T, writes []answer, down, up ti
 	for _, w := range within(writes, down, up) {
 		outage[w.pattern] = true
 	}
+	// B checks below; writes made on A reach B's index through its
+	// follower. A marker written on A after them, once B matches it, says
+	// B has applied every change before it (the log is applied in order).
+	const marker = "+8617199999999"
+	p.block(p.a, marker)
+	eventually(t, 5*time.Second, "B has caught up with A's writes", func() error {
+		if ok, err := p.blocked(p.b, marker); err != nil || !ok {
+			return fmt.Errorf("marker blocked on B: %v, %v", ok, err)
+		}
+		return nil
+	})
 	events := map[string]int{}
 	token := ""
 	for {
