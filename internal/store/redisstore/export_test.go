@@ -4,3 +4,7 @@ package redisstore
 // reading the caller's official record again: where a concurrent change
 // of the record lands in the race CreateCall must win.
 func SetStampedHook(s *VerifyStore, f func()) { s.stamped = f }
+
+// SetDeclaredHook makes f run each time ListCallsTo reads a batch by its
+// declared-keys path instead of its one-step script.
+func SetDeclaredHook(s *VerifyStore, f func()) { s.declared = f }

@@ -303,33 +303,27 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 const listCallsBatch = 64
 
 // activeCallsTo lists the calls of cust's index stored ACTIVE whose
-// expiry is after after, latest expiry first, up to limit: the ids from
-// the index, then the calls by a script that declares their keys.
+// expiry is after after, latest expiry first, up to limit, a batch of the
+// index at a time: the ids and their calls in one step when every call
+// the index names is there to read (calleeCalls), else the ids, then the
+// calls by a script that declares their keys (declaredCalls).
 func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after time.Time, limit int) ([]verify.Call, error) {
 	var out []verify.Call
 	for off := 0; len(out) < limit; off += listCallsBatch {
-		ids, err := s.rdb.ZRevRangeByScore(ctx, s.keys.callee(cust), &redis.ZRangeBy{
-			Min: "(" + ms(after), Max: "+inf", Offset: int64(off), Count: listCallsBatch,
-		}).Result()
+		ids, hs, ok, err := s.calleeCalls(ctx, cust, after, off)
 		if err != nil {
-			return nil, redisErr(ctx, "list calls", err)
+			return nil, err
 		}
-		if len(ids) == 0 {
-			break
+		if !ok {
+			if s.declared != nil {
+				s.declared()
+			}
+			if ids, hs, err = s.declaredCalls(ctx, cust, after, off); err != nil {
+				return nil, err
+			}
 		}
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = s.keys.call(cust.shard, id)
-		}
-		v, err := scriptActiveCalls.Run(ctx, s.rdb, keys).Slice()
-		if err != nil {
-			return nil, redisErr(ctx, "list calls", err)
-		}
-		if len(v) != len(ids) {
-			return nil, fmt.Errorf("list calls: %d replies for %d calls", len(v), len(ids))
-		}
-		for i, item := range v {
-			if h := fields(item); len(h) > 0 && len(out) < limit {
+		for i, h := range hs {
+			if len(h) > 0 && len(out) < limit {
 				c, err := s.decodeCall(ids[i], h)
 				if err != nil {
 					return nil, err
@@ -342,6 +336,68 @@ func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after ti
 		}
 	}
 	return out, nil
+}
+
+// calleeCalls reads the batch of cust's index at off and its calls in one
+// round trip (scriptCalleeCalls): hs[i] the fields of ids[i] when it is
+// stored ACTIVE, else empty. ok is false when a call the index names was
+// not there to read; the caller then reads the batch by declaredCalls.
+func (s *VerifyStore) calleeCalls(ctx context.Context, cust customer, after time.Time, off int) (ids []string, hs []map[string]string, ok bool, err error) {
+	v, err := scriptCalleeCalls.Run(ctx, s.rdb, []string{s.keys.callee(cust)},
+		"("+ms(after), off, listCallsBatch, s.keys.call(cust.shard, "")).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil, false, nil // false: a call was missing
+	}
+	if err != nil {
+		return nil, nil, false, redisErr(ctx, "list calls", err)
+	}
+	a, _ := v.([]any)
+	if len(a) != 2 {
+		return nil, nil, false, fmt.Errorf("list calls: the script said %v", v)
+	}
+	rawIDs, _ := a[0].([]any)
+	rawCalls, _ := a[1].([]any)
+	if len(rawIDs) != len(rawCalls) {
+		return nil, nil, false, fmt.Errorf("list calls: %d calls for %d ids", len(rawCalls), len(rawIDs))
+	}
+	ids, hs = make([]string, len(rawIDs)), make([]map[string]string, len(rawIDs))
+	for i := range rawIDs {
+		ids[i], _ = rawIDs[i].(string)
+		hs[i] = fields(rawCalls[i])
+	}
+	return ids, hs, true, nil
+}
+
+// declaredCalls reads the batch of cust's index at off, then its calls by
+// a script that declares their keys: during a slot migration the script
+// is refused whole (and retried where the keys are) rather than reading
+// a moved call as none. hs[i] as in calleeCalls.
+func (s *VerifyStore) declaredCalls(ctx context.Context, cust customer, after time.Time, off int) ([]string, []map[string]string, error) {
+	ids, err := s.rdb.ZRevRangeByScore(ctx, s.keys.callee(cust), &redis.ZRangeBy{
+		Min: "(" + ms(after), Max: "+inf", Offset: int64(off), Count: listCallsBatch,
+	}).Result()
+	if err != nil {
+		return nil, nil, redisErr(ctx, "list calls", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.keys.call(cust.shard, id)
+	}
+	v, err := scriptActiveCalls.Run(ctx, s.rdb, keys).Slice()
+	if err != nil {
+		return nil, nil, redisErr(ctx, "list calls", err)
+	}
+	if len(v) != len(ids) {
+		return nil, nil, fmt.Errorf("list calls: %d replies for %d calls", len(v), len(ids))
+	}
+	hs := make([]map[string]string, len(v))
+	for i, item := range v {
+		hs[i] = fields(item)
+	}
+	return ids, hs, nil
 }
 
 // lineCursor is a place in a line's index: after the entry of id with
