@@ -54,6 +54,8 @@ func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.O
 	return fault.Unavailable(fmt.Errorf("create official number: script said %v", reply))
 }
 
+// getOfficialScript reads the records of the official numbers ARGV[3:]
+// (declared in KEYS): a page of ListOfficialNumbers.
 var getOfficialScript = script(`
 local out = {'ok'}
 for i = 3, #ARGV do
@@ -63,46 +65,33 @@ end
 return out
 `)
 
-// officialFrom decodes an official number's hash (HGETALL); ok is false
-// when there is none.
-func officialFrom(n string, v any) (o blocklist.OfficialNumber, gen string, ok bool, err error) {
-	kv, _ := v.([]any)
-	if len(kv) == 0 {
+// officialFrom decodes an official number's hash; ok is false when there
+// is none.
+func officialFrom(n string, h map[string]string) (o blocklist.OfficialNumber, gen string, ok bool, err error) {
+	if len(h) == 0 {
 		return o, "", false, nil
 	}
 	o.Number = phone.Number(n)
-	for i := 0; i+1 < len(kv); i += 2 {
-		val := str(kv[i+1])
-		switch str(kv[i]) {
-		case "direction":
-			d, _ := strconv.Atoi(val)
-			o.Direction = blocklist.Direction(d)
-		case "gen":
-			gen, o.Gen = val, val
-		case "display_name":
-			o.DisplayName = val
-		case "description":
-			o.Description = val
-		case "create_by":
-			o.CreateBy = val
-		case "create_time":
-			if o.CreateTime, err = time.Parse(time.RFC3339Nano, val); err != nil {
-				return o, "", false, fmt.Errorf("official number %s: %w", n, err)
-			}
+	d, _ := strconv.Atoi(h["direction"])
+	o.Direction = blocklist.Direction(d)
+	gen, o.Gen = h["gen"], h["gen"]
+	o.DisplayName, o.Description, o.CreateBy = h["display_name"], h["description"], h["create_by"]
+	if ct, set := h["create_time"]; set {
+		if o.CreateTime, err = time.Parse(time.RFC3339Nano, ct); err != nil {
+			return o, "", false, fmt.Errorf("official number %s: %w", n, err)
 		}
 	}
 	return o, gen, true, nil
 }
 
+// getOfficial reads number n's record: one key, so a plain HGETALL (a
+// script would add nothing but its cost), at the moment of asking.
 func (s *BlocklistStore) getOfficial(ctx context.Context, n phone.Number) (blocklist.OfficialNumber, string, error) {
-	reply, err := s.run(ctx, getOfficialScript, s.keys("official:"+n.String()), n.String())
+	h, err := s.rdb.HGetAll(ctx, dirKey(s.tag, "official:"+n.String())).Result()
 	if err != nil {
-		return blocklist.OfficialNumber{}, "", err
+		return blocklist.OfficialNumber{}, "", storeErr(err)
 	}
-	if len(reply) != 3 {
-		return blocklist.OfficialNumber{}, "", fault.Unavailable(fmt.Errorf("get official number: script said %v", reply))
-	}
-	o, gen, ok, err := officialFrom(n.String(), reply[2])
+	o, gen, ok, err := officialFrom(n.String(), h)
 	if err != nil {
 		return o, "", fault.Unavailable(err)
 	}
@@ -153,7 +142,7 @@ func (s *BlocklistStore) ListOfficialNumbers(ctx context.Context, after string, 
 	}
 	var out []blocklist.OfficialNumber
 	for i := 1; i+1 < len(reply); i += 2 {
-		o, _, ok, err := officialFrom(str(reply[i]), reply[i+1])
+		o, _, ok, err := officialFrom(str(reply[i]), fields(reply[i+1]))
 		if err != nil {
 			return nil, fault.Unavailable(err)
 		}
