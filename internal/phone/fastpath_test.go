@@ -45,18 +45,38 @@ func FuzzParseE164(f *testing.F) {
 		}
 		parsers = append(parsers, p)
 	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		for _, p := range parsers {
-			full, fullErr := p.parseFull(raw)
-			if fast, ok := p.parseE164(raw); ok && (fullErr != nil || fast != full) {
-				t.Fatalf("%s: parseE164(%q) = %q, but parseFull = %q, %v", p.Region(), raw, fast, full, fullErr)
-			}
-			got, err := p.Parse(raw)
-			if got != full || reasonOf(err) != reasonOf(fullErr) {
-				t.Fatalf("%s: Parse(%q) = %q, %v; parseFull = %q, %v", p.Region(), raw, got, err, full, fullErr)
-			}
+	f.Fuzz(func(t *testing.T, in string) {
+		// Random strings rarely are '+' and digits: also try the input's
+		// ASCII digits in that form, so that every run reaches the fast path.
+		for _, raw := range []string{in, "+" + asciiDigits(in, maxE164Length-1)} {
+			compareWithFull(t, parsers, raw)
 		}
 	})
+}
+
+func compareWithFull(t *testing.T, parsers []*Parser, raw string) {
+	t.Helper()
+	for _, p := range parsers {
+		full, fullErr := p.parseFull(raw)
+		if fast, ok := p.parseE164(raw); ok && (fullErr != nil || fast != full) {
+			t.Fatalf("%s: parseE164(%q) = %q, but parseFull = %q, %v", p.Region(), raw, fast, full, fullErr)
+		}
+		got, err := p.Parse(raw)
+		if got != full || reasonOf(err) != reasonOf(fullErr) {
+			t.Fatalf("%s: Parse(%q) = %q, %v; parseFull = %q, %v", p.Region(), raw, got, err, full, fullErr)
+		}
+	}
+}
+
+// asciiDigits returns the first max ASCII digits of s.
+func asciiDigits(s string, max int) string {
+	b := make([]byte, 0, max)
+	for i := 0; i < len(s) && len(b) < max; i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
 }
 
 func reasonOf(err error) string {
