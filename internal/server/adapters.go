@@ -2,6 +2,7 @@ package server
 
 import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/internal/phone"
 )
 
 // The adapters convert proto messages to domain calls and back. Each embeds
@@ -15,6 +16,9 @@ type (
 	verifyServer struct {
 		callverifyv1.UnimplementedVerifyServiceServer
 		d *Deps
+		// tokenNumbers parses the phone_number claim of a customer's token
+		// once, not on every call the token is presented with.
+		tokenNumbers *phone.Memo
 	}
 	blocklistServer struct {
 		callverifyv1.UnimplementedBlocklistServiceServer

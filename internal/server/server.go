@@ -156,7 +156,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		impl any
 	}{
 		{&callverifyv1.CallService_ServiceDesc, &callServer{d: deps}},
-		{&callverifyv1.VerifyService_ServiceDesc, &verifyServer{d: deps}},
+		{&callverifyv1.VerifyService_ServiceDesc, &verifyServer{d: deps, tokenNumbers: phone.NewMemo(deps.Phone, tokenNumberMemoSize)}},
 		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps, draining: s.drainStart}},
 		{&callverifyv1.AdminService_ServiceDesc, &adminServer{d: deps}},
 	}

@@ -19,13 +19,18 @@ import (
 // verify.Service. A customer is always the phone_number of their own
 // token, never a number from the request.
 
+// tokenNumberMemoSize bounds the customers' numbers remembered by a
+// server: about the customers active at once (each entry is two short
+// strings, a few dozen bytes).
+const tokenNumberMemoSize = 4096
+
 // customerNumber is the caller's own number from their token.
 func (v *verifyServer) customerNumber(ctx context.Context) (phone.Number, error) {
 	p, ok := auth.FromContext(ctx)
 	if !ok || p.PhoneNumber == "" {
 		return "", fault.New(fault.ErrPermissionDenied, "your token carries no phone_number, so there are no calls of yours to check")
 	}
-	n, err := v.d.Phone.Parse(p.PhoneNumber)
+	n, err := v.tokenNumbers.Parse(p.PhoneNumber)
 	if err != nil {
 		return "", fault.New(fault.ErrPermissionDenied, "the phone_number of your token is not a valid phone number")
 	}
