@@ -141,7 +141,7 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 	c.State = StateActive
 	c.CreateTime = now
 	c.ExpireTime = now.Add(ttl)
-	c.SealedSecret = s.seal.seal(newSecret(), aadCall(c.ID))
+	c.SealedSecret = s.seal.Seal(newSecret(), aadCall(c.ID))
 
 	token, err := s.sign(ctx, c)
 	if err != nil {

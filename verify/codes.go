@@ -72,9 +72,9 @@ func (s *Service) openSecret(c Call, d *Device) (string, error) {
 		err error
 	)
 	if d != nil {
-		raw, err = s.seal.open(d.SealedSecret, aadDevice(d.ID))
+		raw, err = s.seal.Open(d.SealedSecret, aadDevice(d.ID))
 	} else {
-		raw, err = s.seal.open(c.SealedSecret, aadCall(c.ID))
+		raw, err = s.seal.Open(c.SealedSecret, aadCall(c.ID))
 	}
 	if err != nil {
 		return "", err
@@ -239,7 +239,7 @@ func (s *Service) EnrollDevice(ctx context.Context, actor audit.Actor, customer 
 		SealedSecret: nil,
 		CreateTime:   s.now().UTC(),
 	}
-	d.SealedSecret = s.seal.seal(secret, aadDevice(d.ID))
+	d.SealedSecret = s.seal.Seal(secret, aadDevice(d.ID))
 	ev := s.audit.Event(actor, "device.enroll", customer.Masked(), nil, map[string]any{"device_id": d.ID})
 	if err := s.store.CreateDevice(ctx, d, s.maxDevices, ev); err != nil {
 		if errors.Is(err, fault.ErrResourceExhausted) {

@@ -140,7 +140,7 @@ func (s *Service) loadKey(k SigningKey) (*ringKey, error) {
 	rk := &ringKey{meta: k, method: method, pub: pub, header: s.encodeHeader(k.Algorithm, k.ID)}
 	rk.meta.SealedPrivate = nil
 	if k.State == KeyCurrent {
-		der, err := s.seal.open(k.SealedPrivate, aadSigningKey(k.ID))
+		der, err := s.seal.Open(k.SealedPrivate, aadSigningKey(k.ID))
 		if err != nil {
 			return nil, fmt.Errorf("verify: signing key %s: %w", k.ID, err)
 		}
@@ -230,7 +230,7 @@ func (s *Service) newSigningKey() (SigningKey, error) {
 		State:         KeyCurrent,
 		CreateTime:    s.now().UTC(),
 		PublicJWK:     pubJSON,
-		SealedPrivate: s.seal.seal(der, aadSigningKey(kid)),
+		SealedPrivate: s.seal.Seal(der, aadSigningKey(kid)),
 	}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/seal"
 )
 
 // Limits of the API contract.
@@ -74,7 +75,7 @@ type Service struct {
 	issuer     string
 	alg        string
 	x5u        string
-	seal       *sealer
+	seal       *seal.Sealer
 	keyTTL     time.Duration
 	maxDevices int
 
@@ -88,9 +89,9 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Directory == nil || cfg.Audit == nil || cfg.Phone == nil {
 		return nil, errors.New("verify: Store, Directory, Audit and Phone are required")
 	}
-	seal, err := newSealer(cfg.KEK)
+	sealer, err := seal.New(cfg.KEK)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -120,7 +121,7 @@ func NewService(cfg Config) (*Service, error) {
 		issuer:     cfg.Issuer,
 		alg:        cfg.Algorithm,
 		x5u:        cfg.X5U,
-		seal:       seal,
+		seal:       sealer,
 		keyTTL:     cfg.KeyCacheTTL,
 		maxDevices: cfg.MaxDevices,
 	}, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/seal"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -40,7 +41,7 @@ type VerifyStore struct {
 	rdb       redis.UniversalClient
 	keys      keyspace
 	ring      hmackeys.Ring
-	seal      sealer
+	seal      *seal.Sealer
 	retention time.Duration
 
 	// stamped, when set (by tests), runs in CreateCall between storing
@@ -63,14 +64,14 @@ func NewVerifyStore(rdb redis.UniversalClient, o VerifyOptions) (*VerifyStore, e
 	if o.HMAC.Len() == 0 {
 		return nil, errors.New("redis store: no HMAC key")
 	}
-	seal, err := newSealer(o.KEK)
+	sealer, err := seal.New(o.KEK)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis store: %w", err)
 	}
 	if o.CallRetention <= 0 {
 		return nil, fmt.Errorf("redis store: call retention %v, want a positive duration", o.CallRetention)
 	}
-	return &VerifyStore{rdb: rdb, keys: k, ring: o.HMAC, seal: seal, retention: o.CallRetention}, nil
+	return &VerifyStore{rdb: rdb, keys: k, ring: o.HMAC, seal: sealer, retention: o.CallRetention}, nil
 }
 
 // idAlphabet is the call id alphabet (verify's: lower-case base32).

@@ -67,7 +67,7 @@ func (s *VerifyStore) encodeCallData(c verify.Call) (string, error) {
 		return "", err
 	}
 	b, err := json.Marshal(callData{
-		Caller: c.Caller.String(), Customer: s.seal.seal(cust, aadCallCustomer(c.ID)), Reason: int(c.Reason),
+		Caller: c.Caller.String(), Customer: s.seal.Seal(cust, aadCallCustomer(c.ID)), Reason: int(c.Reason),
 		ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentID: c.AgentID, AgentName: c.AgentName,
 		DisplayName: c.DisplayName, OrigID: c.OrigID, CreateTime: c.CreateTime.UTC(), ExpireTime: c.ExpireTime.UTC(),
 		DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
@@ -81,7 +81,7 @@ func (s *VerifyStore) decodeCall(id string, h map[string]string) (verify.Call, e
 	if err := json.Unmarshal([]byte(h["d"]), &d); err != nil {
 		return verify.Call{}, fmt.Errorf("decode call %s: %w", id, err)
 	}
-	plain, err := s.seal.open(d.Customer, aadCallCustomer(id))
+	plain, err := s.seal.Open(d.Customer, aadCallCustomer(id))
 	if err != nil {
 		return verify.Call{}, fmt.Errorf("call %s: %w", id, err)
 	}
