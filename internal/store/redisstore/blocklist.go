@@ -273,7 +273,7 @@ func (s *BlocklistStore) run(ctx context.Context, sc *redis.Script, keys *dirKey
 	argv = append(append(argv, s.argvBase...), args...)
 	v, err := sc.Run(ctx, s.rdb, keys.keys, argv...).Result()
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, redisErr(ctx, "blocklist script", err)
 	}
 	out, ok := v.([]any)
 	if !ok || len(out) == 0 {

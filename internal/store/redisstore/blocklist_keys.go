@@ -1,14 +1,11 @@
 package redisstore
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"strings"
 	"time"
 
-	"github.com/callverify/callverify/internal/fault"
 )
 
 // dirTag is the hash tag of the directory partition, "{P:dir}": every key
@@ -26,19 +23,6 @@ func dirTag(prefix string) string {
 // "seq") = "{P:dir}:seq". The scripts build the same names from the
 // "{P:dir}:" they are given, and refuse one not among their KEYS.
 func dirKey(tag, name string) string { return tag + ":" + name }
-
-// The helpers below are not the blocklist's own: the lead merges them with
-// the verify and audit stores' equivalents.
-
-// storeErr keeps the caller's own errors and makes any other an
-// Unavailable fault.
-func storeErr(err error) error {
-	var f *fault.Error
-	if errors.As(err, &f) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return fault.Unavailable(err)
-}
 
 // randomHex is n random bytes in hex: entry and report IDs, generations.
 func randomHex(n int) string {

@@ -89,7 +89,7 @@ func officialFrom(n string, h map[string]string) (o blocklist.OfficialNumber, ge
 func (s *BlocklistStore) getOfficial(ctx context.Context, n phone.Number) (blocklist.OfficialNumber, string, error) {
 	h, err := s.rdb.HGetAll(ctx, dirKey(s.tag, "official:"+n.String())).Result()
 	if err != nil {
-		return blocklist.OfficialNumber{}, "", storeErr(err)
+		return blocklist.OfficialNumber{}, "", redisErr(ctx, "read official number", err)
 	}
 	o, gen, ok, err := officialFrom(n.String(), h)
 	if err != nil {
