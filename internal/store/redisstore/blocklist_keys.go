@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-
 )
 
 // dirTag is the hash tag of the directory partition, "{P:dir}": every key
