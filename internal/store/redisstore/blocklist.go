@@ -86,7 +86,11 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 	if opt.ChangeLogRetain == 0 {
 		opt.ChangeLogRetain = DefaultChangeLogRetain
 	}
-	tag := dirTag(opt.KeyPrefix)
+	ks, err := newKeyspace(Layout{Prefix: opt.KeyPrefix})
+	if err != nil {
+		return nil, err
+	}
+	tag := ks.dir()
 	return &BlocklistStore{
 		rdb: rdb, ring: opt.PseudonymKeys, endLine: opt.EndLine,
 		tag: tag, argvBase: []any{tag + ":", opt.ChangeLogRetain},

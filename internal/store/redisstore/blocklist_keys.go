@@ -3,20 +3,8 @@ package redisstore
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"strings"
 	"time"
 )
-
-// dirTag is the hash tag of the directory partition, "{P:dir}": every key
-// of the blocklist shares it, so that one Lua script may check and write
-// them together on a cluster. (Shared helper: the lead merges it with the
-// verify and audit stores' key builder.)
-func dirTag(prefix string) string {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	return "{" + strings.TrimSuffix(prefix, ":") + ":dir}"
-}
 
 // dirKey is the key name under the directory partition: dirKey(tag,
 // "seq") = "{P:dir}:seq". The scripts build the same names from the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/hmackeys"
@@ -38,6 +39,7 @@ type keyspace struct {
 }
 
 func newKeyspace(l Layout) (keyspace, error) {
+	l.Prefix = strings.TrimSuffix(l.Prefix, ":")
 	if l.Prefix == "" {
 		l.Prefix = DefaultPrefix
 	}
