@@ -22,6 +22,7 @@ import (
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/auth"
+	"github.com/callverify/callverify/internal/directory"
 	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
@@ -104,7 +105,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	a.numbers = numbers
 	calls, err := verify.NewService(verify.Config{
 		Store:     st.verify,
-		Directory: directory{numbers: numbers},
+		Directory: directory.New(numbers),
 		Audit:     rec,
 		Phone:     parser,
 		Now:       now,

@@ -21,6 +21,7 @@ import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/directory"
 	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/ratelimit"
@@ -64,35 +65,12 @@ func lookupDeps(t *testing.T) *Deps {
 		t.Fatal(err)
 	}
 	v, err := verify.NewService(verify.Config{
-		Store: vs, Directory: blocklistDirectory{bl}, Audit: rec, Phone: p, KEK: bytes.Repeat([]byte{2}, 32),
+		Store: vs, Directory: directory.New(bl), Audit: rec, Phone: p, KEK: bytes.Repeat([]byte{2}, 32),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &Deps{Verify: v, Blocklist: bl, Audit: rec, Phone: p}
-}
-
-// blocklistDirectory is internal/app's adapter of the numbers domain to
-// the calls domain's Directory, which a server package test cannot import.
-type blocklistDirectory struct{ numbers *blocklist.Service }
-
-func (d blocklistDirectory) OfficialNumber(ctx context.Context, n phone.Number) (verify.Official, error) {
-	o, err := d.numbers.OfficialNumber(ctx, n)
-	if err != nil {
-		return verify.Official{}, err
-	}
-	return verify.Official{
-		Number: o.Number, DisplayName: o.DisplayName, PlacesCalls: o.Direction.PlacesCalls(),
-		InboundOnly: o.Direction == blocklist.DirectionInboundOnly,
-	}, nil
-}
-
-func (d blocklistDirectory) BlockedCategory(_ context.Context, n phone.Number) (string, bool, error) {
-	e, ok := d.numbers.Match(n)
-	if !ok {
-		return "", false, nil
-	}
-	return e.Category.String(), true, nil
 }
 
 // serveLookups starts a server with edge's limiters on loopback and

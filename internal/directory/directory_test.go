@@ -1,4 +1,4 @@
-package app
+package directory
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func TestDirectoryPassesTheOfficialRecordsGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := directory{numbers: numbers}.OfficialNumber(ctx, o.Number)
+	got, err := New(numbers).OfficialNumber(ctx, o.Number)
 	if err != nil {
 		t.Fatal(err)
 	}
