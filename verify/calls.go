@@ -204,21 +204,11 @@ func ownerFilter(actor audit.Actor) string {
 // matches it. off is n's record (for its generation) when ok. An error of
 // the directory is returned, never a verdict.
 func (s *Service) callerLive(ctx context.Context, n phone.Number) (off Official, ok bool, err error) {
-	off, err = s.dir.OfficialNumber(ctx, n)
-	if errors.Is(err, fault.ErrNotFound) {
-		return Official{}, false, nil
-	}
-	if err != nil {
+	r, err := s.registrationOf(ctx, n)
+	if err != nil || !r.live() {
 		return Official{}, false, err
 	}
-	if !off.PlacesCalls || off.InboundOnly {
-		return Official{}, false, nil
-	}
-	_, blocked, err := s.dir.BlockedCategory(ctx, n)
-	if err != nil {
-		return Official{}, false, err
-	}
-	return off, !blocked, nil
+	return r.off, true, nil
 }
 
 // callerVerifies reports whether call c may verify now as far as its

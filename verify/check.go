@@ -39,72 +39,93 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 	}
 	lang := ParseLanguage(language)
 	now := s.now()
+	// Every answer needs both the customer's calls and the caller's
+	// registration, read at the moment of asking. The two reads do not
+	// depend on each other, so they overlap: on a networked store the
+	// answer costs one round trip, not two.
+	var (
+		reg    registration
+		regErr error
+		read   = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		reg, regErr = s.registrationOf(ctx, caller)
+	}()
 	calls, err := s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
+	<-read
 	if err != nil {
 		return CheckResult{}, err
 	}
-	var off Official
-	checked, live := false, false
-	for i := range calls { // newest first
-		c := calls[i]
-		if c.Caller != caller || c.StateAt(now) != StateActive {
-			continue
-		}
-		// A call verifies only while its caller is, now, an official
-		// number that places calls and is not blocked, under the
-		// registration the call was stamped under; otherwise the number's
-		// own verdict below decides.
-		if !checked {
-			if off, live, err = s.callerLive(ctx, caller); err != nil {
+	if regErr != nil {
+		return CheckResult{}, regErr
+	}
+	// A call verifies only while its caller is, now, an official number
+	// that places calls and is not blocked, under the registration the
+	// call was stamped under; otherwise the number's own verdict decides.
+	if reg.live() {
+		for i := range calls { // newest first
+			c := calls[i]
+			if c.Caller != caller || c.StateAt(now) != StateActive || !sameRegistration(c, reg.off) {
+				continue
+			}
+			code, until, err := s.codeNow(ctx, c, now)
+			if err != nil {
 				return CheckResult{}, err
 			}
-			checked = true
+			res := CheckResult{Verdict: VerdictVerified, Caller: caller, Call: &c, Code: code, CodeExpiresAt: until}
+			res.Message, res.Advice = wordsFor(&checkWords, VerdictVerified, lang)
+			return res, nil
 		}
-		if !live {
-			break
-		}
-		if !sameRegistration(c, off) {
-			continue
-		}
-		code, until, err := s.codeNow(ctx, c, now)
-		if err != nil {
-			return CheckResult{}, err
-		}
-		res := CheckResult{Verdict: VerdictVerified, Caller: caller, Call: &c, Code: code, CodeExpiresAt: until}
-		res.Message, res.Advice = wordsFor(&checkWords, VerdictVerified, lang)
-		return res, nil
 	}
-	v, category, err := s.numberVerdict(ctx, caller)
-	if err != nil {
-		return CheckResult{}, err
-	}
+	v, category := reg.verdict()
 	res := CheckResult{Verdict: v, Caller: caller, BlocklistCategory: category}
 	res.Message, res.Advice = wordsFor(&checkWords, v, lang)
 	return res, nil
 }
 
-// numberVerdict is the verdict about a number regardless of calls: every
-// verdict but VERIFIED, in precedence order.
-func (s *Service) numberVerdict(ctx context.Context, n phone.Number) (Verdict, string, error) {
+// registration is what the directory says about a number now.
+type registration struct {
+	off      Official
+	official bool // off is set
+	blocked  bool
+	category string // set when blocked
+}
+
+// registrationOf reads n's registration from the directory.
+func (s *Service) registrationOf(ctx context.Context, n phone.Number) (registration, error) {
+	var r registration
 	off, err := s.dir.OfficialNumber(ctx, n)
-	official := err == nil
-	if err != nil && !errors.Is(err, fault.ErrNotFound) {
-		return 0, "", err
+	switch {
+	case err == nil:
+		r.off, r.official = off, true
+	case !errors.Is(err, fault.ErrNotFound):
+		return registration{}, err
 	}
-	if official && (off.InboundOnly || !off.PlacesCalls) {
-		return VerdictSpoofedHotline, "", nil
+	if r.category, r.blocked, err = s.dir.BlockedCategory(ctx, n); err != nil {
+		return registration{}, err
 	}
-	category, blocked, err := s.dir.BlockedCategory(ctx, n)
-	if err != nil {
-		return 0, "", err
+	return r, nil
+}
+
+// live reports whether calls from the number may verify: it is an
+// official number that places calls and is not blocked.
+func (r registration) live() bool {
+	return r.official && r.off.PlacesCalls && !r.off.InboundOnly && !r.blocked
+}
+
+// verdict is the verdict about the number regardless of calls: every
+// verdict but VERIFIED, in precedence order.
+func (r registration) verdict() (Verdict, string) {
+	switch {
+	case r.official && (r.off.InboundOnly || !r.off.PlacesCalls):
+		return VerdictSpoofedHotline, ""
+	case r.blocked:
+		return VerdictKnownFraud, r.category
+	case r.official:
+		return VerdictOfficialNotCalling, ""
 	}
-	if blocked {
-		return VerdictKnownFraud, category, nil
-	}
-	if official {
-		return VerdictOfficialNotCalling, "", nil
-	}
-	return VerdictUnknown, "", nil
+	return VerdictUnknown, ""
 }
 
 // LookupResult is the anonymous answer about a number: never VERIFIED,
@@ -125,10 +146,11 @@ func (s *Service) LookupNumber(ctx context.Context, rawNumber, language string) 
 	if err != nil {
 		return LookupResult{}, err
 	}
-	v, category, err := s.numberVerdict(ctx, n)
+	reg, err := s.registrationOf(ctx, n)
 	if err != nil {
 		return LookupResult{}, err
 	}
+	v, category := reg.verdict()
 	res := LookupResult{Verdict: v, Number: n, BlocklistCategory: category}
 	res.Message, res.Advice = wordsFor(&lookupWords, v, ParseLanguage(language))
 	return res, nil
