@@ -35,6 +35,7 @@ func apiMethods(t *testing.T) []apiMethod {
 	fds := []protoreflect.FileDescriptor{
 		callverifyv1.File_callverify_v1_call_proto, callverifyv1.File_callverify_v1_verify_proto,
 		callverifyv1.File_callverify_v1_blocklist_proto, callverifyv1.File_callverify_v1_admin_proto,
+		callverifyv1.File_callverify_v1_callback_proto,
 	}
 	vars := regexp.MustCompile(`\{[^}]+\}`)
 	for _, fd := range fds {
@@ -87,6 +88,12 @@ var allowed = map[string][]auth.Role{
 	"VerifyService/EnrollDevice":      {auth.RoleCustomer},
 	"VerifyService/DeleteDevice":      {auth.RoleCustomer},
 	"VerifyService/UpdatePreferences": {auth.RoleCustomer},
+	"VerifyService/WatchMyCalls":      {auth.RoleCustomer},
+	"VerifyService/RequestCallback":   {auth.RoleCustomer},
+	"VerifyService/ListMyCallbacks":   {auth.RoleCustomer},
+	"VerifyService/CancelCallback":    {auth.RoleCustomer},
+	"CallbackService/ListCallbacks":   {auth.RoleDialer},
+	"CallbackService/ClaimCallback":   {auth.RoleDialer},
 }
 
 func rolesFor(full string) (roles []auth.Role, anonymous bool) {

@@ -31,4 +31,8 @@ type (
 		callverifyv1.UnimplementedAdminServiceServer
 		d *Deps
 	}
+	callbackServer struct {
+		callverifyv1.UnimplementedCallbackServiceServer
+		d *Deps
+	}
 )

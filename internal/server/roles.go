@@ -41,6 +41,13 @@ var methodAccess = map[string]access{
 	"/callverify.v1.VerifyService/EnrollDevice":      roles(customer),
 	"/callverify.v1.VerifyService/DeleteDevice":      roles(customer),
 	"/callverify.v1.VerifyService/UpdatePreferences": roles(customer),
+	"/callverify.v1.VerifyService/WatchMyCalls":      roles(customer),
+	"/callverify.v1.VerifyService/RequestCallback":   roles(customer),
+	"/callverify.v1.VerifyService/ListMyCallbacks":   roles(customer),
+	"/callverify.v1.VerifyService/CancelCallback":    roles(customer),
+
+	"/callverify.v1.CallbackService/ListCallbacks": roles(dialer),
+	"/callverify.v1.CallbackService/ClaimCallback": roles(dialer),
 
 	"/callverify.v1.BlocklistService/CreateEntry":           roles(analyst, admin),
 	"/callverify.v1.BlocklistService/GetEntry":              roles(analyst, admin),

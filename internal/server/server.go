@@ -159,6 +159,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		{&callverifyv1.VerifyService_ServiceDesc, &verifyServer{d: deps, tokenNumbers: phone.NewMemo(deps.Phone, tokenNumberMemoSize)}},
 		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps, draining: s.drainStart}},
 		{&callverifyv1.AdminService_ServiceDesc, &adminServer{d: deps}},
+		{&callverifyv1.CallbackService_ServiceDesc, &callbackServer{d: deps}},
 	}
 	for _, svc := range services {
 		s.grpc.RegisterService(svc.desc, svc.impl)
@@ -221,6 +222,9 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		},
 		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
 			return callverifyv1.RegisterAdminServiceHandlerClient(ctx, m, callverifyv1.NewAdminServiceClient(c))
+		},
+		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+			return callverifyv1.RegisterCallbackServiceHandlerClient(ctx, m, callverifyv1.NewCallbackServiceClient(c))
 		},
 	} {
 		if err := reg(ctx, gw, conn); err != nil {

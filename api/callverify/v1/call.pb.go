@@ -154,19 +154,21 @@ type Call struct {
 	// E.164.
 	CallerNumber string `protobuf:"bytes,2,opt,name=caller_number,json=callerNumber,proto3" json:"caller_number,omitempty"`
 	// E.164.
-	CalleeNumber  string                 `protobuf:"bytes,3,opt,name=callee_number,json=calleeNumber,proto3" json:"callee_number,omitempty"`
-	CustomerId    string                 `protobuf:"bytes,4,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	Reason        CallReason             `protobuf:"varint,5,opt,name=reason,proto3,enum=callverify.v1.CallReason" json:"reason,omitempty"`
-	ReasonText    string                 `protobuf:"bytes,6,opt,name=reason_text,json=reasonText,proto3" json:"reason_text,omitempty"`
-	OrderRef      string                 `protobuf:"bytes,7,opt,name=order_ref,json=orderRef,proto3" json:"order_ref,omitempty"`
-	AgentId       string                 `protobuf:"bytes,8,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
-	AgentName     string                 `protobuf:"bytes,9,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
-	State         CallState              `protobuf:"varint,10,opt,name=state,proto3,enum=callverify.v1.CallState" json:"state,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CalleeNumber string                 `protobuf:"bytes,3,opt,name=callee_number,json=calleeNumber,proto3" json:"callee_number,omitempty"`
+	CustomerId   string                 `protobuf:"bytes,4,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	Reason       CallReason             `protobuf:"varint,5,opt,name=reason,proto3,enum=callverify.v1.CallReason" json:"reason,omitempty"`
+	ReasonText   string                 `protobuf:"bytes,6,opt,name=reason_text,json=reasonText,proto3" json:"reason_text,omitempty"`
+	OrderRef     string                 `protobuf:"bytes,7,opt,name=order_ref,json=orderRef,proto3" json:"order_ref,omitempty"`
+	AgentId      string                 `protobuf:"bytes,8,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	AgentName    string                 `protobuf:"bytes,9,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	State        CallState              `protobuf:"varint,10,opt,name=state,proto3,enum=callverify.v1.CallState" json:"state,omitempty"`
+	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	ExpireTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	EndTime      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Set when the call answers a customer's callback request.
+	CallbackRequestId string `protobuf:"bytes,14,opt,name=callback_request_id,json=callbackRequestId,proto3" json:"callback_request_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
@@ -290,6 +292,13 @@ func (x *Call) GetEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Call) GetCallbackRequestId() string {
+	if x != nil {
+		return x.CallbackRequestId
+	}
+	return ""
+}
+
 type StampCallRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The official line that will place the call.
@@ -304,9 +313,12 @@ type StampCallRequest struct {
 	AgentId    string `protobuf:"bytes,7,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	AgentName  string `protobuf:"bytes,8,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
 	// Default 600, at most 3600.
-	TtlSeconds    int32 `protobuf:"varint,9,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TtlSeconds int32 `protobuf:"varint,9,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// The callback request this call answers: one the calling dialer claimed,
+	// to the requester's own number.
+	CallbackRequestId string `protobuf:"bytes,10,opt,name=callback_request_id,json=callbackRequestId,proto3" json:"callback_request_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *StampCallRequest) Reset() {
@@ -400,6 +412,13 @@ func (x *StampCallRequest) GetTtlSeconds() int32 {
 		return x.TtlSeconds
 	}
 	return 0
+}
+
+func (x *StampCallRequest) GetCallbackRequestId() string {
+	if x != nil {
+		return x.CallbackRequestId
+	}
+	return ""
 }
 
 type StampCallResponse struct {
@@ -864,7 +883,7 @@ var File_callverify_v1_call_proto protoreflect.FileDescriptor
 
 const file_callverify_v1_call_proto_rawDesc = "" +
 	"\n" +
-	"\x18callverify/v1/call.proto\x12\rcallverify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x04\n" +
+	"\x18callverify/v1/call.proto\x12\rcallverify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x04\n" +
 	"\x04Call\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12#\n" +
 	"\rcaller_number\x18\x02 \x01(\tR\fcallerNumber\x12#\n" +
@@ -884,7 +903,8 @@ const file_callverify_v1_call_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x125\n" +
-	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xc9\x02\n" +
+	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12.\n" +
+	"\x13callback_request_id\x18\x0e \x01(\tR\x11callbackRequestId\"\xf9\x02\n" +
 	"\x10StampCallRequest\x12#\n" +
 	"\rcaller_number\x18\x01 \x01(\tR\fcallerNumber\x12#\n" +
 	"\rcallee_number\x18\x02 \x01(\tR\fcalleeNumber\x12\x1f\n" +
@@ -898,7 +918,9 @@ const file_callverify_v1_call_proto_rawDesc = "" +
 	"\n" +
 	"agent_name\x18\b \x01(\tR\tagentName\x12\x1f\n" +
 	"\vttl_seconds\x18\t \x01(\x05R\n" +
-	"ttlSeconds\"\xc3\x01\n" +
+	"ttlSeconds\x12.\n" +
+	"\x13callback_request_id\x18\n" +
+	" \x01(\tR\x11callbackRequestId\"\xc3\x01\n" +
 	"\x11StampCallResponse\x12'\n" +
 	"\x04call\x18\x01 \x01(\v2\x13.callverify.v1.CallR\x04call\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12+\n" +

@@ -161,6 +161,79 @@ func (TokenFailure) EnumDescriptor() ([]byte, []int) {
 	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{1}
 }
 
+// CallEventType says what happened to a call.
+type CallEventType int32
+
+const (
+	CallEventType_CALL_EVENT_TYPE_UNSPECIFIED CallEventType = 0
+	// A dialer stamped a call to the customer: the phone is about to ring.
+	CallEventType_CALL_EVENT_TYPE_STAMPED CallEventType = 1
+	// The customer typed the right code.
+	CallEventType_CALL_EVENT_TYPE_CONFIRMED CallEventType = 2
+	// Too many wrong codes: the call no longer verifies.
+	CallEventType_CALL_EVENT_TYPE_LOCKED CallEventType = 3
+	// The dialer (or an admin) ended the call.
+	CallEventType_CALL_EVENT_TYPE_ENDED CallEventType = 4
+	// The call's time ran out.
+	CallEventType_CALL_EVENT_TYPE_EXPIRED CallEventType = 5
+	// Nothing happened; the stream is alive. Carries no event_id.
+	CallEventType_CALL_EVENT_TYPE_HEARTBEAT CallEventType = 6
+	// The stream cannot resume from `since` (older than the retention window,
+	// or unknown): the app should refresh its cards with ListMyCalls.
+	CallEventType_CALL_EVENT_TYPE_RESET CallEventType = 7
+)
+
+// Enum value maps for CallEventType.
+var (
+	CallEventType_name = map[int32]string{
+		0: "CALL_EVENT_TYPE_UNSPECIFIED",
+		1: "CALL_EVENT_TYPE_STAMPED",
+		2: "CALL_EVENT_TYPE_CONFIRMED",
+		3: "CALL_EVENT_TYPE_LOCKED",
+		4: "CALL_EVENT_TYPE_ENDED",
+		5: "CALL_EVENT_TYPE_EXPIRED",
+		6: "CALL_EVENT_TYPE_HEARTBEAT",
+		7: "CALL_EVENT_TYPE_RESET",
+	}
+	CallEventType_value = map[string]int32{
+		"CALL_EVENT_TYPE_UNSPECIFIED": 0,
+		"CALL_EVENT_TYPE_STAMPED":     1,
+		"CALL_EVENT_TYPE_CONFIRMED":   2,
+		"CALL_EVENT_TYPE_LOCKED":      3,
+		"CALL_EVENT_TYPE_ENDED":       4,
+		"CALL_EVENT_TYPE_EXPIRED":     5,
+		"CALL_EVENT_TYPE_HEARTBEAT":   6,
+		"CALL_EVENT_TYPE_RESET":       7,
+	}
+)
+
+func (x CallEventType) Enum() *CallEventType {
+	p := new(CallEventType)
+	*p = x
+	return p
+}
+
+func (x CallEventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallEventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_callverify_v1_verify_proto_enumTypes[2].Descriptor()
+}
+
+func (CallEventType) Type() protoreflect.EnumType {
+	return &file_callverify_v1_verify_proto_enumTypes[2]
+}
+
+func (x CallEventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallEventType.Descriptor instead.
+func (CallEventType) EnumDescriptor() ([]byte, []int) {
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{2}
+}
+
 type CheckCallerRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	CallerNumber string                 `protobuf:"bytes,1,opt,name=caller_number,json=callerNumber,proto3" json:"caller_number,omitempty"`
@@ -231,6 +304,9 @@ type CheckCallerResponse struct {
 	Advice []string `protobuf:"bytes,7,rep,name=advice,proto3" json:"advice,omitempty"`
 	// Set only when VERIFIED.
 	CodeExpiresAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=code_expires_at,json=codeExpiresAt,proto3" json:"code_expires_at,omitempty"`
+	// Set only when VERIFIED and the call answers the customer's own callback
+	// request: "this is the callback you asked for at 14:02".
+	Callback      *CallbackRequest `protobuf:"bytes,9,opt,name=callback,proto3" json:"callback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +393,13 @@ func (x *CheckCallerResponse) GetAdvice() []string {
 func (x *CheckCallerResponse) GetCodeExpiresAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CodeExpiresAt
+	}
+	return nil
+}
+
+func (x *CheckCallerResponse) GetCallback() *CallbackRequest {
+	if x != nil {
+		return x.Callback
 	}
 	return nil
 }
@@ -500,8 +583,13 @@ type MyCall struct {
 	Call             *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
 	ConfirmationCode string                 `protobuf:"bytes,2,opt,name=confirmation_code,json=confirmationCode,proto3" json:"confirmation_code,omitempty"`
 	CodeExpiresAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=code_expires_at,json=codeExpiresAt,proto3" json:"code_expires_at,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Set when the call answers the customer's own callback request.
+	Callback *CallbackRequest `protobuf:"bytes,4,opt,name=callback,proto3" json:"callback,omitempty"`
+	// One localised sentence for the card, e.g. "Customer service (Wang) is
+	// calling you about your refund".
+	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MyCall) Reset() {
@@ -553,6 +641,20 @@ func (x *MyCall) GetCodeExpiresAt() *timestamppb.Timestamp {
 		return x.CodeExpiresAt
 	}
 	return nil
+}
+
+func (x *MyCall) GetCallback() *CallbackRequest {
+	if x != nil {
+		return x.Callback
+	}
+	return nil
+}
+
+func (x *MyCall) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
 }
 
 type ListMyCallsResponse struct {
@@ -1225,14 +1327,142 @@ func (x *Preferences) GetMarketingCallsAllowed() bool {
 	return false
 }
 
+type WatchMyCallsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resume after this event: the event_id of the last event received
+	// (REST: the Last-Event-ID header). Empty: start with the customer's
+	// live calls as STAMPED events.
+	Since string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// "zh-CN" (default) or "en".
+	Language      string `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMyCallsRequest) Reset() {
+	*x = WatchMyCallsRequest{}
+	mi := &file_callverify_v1_verify_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMyCallsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMyCallsRequest) ProtoMessage() {}
+
+func (x *WatchMyCallsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_verify_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMyCallsRequest.ProtoReflect.Descriptor instead.
+func (*WatchMyCallsRequest) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchMyCallsRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+func (x *WatchMyCallsRequest) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+// CallEvent is one change to one of the customer's calls.
+type CallEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Opaque and increasing; resume after it. Empty on heartbeats.
+	EventId   string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Type      CallEventType          `protobuf:"varint,2,opt,name=type,proto3,enum=callverify.v1.CallEventType" json:"type,omitempty"`
+	EventTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// The call card: its state now, with the code the agent will say while
+	// the call is active. Unset on HEARTBEAT and RESET.
+	Card          *MyCall `protobuf:"bytes,4,opt,name=card,proto3" json:"card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallEvent) Reset() {
+	*x = CallEvent{}
+	mi := &file_callverify_v1_verify_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallEvent) ProtoMessage() {}
+
+func (x *CallEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_verify_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
+func (*CallEvent) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CallEvent) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *CallEvent) GetType() CallEventType {
+	if x != nil {
+		return x.Type
+	}
+	return CallEventType_CALL_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *CallEvent) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *CallEvent) GetCard() *MyCall {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
 var File_callverify_v1_verify_proto protoreflect.FileDescriptor
 
 const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\n" +
-	"\x1acallverify/v1/verify.proto\x12\rcallverify.v1\x1a\x1dcallverify/v1/blocklist.proto\x1a\x18callverify/v1/call.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
+	"\x1acallverify/v1/verify.proto\x12\rcallverify.v1\x1a\x1dcallverify/v1/blocklist.proto\x1a\x18callverify/v1/call.proto\x1a\x1ccallverify/v1/callback.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
 	"\x12CheckCallerRequest\x12#\n" +
 	"\rcaller_number\x18\x01 \x01(\tR\fcallerNumber\x12\x1a\n" +
-	"\blanguage\x18\x02 \x01(\tR\blanguage\"\x80\x03\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\"\xbc\x03\n" +
 	"\x13CheckCallerResponse\x120\n" +
 	"\averdict\x18\x01 \x01(\x0e2\x16.callverify.v1.VerdictR\averdict\x12#\n" +
 	"\rcaller_number\x18\x02 \x01(\tR\fcallerNumber\x12'\n" +
@@ -1241,7 +1471,8 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\x12blocklist_category\x18\x05 \x01(\x0e2\x17.callverify.v1.CategoryR\x11blocklistCategory\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x12\x16\n" +
 	"\x06advice\x18\a \x03(\tR\x06advice\x12B\n" +
-	"\x0fcode_expires_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rcodeExpiresAt\"I\n" +
+	"\x0fcode_expires_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rcodeExpiresAt\x12:\n" +
+	"\bcallback\x18\t \x01(\v2\x1e.callverify.v1.CallbackRequestR\bcallback\"I\n" +
 	"\x13LookupNumberRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1a\n" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\"\xda\x01\n" +
@@ -1252,11 +1483,13 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x16\n" +
 	"\x06advice\x18\x05 \x03(\tR\x06advice\"0\n" +
 	"\x12ListMyCallsRequest\x12\x1a\n" +
-	"\blanguage\x18\x01 \x01(\tR\blanguage\"\xa2\x01\n" +
+	"\blanguage\x18\x01 \x01(\tR\blanguage\"\xf8\x01\n" +
 	"\x06MyCall\x12'\n" +
 	"\x04call\x18\x01 \x01(\v2\x13.callverify.v1.CallR\x04call\x12+\n" +
 	"\x11confirmation_code\x18\x02 \x01(\tR\x10confirmationCode\x12B\n" +
-	"\x0fcode_expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rcodeExpiresAt\"B\n" +
+	"\x0fcode_expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rcodeExpiresAt\x12:\n" +
+	"\bcallback\x18\x04 \x01(\v2\x1e.callverify.v1.CallbackRequestR\bcallback\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"B\n" +
 	"\x13ListMyCallsResponse\x12+\n" +
 	"\x05calls\x18\x01 \x03(\v2\x15.callverify.v1.MyCallR\x05calls\"A\n" +
 	"\x12ConfirmCodeRequest\x12\x17\n" +
@@ -1303,7 +1536,16 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\x17marketing_calls_allowed\x18\x01 \x01(\bH\x00R\x15marketingCallsAllowed\x88\x01\x01B\x1a\n" +
 	"\x18_marketing_calls_allowed\"E\n" +
 	"\vPreferences\x126\n" +
-	"\x17marketing_calls_allowed\x18\x01 \x01(\bR\x15marketingCallsAllowed*\xa5\x01\n" +
+	"\x17marketing_calls_allowed\x18\x01 \x01(\bR\x15marketingCallsAllowed\"G\n" +
+	"\x13WatchMyCallsRequest\x12\x14\n" +
+	"\x05since\x18\x01 \x01(\tR\x05since\x12\x1a\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\"\xbe\x01\n" +
+	"\tCallEvent\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x120\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x1c.callverify.v1.CallEventTypeR\x04type\x129\n" +
+	"\n" +
+	"event_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12)\n" +
+	"\x04card\x18\x04 \x01(\v2\x15.callverify.v1.MyCallR\x04card*\xa5\x01\n" +
 	"\aVerdict\x12\x17\n" +
 	"\x13VERDICT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10VERDICT_VERIFIED\x10\x01\x12\x1b\n" +
@@ -1321,7 +1563,16 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\x1bTOKEN_FAILURE_NOT_YET_VALID\x10\x06\x12!\n" +
 	"\x1dTOKEN_FAILURE_CALLER_MISMATCH\x10\a\x12!\n" +
 	"\x1dTOKEN_FAILURE_CALLEE_MISMATCH\x10\b\x12\x1c\n" +
-	"\x18TOKEN_FAILURE_CALL_ENDED\x10\t2\x9b\b\n" +
+	"\x18TOKEN_FAILURE_CALL_ENDED\x10\t*\xfa\x01\n" +
+	"\rCallEventType\x12\x1f\n" +
+	"\x1bCALL_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CALL_EVENT_TYPE_STAMPED\x10\x01\x12\x1d\n" +
+	"\x19CALL_EVENT_TYPE_CONFIRMED\x10\x02\x12\x1a\n" +
+	"\x16CALL_EVENT_TYPE_LOCKED\x10\x03\x12\x19\n" +
+	"\x15CALL_EVENT_TYPE_ENDED\x10\x04\x12\x1b\n" +
+	"\x17CALL_EVENT_TYPE_EXPIRED\x10\x05\x12\x1d\n" +
+	"\x19CALL_EVENT_TYPE_HEARTBEAT\x10\x06\x12\x19\n" +
+	"\x15CALL_EVENT_TYPE_RESET\x10\a2\x84\f\n" +
 	"\rVerifyService\x12r\n" +
 	"\vCheckCaller\x12!.callverify.v1.CheckCallerRequest\x1a\".callverify.v1.CheckCallerResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/verify/caller\x12u\n" +
 	"\fLookupNumber\x12\".callverify.v1.LookupNumberRequest\x1a#.callverify.v1.LookupNumberResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/verify/number\x12j\n" +
@@ -1331,7 +1582,11 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\fReportCaller\x12\".callverify.v1.ReportCallerRequest\x1a\x15.callverify.v1.Report\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/reports\x12r\n" +
 	"\fEnrollDevice\x12\".callverify.v1.EnrollDeviceRequest\x1a#.callverify.v1.EnrollDeviceResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/me/devices\x12n\n" +
 	"\fDeleteDevice\x12\".callverify.v1.DeleteDeviceRequest\x1a\x16.google.protobuf.Empty\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/me/devices/{device_id}\x12w\n" +
-	"\x11UpdatePreferences\x12'.callverify.v1.UpdatePreferencesRequest\x1a\x1a.callverify.v1.Preferences\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*2\x12/v1/me/preferencesBAZ?github.com/callverify/callverify/api/callverify/v1;callverifyv1b\x06proto3"
+	"\x11UpdatePreferences\x12'.callverify.v1.UpdatePreferencesRequest\x1a\x1a.callverify.v1.Preferences\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*2\x12/v1/me/preferences\x12j\n" +
+	"\fWatchMyCalls\x12\".callverify.v1.WatchMyCallsRequest\x1a\x18.callverify.v1.CallEvent\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/me/calls:watch0\x01\x12u\n" +
+	"\x0fRequestCallback\x12%.callverify.v1.RequestCallbackRequest\x1a\x1e.callverify.v1.CallbackRequest\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/me/callbacks\x12z\n" +
+	"\x0fListMyCallbacks\x12%.callverify.v1.ListMyCallbacksRequest\x1a&.callverify.v1.ListMyCallbacksResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/me/callbacks\x12\x87\x01\n" +
+	"\x0eCancelCallback\x12$.callverify.v1.CancelCallbackRequest\x1a\x1e.callverify.v1.CallbackRequest\"/\x82\xd3\xe4\x93\x02):\x01*\"$/v1/me/callbacks/{request_id}:cancelBAZ?github.com/callverify/callverify/api/callverify/v1;callverifyv1b\x06proto3"
 
 var (
 	file_callverify_v1_verify_proto_rawDescOnce sync.Once
@@ -1345,76 +1600,97 @@ func file_callverify_v1_verify_proto_rawDescGZIP() []byte {
 	return file_callverify_v1_verify_proto_rawDescData
 }
 
-var file_callverify_v1_verify_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_callverify_v1_verify_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_callverify_v1_verify_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_callverify_v1_verify_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_callverify_v1_verify_proto_goTypes = []any{
 	(Verdict)(0),                     // 0: callverify.v1.Verdict
 	(TokenFailure)(0),                // 1: callverify.v1.TokenFailure
-	(*CheckCallerRequest)(nil),       // 2: callverify.v1.CheckCallerRequest
-	(*CheckCallerResponse)(nil),      // 3: callverify.v1.CheckCallerResponse
-	(*LookupNumberRequest)(nil),      // 4: callverify.v1.LookupNumberRequest
-	(*LookupNumberResponse)(nil),     // 5: callverify.v1.LookupNumberResponse
-	(*ListMyCallsRequest)(nil),       // 6: callverify.v1.ListMyCallsRequest
-	(*MyCall)(nil),                   // 7: callverify.v1.MyCall
-	(*ListMyCallsResponse)(nil),      // 8: callverify.v1.ListMyCallsResponse
-	(*ConfirmCodeRequest)(nil),       // 9: callverify.v1.ConfirmCodeRequest
-	(*ConfirmCodeResponse)(nil),      // 10: callverify.v1.ConfirmCodeResponse
-	(*VerifyTokenRequest)(nil),       // 11: callverify.v1.VerifyTokenRequest
-	(*VerifyTokenResponse)(nil),      // 12: callverify.v1.VerifyTokenResponse
-	(*ReportCallerRequest)(nil),      // 13: callverify.v1.ReportCallerRequest
-	(*Report)(nil),                   // 14: callverify.v1.Report
-	(*EnrollDeviceRequest)(nil),      // 15: callverify.v1.EnrollDeviceRequest
-	(*EnrollDeviceResponse)(nil),     // 16: callverify.v1.EnrollDeviceResponse
-	(*DeleteDeviceRequest)(nil),      // 17: callverify.v1.DeleteDeviceRequest
-	(*UpdatePreferencesRequest)(nil), // 18: callverify.v1.UpdatePreferencesRequest
-	(*Preferences)(nil),              // 19: callverify.v1.Preferences
-	(*Call)(nil),                     // 20: callverify.v1.Call
-	(Category)(0),                    // 21: callverify.v1.Category
-	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
-	(CallState)(0),                   // 23: callverify.v1.CallState
-	(*structpb.Struct)(nil),          // 24: google.protobuf.Struct
-	(*emptypb.Empty)(nil),            // 25: google.protobuf.Empty
+	(CallEventType)(0),               // 2: callverify.v1.CallEventType
+	(*CheckCallerRequest)(nil),       // 3: callverify.v1.CheckCallerRequest
+	(*CheckCallerResponse)(nil),      // 4: callverify.v1.CheckCallerResponse
+	(*LookupNumberRequest)(nil),      // 5: callverify.v1.LookupNumberRequest
+	(*LookupNumberResponse)(nil),     // 6: callverify.v1.LookupNumberResponse
+	(*ListMyCallsRequest)(nil),       // 7: callverify.v1.ListMyCallsRequest
+	(*MyCall)(nil),                   // 8: callverify.v1.MyCall
+	(*ListMyCallsResponse)(nil),      // 9: callverify.v1.ListMyCallsResponse
+	(*ConfirmCodeRequest)(nil),       // 10: callverify.v1.ConfirmCodeRequest
+	(*ConfirmCodeResponse)(nil),      // 11: callverify.v1.ConfirmCodeResponse
+	(*VerifyTokenRequest)(nil),       // 12: callverify.v1.VerifyTokenRequest
+	(*VerifyTokenResponse)(nil),      // 13: callverify.v1.VerifyTokenResponse
+	(*ReportCallerRequest)(nil),      // 14: callverify.v1.ReportCallerRequest
+	(*Report)(nil),                   // 15: callverify.v1.Report
+	(*EnrollDeviceRequest)(nil),      // 16: callverify.v1.EnrollDeviceRequest
+	(*EnrollDeviceResponse)(nil),     // 17: callverify.v1.EnrollDeviceResponse
+	(*DeleteDeviceRequest)(nil),      // 18: callverify.v1.DeleteDeviceRequest
+	(*UpdatePreferencesRequest)(nil), // 19: callverify.v1.UpdatePreferencesRequest
+	(*Preferences)(nil),              // 20: callverify.v1.Preferences
+	(*WatchMyCallsRequest)(nil),      // 21: callverify.v1.WatchMyCallsRequest
+	(*CallEvent)(nil),                // 22: callverify.v1.CallEvent
+	(*Call)(nil),                     // 23: callverify.v1.Call
+	(Category)(0),                    // 24: callverify.v1.Category
+	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
+	(*CallbackRequest)(nil),          // 26: callverify.v1.CallbackRequest
+	(CallState)(0),                   // 27: callverify.v1.CallState
+	(*structpb.Struct)(nil),          // 28: google.protobuf.Struct
+	(*RequestCallbackRequest)(nil),   // 29: callverify.v1.RequestCallbackRequest
+	(*ListMyCallbacksRequest)(nil),   // 30: callverify.v1.ListMyCallbacksRequest
+	(*CancelCallbackRequest)(nil),    // 31: callverify.v1.CancelCallbackRequest
+	(*emptypb.Empty)(nil),            // 32: google.protobuf.Empty
+	(*ListMyCallbacksResponse)(nil),  // 33: callverify.v1.ListMyCallbacksResponse
 }
 var file_callverify_v1_verify_proto_depIdxs = []int32{
 	0,  // 0: callverify.v1.CheckCallerResponse.verdict:type_name -> callverify.v1.Verdict
-	20, // 1: callverify.v1.CheckCallerResponse.call:type_name -> callverify.v1.Call
-	21, // 2: callverify.v1.CheckCallerResponse.blocklist_category:type_name -> callverify.v1.Category
-	22, // 3: callverify.v1.CheckCallerResponse.code_expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 4: callverify.v1.LookupNumberResponse.verdict:type_name -> callverify.v1.Verdict
-	21, // 5: callverify.v1.LookupNumberResponse.blocklist_category:type_name -> callverify.v1.Category
-	20, // 6: callverify.v1.MyCall.call:type_name -> callverify.v1.Call
-	22, // 7: callverify.v1.MyCall.code_expires_at:type_name -> google.protobuf.Timestamp
-	7,  // 8: callverify.v1.ListMyCallsResponse.calls:type_name -> callverify.v1.MyCall
-	20, // 9: callverify.v1.ConfirmCodeResponse.call:type_name -> callverify.v1.Call
-	1,  // 10: callverify.v1.VerifyTokenResponse.failure:type_name -> callverify.v1.TokenFailure
-	23, // 11: callverify.v1.VerifyTokenResponse.call_state:type_name -> callverify.v1.CallState
-	24, // 12: callverify.v1.VerifyTokenResponse.claims:type_name -> google.protobuf.Struct
-	22, // 13: callverify.v1.ReportCallerRequest.occur_time:type_name -> google.protobuf.Timestamp
-	22, // 14: callverify.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
-	22, // 15: callverify.v1.Report.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 16: callverify.v1.VerifyService.CheckCaller:input_type -> callverify.v1.CheckCallerRequest
-	4,  // 17: callverify.v1.VerifyService.LookupNumber:input_type -> callverify.v1.LookupNumberRequest
-	6,  // 18: callverify.v1.VerifyService.ListMyCalls:input_type -> callverify.v1.ListMyCallsRequest
-	9,  // 19: callverify.v1.VerifyService.ConfirmCode:input_type -> callverify.v1.ConfirmCodeRequest
-	11, // 20: callverify.v1.VerifyService.VerifyToken:input_type -> callverify.v1.VerifyTokenRequest
-	13, // 21: callverify.v1.VerifyService.ReportCaller:input_type -> callverify.v1.ReportCallerRequest
-	15, // 22: callverify.v1.VerifyService.EnrollDevice:input_type -> callverify.v1.EnrollDeviceRequest
-	17, // 23: callverify.v1.VerifyService.DeleteDevice:input_type -> callverify.v1.DeleteDeviceRequest
-	18, // 24: callverify.v1.VerifyService.UpdatePreferences:input_type -> callverify.v1.UpdatePreferencesRequest
-	3,  // 25: callverify.v1.VerifyService.CheckCaller:output_type -> callverify.v1.CheckCallerResponse
-	5,  // 26: callverify.v1.VerifyService.LookupNumber:output_type -> callverify.v1.LookupNumberResponse
-	8,  // 27: callverify.v1.VerifyService.ListMyCalls:output_type -> callverify.v1.ListMyCallsResponse
-	10, // 28: callverify.v1.VerifyService.ConfirmCode:output_type -> callverify.v1.ConfirmCodeResponse
-	12, // 29: callverify.v1.VerifyService.VerifyToken:output_type -> callverify.v1.VerifyTokenResponse
-	14, // 30: callverify.v1.VerifyService.ReportCaller:output_type -> callverify.v1.Report
-	16, // 31: callverify.v1.VerifyService.EnrollDevice:output_type -> callverify.v1.EnrollDeviceResponse
-	25, // 32: callverify.v1.VerifyService.DeleteDevice:output_type -> google.protobuf.Empty
-	19, // 33: callverify.v1.VerifyService.UpdatePreferences:output_type -> callverify.v1.Preferences
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	23, // 1: callverify.v1.CheckCallerResponse.call:type_name -> callverify.v1.Call
+	24, // 2: callverify.v1.CheckCallerResponse.blocklist_category:type_name -> callverify.v1.Category
+	25, // 3: callverify.v1.CheckCallerResponse.code_expires_at:type_name -> google.protobuf.Timestamp
+	26, // 4: callverify.v1.CheckCallerResponse.callback:type_name -> callverify.v1.CallbackRequest
+	0,  // 5: callverify.v1.LookupNumberResponse.verdict:type_name -> callverify.v1.Verdict
+	24, // 6: callverify.v1.LookupNumberResponse.blocklist_category:type_name -> callverify.v1.Category
+	23, // 7: callverify.v1.MyCall.call:type_name -> callverify.v1.Call
+	25, // 8: callverify.v1.MyCall.code_expires_at:type_name -> google.protobuf.Timestamp
+	26, // 9: callverify.v1.MyCall.callback:type_name -> callverify.v1.CallbackRequest
+	8,  // 10: callverify.v1.ListMyCallsResponse.calls:type_name -> callverify.v1.MyCall
+	23, // 11: callverify.v1.ConfirmCodeResponse.call:type_name -> callverify.v1.Call
+	1,  // 12: callverify.v1.VerifyTokenResponse.failure:type_name -> callverify.v1.TokenFailure
+	27, // 13: callverify.v1.VerifyTokenResponse.call_state:type_name -> callverify.v1.CallState
+	28, // 14: callverify.v1.VerifyTokenResponse.claims:type_name -> google.protobuf.Struct
+	25, // 15: callverify.v1.ReportCallerRequest.occur_time:type_name -> google.protobuf.Timestamp
+	25, // 16: callverify.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
+	25, // 17: callverify.v1.Report.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 18: callverify.v1.CallEvent.type:type_name -> callverify.v1.CallEventType
+	25, // 19: callverify.v1.CallEvent.event_time:type_name -> google.protobuf.Timestamp
+	8,  // 20: callverify.v1.CallEvent.card:type_name -> callverify.v1.MyCall
+	3,  // 21: callverify.v1.VerifyService.CheckCaller:input_type -> callverify.v1.CheckCallerRequest
+	5,  // 22: callverify.v1.VerifyService.LookupNumber:input_type -> callverify.v1.LookupNumberRequest
+	7,  // 23: callverify.v1.VerifyService.ListMyCalls:input_type -> callverify.v1.ListMyCallsRequest
+	10, // 24: callverify.v1.VerifyService.ConfirmCode:input_type -> callverify.v1.ConfirmCodeRequest
+	12, // 25: callverify.v1.VerifyService.VerifyToken:input_type -> callverify.v1.VerifyTokenRequest
+	14, // 26: callverify.v1.VerifyService.ReportCaller:input_type -> callverify.v1.ReportCallerRequest
+	16, // 27: callverify.v1.VerifyService.EnrollDevice:input_type -> callverify.v1.EnrollDeviceRequest
+	18, // 28: callverify.v1.VerifyService.DeleteDevice:input_type -> callverify.v1.DeleteDeviceRequest
+	19, // 29: callverify.v1.VerifyService.UpdatePreferences:input_type -> callverify.v1.UpdatePreferencesRequest
+	21, // 30: callverify.v1.VerifyService.WatchMyCalls:input_type -> callverify.v1.WatchMyCallsRequest
+	29, // 31: callverify.v1.VerifyService.RequestCallback:input_type -> callverify.v1.RequestCallbackRequest
+	30, // 32: callverify.v1.VerifyService.ListMyCallbacks:input_type -> callverify.v1.ListMyCallbacksRequest
+	31, // 33: callverify.v1.VerifyService.CancelCallback:input_type -> callverify.v1.CancelCallbackRequest
+	4,  // 34: callverify.v1.VerifyService.CheckCaller:output_type -> callverify.v1.CheckCallerResponse
+	6,  // 35: callverify.v1.VerifyService.LookupNumber:output_type -> callverify.v1.LookupNumberResponse
+	9,  // 36: callverify.v1.VerifyService.ListMyCalls:output_type -> callverify.v1.ListMyCallsResponse
+	11, // 37: callverify.v1.VerifyService.ConfirmCode:output_type -> callverify.v1.ConfirmCodeResponse
+	13, // 38: callverify.v1.VerifyService.VerifyToken:output_type -> callverify.v1.VerifyTokenResponse
+	15, // 39: callverify.v1.VerifyService.ReportCaller:output_type -> callverify.v1.Report
+	17, // 40: callverify.v1.VerifyService.EnrollDevice:output_type -> callverify.v1.EnrollDeviceResponse
+	32, // 41: callverify.v1.VerifyService.DeleteDevice:output_type -> google.protobuf.Empty
+	20, // 42: callverify.v1.VerifyService.UpdatePreferences:output_type -> callverify.v1.Preferences
+	22, // 43: callverify.v1.VerifyService.WatchMyCalls:output_type -> callverify.v1.CallEvent
+	26, // 44: callverify.v1.VerifyService.RequestCallback:output_type -> callverify.v1.CallbackRequest
+	33, // 45: callverify.v1.VerifyService.ListMyCallbacks:output_type -> callverify.v1.ListMyCallbacksResponse
+	26, // 46: callverify.v1.VerifyService.CancelCallback:output_type -> callverify.v1.CallbackRequest
+	34, // [34:47] is the sub-list for method output_type
+	21, // [21:34] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_callverify_v1_verify_proto_init() }
@@ -1424,14 +1700,15 @@ func file_callverify_v1_verify_proto_init() {
 	}
 	file_callverify_v1_blocklist_proto_init()
 	file_callverify_v1_call_proto_init()
+	file_callverify_v1_callback_proto_init()
 	file_callverify_v1_verify_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_callverify_v1_verify_proto_rawDesc), len(file_callverify_v1_verify_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   18,
+			NumEnums:      3,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

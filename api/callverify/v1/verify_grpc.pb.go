@@ -29,6 +29,10 @@ const (
 	VerifyService_EnrollDevice_FullMethodName      = "/callverify.v1.VerifyService/EnrollDevice"
 	VerifyService_DeleteDevice_FullMethodName      = "/callverify.v1.VerifyService/DeleteDevice"
 	VerifyService_UpdatePreferences_FullMethodName = "/callverify.v1.VerifyService/UpdatePreferences"
+	VerifyService_WatchMyCalls_FullMethodName      = "/callverify.v1.VerifyService/WatchMyCalls"
+	VerifyService_RequestCallback_FullMethodName   = "/callverify.v1.VerifyService/RequestCallback"
+	VerifyService_ListMyCallbacks_FullMethodName   = "/callverify.v1.VerifyService/ListMyCallbacks"
+	VerifyService_CancelCallback_FullMethodName    = "/callverify.v1.VerifyService/CancelCallback"
 )
 
 // VerifyServiceClient is the client API for VerifyService service.
@@ -56,6 +60,19 @@ type VerifyServiceClient interface {
 	EnrollDevice(ctx context.Context, in *EnrollDeviceRequest, opts ...grpc.CallOption) (*EnrollDeviceResponse, error)
 	DeleteDevice(ctx context.Context, in *DeleteDeviceRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	UpdatePreferences(ctx context.Context, in *UpdatePreferencesRequest, opts ...grpc.CallOption) (*Preferences, error)
+	// WatchMyCalls streams the customer's call cards as they change: a card
+	// when a dialer stamps a call to the customer (before the phone rings),
+	// then an event when the call is confirmed, locked, ended or expires.
+	// Heartbeats keep the stream open. REST: Server-Sent Events
+	// (text/event-stream), resumed with the Last-Event-ID header.
+	WatchMyCalls(ctx context.Context, in *WatchMyCallsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CallEvent], error)
+	// RequestCallback asks for a call back from customer service. The answer
+	// says the request's place in the queue.
+	RequestCallback(ctx context.Context, in *RequestCallbackRequest, opts ...grpc.CallOption) (*CallbackRequest, error)
+	// ListMyCallbacks lists the customer's callback requests, newest first.
+	ListMyCallbacks(ctx context.Context, in *ListMyCallbacksRequest, opts ...grpc.CallOption) (*ListMyCallbacksResponse, error)
+	// CancelCallback withdraws an open or claimed request of the customer's.
+	CancelCallback(ctx context.Context, in *CancelCallbackRequest, opts ...grpc.CallOption) (*CallbackRequest, error)
 }
 
 type verifyServiceClient struct {
@@ -156,6 +173,55 @@ func (c *verifyServiceClient) UpdatePreferences(ctx context.Context, in *UpdateP
 	return out, nil
 }
 
+func (c *verifyServiceClient) WatchMyCalls(ctx context.Context, in *WatchMyCallsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CallEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &VerifyService_ServiceDesc.Streams[0], VerifyService_WatchMyCalls_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchMyCallsRequest, CallEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type VerifyService_WatchMyCallsClient = grpc.ServerStreamingClient[CallEvent]
+
+func (c *verifyServiceClient) RequestCallback(ctx context.Context, in *RequestCallbackRequest, opts ...grpc.CallOption) (*CallbackRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CallbackRequest)
+	err := c.cc.Invoke(ctx, VerifyService_RequestCallback_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *verifyServiceClient) ListMyCallbacks(ctx context.Context, in *ListMyCallbacksRequest, opts ...grpc.CallOption) (*ListMyCallbacksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMyCallbacksResponse)
+	err := c.cc.Invoke(ctx, VerifyService_ListMyCallbacks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *verifyServiceClient) CancelCallback(ctx context.Context, in *CancelCallbackRequest, opts ...grpc.CallOption) (*CallbackRequest, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CallbackRequest)
+	err := c.cc.Invoke(ctx, VerifyService_CancelCallback_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VerifyServiceServer is the server API for VerifyService service.
 // All implementations must embed UnimplementedVerifyServiceServer
 // for forward compatibility.
@@ -181,6 +247,19 @@ type VerifyServiceServer interface {
 	EnrollDevice(context.Context, *EnrollDeviceRequest) (*EnrollDeviceResponse, error)
 	DeleteDevice(context.Context, *DeleteDeviceRequest) (*emptypb.Empty, error)
 	UpdatePreferences(context.Context, *UpdatePreferencesRequest) (*Preferences, error)
+	// WatchMyCalls streams the customer's call cards as they change: a card
+	// when a dialer stamps a call to the customer (before the phone rings),
+	// then an event when the call is confirmed, locked, ended or expires.
+	// Heartbeats keep the stream open. REST: Server-Sent Events
+	// (text/event-stream), resumed with the Last-Event-ID header.
+	WatchMyCalls(*WatchMyCallsRequest, grpc.ServerStreamingServer[CallEvent]) error
+	// RequestCallback asks for a call back from customer service. The answer
+	// says the request's place in the queue.
+	RequestCallback(context.Context, *RequestCallbackRequest) (*CallbackRequest, error)
+	// ListMyCallbacks lists the customer's callback requests, newest first.
+	ListMyCallbacks(context.Context, *ListMyCallbacksRequest) (*ListMyCallbacksResponse, error)
+	// CancelCallback withdraws an open or claimed request of the customer's.
+	CancelCallback(context.Context, *CancelCallbackRequest) (*CallbackRequest, error)
 	mustEmbedUnimplementedVerifyServiceServer()
 }
 
@@ -217,6 +296,18 @@ func (UnimplementedVerifyServiceServer) DeleteDevice(context.Context, *DeleteDev
 }
 func (UnimplementedVerifyServiceServer) UpdatePreferences(context.Context, *UpdatePreferencesRequest) (*Preferences, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePreferences not implemented")
+}
+func (UnimplementedVerifyServiceServer) WatchMyCalls(*WatchMyCallsRequest, grpc.ServerStreamingServer[CallEvent]) error {
+	return status.Error(codes.Unimplemented, "method WatchMyCalls not implemented")
+}
+func (UnimplementedVerifyServiceServer) RequestCallback(context.Context, *RequestCallbackRequest) (*CallbackRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestCallback not implemented")
+}
+func (UnimplementedVerifyServiceServer) ListMyCallbacks(context.Context, *ListMyCallbacksRequest) (*ListMyCallbacksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMyCallbacks not implemented")
+}
+func (UnimplementedVerifyServiceServer) CancelCallback(context.Context, *CancelCallbackRequest) (*CallbackRequest, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelCallback not implemented")
 }
 func (UnimplementedVerifyServiceServer) mustEmbedUnimplementedVerifyServiceServer() {}
 func (UnimplementedVerifyServiceServer) testEmbeddedByValue()                       {}
@@ -401,6 +492,71 @@ func _VerifyService_UpdatePreferences_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VerifyService_WatchMyCalls_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchMyCallsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(VerifyServiceServer).WatchMyCalls(m, &grpc.GenericServerStream[WatchMyCallsRequest, CallEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type VerifyService_WatchMyCallsServer = grpc.ServerStreamingServer[CallEvent]
+
+func _VerifyService_RequestCallback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestCallbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerifyServiceServer).RequestCallback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerifyService_RequestCallback_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerifyServiceServer).RequestCallback(ctx, req.(*RequestCallbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VerifyService_ListMyCallbacks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMyCallbacksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerifyServiceServer).ListMyCallbacks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerifyService_ListMyCallbacks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerifyServiceServer).ListMyCallbacks(ctx, req.(*ListMyCallbacksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VerifyService_CancelCallback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelCallbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerifyServiceServer).CancelCallback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerifyService_CancelCallback_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerifyServiceServer).CancelCallback(ctx, req.(*CancelCallbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VerifyService_ServiceDesc is the grpc.ServiceDesc for VerifyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,7 +600,25 @@ var VerifyService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "UpdatePreferences",
 			Handler:    _VerifyService_UpdatePreferences_Handler,
 		},
+		{
+			MethodName: "RequestCallback",
+			Handler:    _VerifyService_RequestCallback_Handler,
+		},
+		{
+			MethodName: "ListMyCallbacks",
+			Handler:    _VerifyService_ListMyCallbacks_Handler,
+		},
+		{
+			MethodName: "CancelCallback",
+			Handler:    _VerifyService_CancelCallback_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchMyCalls",
+			Handler:       _VerifyService_WatchMyCalls_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "callverify/v1/verify.proto",
 }
