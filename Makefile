@@ -1,7 +1,8 @@
 # make test is what the README and CI run.
-GOOGLEAPIS := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway@v1.16.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/third_party/googleapis
+# Resolved once, and only when a recipe uses them (make generate), not on every target.
+GOOGLEAPIS = $(eval GOOGLEAPIS := $$(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway@v1.16.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/third_party/googleapis)$(GOOGLEAPIS)
 # Module directories, downloaded first when the module cache is new.
-GATEWAY := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway/v2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+GATEWAY = $(eval GATEWAY := $$(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway/v2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p'))$(GATEWAY)
 PROTOS := $(wildcard proto/callverify/v1/*.proto)
 
 .PHONY: generate test bench lint run
