@@ -265,6 +265,19 @@ func (s *Service) DeleteDevice(ctx context.Context, actor audit.Actor, customer 
 	return err
 }
 
+// ListDevices returns the customer's enrolled devices, newest first. Their
+// secrets stay sealed: nothing here can show a code.
+func (s *Service) ListDevices(ctx context.Context, customer phone.Number) ([]Device, error) {
+	ds, err := s.store.ListDevices(ctx, customer)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ds {
+		ds[i].SealedSecret = nil
+	}
+	return ds, nil
+}
+
 // UpdatePreferences sets the customer's marketing opt-out when
 // marketingAllowed is not nil, and returns the preferences in force.
 func (s *Service) UpdatePreferences(ctx context.Context, actor audit.Actor, customer phone.Number, marketingAllowed *bool) (Preferences, error) {

@@ -87,6 +87,7 @@ var allowed = map[string][]auth.Role{
 	"VerifyService/ReportCaller":      {auth.RoleCustomer},
 	"VerifyService/EnrollDevice":      {auth.RoleCustomer},
 	"VerifyService/DeleteDevice":      {auth.RoleCustomer},
+	"VerifyService/ListDevices":       {auth.RoleCustomer},
 	"VerifyService/UpdatePreferences": {auth.RoleCustomer},
 	"VerifyService/WatchMyCalls":      {auth.RoleCustomer},
 	"VerifyService/RequestCallback":   {auth.RoleCustomer},

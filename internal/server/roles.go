@@ -40,6 +40,7 @@ var methodAccess = map[string]access{
 	"/callverify.v1.VerifyService/ReportCaller":      roles(customer),
 	"/callverify.v1.VerifyService/EnrollDevice":      roles(customer),
 	"/callverify.v1.VerifyService/DeleteDevice":      roles(customer),
+	"/callverify.v1.VerifyService/ListDevices":       roles(customer),
 	"/callverify.v1.VerifyService/UpdatePreferences": roles(customer),
 	"/callverify.v1.VerifyService/WatchMyCalls":      roles(customer),
 	"/callverify.v1.VerifyService/RequestCallback":   roles(customer),

@@ -146,6 +146,22 @@ func (v *verifyServer) EnrollDevice(ctx context.Context, req *callverifyv1.Enrol
 	return &callverifyv1.EnrollDeviceResponse{DeviceId: en.DeviceID, OtpauthUri: en.OTPAuthURI, QrPng: en.QRPNG}, nil
 }
 
+func (v *verifyServer) ListDevices(ctx context.Context, _ *callverifyv1.ListDevicesRequest) (*callverifyv1.ListDevicesResponse, error) {
+	me, err := v.customerNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := v.d.Verify.ListDevices(ctx, me)
+	if err != nil {
+		return nil, err
+	}
+	out := &callverifyv1.ListDevicesResponse{Devices: make([]*callverifyv1.Device, 0, len(ds))}
+	for _, d := range ds {
+		out.Devices = append(out.Devices, &callverifyv1.Device{DeviceId: d.ID, Label: d.Label, CreateTime: timestamppb.New(d.CreateTime)})
+	}
+	return out, nil
+}
+
 func (v *verifyServer) DeleteDevice(ctx context.Context, req *callverifyv1.DeleteDeviceRequest) (*emptypb.Empty, error) {
 	me, err := v.customerNumber(ctx)
 	if err != nil {

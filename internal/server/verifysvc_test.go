@@ -364,11 +364,29 @@ func TestDevicesAndPreferencesOverREST(t *testing.T) {
 		t.Fatalf("enrol: %v", en.GetOtpauthUri())
 	}
 	stampREST(t, env, stampBody(apiAlice))
+	devices := func(who string) string {
+		t.Helper()
+		resp := env.Do("GET", "/v1/me/devices", who, nil)
+		if resp.Status != http.StatusOK {
+			t.Fatalf("list devices: %d %s", resp.Status, resp.Body)
+		}
+		return string(resp.Body)
+	}
+	if got := devices(alice); !strings.Contains(got, en.GetDeviceId()) || !strings.Contains(got, `"label":"my phone"`) ||
+		strings.Contains(strings.ToLower(got), "secret") {
+		t.Errorf("alice's devices = %s, want her device, its label and no secret", got)
+	}
+	if got := devices(env.Customer(apiBob)); strings.Contains(got, en.GetDeviceId()) {
+		t.Errorf("bob's devices = %s, list alice's device", got)
+	}
 	if resp := env.Do("DELETE", "/v1/me/devices/"+en.GetDeviceId(), env.Customer(apiBob), nil); resp.Status != http.StatusNotFound {
 		t.Errorf("bob deleting alice's device: %d", resp.Status)
 	}
 	if resp := env.Do("DELETE", "/v1/me/devices/"+en.GetDeviceId(), alice, nil); resp.Status != http.StatusOK {
 		t.Errorf("delete: %d %s", resp.Status, resp.Body)
+	}
+	if got := devices(alice); strings.Contains(got, en.GetDeviceId()) {
+		t.Errorf("alice's devices after the delete = %s", got)
 	}
 	resp = env.Do("PATCH", "/v1/me/preferences", alice, map[string]any{})
 	if resp.Status != http.StatusOK || resp.JSON()["marketingCallsAllowed"] != true {

@@ -1195,6 +1195,148 @@ func (x *EnrollDeviceResponse) GetQrPng() []byte {
 	return nil
 }
 
+type ListDevicesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesRequest) Reset() {
+	*x = ListDevicesRequest{}
+	mi := &file_callverify_v1_verify_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesRequest) ProtoMessage() {}
+
+func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_verify_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
+func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{15}
+}
+
+// Device is an authenticator the customer enrolled. Its secret never
+// leaves the server again.
+type Device struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId      string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	Label         string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Device) Reset() {
+	*x = Device{}
+	mi := &file_callverify_v1_verify_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Device) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Device) ProtoMessage() {}
+
+func (x *Device) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_verify_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Device.ProtoReflect.Descriptor instead.
+func (*Device) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Device) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *Device) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *Device) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type ListDevicesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Devices       []*Device              `protobuf:"bytes,1,rep,name=devices,proto3" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesResponse) Reset() {
+	*x = ListDevicesResponse{}
+	mi := &file_callverify_v1_verify_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesResponse) ProtoMessage() {}
+
+func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_callverify_v1_verify_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
+func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListDevicesResponse) GetDevices() []*Device {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
 type DeleteDeviceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	DeviceId      string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
@@ -1204,7 +1346,7 @@ type DeleteDeviceRequest struct {
 
 func (x *DeleteDeviceRequest) Reset() {
 	*x = DeleteDeviceRequest{}
-	mi := &file_callverify_v1_verify_proto_msgTypes[15]
+	mi := &file_callverify_v1_verify_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1358,7 @@ func (x *DeleteDeviceRequest) String() string {
 func (*DeleteDeviceRequest) ProtoMessage() {}
 
 func (x *DeleteDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_verify_proto_msgTypes[15]
+	mi := &file_callverify_v1_verify_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1371,7 @@ func (x *DeleteDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDeviceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{15}
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteDeviceRequest) GetDeviceId() string {
@@ -1248,7 +1390,7 @@ type UpdatePreferencesRequest struct {
 
 func (x *UpdatePreferencesRequest) Reset() {
 	*x = UpdatePreferencesRequest{}
-	mi := &file_callverify_v1_verify_proto_msgTypes[16]
+	mi := &file_callverify_v1_verify_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1402,7 @@ func (x *UpdatePreferencesRequest) String() string {
 func (*UpdatePreferencesRequest) ProtoMessage() {}
 
 func (x *UpdatePreferencesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_verify_proto_msgTypes[16]
+	mi := &file_callverify_v1_verify_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1415,7 @@ func (x *UpdatePreferencesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePreferencesRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePreferencesRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{16}
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdatePreferencesRequest) GetMarketingCallsAllowed() bool {
@@ -1292,7 +1434,7 @@ type Preferences struct {
 
 func (x *Preferences) Reset() {
 	*x = Preferences{}
-	mi := &file_callverify_v1_verify_proto_msgTypes[17]
+	mi := &file_callverify_v1_verify_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1446,7 @@ func (x *Preferences) String() string {
 func (*Preferences) ProtoMessage() {}
 
 func (x *Preferences) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_verify_proto_msgTypes[17]
+	mi := &file_callverify_v1_verify_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1459,7 @@ func (x *Preferences) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Preferences.ProtoReflect.Descriptor instead.
 func (*Preferences) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{17}
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Preferences) GetMarketingCallsAllowed() bool {
@@ -1341,7 +1483,7 @@ type WatchMyCallsRequest struct {
 
 func (x *WatchMyCallsRequest) Reset() {
 	*x = WatchMyCallsRequest{}
-	mi := &file_callverify_v1_verify_proto_msgTypes[18]
+	mi := &file_callverify_v1_verify_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1495,7 @@ func (x *WatchMyCallsRequest) String() string {
 func (*WatchMyCallsRequest) ProtoMessage() {}
 
 func (x *WatchMyCallsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_verify_proto_msgTypes[18]
+	mi := &file_callverify_v1_verify_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1508,7 @@ func (x *WatchMyCallsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMyCallsRequest.ProtoReflect.Descriptor instead.
 func (*WatchMyCallsRequest) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{18}
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchMyCallsRequest) GetSince() string {
@@ -1399,7 +1541,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_callverify_v1_verify_proto_msgTypes[19]
+	mi := &file_callverify_v1_verify_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1553,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_callverify_v1_verify_proto_msgTypes[19]
+	mi := &file_callverify_v1_verify_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1566,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{19}
+	return file_callverify_v1_verify_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CallEvent) GetEventId() string {
@@ -1529,7 +1671,15 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x1f\n" +
 	"\votpauth_uri\x18\x02 \x01(\tR\n" +
 	"otpauthUri\x12\x15\n" +
-	"\x06qr_png\x18\x03 \x01(\fR\x05qrPng\"2\n" +
+	"\x06qr_png\x18\x03 \x01(\fR\x05qrPng\"\x14\n" +
+	"\x12ListDevicesRequest\"x\n" +
+	"\x06Device\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"F\n" +
+	"\x13ListDevicesResponse\x12/\n" +
+	"\adevices\x18\x01 \x03(\v2\x15.callverify.v1.DeviceR\adevices\"2\n" +
 	"\x13DeleteDeviceRequest\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\"s\n" +
 	"\x18UpdatePreferencesRequest\x12;\n" +
@@ -1572,7 +1722,7 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\x15CALL_EVENT_TYPE_ENDED\x10\x04\x12\x1b\n" +
 	"\x17CALL_EVENT_TYPE_EXPIRED\x10\x05\x12\x1d\n" +
 	"\x19CALL_EVENT_TYPE_HEARTBEAT\x10\x06\x12\x19\n" +
-	"\x15CALL_EVENT_TYPE_RESET\x10\a2\x84\f\n" +
+	"\x15CALL_EVENT_TYPE_RESET\x10\a2\xf2\f\n" +
 	"\rVerifyService\x12r\n" +
 	"\vCheckCaller\x12!.callverify.v1.CheckCallerRequest\x1a\".callverify.v1.CheckCallerResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/verify/caller\x12u\n" +
 	"\fLookupNumber\x12\".callverify.v1.LookupNumberRequest\x1a#.callverify.v1.LookupNumberResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/verify/number\x12j\n" +
@@ -1580,7 +1730,8 @@ const file_callverify_v1_verify_proto_rawDesc = "" +
 	"\vConfirmCode\x12!.callverify.v1.ConfirmCodeRequest\x1a\".callverify.v1.ConfirmCodeResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/me/calls/{call_id}:confirm\x12r\n" +
 	"\vVerifyToken\x12!.callverify.v1.VerifyTokenRequest\x1a\".callverify.v1.VerifyTokenResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/tokens:verify\x12a\n" +
 	"\fReportCaller\x12\".callverify.v1.ReportCallerRequest\x1a\x15.callverify.v1.Report\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/reports\x12r\n" +
-	"\fEnrollDevice\x12\".callverify.v1.EnrollDeviceRequest\x1a#.callverify.v1.EnrollDeviceResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/me/devices\x12n\n" +
+	"\fEnrollDevice\x12\".callverify.v1.EnrollDeviceRequest\x1a#.callverify.v1.EnrollDeviceResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/me/devices\x12l\n" +
+	"\vListDevices\x12!.callverify.v1.ListDevicesRequest\x1a\".callverify.v1.ListDevicesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/me/devices\x12n\n" +
 	"\fDeleteDevice\x12\".callverify.v1.DeleteDeviceRequest\x1a\x16.google.protobuf.Empty\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/me/devices/{device_id}\x12w\n" +
 	"\x11UpdatePreferences\x12'.callverify.v1.UpdatePreferencesRequest\x1a\x1a.callverify.v1.Preferences\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*2\x12/v1/me/preferences\x12j\n" +
 	"\fWatchMyCalls\x12\".callverify.v1.WatchMyCallsRequest\x1a\x18.callverify.v1.CallEvent\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/me/calls:watch0\x01\x12u\n" +
@@ -1601,7 +1752,7 @@ func file_callverify_v1_verify_proto_rawDescGZIP() []byte {
 }
 
 var file_callverify_v1_verify_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_callverify_v1_verify_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_callverify_v1_verify_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_callverify_v1_verify_proto_goTypes = []any{
 	(Verdict)(0),                     // 0: callverify.v1.Verdict
 	(TokenFailure)(0),                // 1: callverify.v1.TokenFailure
@@ -1621,76 +1772,83 @@ var file_callverify_v1_verify_proto_goTypes = []any{
 	(*Report)(nil),                   // 15: callverify.v1.Report
 	(*EnrollDeviceRequest)(nil),      // 16: callverify.v1.EnrollDeviceRequest
 	(*EnrollDeviceResponse)(nil),     // 17: callverify.v1.EnrollDeviceResponse
-	(*DeleteDeviceRequest)(nil),      // 18: callverify.v1.DeleteDeviceRequest
-	(*UpdatePreferencesRequest)(nil), // 19: callverify.v1.UpdatePreferencesRequest
-	(*Preferences)(nil),              // 20: callverify.v1.Preferences
-	(*WatchMyCallsRequest)(nil),      // 21: callverify.v1.WatchMyCallsRequest
-	(*CallEvent)(nil),                // 22: callverify.v1.CallEvent
-	(*Call)(nil),                     // 23: callverify.v1.Call
-	(Category)(0),                    // 24: callverify.v1.Category
-	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
-	(*CallbackRequest)(nil),          // 26: callverify.v1.CallbackRequest
-	(CallState)(0),                   // 27: callverify.v1.CallState
-	(*structpb.Struct)(nil),          // 28: google.protobuf.Struct
-	(*RequestCallbackRequest)(nil),   // 29: callverify.v1.RequestCallbackRequest
-	(*ListMyCallbacksRequest)(nil),   // 30: callverify.v1.ListMyCallbacksRequest
-	(*CancelCallbackRequest)(nil),    // 31: callverify.v1.CancelCallbackRequest
-	(*emptypb.Empty)(nil),            // 32: google.protobuf.Empty
-	(*ListMyCallbacksResponse)(nil),  // 33: callverify.v1.ListMyCallbacksResponse
+	(*ListDevicesRequest)(nil),       // 18: callverify.v1.ListDevicesRequest
+	(*Device)(nil),                   // 19: callverify.v1.Device
+	(*ListDevicesResponse)(nil),      // 20: callverify.v1.ListDevicesResponse
+	(*DeleteDeviceRequest)(nil),      // 21: callverify.v1.DeleteDeviceRequest
+	(*UpdatePreferencesRequest)(nil), // 22: callverify.v1.UpdatePreferencesRequest
+	(*Preferences)(nil),              // 23: callverify.v1.Preferences
+	(*WatchMyCallsRequest)(nil),      // 24: callverify.v1.WatchMyCallsRequest
+	(*CallEvent)(nil),                // 25: callverify.v1.CallEvent
+	(*Call)(nil),                     // 26: callverify.v1.Call
+	(Category)(0),                    // 27: callverify.v1.Category
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(*CallbackRequest)(nil),          // 29: callverify.v1.CallbackRequest
+	(CallState)(0),                   // 30: callverify.v1.CallState
+	(*structpb.Struct)(nil),          // 31: google.protobuf.Struct
+	(*RequestCallbackRequest)(nil),   // 32: callverify.v1.RequestCallbackRequest
+	(*ListMyCallbacksRequest)(nil),   // 33: callverify.v1.ListMyCallbacksRequest
+	(*CancelCallbackRequest)(nil),    // 34: callverify.v1.CancelCallbackRequest
+	(*emptypb.Empty)(nil),            // 35: google.protobuf.Empty
+	(*ListMyCallbacksResponse)(nil),  // 36: callverify.v1.ListMyCallbacksResponse
 }
 var file_callverify_v1_verify_proto_depIdxs = []int32{
 	0,  // 0: callverify.v1.CheckCallerResponse.verdict:type_name -> callverify.v1.Verdict
-	23, // 1: callverify.v1.CheckCallerResponse.call:type_name -> callverify.v1.Call
-	24, // 2: callverify.v1.CheckCallerResponse.blocklist_category:type_name -> callverify.v1.Category
-	25, // 3: callverify.v1.CheckCallerResponse.code_expires_at:type_name -> google.protobuf.Timestamp
-	26, // 4: callverify.v1.CheckCallerResponse.callback:type_name -> callverify.v1.CallbackRequest
+	26, // 1: callverify.v1.CheckCallerResponse.call:type_name -> callverify.v1.Call
+	27, // 2: callverify.v1.CheckCallerResponse.blocklist_category:type_name -> callverify.v1.Category
+	28, // 3: callverify.v1.CheckCallerResponse.code_expires_at:type_name -> google.protobuf.Timestamp
+	29, // 4: callverify.v1.CheckCallerResponse.callback:type_name -> callverify.v1.CallbackRequest
 	0,  // 5: callverify.v1.LookupNumberResponse.verdict:type_name -> callverify.v1.Verdict
-	24, // 6: callverify.v1.LookupNumberResponse.blocklist_category:type_name -> callverify.v1.Category
-	23, // 7: callverify.v1.MyCall.call:type_name -> callverify.v1.Call
-	25, // 8: callverify.v1.MyCall.code_expires_at:type_name -> google.protobuf.Timestamp
-	26, // 9: callverify.v1.MyCall.callback:type_name -> callverify.v1.CallbackRequest
+	27, // 6: callverify.v1.LookupNumberResponse.blocklist_category:type_name -> callverify.v1.Category
+	26, // 7: callverify.v1.MyCall.call:type_name -> callverify.v1.Call
+	28, // 8: callverify.v1.MyCall.code_expires_at:type_name -> google.protobuf.Timestamp
+	29, // 9: callverify.v1.MyCall.callback:type_name -> callverify.v1.CallbackRequest
 	8,  // 10: callverify.v1.ListMyCallsResponse.calls:type_name -> callverify.v1.MyCall
-	23, // 11: callverify.v1.ConfirmCodeResponse.call:type_name -> callverify.v1.Call
+	26, // 11: callverify.v1.ConfirmCodeResponse.call:type_name -> callverify.v1.Call
 	1,  // 12: callverify.v1.VerifyTokenResponse.failure:type_name -> callverify.v1.TokenFailure
-	27, // 13: callverify.v1.VerifyTokenResponse.call_state:type_name -> callverify.v1.CallState
-	28, // 14: callverify.v1.VerifyTokenResponse.claims:type_name -> google.protobuf.Struct
-	25, // 15: callverify.v1.ReportCallerRequest.occur_time:type_name -> google.protobuf.Timestamp
-	25, // 16: callverify.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
-	25, // 17: callverify.v1.Report.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 18: callverify.v1.CallEvent.type:type_name -> callverify.v1.CallEventType
-	25, // 19: callverify.v1.CallEvent.event_time:type_name -> google.protobuf.Timestamp
-	8,  // 20: callverify.v1.CallEvent.card:type_name -> callverify.v1.MyCall
-	3,  // 21: callverify.v1.VerifyService.CheckCaller:input_type -> callverify.v1.CheckCallerRequest
-	5,  // 22: callverify.v1.VerifyService.LookupNumber:input_type -> callverify.v1.LookupNumberRequest
-	7,  // 23: callverify.v1.VerifyService.ListMyCalls:input_type -> callverify.v1.ListMyCallsRequest
-	10, // 24: callverify.v1.VerifyService.ConfirmCode:input_type -> callverify.v1.ConfirmCodeRequest
-	12, // 25: callverify.v1.VerifyService.VerifyToken:input_type -> callverify.v1.VerifyTokenRequest
-	14, // 26: callverify.v1.VerifyService.ReportCaller:input_type -> callverify.v1.ReportCallerRequest
-	16, // 27: callverify.v1.VerifyService.EnrollDevice:input_type -> callverify.v1.EnrollDeviceRequest
-	18, // 28: callverify.v1.VerifyService.DeleteDevice:input_type -> callverify.v1.DeleteDeviceRequest
-	19, // 29: callverify.v1.VerifyService.UpdatePreferences:input_type -> callverify.v1.UpdatePreferencesRequest
-	21, // 30: callverify.v1.VerifyService.WatchMyCalls:input_type -> callverify.v1.WatchMyCallsRequest
-	29, // 31: callverify.v1.VerifyService.RequestCallback:input_type -> callverify.v1.RequestCallbackRequest
-	30, // 32: callverify.v1.VerifyService.ListMyCallbacks:input_type -> callverify.v1.ListMyCallbacksRequest
-	31, // 33: callverify.v1.VerifyService.CancelCallback:input_type -> callverify.v1.CancelCallbackRequest
-	4,  // 34: callverify.v1.VerifyService.CheckCaller:output_type -> callverify.v1.CheckCallerResponse
-	6,  // 35: callverify.v1.VerifyService.LookupNumber:output_type -> callverify.v1.LookupNumberResponse
-	9,  // 36: callverify.v1.VerifyService.ListMyCalls:output_type -> callverify.v1.ListMyCallsResponse
-	11, // 37: callverify.v1.VerifyService.ConfirmCode:output_type -> callverify.v1.ConfirmCodeResponse
-	13, // 38: callverify.v1.VerifyService.VerifyToken:output_type -> callverify.v1.VerifyTokenResponse
-	15, // 39: callverify.v1.VerifyService.ReportCaller:output_type -> callverify.v1.Report
-	17, // 40: callverify.v1.VerifyService.EnrollDevice:output_type -> callverify.v1.EnrollDeviceResponse
-	32, // 41: callverify.v1.VerifyService.DeleteDevice:output_type -> google.protobuf.Empty
-	20, // 42: callverify.v1.VerifyService.UpdatePreferences:output_type -> callverify.v1.Preferences
-	22, // 43: callverify.v1.VerifyService.WatchMyCalls:output_type -> callverify.v1.CallEvent
-	26, // 44: callverify.v1.VerifyService.RequestCallback:output_type -> callverify.v1.CallbackRequest
-	33, // 45: callverify.v1.VerifyService.ListMyCallbacks:output_type -> callverify.v1.ListMyCallbacksResponse
-	26, // 46: callverify.v1.VerifyService.CancelCallback:output_type -> callverify.v1.CallbackRequest
-	34, // [34:47] is the sub-list for method output_type
-	21, // [21:34] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	30, // 13: callverify.v1.VerifyTokenResponse.call_state:type_name -> callverify.v1.CallState
+	31, // 14: callverify.v1.VerifyTokenResponse.claims:type_name -> google.protobuf.Struct
+	28, // 15: callverify.v1.ReportCallerRequest.occur_time:type_name -> google.protobuf.Timestamp
+	28, // 16: callverify.v1.Report.occur_time:type_name -> google.protobuf.Timestamp
+	28, // 17: callverify.v1.Report.create_time:type_name -> google.protobuf.Timestamp
+	28, // 18: callverify.v1.Device.create_time:type_name -> google.protobuf.Timestamp
+	19, // 19: callverify.v1.ListDevicesResponse.devices:type_name -> callverify.v1.Device
+	2,  // 20: callverify.v1.CallEvent.type:type_name -> callverify.v1.CallEventType
+	28, // 21: callverify.v1.CallEvent.event_time:type_name -> google.protobuf.Timestamp
+	8,  // 22: callverify.v1.CallEvent.card:type_name -> callverify.v1.MyCall
+	3,  // 23: callverify.v1.VerifyService.CheckCaller:input_type -> callverify.v1.CheckCallerRequest
+	5,  // 24: callverify.v1.VerifyService.LookupNumber:input_type -> callverify.v1.LookupNumberRequest
+	7,  // 25: callverify.v1.VerifyService.ListMyCalls:input_type -> callverify.v1.ListMyCallsRequest
+	10, // 26: callverify.v1.VerifyService.ConfirmCode:input_type -> callverify.v1.ConfirmCodeRequest
+	12, // 27: callverify.v1.VerifyService.VerifyToken:input_type -> callverify.v1.VerifyTokenRequest
+	14, // 28: callverify.v1.VerifyService.ReportCaller:input_type -> callverify.v1.ReportCallerRequest
+	16, // 29: callverify.v1.VerifyService.EnrollDevice:input_type -> callverify.v1.EnrollDeviceRequest
+	18, // 30: callverify.v1.VerifyService.ListDevices:input_type -> callverify.v1.ListDevicesRequest
+	21, // 31: callverify.v1.VerifyService.DeleteDevice:input_type -> callverify.v1.DeleteDeviceRequest
+	22, // 32: callverify.v1.VerifyService.UpdatePreferences:input_type -> callverify.v1.UpdatePreferencesRequest
+	24, // 33: callverify.v1.VerifyService.WatchMyCalls:input_type -> callverify.v1.WatchMyCallsRequest
+	32, // 34: callverify.v1.VerifyService.RequestCallback:input_type -> callverify.v1.RequestCallbackRequest
+	33, // 35: callverify.v1.VerifyService.ListMyCallbacks:input_type -> callverify.v1.ListMyCallbacksRequest
+	34, // 36: callverify.v1.VerifyService.CancelCallback:input_type -> callverify.v1.CancelCallbackRequest
+	4,  // 37: callverify.v1.VerifyService.CheckCaller:output_type -> callverify.v1.CheckCallerResponse
+	6,  // 38: callverify.v1.VerifyService.LookupNumber:output_type -> callverify.v1.LookupNumberResponse
+	9,  // 39: callverify.v1.VerifyService.ListMyCalls:output_type -> callverify.v1.ListMyCallsResponse
+	11, // 40: callverify.v1.VerifyService.ConfirmCode:output_type -> callverify.v1.ConfirmCodeResponse
+	13, // 41: callverify.v1.VerifyService.VerifyToken:output_type -> callverify.v1.VerifyTokenResponse
+	15, // 42: callverify.v1.VerifyService.ReportCaller:output_type -> callverify.v1.Report
+	17, // 43: callverify.v1.VerifyService.EnrollDevice:output_type -> callverify.v1.EnrollDeviceResponse
+	20, // 44: callverify.v1.VerifyService.ListDevices:output_type -> callverify.v1.ListDevicesResponse
+	35, // 45: callverify.v1.VerifyService.DeleteDevice:output_type -> google.protobuf.Empty
+	23, // 46: callverify.v1.VerifyService.UpdatePreferences:output_type -> callverify.v1.Preferences
+	25, // 47: callverify.v1.VerifyService.WatchMyCalls:output_type -> callverify.v1.CallEvent
+	29, // 48: callverify.v1.VerifyService.RequestCallback:output_type -> callverify.v1.CallbackRequest
+	36, // 49: callverify.v1.VerifyService.ListMyCallbacks:output_type -> callverify.v1.ListMyCallbacksResponse
+	29, // 50: callverify.v1.VerifyService.CancelCallback:output_type -> callverify.v1.CallbackRequest
+	37, // [37:51] is the sub-list for method output_type
+	23, // [23:37] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_callverify_v1_verify_proto_init() }
@@ -1701,14 +1859,14 @@ func file_callverify_v1_verify_proto_init() {
 	file_callverify_v1_blocklist_proto_init()
 	file_callverify_v1_call_proto_init()
 	file_callverify_v1_callback_proto_init()
-	file_callverify_v1_verify_proto_msgTypes[16].OneofWrappers = []any{}
+	file_callverify_v1_verify_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_callverify_v1_verify_proto_rawDesc), len(file_callverify_v1_verify_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

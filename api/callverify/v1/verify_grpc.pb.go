@@ -27,6 +27,7 @@ const (
 	VerifyService_VerifyToken_FullMethodName       = "/callverify.v1.VerifyService/VerifyToken"
 	VerifyService_ReportCaller_FullMethodName      = "/callverify.v1.VerifyService/ReportCaller"
 	VerifyService_EnrollDevice_FullMethodName      = "/callverify.v1.VerifyService/EnrollDevice"
+	VerifyService_ListDevices_FullMethodName       = "/callverify.v1.VerifyService/ListDevices"
 	VerifyService_DeleteDevice_FullMethodName      = "/callverify.v1.VerifyService/DeleteDevice"
 	VerifyService_UpdatePreferences_FullMethodName = "/callverify.v1.VerifyService/UpdatePreferences"
 	VerifyService_WatchMyCalls_FullMethodName      = "/callverify.v1.VerifyService/WatchMyCalls"
@@ -58,6 +59,8 @@ type VerifyServiceClient interface {
 	ReportCaller(ctx context.Context, in *ReportCallerRequest, opts ...grpc.CallOption) (*Report, error)
 	// EnrollDevice enrols an authenticator so that codes show with no network.
 	EnrollDevice(ctx context.Context, in *EnrollDeviceRequest, opts ...grpc.CallOption) (*EnrollDeviceResponse, error)
+	// ListDevices lists the customer's enrolled devices, newest first.
+	ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error)
 	DeleteDevice(ctx context.Context, in *DeleteDeviceRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	UpdatePreferences(ctx context.Context, in *UpdatePreferencesRequest, opts ...grpc.CallOption) (*Preferences, error)
 	// WatchMyCalls streams the customer's call cards as they change: a card
@@ -147,6 +150,16 @@ func (c *verifyServiceClient) EnrollDevice(ctx context.Context, in *EnrollDevice
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(EnrollDeviceResponse)
 	err := c.cc.Invoke(ctx, VerifyService_EnrollDevice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *verifyServiceClient) ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDevicesResponse)
+	err := c.cc.Invoke(ctx, VerifyService_ListDevices_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +258,8 @@ type VerifyServiceServer interface {
 	ReportCaller(context.Context, *ReportCallerRequest) (*Report, error)
 	// EnrollDevice enrols an authenticator so that codes show with no network.
 	EnrollDevice(context.Context, *EnrollDeviceRequest) (*EnrollDeviceResponse, error)
+	// ListDevices lists the customer's enrolled devices, newest first.
+	ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error)
 	DeleteDevice(context.Context, *DeleteDeviceRequest) (*emptypb.Empty, error)
 	UpdatePreferences(context.Context, *UpdatePreferencesRequest) (*Preferences, error)
 	// WatchMyCalls streams the customer's call cards as they change: a card
@@ -290,6 +305,9 @@ func (UnimplementedVerifyServiceServer) ReportCaller(context.Context, *ReportCal
 }
 func (UnimplementedVerifyServiceServer) EnrollDevice(context.Context, *EnrollDeviceRequest) (*EnrollDeviceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EnrollDevice not implemented")
+}
+func (UnimplementedVerifyServiceServer) ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDevices not implemented")
 }
 func (UnimplementedVerifyServiceServer) DeleteDevice(context.Context, *DeleteDeviceRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteDevice not implemented")
@@ -456,6 +474,24 @@ func _VerifyService_EnrollDevice_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VerifyService_ListDevices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDevicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerifyServiceServer).ListDevices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerifyService_ListDevices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerifyServiceServer).ListDevices(ctx, req.(*ListDevicesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _VerifyService_DeleteDevice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeleteDeviceRequest)
 	if err := dec(in); err != nil {
@@ -591,6 +627,10 @@ var VerifyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EnrollDevice",
 			Handler:    _VerifyService_EnrollDevice_Handler,
+		},
+		{
+			MethodName: "ListDevices",
+			Handler:    _VerifyService_ListDevices_Handler,
 		},
 		{
 			MethodName: "DeleteDevice",
