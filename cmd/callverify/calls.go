@@ -212,18 +212,11 @@ func (cl *cli) newCheckCmd() *cobra.Command {
 			if cl.json {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%s  %s\n%s\n", strings.TrimPrefix(r.GetVerdict().String(), "VERDICT_"), r.GetCallerNumber(), r.GetMessage())
-			if r.GetVerdict() == callverifyv1.Verdict_VERDICT_KNOWN_FRAUD {
-				fmt.Fprintf(w, "category %s\n", strings.ToLower(strings.TrimPrefix(r.GetBlocklistCategory().String(), "CATEGORY_")))
-			}
+			var call string
 			if c := r.GetCall(); c != nil {
-				fmt.Fprintf(w, "agent %s, %s, code %s\n", c.GetAgentName(), strings.ToLower(strings.TrimPrefix(c.GetReason().String(), "CALL_REASON_")), r.GetConfirmationCode())
+				call = fmt.Sprintf("agent %s, %s, code %s", c.GetAgentName(), strings.ToLower(strings.TrimPrefix(c.GetReason().String(), "CALL_REASON_")), r.GetConfirmationCode())
 			}
-			for _, a := range r.GetAdvice() {
-				fmt.Fprintln(w, "- "+a)
-			}
-			return nil
+			return printVerdict(cmd.OutOrStdout(), r.GetVerdict(), r.GetCallerNumber(), r.GetMessage(), r.GetBlocklistCategory(), call, r.GetAdvice())
 		},
 	}
 	cmd.Flags().StringVar(&lang, "language", "zh-CN", "zh-CN or en")

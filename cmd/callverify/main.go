@@ -31,7 +31,7 @@ func main() {
 		} else {
 			fmt.Fprintln(os.Stderr, "callverify:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitCodesHelp + "\n")
 	server := os.Getenv("CALLVERIFY_SERVER")
 	if server == "" {
 		server = "localhost:9090"
@@ -61,9 +62,9 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&cl.token, "token", os.Getenv("CALLVERIFY_TOKEN"), "bearer token (env CALLVERIFY_TOKEN)")
 	root.PersistentFlags().BoolVar(&cl.json, "json", false, "print results as JSON")
 	root.PersistentFlags().DurationVar(&cl.timeout, "timeout", 30*time.Second, "deadline of each call")
-	root.AddCommand(newTokenCmd(), cl.newOfficialCmd(),
+	root.AddCommand(cl.newTokenCmd(), cl.newOfficialCmd(), cl.newKeysCmd(),
 		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
-		cl.newCallCmd(), cl.newCheckCmd())
+		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd())
 	return root
 }
 
@@ -79,14 +80,22 @@ func (cl *cli) dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context
 }
 
 func (cl *cli) connect(cmd *cobra.Command, timeout time.Duration) (*grpc.ClientConn, context.Context, func(), error) {
-	if cl.token == "" {
+	return cl.connectAs(cmd, timeout, true)
+}
+
+// connectAs is connect; withToken false sends no token (anonymous RPCs).
+func (cl *cli) connectAs(cmd *cobra.Command, timeout time.Duration, withToken bool) (*grpc.ClientConn, context.Context, func(), error) {
+	if withToken && cl.token == "" {
 		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
 	}
 	cc, err := grpc.NewClient(cl.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("connect to %s: %w", cl.server, err)
 	}
-	ctx := metadata.AppendToOutgoingContext(cmd.Context(), "authorization", "Bearer "+cl.token)
+	ctx := cmd.Context()
+	if withToken {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cl.token)
+	}
 	cancel := context.CancelFunc(func() {})
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, timeout)

@@ -1,17 +1,23 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 
 	"github.com/callverify/callverify/internal/auth"
 )
 
-func newTokenCmd() *cobra.Command {
+func (cl *cli) newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Bearer tokens for local use"}
 	var dataDir, role, sub, phoneNumber string
 	var ttl time.Duration
@@ -54,6 +60,30 @@ func newTokenCmd() *cobra.Command {
 	mint.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token is valid (the server also refuses tokens older than its --auth-max-token-age, 24h by default)")
 	_ = mint.MarkFlagRequired("role")
 	_ = mint.MarkFlagRequired("sub")
-	cmd.AddCommand(mint)
+	cmd.AddCommand(mint, cl.newTokenVerifyCmd())
+	return cmd
+}
+
+// newTokenVerifyCmd checks a signed call token (any role).
+func (cl *cli) newTokenVerifyCmd() *cobra.Command {
+	var req callverifyv1.VerifyTokenRequest
+	cmd := &cobra.Command{
+		Use:   "verify TOKEN [--caller NUMBER] [--callee NUMBER]",
+		Short: "Check a signed call token: its signature, claims and the call's state now (any role)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Token = args[0]
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.VerifyTokenResponse, error) {
+				return callverifyv1.NewVerifyServiceClient(cc).VerifyToken(ctx, &req)
+			}, func(w io.Writer, r *callverifyv1.VerifyTokenResponse) error {
+				if !r.GetValid() {
+					return printf(w, "not valid: %s\n", strings.ToLower(strings.TrimPrefix(r.GetFailure().String(), "TOKEN_FAILURE_")))
+				}
+				return printf(w, "valid: call %s is %s\n", r.GetCallId(), stateName(r.GetCallState()))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.CallerNumber, "caller", "", "the number that is calling, checked against the token")
+	cmd.Flags().StringVar(&req.CalleeNumber, "callee", "", "the number being called, checked against the token")
 	return cmd
 }
