@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
@@ -20,41 +23,11 @@ func (cl *cli) newAuditCmd() *cobra.Command {
 		Short: "List audit events, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := callverifyv1.NewBlocklistServiceClient(cc).ListAuditEvents(ctx, &callverifyv1.ListAuditEventsRequest{
-				Actor: actorF, Action: action, PageSize: size, PageToken: token,
-			})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), res)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tACTOR\tROLE\tACTION\tTARGET\tAFTER")
-			for _, e := range res.GetEvents() {
-				after := ""
-				if e.GetAfter() != nil {
-					b, _ := protojson.Marshal(e.GetAfter())
-					after = string(b)
-					if len(after) > 80 {
-						after = after[:77] + "..."
-					}
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.GetTime().AsTime().Local().Format(time.DateTime),
-					e.GetActor(), e.GetRole(), e.GetAction(), e.GetTarget(), after)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if res.GetNextPageToken() != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "next page: --page-token %s\n", res.GetNextPageToken())
-			}
-			return nil
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListAuditEventsResponse, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).ListAuditEvents(ctx, &callverifyv1.ListAuditEventsRequest{
+					Actor: actorF, Action: action, PageSize: size, PageToken: token,
+				})
+			}, printAuditEvents)
 		},
 	}
 	list.Flags().StringVar(&actorF, "actor", "", "only this actor (token subject)")
@@ -63,4 +36,29 @@ func (cl *cli) newAuditCmd() *cobra.Command {
 	list.Flags().StringVar(&token, "page-token", "", "the page to show")
 	cmd.AddCommand(list)
 	return cmd
+}
+
+// printAuditEvents is the human form of a page of audit events.
+func printAuditEvents(w io.Writer, res *callverifyv1.ListAuditEventsResponse) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tACTOR\tROLE\tACTION\tTARGET\tAFTER")
+	for _, e := range res.GetEvents() {
+		after := ""
+		if e.GetAfter() != nil {
+			b, _ := protojson.Marshal(e.GetAfter())
+			after = string(b)
+			if len(after) > 80 {
+				after = after[:77] + "..."
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.GetTime().AsTime().Local().Format(time.DateTime),
+			e.GetActor(), e.GetRole(), e.GetAction(), e.GetTarget(), after)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.GetNextPageToken() != "" {
+		return printf(w, "next page: --page-token %s\n", res.GetNextPageToken())
+	}
+	return nil
 }

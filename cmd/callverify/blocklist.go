@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,8 +72,8 @@ func parseExpiry(s string) (*timestamppb.Timestamp, error) {
 	return timestamppb.New(t), nil
 }
 
-func printEntries(cmd *cobra.Command, entries []*callverifyv1.Entry) error {
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+func printEntries(w io.Writer, entries []*callverifyv1.Entry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tPATTERN\tCATEGORY\tSOURCE\tCONF\tEXPIRES\tREASON")
 	for _, e := range entries {
 		exp := "-"
@@ -86,11 +87,9 @@ func printEntries(cmd *cobra.Command, entries []*callverifyv1.Entry) error {
 	return tw.Flush()
 }
 
-func (cl *cli) printEntry(cmd *cobra.Command, e *callverifyv1.Entry) error {
-	if cl.json {
-		return printJSON(cmd.OutOrStdout(), e)
-	}
-	return printEntries(cmd, []*callverifyv1.Entry{e})
+// printEntry is the human form of one entry.
+func printEntry(w io.Writer, e *callverifyv1.Entry) error {
+	return printEntries(w, []*callverifyv1.Entry{e})
 }
 
 func formatOf(flag, path string) (string, error) {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
@@ -26,18 +29,11 @@ func (cl *cli) newBlocklistAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			e, err := callverifyv1.NewBlocklistServiceClient(cc).CreateEntry(ctx, &callverifyv1.CreateEntryRequest{Entry: &callverifyv1.Entry{
-				Pattern: args[0], Category: cv, Reason: reason, Confidence: confidence, ExpireTime: exp,
-			}})
-			if err != nil {
-				return err
-			}
-			return cl.printEntry(cmd, e)
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).CreateEntry(ctx, &callverifyv1.CreateEntryRequest{Entry: &callverifyv1.Entry{
+					Pattern: args[0], Category: cv, Reason: reason, Confidence: confidence, ExpireTime: exp,
+				}})
+			}, printEntry)
 		},
 	}
 	c.Flags().StringVar(&cat, "category", "", "impersonation, scam, spam, robocall or other")
@@ -54,16 +50,9 @@ func (cl *cli) newBlocklistGetCmd() *cobra.Command {
 		Short: "Show one entry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			e, err := callverifyv1.NewBlocklistServiceClient(cc).GetEntry(ctx, &callverifyv1.GetEntryRequest{EntryId: args[0]})
-			if err != nil {
-				return err
-			}
-			return cl.printEntry(cmd, e)
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).GetEntry(ctx, &callverifyv1.GetEntryRequest{EntryId: args[0]})
+			}, printEntry)
 		},
 	}
 }
@@ -88,27 +77,19 @@ func (cl *cli) newBlocklistListCmd() *cobra.Command {
 					return err
 				}
 			}
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListEntriesResponse, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).ListEntries(ctx, req)
+			}, func(w io.Writer, res *callverifyv1.ListEntriesResponse) error {
+				if err := printEntries(w, res.GetEntries()); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%d of %d entries", len(res.GetEntries()), res.GetTotalSize())
+				if res.GetNextPageToken() != "" {
+					fmt.Fprintf(w, "; next page: --page-token %s", res.GetNextPageToken())
+				}
+				_, err := fmt.Fprintln(w)
 				return err
-			}
-			defer done()
-			res, err := callverifyv1.NewBlocklistServiceClient(cc).ListEntries(ctx, req)
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), res)
-			}
-			if err := printEntries(cmd, res.GetEntries()); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d of %d entries", len(res.GetEntries()), res.GetTotalSize())
-			if res.GetNextPageToken() != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "; next page: --page-token %s", res.GetNextPageToken())
-			}
-			fmt.Fprintln(cmd.OutOrStdout())
-			return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&cat, "category", "", "only this category")
@@ -161,18 +142,11 @@ func (cl *cli) newBlocklistUpdateCmd() *cobra.Command {
 			if len(paths) == 0 {
 				return errors.New("nothing to change: give at least one of --pattern, --category, --source, --reason, --confidence, --expire, --no-expire")
 			}
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			out, err := callverifyv1.NewBlocklistServiceClient(cc).UpdateEntry(ctx, &callverifyv1.UpdateEntryRequest{
-				Entry: e, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
-			})
-			if err != nil {
-				return err
-			}
-			return cl.printEntry(cmd, out)
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).UpdateEntry(ctx, &callverifyv1.UpdateEntryRequest{
+					Entry: e, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
+				})
+			}, printEntry)
 		},
 	}
 	c.Flags().StringVar(&pattern, "pattern", "", "new pattern")
@@ -192,16 +166,13 @@ func (cl *cli) newBlocklistDeleteCmd() *cobra.Command {
 		Short: "Remove an entry; its pattern stops matching at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := callverifyv1.NewBlocklistServiceClient(cc).DeleteEntry(ctx, &callverifyv1.DeleteEntryRequest{EntryId: args[0]}); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
-			return err
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteEntryRequest, error) {
+				req := &callverifyv1.DeleteEntryRequest{EntryId: args[0]}
+				_, err := callverifyv1.NewBlocklistServiceClient(cc).DeleteEntry(ctx, req)
+				return req, err
+			}, func(w io.Writer, r *callverifyv1.DeleteEntryRequest) error {
+				return printf(w, "deleted %s\n", r.GetEntryId())
+			})
 		},
 	}
 }
@@ -212,24 +183,15 @@ func (cl *cli) newBlocklistCheckCmd() *cobra.Command {
 		Short: "Say whether the blocklist matches a number (longest match wins)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := callverifyv1.NewBlocklistServiceClient(cc).CheckNumber(ctx, &callverifyv1.CheckNumberRequest{Number: args[0]})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), res)
-			}
-			if !res.GetBlocked() {
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s is not blocked\n", res.GetNumber())
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is BLOCKED by %s\n", res.GetNumber(), res.GetEntry().GetPattern())
-			return printEntries(cmd, []*callverifyv1.Entry{res.GetEntry()})
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.CheckNumberResponse, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).CheckNumber(ctx, &callverifyv1.CheckNumberRequest{Number: args[0]})
+			}, func(w io.Writer, res *callverifyv1.CheckNumberResponse) error {
+				if !res.GetBlocked() {
+					return printf(w, "%s is not blocked\n", res.GetNumber())
+				}
+				fmt.Fprintf(w, "%s is BLOCKED by %s\n", res.GetNumber(), res.GetEntry().GetPattern())
+				return printEntries(w, []*callverifyv1.Entry{res.GetEntry()})
+			})
 		},
 	}
 }

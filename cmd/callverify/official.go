@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
@@ -23,22 +26,13 @@ func (cl *cli) newOfficialCmd() *cobra.Command {
 			if !ok || d == 0 {
 				return fmt.Errorf("--direction: %q is not outbound, inbound_only or both", direction)
 			}
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			o, err := callverifyv1.NewAdminServiceClient(cc).CreateOfficialNumber(ctx, &callverifyv1.CreateOfficialNumberRequest{
-				OfficialNumber: &callverifyv1.OfficialNumber{Number: args[0], DisplayName: name, Direction: callverifyv1.Direction(d), Description: desc},
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.OfficialNumber, error) {
+				return callverifyv1.NewAdminServiceClient(cc).CreateOfficialNumber(ctx, &callverifyv1.CreateOfficialNumberRequest{
+					OfficialNumber: &callverifyv1.OfficialNumber{Number: args[0], DisplayName: name, Direction: callverifyv1.Direction(d), Description: desc},
+				})
+			}, func(w io.Writer, o *callverifyv1.OfficialNumber) error {
+				return printf(w, "registered %s (%s, %s)\n", o.GetNumber(), o.GetDisplayName(), directionName(o.GetDirection()))
 			})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), o)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "registered %s (%s, %s)\n", o.GetNumber(), o.GetDisplayName(), directionName(o.GetDirection()))
-			return err
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "display name shown to customers")
@@ -85,16 +79,13 @@ func (cl *cli) newOfficialCmd() *cobra.Command {
 		Short: "Remove an official number; its live calls end with it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if _, err := callverifyv1.NewAdminServiceClient(cc).DeleteOfficialNumber(ctx, &callverifyv1.DeleteOfficialNumberRequest{Number: args[0]}); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "deleted %s (its live calls ended)\n", args[0])
-			return err
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteOfficialNumberRequest, error) {
+				req := &callverifyv1.DeleteOfficialNumberRequest{Number: args[0]}
+				_, err := callverifyv1.NewAdminServiceClient(cc).DeleteOfficialNumber(ctx, req)
+				return req, err
+			}, func(w io.Writer, r *callverifyv1.DeleteOfficialNumberRequest) error {
+				return printf(w, "deleted %s (its live calls ended)\n", r.GetNumber())
+			})
 		},
 	}
 	cmd.AddCommand(create, list, del)

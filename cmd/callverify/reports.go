@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
@@ -20,35 +23,9 @@ func (cl *cli) newReportsCmd() *cobra.Command {
 		Short: "List reported numbers, open ones and the busiest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := callverifyv1.NewBlocklistServiceClient(cc).ListReportedNumbers(ctx, &callverifyv1.ListReportedNumbersRequest{PageSize: size, PageToken: token})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), res)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NUMBER\tREPORTS\tREPORTERS\tSTATUS\tLAST\tLATEST NOTE")
-			for _, r := range res.GetReportedNumbers() {
-				note := ""
-				if len(r.GetNotes()) > 0 {
-					note = r.GetNotes()[0]
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", r.GetCallerNumber(), r.GetReportCount(), r.GetDistinctReporters(),
-					short(r.GetStatus().String(), "REPORT_STATUS_"), r.GetLastReportTime().AsTime().Local().Format(time.DateTime), note)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if res.GetNextPageToken() != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "next page: --page-token %s\n", res.GetNextPageToken())
-			}
-			return nil
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListReportedNumbersResponse, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).ListReportedNumbers(ctx, &callverifyv1.ListReportedNumbersRequest{PageSize: size, PageToken: token})
+			}, printReportedNumbers)
 		},
 	}
 	list.Flags().Int32Var(&size, "page-size", 50, "numbers per page")
@@ -74,25 +51,17 @@ func (cl *cli) newReportsCmd() *cobra.Command {
 			default:
 				return errors.New("say --block or --dismiss")
 			}
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := callverifyv1.NewBlocklistServiceClient(cc).ResolveReportedNumber(ctx, req)
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), res)
-			}
-			r := res.GetReportedNumber()
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (%d reports by %d customers)\n", r.GetCallerNumber(),
-				short(r.GetStatus().String(), "REPORT_STATUS_"), r.GetReportCount(), r.GetDistinctReporters())
-			if res.GetEntry() != nil {
-				return printEntries(cmd, []*callverifyv1.Entry{res.GetEntry()})
-			}
-			return nil
+			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ResolveReportedNumberResponse, error) {
+				return callverifyv1.NewBlocklistServiceClient(cc).ResolveReportedNumber(ctx, req)
+			}, func(w io.Writer, res *callverifyv1.ResolveReportedNumberResponse) error {
+				r := res.GetReportedNumber()
+				fmt.Fprintf(w, "%s: %s (%d reports by %d customers)\n", r.GetCallerNumber(),
+					short(r.GetStatus().String(), "REPORT_STATUS_"), r.GetReportCount(), r.GetDistinctReporters())
+				if res.GetEntry() != nil {
+					return printEntries(w, []*callverifyv1.Entry{res.GetEntry()})
+				}
+				return nil
+			})
 		},
 	}
 	resolve.Flags().BoolVar(&block, "block", false, "block the number")
@@ -102,4 +71,25 @@ func (cl *cli) newReportsCmd() *cobra.Command {
 	resolve.MarkFlagsMutuallyExclusive("block", "dismiss")
 	cmd.AddCommand(list, resolve)
 	return cmd
+}
+
+// printReportedNumbers is the human form of a page of reported numbers.
+func printReportedNumbers(w io.Writer, res *callverifyv1.ListReportedNumbersResponse) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NUMBER\tREPORTS\tREPORTERS\tSTATUS\tLAST\tLATEST NOTE")
+	for _, r := range res.GetReportedNumbers() {
+		note := ""
+		if len(r.GetNotes()) > 0 {
+			note = r.GetNotes()[0]
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", r.GetCallerNumber(), r.GetReportCount(), r.GetDistinctReporters(),
+			short(r.GetStatus().String(), "REPORT_STATUS_"), r.GetLastReportTime().AsTime().Local().Format(time.DateTime), note)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.GetNextPageToken() != "" {
+		return printf(w, "next page: --page-token %s\n", res.GetNextPageToken())
+	}
+	return nil
 }
