@@ -19,6 +19,10 @@ generate:
 		--openapiv2_out=api/callverify/v1 \
 		--openapiv2_opt=allow_merge=true,merge_file_name=callverify,json_names_for_fields=true \
 		$(PROTOS)
+	# The API reference, from the proto's comments and the server's role table.
+	protoc -I proto -I $(GOOGLEAPIS) -I $(GATEWAY) --include_source_info --include_imports \
+		--descriptor_set_out=/dev/stdout $(PROTOS) | go run ./internal/apidoc > docs/api.md.tmp
+	mv docs/api.md.tmp docs/api.md
 
 test:
 	go test -race -count=1 ./...

@@ -77,3 +77,12 @@ var methodAccess = map[string]access{
 }
 
 func (a access) allows(r auth.Role) bool { return slices.Contains(a.roles, r) }
+
+// MethodAccess says who may call the gRPC method full
+// ("/callverify.v1.CallService/StampCall"): anonymous, or the roles listed;
+// ok is false for a method nobody may call. The API reference is written
+// from it (internal/apidoc).
+func MethodAccess(full string) (roles []auth.Role, anonymous, ok bool) {
+	a, ok := methodAccess[full]
+	return slices.Clone(a.roles), a.anonymous, ok
+}
