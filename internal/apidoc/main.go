@@ -76,7 +76,9 @@ func write(w io.Writer, descriptorSet []byte) error {
 			enums = append(enums, fd.Enums().Get(i))
 		}
 	}
-	slices.SortFunc(msgs, func(a, b protoreflect.MessageDescriptor) int { return strings.Compare(string(a.Name()), string(b.Name())) })
+	slices.SortFunc(msgs, func(a, b protoreflect.MessageDescriptor) int {
+		return strings.Compare(string(a.Name()), string(b.Name()))
+	})
 	slices.SortFunc(enums, func(a, b protoreflect.EnumDescriptor) int { return strings.Compare(string(a.Name()), string(b.Name())) })
 	for _, m := range msgs {
 		d.message(m)
