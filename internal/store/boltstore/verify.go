@@ -32,9 +32,13 @@ var vCurrentKey = []byte("current_signing_key")
 func vCustomerKey(n phone.Number) []byte { return []byte(n.String()) }
 
 // VerifyStore is verify.Store on bbolt. Each method is one bbolt
-// transaction, which bbolt serialises, so every method is atomic.
+// transaction, which bbolt serialises, so every method is atomic. The
+// writes of the hot paths (stamps, code attempts, ends, devices,
+// preferences) are grouped with concurrent ones into shared transactions
+// (see committer): their functions must be safe to run more than once.
 type VerifyStore struct {
-	db *bolt.DB
+	db     *bolt.DB
+	commit *committer
 }
 
 var _ verify.Store = (*VerifyStore)(nil)
@@ -81,7 +85,7 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create verify buckets: %w", err)
 	}
-	return &VerifyStore{db: db}, nil
+	return &VerifyStore{db: db, commit: newCommitter(db)}, nil
 }
 
 // NewCallID implements verify.Store: 128 random bits, the same for every

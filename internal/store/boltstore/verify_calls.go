@@ -221,7 +221,7 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 		return err
 	}
 	r := vCallOf(c)
-	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
+	return storeErr(s.commit.update(func(tx *bolt.Tx) error {
 		ok, gen, err := vCallerRecord(tx, c.Caller)
 		if err != nil {
 			return err
@@ -364,7 +364,7 @@ func (s *VerifyStore) EndCall(ctx context.Context, id, by string, at time.Time, 
 		return verify.Call{}, err
 	}
 	var r vCall
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		var err error
 		if r, err = vGetCall(tx, id); err != nil {
 			return err
@@ -395,7 +395,7 @@ func (s *VerifyStore) EndCallsFrom(ctx context.Context, caller phone.Number, at 
 		return 0, err
 	}
 	var n int
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		var err error
 		if n, err = vEndCallsFrom(tx, caller, at); err != nil {
 			return err
@@ -420,7 +420,8 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 		r       vCall
 		matched bool
 	)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
+		matched = false // this may be a second run (see committer)
 		var err error
 		if r, err = vGetCall(tx, id); err != nil {
 			return err
