@@ -3,6 +3,8 @@ GOOGLEAPIS := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gatew
 # Module directories, downloaded first when the module cache is new.
 GATEWAY := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway/v2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
 PROTOS := $(wildcard proto/callverify/v1/*.proto)
+# Stored-record formats: each .proto under internal/ beside its generated Go.
+RECORD_PROTOS := $(shell find internal -name '*.proto')
 
 .PHONY: generate test bench lint run
 generate:
@@ -18,6 +20,8 @@ generate:
 		--openapiv2_out=api/callverify/v1 \
 		--openapiv2_opt=allow_merge=true,merge_file_name=callverify,json_names_for_fields=true \
 		$(PROTOS)
+	rm -f $(RECORD_PROTOS:.proto=.pb.go)
+	PATH="$(CURDIR)/bin:$$PATH" protoc -I . --go_out=paths=source_relative:. $(RECORD_PROTOS)
 
 test:
 	go test -race -count=1 ./...
