@@ -3,7 +3,6 @@ package boltstore
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -57,8 +56,8 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 			// A store written before retention: index every call by its
 			// expiry, so that the sweeper finds the old ones too.
 			if err := tx.Bucket(vbCalls).ForEach(func(k, v []byte) error {
-				var r vCall
-				if err := json.Unmarshal(v, &r); err != nil {
+				r, err := vDecodeCall(v)
+				if err != nil {
 					return fmt.Errorf("decode call %s: %w", k, err)
 				}
 				return tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil)
@@ -70,8 +69,8 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 			// A store written before the caller index existed: index its
 			// live calls, so that ending a line's calls finds them all.
 			return tx.Bucket(vbCalls).ForEach(func(k, v []byte) error {
-				var r vCall
-				if err := json.Unmarshal(v, &r); err != nil {
+				r, err := vDecodeCall(v)
+				if err != nil {
 					return fmt.Errorf("decode call %s: %w", k, err)
 				}
 				if verify.State(r.State) != verify.StateActive {
