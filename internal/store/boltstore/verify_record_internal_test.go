@@ -182,4 +182,3 @@ func TestTheBinaryCallRecordKeepsEveryField(t *testing.T) {
 		t.Errorf("the binary record has %d bytes, the JSON one %d: want at most half", got, old)
 	}
 }
-
