@@ -4,7 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -110,14 +113,31 @@ func BenchmarkBackends(b *testing.B) {
 			})
 			b.Run("StampCall-c50", func(b *testing.B) {
 				b.SetParallelism(c50)
+				var (
+					mu   sync.Mutex
+					took []time.Duration
+				)
 				b.RunParallel(func(pb *testing.PB) {
+					var mine []time.Duration
+					defer func() {
+						mu.Lock()
+						took = append(took, mine...)
+						mu.Unlock()
+					}()
 					for pb.Next() {
+						start := time.Now()
 						if _, err := calls.StampCall(dctx, stamp); err != nil {
 							b.Error(err)
 							return
 						}
+						mine = append(mine, time.Since(start))
 					}
 				})
+				if len(took) > 0 {
+					slices.Sort(took)
+					b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+					b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+				}
 			})
 		})
 	}
