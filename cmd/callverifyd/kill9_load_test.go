@@ -26,6 +26,7 @@ import (
 // lists, the calls that can be read and the "call.stamp" audit records are
 // the same set.
 func TestAcknowledgedStampsSurviveKill9UnderLoad(t *testing.T) {
+	t.Parallel() // its own binary, data directory and ports
 	server, cli := buildBinaries(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	grpcAddr, httpAddr := freePort(t), freePort(t)
