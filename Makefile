@@ -4,6 +4,8 @@ GOOGLEAPIS = $(eval GOOGLEAPIS := $$(shell go mod download -json github.com/grpc
 # Module directories, downloaded first when the module cache is new.
 GATEWAY = $(eval GATEWAY := $$(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway/v2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p'))$(GATEWAY)
 PROTOS := $(wildcard proto/callverify/v1/*.proto)
+# Stored-record formats: each .proto under internal/ beside its generated Go.
+RECORD_PROTOS = $(shell find internal -name '*.proto')
 
 .PHONY: generate test bench lint run
 generate:
@@ -23,6 +25,8 @@ generate:
 	protoc -I proto -I $(GOOGLEAPIS) -I $(GATEWAY) --include_source_info --include_imports \
 		--descriptor_set_out=/dev/stdout $(PROTOS) | go run ./internal/apidoc > docs/api.md.tmp
 	mv docs/api.md.tmp docs/api.md
+	rm -f $(RECORD_PROTOS:.proto=.pb.go)
+	PATH="$(CURDIR)/bin:$$PATH" protoc -I . --go_out=paths=source_relative:. $(RECORD_PROTOS)
 
 test:
 	go test -race -count=1 ./...

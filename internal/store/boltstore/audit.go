@@ -18,7 +18,8 @@ var bAudit = []byte("audit/events")
 // AuditStore is audit.Store on bbolt. Events are keyed by the bucket's
 // sequence, so key order is append order and IDs never repeat.
 type AuditStore struct {
-	db *bolt.DB
+	db     *bolt.DB
+	commit *committer // appends are grouped with concurrent ones
 }
 
 var _ audit.Store = (*AuditStore)(nil)
@@ -31,7 +32,7 @@ func NewAuditStore(db *bolt.DB) (*AuditStore, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("create audit bucket: %w", err)
 	}
-	return &AuditStore{db: db}, nil
+	return &AuditStore{db: db, commit: newCommitter(db)}, nil
 }
 
 // AppendAuditEvent implements audit.Store.
@@ -39,12 +40,13 @@ func (s *AuditStore) AppendAuditEvent(ctx context.Context, e audit.Event) (audit
 	if err := ctx.Err(); err != nil {
 		return audit.Event{}, err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	var out audit.Event
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		var err error
-		e, err = appendAudit(tx, e)
+		out, err = appendAudit(tx, e)
 		return err
 	})
-	return e, storeErr(err)
+	return out, storeErr(err)
 }
 
 // appendAudit appends e inside tx and returns it with its ID. Every store

@@ -23,6 +23,7 @@ var bOfficial = []byte("blocklist/official")
 // BlocklistStore is blocklist.Store on bbolt.
 type BlocklistStore struct {
 	db         *bolt.DB
+	commit     *committer // reports are grouped with concurrent ones
 	pseudonyms hmackeys.Ring
 	retain     int
 }
@@ -85,7 +86,7 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 	if opt.ChangeLogRetain == 0 {
 		opt.ChangeLogRetain = DefaultChangeLogRetain
 	}
-	return &BlocklistStore{db: db, pseudonyms: ring, retain: opt.ChangeLogRetain}, nil
+	return &BlocklistStore{db: db, commit: newCommitter(db), pseudonyms: ring, retain: opt.ChangeLogRetain}, nil
 }
 
 type officialRecord struct {

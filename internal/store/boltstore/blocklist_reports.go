@@ -158,7 +158,9 @@ func (s *BlocklistStore) AddReport(ctx context.Context, r blocklist.Report, repo
 	rks := s.reporterKeys(reporter)
 	rk := rks[0]
 	var grp blocklist.ReportedNumber
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	// Grouped with concurrent writes: the function below may run more
+	// than once, and sets r.ID and grp afresh each time.
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		// The daily allowance: one counter per reporter and UTC day (old
 		// days go with the retention). Today's count under an older
 		// pseudonym key joins the current key's.

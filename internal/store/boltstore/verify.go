@@ -3,7 +3,6 @@ package boltstore
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,9 +31,13 @@ var vCurrentKey = []byte("current_signing_key")
 func vCustomerKey(n phone.Number) []byte { return []byte(n.String()) }
 
 // VerifyStore is verify.Store on bbolt. Each method is one bbolt
-// transaction, which bbolt serialises, so every method is atomic.
+// transaction, which bbolt serialises, so every method is atomic. The
+// writes of the hot paths (stamps, code attempts, ends, devices,
+// preferences) are grouped with concurrent ones into shared transactions
+// (see committer): their functions must be safe to run more than once.
 type VerifyStore struct {
-	db *bolt.DB
+	db     *bolt.DB
+	commit *committer
 }
 
 var _ verify.Store = (*VerifyStore)(nil)
@@ -53,8 +56,8 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 			// A store written before retention: index every call by its
 			// expiry, so that the sweeper finds the old ones too.
 			if err := tx.Bucket(vbCalls).ForEach(func(k, v []byte) error {
-				var r vCall
-				if err := json.Unmarshal(v, &r); err != nil {
+				r, err := vDecodeCall(v)
+				if err != nil {
 					return fmt.Errorf("decode call %s: %w", k, err)
 				}
 				return tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil)
@@ -66,8 +69,8 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 			// A store written before the caller index existed: index its
 			// live calls, so that ending a line's calls finds them all.
 			return tx.Bucket(vbCalls).ForEach(func(k, v []byte) error {
-				var r vCall
-				if err := json.Unmarshal(v, &r); err != nil {
+				r, err := vDecodeCall(v)
+				if err != nil {
 					return fmt.Errorf("decode call %s: %w", k, err)
 				}
 				if verify.State(r.State) != verify.StateActive {
@@ -81,7 +84,7 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create verify buckets: %w", err)
 	}
-	return &VerifyStore{db: db}, nil
+	return &VerifyStore{db: db, commit: newCommitter(db)}, nil
 }
 
 // NewCallID implements verify.Store: 128 random bits, the same for every

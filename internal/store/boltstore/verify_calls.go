@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -17,71 +16,20 @@ import (
 	"github.com/callverify/callverify/verify"
 )
 
-// Stored forms, decoupled from the domain's structs so that a rename there
-// does not silently change the file format.
-type vCall struct {
-	ID            string    `json:"id"`
-	Caller        string    `json:"caller"`
-	Callee        string    `json:"callee"`
-	CustomerID    string    `json:"customer_id,omitempty"`
-	Reason        int       `json:"reason"`
-	ReasonText    string    `json:"reason_text,omitempty"`
-	OrderRef      string    `json:"order_ref,omitempty"`
-	AgentID       string    `json:"agent_id"`
-	AgentName     string    `json:"agent_name"`
-	DisplayName   string    `json:"display_name,omitempty"`
-	OrigID        string    `json:"origid"`
-	CreateBy      string    `json:"create_by,omitempty"`
-	State         int       `json:"state"`
-	WrongAttempts int       `json:"wrong_attempts"`
-	CreateTime    time.Time `json:"create_time"`
-	ExpireTime    time.Time `json:"expire_time"`
-	EndTime       time.Time `json:"end_time"`
-	DeviceID      string    `json:"device_id,omitempty"`
-	SealedSecret  []byte    `json:"sealed_secret"`
-	LastCodeStep  int64     `json:"last_code_step,omitempty"`
-	ConfirmTime   time.Time `json:"confirm_time,omitzero"`
-	// Gen is the caller's official record's generation when stamped
-	// ("" for calls stored before records had one).
-	Gen string `json:"gen,omitempty"`
-}
-
-func vCallOf(c verify.Call) vCall {
-	return vCall{
-		ID: c.ID, Caller: c.Caller.String(), Callee: c.Callee.String(), CustomerID: c.CustomerID,
-		Reason: int(c.Reason), ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentID: c.AgentID,
-		AgentName: c.AgentName, DisplayName: c.DisplayName, OrigID: c.OrigID, CreateBy: c.CreateBy,
-		State: int(c.State), WrongAttempts: c.WrongAttempts, CreateTime: c.CreateTime, ExpireTime: c.ExpireTime,
-		EndTime: c.EndTime, DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
-		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime, Gen: c.Gen,
-	}
-}
-
-func (r vCall) call() verify.Call {
-	return verify.Call{
-		ID: r.ID, Caller: phone.Number(r.Caller), Callee: phone.Number(r.Callee), CustomerID: r.CustomerID,
-		Reason: verify.Reason(r.Reason), ReasonText: r.ReasonText, OrderRef: r.OrderRef, AgentID: r.AgentID,
-		AgentName: r.AgentName, DisplayName: r.DisplayName, OrigID: r.OrigID, CreateBy: r.CreateBy,
-		State: verify.State(r.State), WrongAttempts: r.WrongAttempts, CreateTime: r.CreateTime,
-		ExpireTime: r.ExpireTime, EndTime: r.EndTime, DeviceID: r.DeviceID, SealedSecret: r.SealedSecret,
-		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime, Gen: r.Gen,
-	}
-}
-
 func vGetCall(tx *bolt.Tx, id string) (vCall, error) {
 	v := tx.Bucket(vbCalls).Get([]byte(id))
 	if v == nil {
 		return vCall{}, fault.ErrNotFound
 	}
-	var r vCall
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := vDecodeCall(v)
+	if err != nil {
 		return vCall{}, fmt.Errorf("decode call %s: %w", id, err)
 	}
 	return r, nil
 }
 
 func vPutCall(tx *bolt.Tx, r vCall) error {
-	v, err := json.Marshal(r)
+	v, err := vEncodeCall(r)
 	if err != nil {
 		return err
 	}
@@ -221,7 +169,7 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 		return err
 	}
 	r := vCallOf(c)
-	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
+	return storeErr(s.commit.update(func(tx *bolt.Tx) error {
 		ok, gen, err := vCallerRecord(tx, c.Caller)
 		if err != nil {
 			return err
@@ -364,7 +312,7 @@ func (s *VerifyStore) EndCall(ctx context.Context, id, by string, at time.Time, 
 		return verify.Call{}, err
 	}
 	var r vCall
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		var err error
 		if r, err = vGetCall(tx, id); err != nil {
 			return err
@@ -395,7 +343,7 @@ func (s *VerifyStore) EndCallsFrom(ctx context.Context, caller phone.Number, at 
 		return 0, err
 	}
 	var n int
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
 		var err error
 		if n, err = vEndCallsFrom(tx, caller, at); err != nil {
 			return err
@@ -420,7 +368,8 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 		r       vCall
 		matched bool
 	)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit.update(func(tx *bolt.Tx) error {
+		matched = false // this may be a second run (see committer)
 		var err error
 		if r, err = vGetCall(tx, id); err != nil {
 			return err

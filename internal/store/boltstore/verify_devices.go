@@ -52,7 +52,7 @@ func (s *VerifyStore) CreateDevice(ctx context.Context, d verify.Device, limit i
 	if err != nil {
 		return err
 	}
-	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
+	return storeErr(s.commit.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(vbDevices)
 		k := vDeviceKey(d.Customer, d.ID)
 		if b.Get(k) != nil {
@@ -128,7 +128,7 @@ func (s *VerifyStore) DeleteDevice(ctx context.Context, customer phone.Number, i
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
+	return storeErr(s.commit.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(vbDevices)
 		k := vDeviceKey(customer, id)
 		if b.Get(k) == nil {
@@ -173,7 +173,7 @@ func (s *VerifyStore) PutPreferences(ctx context.Context, customer phone.Number,
 	if err != nil {
 		return err
 	}
-	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
+	return storeErr(s.commit.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(vbPrefs).Put(vCustomerKey(customer), v); err != nil {
 			return err
 		}
