@@ -44,6 +44,8 @@ type vCall struct {
 	// Gen is the caller's official record's generation when stamped
 	// ("" for calls stored before records had one).
 	Gen string `json:"gen,omitempty"`
+	// CallbackRequestID is the callback request the call answers.
+	CallbackRequestID string `json:"callback_request_id,omitempty"`
 }
 
 func vCallOf(c verify.Call) vCall {
@@ -53,7 +55,7 @@ func vCallOf(c verify.Call) vCall {
 		AgentName: c.AgentName, DisplayName: c.DisplayName, OrigID: c.OrigID, CreateBy: c.CreateBy,
 		State: int(c.State), WrongAttempts: c.WrongAttempts, CreateTime: c.CreateTime, ExpireTime: c.ExpireTime,
 		EndTime: c.EndTime, DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
-		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime, Gen: c.Gen,
+		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime, Gen: c.Gen, CallbackRequestID: c.CallbackRequestID,
 	}
 }
 
@@ -64,7 +66,7 @@ func (r vCall) call() verify.Call {
 		AgentName: r.AgentName, DisplayName: r.DisplayName, OrigID: r.OrigID, CreateBy: r.CreateBy,
 		State: verify.State(r.State), WrongAttempts: r.WrongAttempts, CreateTime: r.CreateTime,
 		ExpireTime: r.ExpireTime, EndTime: r.EndTime, DeviceID: r.DeviceID, SealedSecret: r.SealedSecret,
-		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime, Gen: r.Gen,
+		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime, Gen: r.Gen, CallbackRequestID: r.CallbackRequestID,
 	}
 }
 
@@ -220,36 +222,41 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	c.CallbackRequestID = "" // only CreateCallbackCall answers a request
+	return storeErr(s.db.Update(func(tx *bolt.Tx) error { return vCreateCall(tx, c, ev) }))
+}
+
+// vCreateCall is CreateCall's step in tx: the caller check, the call (with
+// its caller's record's generation), its indexes and its event.
+func vCreateCall(tx *bolt.Tx, c verify.Call, ev audit.Event) error {
 	r := vCallOf(c)
-	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
-		ok, gen, err := vCallerRecord(tx, c.Caller)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fault.ErrFailedPrecondition
-		}
-		r.Gen = gen
-		if tx.Bucket(vbCalls).Get([]byte(r.ID)) != nil {
-			return fault.ErrAlreadyExists
-		}
-		if err := vPutCall(tx, r); err != nil {
-			return err
-		}
-		if err := tx.Bucket(vbByCallee).Put(vCalleeIndexKey(r), nil); err != nil {
-			return err
-		}
-		if err := tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil); err != nil {
-			return err
-		}
-		if verify.State(r.State) == verify.StateActive {
-			if err := tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil); err != nil {
-				return err
-			}
-		}
-		_, err = appendAudit(tx, ev)
+	ok, gen, err := vCallerRecord(tx, c.Caller)
+	if err != nil {
 		return err
-	}))
+	}
+	if !ok {
+		return fault.ErrFailedPrecondition
+	}
+	r.Gen = gen
+	if tx.Bucket(vbCalls).Get([]byte(r.ID)) != nil {
+		return fault.ErrAlreadyExists
+	}
+	if err := vPutCall(tx, r); err != nil {
+		return err
+	}
+	if err := tx.Bucket(vbByCallee).Put(vCalleeIndexKey(r), nil); err != nil {
+		return err
+	}
+	if err := tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil); err != nil {
+		return err
+	}
+	if verify.State(r.State) == verify.StateActive {
+		if err := tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil); err != nil {
+			return err
+		}
+	}
+	_, err = appendAudit(tx, ev)
+	return err
 }
 
 // GetCall implements verify.Store.
