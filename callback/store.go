@@ -63,7 +63,10 @@ type Store interface {
 	// or CLAIMED whose ExpireTime is not after now, with FinalTime their
 	// ExpireTime, and returns how many. When it expired any, it appends ev
 	// with After["expired_callbacks"] set to that number (After is created
-	// when nil) and After["request_ids"] to their ids, in the same step.
+	// when nil) and After["request_ids"] to their ids, in the same step. A
+	// backend whose requests live in several partitions expires each
+	// partition's in one step and appends one event per partition it
+	// changed, with that partition's count and ids.
 	ExpireRequests(ctx context.Context, now time.Time, limit int, ev audit.Event) (int, error)
 	// PruneRequests deletes up to limit final requests (CALLED, CANCELLED,
 	// EXPIRED) whose FinalTime is before before, with everything that finds

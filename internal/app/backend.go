@@ -115,6 +115,12 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	if err != nil {
 		return nil, err
 	}
+	cb, err := redisstore.NewCallbackStore(rdb, redisstore.CallbackOptions{
+		Layout: layout, HMAC: ring, KEK: kek, Retention: cfg.CallbackRetention,
+	})
+	if err != nil {
+		return nil, err
+	}
 	bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{
 		KeyPrefix: cfg.RedisKeyPrefix, PseudonymKeys: ring,
 		EndLine: func(ctx context.Context, caller phone.Number, at time.Time) (int, error) {
@@ -133,7 +139,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		return nil, err
 	}
 	return &backend{
-		name: "redis", audit: a, blocklist: bl, verify: v,
+		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb,
 		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup: lookup, lookupGlobal: global,
 		close: rdb.Close,
