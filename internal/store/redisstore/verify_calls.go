@@ -94,7 +94,7 @@ func (s *VerifyStore) decodeCall(id string, h map[string]string) (verify.Call, e
 		Reason: verify.Reason(d.Reason), ReasonText: d.ReasonText, OrderRef: d.OrderRef, AgentID: d.AgentID,
 		AgentName: d.AgentName, DisplayName: d.DisplayName, OrigID: d.OrigID, CreateBy: h["by"], Gen: h["gen"],
 		CallbackRequestID: h["cb"],
-		CreateTime: d.CreateTime, ExpireTime: d.ExpireTime, DeviceID: d.DeviceID, SealedSecret: d.SealedSecret,
+		CreateTime:        d.CreateTime, ExpireTime: d.ExpireTime, DeviceID: d.DeviceID, SealedSecret: d.SealedSecret,
 	}
 	st, err1 := strconv.Atoi(h["st"])
 	wr, err2 := strconv.Atoi(h["wr"])
