@@ -63,7 +63,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().DurationVar(&cl.timeout, "timeout", 30*time.Second, "deadline of each call")
 	root.AddCommand(newTokenCmd(), cl.newOfficialCmd(),
 		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
-		cl.newCallCmd(), cl.newCheckCmd())
+		cl.newCallCmd(), cl.newCheckCmd(), cl.newCallbacksCmd())
 	return root
 }
 
