@@ -215,9 +215,9 @@ func TestClaimCallbackRaceOverGRPC(t *testing.T) {
 	client := callverifyv1.NewCallbackServiceClient(env.Conn)
 	const n = 16
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		won   []string
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		won    []string
 		byCode = map[codes.Code]int{}
 	)
 	for i := range n {
