@@ -313,3 +313,50 @@ func TestCallbackRulesOverGRPC(t *testing.T) {
 		t.Fatalf("a request once the others expired: %v", err)
 	}
 }
+
+// The sweeper records expiries (callback.expire, by the system) and
+// deletes final requests past --callback-retention (callback.prune).
+func TestTheServiceSweepsCallbacks(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *appConfig) { c.CallbackRetention = 24 * time.Hour })
+	a := requestCallbackREST(t, env, env.Customer(apiAlice), map[string]any{"reason": "CALL_REASON_REFUND"})
+	env.Clock.Advance(24*time.Hour + time.Second) // a expired (default ttl 24h), within its retention
+	b := requestCallbackREST(t, env, env.Customer(apiAlice), map[string]any{"reason": "CALL_REASON_REFUND"})
+
+	events := func(action string) []*callverifyv1.AuditEvent {
+		var ae callverifyv1.ListAuditEventsResponse
+		env.Do("GET", "/v1/audit-events?action="+action, env.Analyst(), nil).Into(t, &ae)
+		return ae.GetEvents()
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after the start's sweep", what)
+			}
+			time.Sleep(10 * time.Millisecond) // the sweeper's goroutine, not the clock
+		}
+	}
+	env.Restart() // a sweep runs at start
+	waitFor("a recorded as expired", func() bool { return len(events("callback.expire")) == 1 })
+	e := events("callback.expire")[0]
+	if e.GetRole() != "system" || e.GetAfter().GetFields()["expired_callbacks"].GetNumberValue() != 1 ||
+		!strings.Contains(e.GetAfter().GetFields()["request_ids"].String(), a.GetRequestId()) {
+		t.Fatalf("expire event %v", e)
+	}
+	var mine callverifyv1.ListMyCallbacksResponse
+	env.Do("GET", "/v1/me/callbacks", env.Customer(apiAlice), nil).Into(t, &mine)
+	if len(mine.GetCallbacks()) != 2 || mine.GetCallbacks()[1].GetState() != callverifyv1.CallbackState_CALLBACK_STATE_EXPIRED {
+		t.Fatalf("after the first sweep: %v", &mine)
+	}
+
+	env.Clock.Advance(24*time.Hour + time.Second) // a past its retention, b expired
+	env.Restart()
+	waitFor("a pruned", func() bool { return len(events("callback.prune")) == 1 })
+	env.Do("GET", "/v1/me/callbacks", env.Customer(apiAlice), nil).Into(t, &mine)
+	if len(mine.GetCallbacks()) != 1 || mine.GetCallbacks()[0].GetRequestId() != b.GetRequestId() ||
+		mine.GetCallbacks()[0].GetState() != callverifyv1.CallbackState_CALLBACK_STATE_EXPIRED {
+		t.Fatalf("after the second sweep: %v", &mine)
+	}
+}
