@@ -232,7 +232,7 @@ func (s *Service) Cancel(ctx context.Context, actor audit.Actor, customer phone.
 	if !wellFormedID(id) || customer == "" {
 		return Request{}, fault.NotFound(msgNotFound)
 	}
-	now := s.now().UTC()
+	now := s.now().UTC().Truncate(time.Millisecond) // what every store keeps
 	ev := s.audit.Event(actor, "callback.cancel", id, nil, map[string]any{"state": StateCancelled.String()})
 	r, err := s.store.Cancel(ctx, id, customer, now, ev)
 	if errors.Is(err, fault.ErrNotFound) {
@@ -278,7 +278,7 @@ func (s *Service) Claim(ctx context.Context, actor audit.Actor, id string) (Requ
 	if actor.Subject == "" {
 		return Request{}, fault.New(fault.ErrPermissionDenied, "the token names no subject")
 	}
-	now := s.now().UTC()
+	now := s.now().UTC().Truncate(time.Millisecond) // what every store keeps
 	until := now.Add(s.claimTimeout)
 	ev := s.audit.Event(actor, "callback.claim", id, map[string]any{"state": StateOpen.String()},
 		map[string]any{"state": StateClaimed.String(), "claimed_by": actor.Subject, "claim_until": until.Format(time.RFC3339)})
