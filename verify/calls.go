@@ -31,6 +31,9 @@ type StampRequest struct {
 	AgentID      string
 	AgentName    string
 	TTLSeconds   int // 0 = DefaultTTL
+	// CallbackRequestID, when set, is the callback request this call
+	// answers: one the calling dialer claimed, to the requester's number.
+	CallbackRequestID string
 }
 
 // Stamped is a stamped call with its token and the code to read out now.
@@ -85,6 +88,12 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 	}
 	if c.CustomerID, err = checkText("customer_id", req.CustomerID, maxCustomerID, false); err != nil {
 		return Stamped{}, err
+	}
+	if req.CallbackRequestID != "" {
+		if !wellFormedID(req.CallbackRequestID) {
+			return Stamped{}, fault.Precondition(msgNotYourCallback)
+		}
+		c.CallbackRequestID = req.CallbackRequestID
 	}
 	ttl := DefaultTTL
 	if req.TTLSeconds != 0 {
@@ -155,17 +164,38 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 	if err != nil {
 		return Stamped{}, err
 	}
-	ev := s.audit.Event(actor, "call.stamp", c.ID, nil, map[string]any{
+	after := map[string]any{
 		"caller": c.Caller.String(), "callee": c.Callee.Masked(), "reason": int(c.Reason),
 		"agent_id": c.AgentID, "expire_time": c.ExpireTime.Format(time.RFC3339),
-	})
-	if err := s.store.CreateCall(ctx, c, ev); err != nil {
-		if errors.Is(err, fault.ErrFailedPrecondition) {
-			return Stamped{}, fault.Wrap(fault.ErrFailedPrecondition, msgNotOfficial, err)
-		}
+	}
+	if c.CallbackRequestID != "" {
+		after["callback_request_id"] = c.CallbackRequestID
+	}
+	ev := s.audit.Event(actor, "call.stamp", c.ID, nil, after)
+	if err := s.createCall(ctx, actor, c, ev); err != nil {
 		return Stamped{}, err
 	}
 	return Stamped{Call: c, Token: token, Code: code, CodeExpiresAt: until}, nil
+}
+
+// createCall stores c, and when it answers a callback request, the
+// request's change with it in the same store step.
+func (s *Service) createCall(ctx context.Context, actor audit.Actor, c Call, ev audit.Event) error {
+	var err error
+	if c.CallbackRequestID == "" {
+		err = s.store.CreateCall(ctx, c, ev)
+	} else {
+		answered := s.audit.Event(actor, "callback.call", c.CallbackRequestID,
+			map[string]any{"state": "CLAIMED"}, map[string]any{"state": "CALLED", "call_id": c.ID})
+		err = s.store.CreateCallbackCall(ctx, c, ev, answered)
+	}
+	switch {
+	case errors.Is(err, fault.ErrFailedPrecondition):
+		return fault.Wrap(fault.ErrFailedPrecondition, msgNotOfficial, err)
+	case errors.Is(err, fault.ErrConflict) && c.CallbackRequestID != "":
+		return fault.Wrap(fault.ErrFailedPrecondition, msgNotYourCallback, err)
+	}
+	return err
 }
 
 // Roles as the audit log names them (auth.Role's values), for the rule of

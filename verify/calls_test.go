@@ -286,7 +286,7 @@ func TestEnrolledDeviceShowsTheSameCodeOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls, err := e.svc.ListMyCalls(ctx, e.alice)
+	calls, err := e.svc.ListMyCalls(ctx, e.alice, "")
 	if err != nil || len(calls) != 1 || calls[0].Code != agent {
 		t.Fatalf("after deleting the device: app %v, agent %s, %v", calls, agent, err)
 	}
@@ -337,7 +337,7 @@ func TestListMyCallsShowsOnlyMyActiveCallsWithCodes(t *testing.T) {
 	if _, err := e.svc.EndCall(ctx, dialer, ended.Call.ID); err != nil {
 		t.Fatal(err)
 	}
-	calls, err := e.svc.ListMyCalls(ctx, e.alice)
+	calls, err := e.svc.ListMyCalls(ctx, e.alice, "")
 	if err != nil {
 		t.Fatal(err)
 	}

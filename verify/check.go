@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/callverify/callverify/callback"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -22,8 +23,11 @@ type CheckResult struct {
 	CodeExpiresAt time.Time
 	// BlocklistCategory is set only when KNOWN_FRAUD, e.g. "CATEGORY_SCAM".
 	BlocklistCategory string
-	Message           string
-	Advice            []string
+	// Callback is set only when VERIFIED and the call answers the
+	// customer's own callback request (the message then says so).
+	Callback *callback.Request
+	Message  string
+	Advice   []string
 }
 
 // CheckCaller tells the customer whose number is customer (from their
@@ -73,8 +77,15 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 			if err != nil {
 				return CheckResult{}, err
 			}
-			res := CheckResult{Verdict: VerdictVerified, Caller: caller, Call: &c, Code: code, CodeExpiresAt: until}
+			cb, err := s.answeredRequest(ctx, customer, c)
+			if err != nil {
+				return CheckResult{}, err
+			}
+			res := CheckResult{Verdict: VerdictVerified, Caller: caller, Call: &c, Code: code, CodeExpiresAt: until, Callback: cb}
 			res.Message, res.Advice = wordsFor(&checkWords, VerdictVerified, lang)
+			if cb != nil {
+				res.Message = callbackVerifiedMessage(s.askedAt(cb, lang, now), lang)
+			}
 			return res, nil
 		}
 	}
@@ -156,18 +167,47 @@ func (s *Service) LookupNumber(ctx context.Context, rawNumber, language string) 
 	return res, nil
 }
 
-// MyCall is an active call to the customer with the code to expect.
+// MyCall is an active call to the customer with the code to expect: the
+// call card.
 type MyCall struct {
 	Call          Call
 	Code          string
 	CodeExpiresAt time.Time
+	// Callback is set when the call answers the customer's own callback
+	// request.
+	Callback *callback.Request
+	// Message is one sentence for the card in the customer's language.
+	Message string
+}
+
+// Card returns the card of call c, live at now, for customer: the code the
+// agent will say, the callback request it answers (when it is customer's
+// own) and the card's sentence in lang. ListMyCalls builds its cards with
+// it, and so should anything else that shows a call to its customer.
+func (s *Service) Card(ctx context.Context, customer phone.Number, c Call, now time.Time, lang Language) (MyCall, error) {
+	code, until, err := s.codeNow(ctx, c, now)
+	if err != nil {
+		return MyCall{}, err
+	}
+	cb, err := s.answeredRequest(ctx, customer, c)
+	if err != nil {
+		return MyCall{}, err
+	}
+	m := MyCall{Call: c, Code: code, CodeExpiresAt: until, Callback: cb}
+	asked := ""
+	if cb != nil {
+		asked = s.askedAt(cb, lang, now)
+	}
+	m.Message = cardMessage(c, asked, lang)
+	return m, nil
 }
 
 // ListMyCalls returns the active official calls to the customer's number,
-// newest first, each with the code the agent will say. A call whose caller
+// newest first, each as its card (Card) in language. A call whose caller
 // is no longer an official number that places calls, is blocked, or was
 // registered again since the call was stamped, is left out.
-func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number) ([]MyCall, error) {
+func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number, language string) ([]MyCall, error) {
+	lang := ParseLanguage(language)
 	now := s.now()
 	calls, err := s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
 	if err != nil {
@@ -193,11 +233,11 @@ func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number) ([]MyC
 		if !st.ok || !sameRegistration(c, st.off) {
 			continue
 		}
-		code, until, err := s.codeNow(ctx, c, now)
+		card, err := s.Card(ctx, customer, c, now, lang)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, MyCall{Call: c, Code: code, CodeExpiresAt: until})
+		out = append(out, card)
 	}
 	return out, nil
 }

@@ -30,7 +30,7 @@ func (e *env) verifiesNot(t *testing.T, st verify.Stamped, caller string, wantVe
 	if res.Verdict != wantVerdict || res.Call != nil || res.Code != "" {
 		t.Errorf("CheckCaller: %v with call %v code %q, want %v and no call or code", res.Verdict, res.Call != nil, res.Code, wantVerdict)
 	}
-	mine, err := e.svc.ListMyCalls(ctx, e.alice)
+	mine, err := e.svc.ListMyCalls(ctx, e.alice, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestADirectoryErrorIsNeverAVerdict(t *testing.T) {
 	if res, err := e.svc.CheckCaller(ctx, e.alice, outbound, ""); err == nil {
 		t.Errorf("CheckCaller with the directory down: %v, want an error", res.Verdict)
 	}
-	if _, err := e.svc.ListMyCalls(ctx, e.alice); err == nil {
+	if _, err := e.svc.ListMyCalls(ctx, e.alice, ""); err == nil {
 		t.Errorf("ListMyCalls with the directory down: no error")
 	}
 	if _, _, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID); !errors.Is(err, fault.ErrUnavailable) {

@@ -80,7 +80,7 @@ func TestSameNumberCallingAnotherCustomerDoesNotVerify(t *testing.T) {
 	if res.Verdict != verify.VerdictOfficialNotCalling || res.Call != nil || res.Code != "" {
 		t.Fatalf("bob gets %v (call %v, code %q), want OFFICIAL_NOT_CALLING and nothing of alice's", res.Verdict, res.Call, res.Code)
 	}
-	calls, err := e.svc.ListMyCalls(context.Background(), e.bob)
+	calls, err := e.svc.ListMyCalls(context.Background(), e.bob, "")
 	if err != nil || len(calls) != 0 {
 		t.Fatalf("bob lists %d calls (%v), want none", len(calls), err)
 	}
@@ -270,7 +270,7 @@ func (e *env) assertNoLongerVerifies(t *testing.T, st verify.Stamped, state veri
 	if !errors.Is(err, fault.ErrNotFound) || msg != msgUnknown {
 		t.Errorf("GetConfirmationCode: %v, want the same answer as an unknown call (%v)", err, errUnknown)
 	}
-	calls, err := e.svc.ListMyCalls(ctx, e.alice)
+	calls, err := e.svc.ListMyCalls(ctx, e.alice, "")
 	if err != nil || len(calls) != 0 {
 		t.Errorf("ListMyCalls: %d calls, %v", len(calls), err)
 	}
@@ -391,7 +391,7 @@ func TestStoreOrDirectoryDownNeverBecomesAVerdict(t *testing.T) {
 	if _, err := e.svc.VerifyToken(ctx, verify.VerifyTokenRequest{Token: st.Token}); !errors.Is(err, fault.ErrUnavailable) {
 		t.Errorf("VerifyToken while the store is down: %v", err)
 	}
-	if _, err := e.svc.ListMyCalls(ctx, e.alice); !errors.Is(err, fault.ErrUnavailable) {
+	if _, err := e.svc.ListMyCalls(ctx, e.alice, ""); !errors.Is(err, fault.ErrUnavailable) {
 		t.Errorf("ListMyCalls while the store is down: %v", err)
 	}
 	if _, err := e.svc.ConfirmCode(ctx, customer, e.alice, st.Call.ID, st.Code); !errors.Is(err, fault.ErrUnavailable) {
@@ -419,7 +419,7 @@ func TestManyEndedCallsDoNotHideALiveOne(t *testing.T) {
 	if res.Verdict != verify.VerdictVerified || res.Call == nil || res.Call.ID != live.Call.ID {
 		t.Fatalf("verdict %v call %v, want VERIFIED with the live call", res.Verdict, res.Call)
 	}
-	mine, err := e.svc.ListMyCalls(ctx, e.alice)
+	mine, err := e.svc.ListMyCalls(ctx, e.alice, "")
 	if err != nil {
 		t.Fatal(err)
 	}

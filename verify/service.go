@@ -63,6 +63,12 @@ type Config struct {
 	KeyCacheTTL time.Duration
 	// MaxDevices per customer (default DefaultMaxDevices).
 	MaxDevices int
+	// Callbacks tells which callback request a call answers; nil: no
+	// call is ever shown as a callback.
+	Callbacks Callbacks
+	// Location is the time zone of "the callback you asked for at 14:02"
+	// (default DefaultTimeZone).
+	Location *time.Location
 }
 
 // Service is the calls domain. It is safe for concurrent use.
@@ -78,6 +84,8 @@ type Service struct {
 	seal       *seal.Sealer
 	keyTTL     time.Duration
 	maxDevices int
+	callbacks  Callbacks
+	loc        *time.Location
 
 	keyCache atomic.Pointer[keyring]
 	ringMu   sync.Mutex // serialises reloads of keyCache
@@ -112,6 +120,13 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.MaxDevices <= 0 {
 		cfg.MaxDevices = DefaultMaxDevices
 	}
+	if cfg.Location == nil {
+		loc, err := time.LoadLocation(DefaultTimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("verify: time zone %s: %w", DefaultTimeZone, err)
+		}
+		cfg.Location = loc
+	}
 	return &Service{
 		store:      cfg.Store,
 		dir:        cfg.Directory,
@@ -124,6 +139,8 @@ func NewService(cfg Config) (*Service, error) {
 		seal:       sealer,
 		keyTTL:     cfg.KeyCacheTTL,
 		maxDevices: cfg.MaxDevices,
+		callbacks:  cfg.Callbacks,
+		loc:        cfg.Location,
 	}, nil
 }
 

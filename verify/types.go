@@ -93,6 +93,10 @@ type Call struct {
 	DeviceID string
 	// SealedSecret is the per-call TOTP secret, encrypted with the KEK.
 	SealedSecret []byte
+
+	// CallbackRequestID is the customer's callback request this call
+	// answers ("" for none), set only by CreateCallbackCall.
+	CallbackRequestID string
 }
 
 // StateAt is the call's effective state at now: a stored ACTIVE call past
@@ -227,6 +231,18 @@ type Store interface {
 	// Gen is the generation of the official record it checked (c.Gen is
 	// ignored); GetCall, ListCallsTo and ListCallsFrom return it.
 	CreateCall(ctx context.Context, c Call, ev audit.Event) error
+	// CreateCallbackCall stores c like CreateCall, as the answer to the
+	// callback request c.CallbackRequestID, in the same atomic step: the
+	// request must be, at c.CreateTime, claimed by c.CreateBy (the claim
+	// not lapsed, the request not expired: callback.Request.ClaimedByAt)
+	// and be the request of c.Callee; it becomes CALLED with c.ID (its
+	// FinalTime c.CreateTime) and answered is appended after ev. When the
+	// request is anything else (unknown, another dialer's or a lapsed
+	// claim, another customer's, answered already) it fails with
+	// fault.ErrConflict and writes nothing, so a request is answered by at
+	// most one call. The caller check is CreateCall's
+	// (fault.ErrFailedPrecondition).
+	CreateCallbackCall(ctx context.Context, c Call, ev, answered audit.Event) error
 	// GetCall returns the call or fault.ErrNotFound.
 	GetCall(ctx context.Context, id string) (Call, error)
 	// ListCallsTo returns the calls to callee that are stored ACTIVE (not

@@ -57,6 +57,7 @@ func (cl *cli) newCallCmd() *cobra.Command {
 	f.StringVar(&req.AgentId, "agent-id", "", "the agent's id")
 	f.StringVar(&req.AgentName, "agent-name", "", "the agent's name shown to the customer")
 	f.DurationVar(&ttl, "ttl", 10*time.Minute, "how long the call verifies (at most 1h)")
+	f.StringVar(&req.CallbackRequestId, "callback", "", "the callback request this call answers: one you claimed (callbacks claim), to its customer's number")
 	for _, name := range []string{"from", "to", "reason", "agent-id", "agent-name"} {
 		_ = stamp.MarkFlagRequired(name)
 	}

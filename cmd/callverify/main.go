@@ -64,7 +64,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().DurationVar(&cl.timeout, "timeout", 30*time.Second, "deadline of each call")
 	root.AddCommand(cl.newTokenCmd(), cl.newOfficialCmd(), cl.newKeysCmd(),
 		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
-		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd())
+		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newCallbacksCmd())
 	return root
 }
 

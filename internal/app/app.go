@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/callback"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/auth"
 	"github.com/callverify/callverify/internal/directory"
@@ -103,6 +104,17 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.numbers = numbers
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("--time-zone: %w", err)
+	}
+	callbacks, err := callback.NewService(callback.Config{
+		Store: st.callbacks, Audit: rec, Now: now, MaxOpen: cfg.CallbackMaxOpen,
+		TTL: cfg.CallbackTTL, ClaimTimeout: cfg.CallbackClaimTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
 	calls, err := verify.NewService(verify.Config{
 		Store:     st.verify,
 		Directory: directory.New(numbers),
@@ -113,6 +125,8 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Algorithm: cfg.TokenAlgorithm,
 		X5U:       cfg.TokenX5U,
 		KEK:       kek,
+		Callbacks: callbacks,
+		Location:  loc,
 	})
 	if err != nil {
 		return nil, err
@@ -122,6 +136,9 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Kinds: []retention.Kind{
 			{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: st.verify.PruneCalls},
 			{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: st.blocklist.PruneReports},
+			// Retention 0: what fell due by now is recorded EXPIRED.
+			{Name: "callback-expiry", Action: "callback.expire", Retention: 0, Prune: callbacks.ExpireDue},
+			{Name: "callbacks", Action: "callback.prune", Retention: cfg.CallbackRetention, Prune: callbacks.Prune},
 		},
 		Interval: cfg.RetentionSweepInterval,
 		Now:      now,
@@ -167,6 +184,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	}, &server.Deps{
 		Verify:    calls,
 		Blocklist: numbers,
+		Callbacks: callbacks,
 		Audit:     rec,
 		Phone:     parser,
 		JWKS:      calls.JWKS,

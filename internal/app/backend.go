@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/callback"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/hmackeys"
 	"github.com/callverify/callverify/internal/phone"
@@ -29,6 +30,7 @@ type backend struct {
 	audit     audit.Store
 	blocklist blocklist.Store
 	verify    verify.Store
+	callbacks callback.Store
 	// ready reports whether the store can be reached.
 	ready func(ctx context.Context) error
 	// lookup and lookupGlobal limit anonymous lookups across instances;
@@ -68,8 +70,12 @@ func openEmbedded(cfg Config, ring hmackeys.Ring) (_ *backend, err error) {
 	if err != nil {
 		return nil, err
 	}
+	cb, err := boltstore.NewCallbackStore(db)
+	if err != nil {
+		return nil, err
+	}
 	return &backend{
-		name: "embedded", audit: a, blocklist: bl, verify: v,
+		name: "embedded", audit: a, blocklist: bl, verify: v, callbacks: cb,
 		ready: func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
 		close: db.Close,
 	}, nil
@@ -109,6 +115,12 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	if err != nil {
 		return nil, err
 	}
+	cb, err := redisstore.NewCallbackStore(rdb, redisstore.CallbackOptions{
+		Layout: layout, HMAC: ring, KEK: kek, Retention: cfg.CallbackRetention,
+	})
+	if err != nil {
+		return nil, err
+	}
 	bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{
 		KeyPrefix: cfg.RedisKeyPrefix, PseudonymKeys: ring,
 		EndLine: func(ctx context.Context, caller phone.Number, at time.Time) (int, error) {
@@ -127,7 +139,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		return nil, err
 	}
 	return &backend{
-		name: "redis", audit: a, blocklist: bl, verify: v,
+		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb,
 		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup: lookup, lookupGlobal: global,
 		close: rdb.Close,

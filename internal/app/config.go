@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/callverify/callverify/callback"
 	"github.com/callverify/callverify/internal/auth"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
@@ -87,6 +88,15 @@ type Config struct {
 	ReportRetention        time.Duration
 	RetentionSweepInterval time.Duration
 
+	// Callbacks: how many requests a customer may have open, how long a
+	// request waits, how long a claim holds one, how long a final one is
+	// kept, and the time zone of "the callback you asked for at 14:02".
+	CallbackMaxOpen      int
+	CallbackTTL          time.Duration
+	CallbackClaimTimeout time.Duration
+	CallbackRetention    time.Duration
+	TimeZone             string
+
 	Edge EdgeConfig
 }
 
@@ -162,6 +172,11 @@ func (c *Config) bind(f flags) {
 	f.Duration(&c.CallRetention, "call-retention", 168*time.Hour, "how long a call is kept after it expires (ended and locked calls ended earlier, so they are kept longer); no token verifies after its call's expiry")
 	f.Duration(&c.ReportRetention, "report-retention", 2160*time.Hour, "how long customers' reports are kept, and an OPEN or DISMISSED number's group after its last report; BLOCKED groups stay")
 	f.Duration(&c.RetentionSweepInterval, "retention-sweep-interval", time.Hour, "how often the sweeper deletes calls and reports past their retention")
+	f.Int(&c.CallbackMaxOpen, "callback-max-open", 3, "callback requests one customer may have open (waiting for a call) at once")
+	f.Duration(&c.CallbackTTL, "callback-ttl", 24*time.Hour, "how long a callback request waits for a call before it expires (longer when its preferred window ends later)")
+	f.Duration(&c.CallbackClaimTimeout, "callback-claim-timeout", 15*time.Minute, "how long a dialer's claim holds a callback request; not answered by a call by then, it goes back to the queue")
+	f.Duration(&c.CallbackRetention, "callback-retention", 720*time.Hour, "how long a callback request is kept after it was called, cancelled or expired")
+	f.String(&c.TimeZone, "time-zone", "Asia/Shanghai", "IANA time zone of the times shown to customers (\"the callback you asked for at 14:02\")")
 
 	// The edge: connection caps, deadlines and anonymous-lookup limits.
 	e := &c.Edge
@@ -262,6 +277,15 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("%s: %q is not debug, info, warn or error", setting("log-level"), c.LogLevel))
 	}
+	if c.CallbackMaxOpen < 1 {
+		errs = append(errs, fmt.Errorf("%s: %d is not a positive number", setting("callback-max-open"), c.CallbackMaxOpen))
+	}
+	if c.CallbackTTL > callback.DefaultMaxAhead {
+		errs = append(errs, fmt.Errorf("%s: %v is longer than %v", setting("callback-ttl"), c.CallbackTTL, callback.DefaultMaxAhead))
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+		errs = append(errs, fmt.Errorf("%s: %q is not a known IANA time zone", setting("time-zone"), c.TimeZone))
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -274,6 +298,7 @@ func (c Config) Validate() error {
 		{"auth-max-token-age", c.AuthMaxTokenAge}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow}, {"index-max-lag", c.IndexMaxLag},
 		{"call-retention", c.CallRetention}, {"report-retention", c.ReportRetention}, {"retention-sweep-interval", c.RetentionSweepInterval},
+		{"callback-ttl", c.CallbackTTL}, {"callback-claim-timeout", c.CallbackClaimTimeout}, {"callback-retention", c.CallbackRetention},
 		{"http-read-header-timeout", c.Edge.HTTPReadHeaderTimeout}, {"http-read-timeout", c.Edge.HTTPReadTimeout},
 		{"http-write-timeout", c.Edge.HTTPWriteTimeout}, {"http-idle-timeout", c.Edge.HTTPIdleTimeout},
 		{"stream-idle-timeout", c.Edge.StreamIdleTimeout}, {"grpc-handshake-timeout", c.Edge.GRPCHandshakeTimeout},

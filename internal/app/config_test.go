@@ -66,6 +66,10 @@ var typedFlags = map[string]func(Config) any{
 	"index-max-lag":            func(c Config) any { return c.IndexMaxLag },
 	"redis-db":                 func(c Config) any { return c.RedisDB },
 	"redis-tls":                func(c Config) any { return c.RedisTLS },
+	"callback-max-open":        func(c Config) any { return c.CallbackMaxOpen },
+	"callback-ttl":             func(c Config) any { return c.CallbackTTL },
+	"callback-claim-timeout":   func(c Config) any { return c.CallbackClaimTimeout },
+	"callback-retention":       func(c Config) any { return c.CallbackRetention },
 
 	"max-conns":                   func(c Config) any { return c.Edge.MaxConns },
 	"max-conns-per-addr":          func(c Config) any { return c.Edge.MaxConnsPerAddr },

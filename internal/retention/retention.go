@@ -24,7 +24,8 @@ type Kind struct {
 	Name string
 	// Action is the audit action of a step that deleted any ("call.prune").
 	Action string
-	// Retention: what is older than now minus Retention goes.
+	// Retention: what is older than now minus Retention goes. 0 is for a
+	// step that records what fell due by now (the callbacks' expiry).
 	Retention time.Duration
 	Prune     PruneFunc
 }
@@ -76,8 +77,8 @@ func New(cfg Config) (*Sweeper, error) {
 		return nil, errors.New("retention: no audit recorder")
 	}
 	for _, k := range cfg.Kinds {
-		if k.Retention <= 0 || k.Prune == nil || k.Name == "" || k.Action == "" {
-			return nil, fmt.Errorf("retention: kind %q needs a name, an action, a positive retention and a prune function", k.Name)
+		if k.Retention < 0 || k.Prune == nil || k.Name == "" || k.Action == "" {
+			return nil, fmt.Errorf("retention: kind %q needs a name, an action, a retention not below 0 and a prune function", k.Name)
 		}
 	}
 	return &Sweeper{

@@ -23,6 +23,8 @@ func (c *callServer) StampCall(ctx context.Context, req *callverifyv1.StampCallR
 		AgentID:      req.GetAgentId(),
 		AgentName:    req.GetAgentName(),
 		TTLSeconds:   int(req.GetTtlSeconds()),
+
+		CallbackRequestID: req.GetCallbackRequestId(),
 	})
 	if err != nil {
 		return nil, err
@@ -96,6 +98,8 @@ func callToProto(c verify.Call) *callverifyv1.Call {
 		CreateTime:   timestamppb.New(c.CreateTime),
 		ExpireTime:   timestamppb.New(c.ExpireTime),
 		EndTime:      optTime(c.EndTime),
+
+		CallbackRequestId: c.CallbackRequestID,
 	}
 }
 

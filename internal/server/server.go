@@ -26,6 +26,7 @@ import (
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/callback"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
@@ -36,6 +37,8 @@ import (
 type Deps struct {
 	Verify    *verify.Service
 	Blocklist *blocklist.Service
+	// Callbacks is the callbacks domain; nil answers its RPCs UNIMPLEMENTED.
+	Callbacks *callback.Service
 	Audit     *audit.Recorder
 	Phone     *phone.Parser
 	// JWKS returns the public keys of the call tokens.

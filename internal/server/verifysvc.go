@@ -57,6 +57,9 @@ func (v *verifyServer) CheckCaller(ctx context.Context, req *callverifyv1.CheckC
 		out.Call = callToProto(*res.Call)
 		out.ConfirmationCode = res.Code
 		out.CodeExpiresAt = timestamppb.New(res.CodeExpiresAt)
+		if res.Callback != nil {
+			out.Callback = callbackToProto(*res.Callback, 0)
+		}
 	}
 	return out, nil
 }
@@ -80,17 +83,13 @@ func (v *verifyServer) ListMyCalls(ctx context.Context, req *callverifyv1.ListMy
 	if err != nil {
 		return nil, err
 	}
-	calls, err := v.d.Verify.ListMyCalls(ctx, me)
+	calls, err := v.d.Verify.ListMyCalls(ctx, me, req.GetLanguage())
 	if err != nil {
 		return nil, err
 	}
 	out := &callverifyv1.ListMyCallsResponse{Calls: make([]*callverifyv1.MyCall, 0, len(calls))}
 	for _, c := range calls {
-		out.Calls = append(out.Calls, &callverifyv1.MyCall{
-			Call:             callToProto(c.Call),
-			ConfirmationCode: c.Code,
-			CodeExpiresAt:    timestamppb.New(c.CodeExpiresAt),
-		})
+		out.Calls = append(out.Calls, myCallToProto(c))
 	}
 	return out, nil
 }

@@ -168,36 +168,41 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	c.CallbackRequestID = "" // only CreateCallbackCall answers a request
+	return storeErr(s.commit.update(func(tx *bolt.Tx) error { return vCreateCall(tx, c, ev) }))
+}
+
+// vCreateCall is CreateCall's step in tx: the caller check, the call (with
+// its caller's record's generation), its indexes and its event.
+func vCreateCall(tx *bolt.Tx, c verify.Call, ev audit.Event) error {
 	r := vCallOf(c)
-	return storeErr(s.commit.update(func(tx *bolt.Tx) error {
-		ok, gen, err := vCallerRecord(tx, c.Caller)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fault.ErrFailedPrecondition
-		}
-		r.Gen = gen
-		if tx.Bucket(vbCalls).Get([]byte(r.ID)) != nil {
-			return fault.ErrAlreadyExists
-		}
-		if err := vPutCall(tx, r); err != nil {
-			return err
-		}
-		if err := tx.Bucket(vbByCallee).Put(vCalleeIndexKey(r), nil); err != nil {
-			return err
-		}
-		if err := tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil); err != nil {
-			return err
-		}
-		if verify.State(r.State) == verify.StateActive {
-			if err := tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil); err != nil {
-				return err
-			}
-		}
-		_, err = appendAudit(tx, ev)
+	ok, gen, err := vCallerRecord(tx, c.Caller)
+	if err != nil {
 		return err
-	}))
+	}
+	if !ok {
+		return fault.ErrFailedPrecondition
+	}
+	r.Gen = gen
+	if tx.Bucket(vbCalls).Get([]byte(r.ID)) != nil {
+		return fault.ErrAlreadyExists
+	}
+	if err := vPutCall(tx, r); err != nil {
+		return err
+	}
+	if err := tx.Bucket(vbByCallee).Put(vCalleeIndexKey(r), nil); err != nil {
+		return err
+	}
+	if err := tx.Bucket(vbByExpiry).Put(vExpiryIndexKey(r), nil); err != nil {
+		return err
+	}
+	if verify.State(r.State) == verify.StateActive {
+		if err := tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil); err != nil {
+			return err
+		}
+	}
+	_, err = appendAudit(tx, ev)
+	return err
 }
 
 // GetCall implements verify.Store.

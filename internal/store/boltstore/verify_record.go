@@ -40,6 +40,8 @@ type vCall struct {
 	// Gen is the caller's official record's generation when stamped
 	// ("" for calls stored before records had one).
 	Gen string `json:"gen,omitempty"`
+	// CallbackRequestID is the callback request the call answers.
+	CallbackRequestID string `json:"callback_request_id,omitempty"`
 }
 
 func vCallOf(c verify.Call) vCall {
@@ -49,7 +51,7 @@ func vCallOf(c verify.Call) vCall {
 		AgentName: c.AgentName, DisplayName: c.DisplayName, OrigID: c.OrigID, CreateBy: c.CreateBy,
 		State: int(c.State), WrongAttempts: c.WrongAttempts, CreateTime: c.CreateTime, ExpireTime: c.ExpireTime,
 		EndTime: c.EndTime, DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
-		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime, Gen: c.Gen,
+		LastCodeStep: c.LastCodeStep, ConfirmTime: c.ConfirmTime, Gen: c.Gen, CallbackRequestID: c.CallbackRequestID,
 	}
 }
 
@@ -60,7 +62,7 @@ func (r vCall) call() verify.Call {
 		AgentName: r.AgentName, DisplayName: r.DisplayName, OrigID: r.OrigID, CreateBy: r.CreateBy,
 		State: verify.State(r.State), WrongAttempts: r.WrongAttempts, CreateTime: r.CreateTime,
 		ExpireTime: r.ExpireTime, EndTime: r.EndTime, DeviceID: r.DeviceID, SealedSecret: r.SealedSecret,
-		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime, Gen: r.Gen,
+		LastCodeStep: r.LastCodeStep, ConfirmTime: r.ConfirmTime, Gen: r.Gen, CallbackRequestID: r.CallbackRequestID,
 	}
 }
 
@@ -73,7 +75,7 @@ func vEncodeCall(r vCall) ([]byte, error) {
 		State: int32(r.State), WrongAttempts: int32(r.WrongAttempts),
 		CreateTime: nanosOf(r.CreateTime), ExpireTime: nanosOf(r.ExpireTime), EndTime: nanosOf(r.EndTime),
 		DeviceId: r.DeviceID, SealedSecret: r.SealedSecret, LastCodeStep: r.LastCodeStep,
-		ConfirmTime: nanosOf(r.ConfirmTime), Gen: r.Gen,
+		ConfirmTime: nanosOf(r.ConfirmTime), Gen: r.Gen, CallbackRequestId: r.CallbackRequestID,
 	})
 }
 
@@ -96,7 +98,7 @@ func vDecodeCall(v []byte) (vCall, error) {
 		State: int(m.State), WrongAttempts: int(m.WrongAttempts),
 		CreateTime: timeOf(m.CreateTime), ExpireTime: timeOf(m.ExpireTime), EndTime: timeOf(m.EndTime),
 		DeviceID: m.DeviceId, SealedSecret: m.SealedSecret, LastCodeStep: m.LastCodeStep,
-		ConfirmTime: timeOf(m.ConfirmTime), Gen: m.Gen,
+		ConfirmTime: timeOf(m.ConfirmTime), Gen: m.Gen, CallbackRequestID: m.CallbackRequestId,
 	}, nil
 }
 

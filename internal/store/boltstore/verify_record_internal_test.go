@@ -155,6 +155,15 @@ func TestTheBinaryCallRecordKeepsEveryField(t *testing.T) {
 	full.EndTime = oldCallCreated.Add(2 * time.Minute)
 	full.ConfirmTime = oldCallCreated.Add(time.Minute)
 	full.LastCodeStep, full.State, full.WrongAttempts = 9, int(verify.StateEnded), 2
+	full.CallbackRequestID = "cb-1"
+	// "every field" must be that: a field added to vCall and not set here
+	// would round-trip as zero unnoticed.
+	rv := reflect.ValueOf(full)
+	for i := range rv.NumField() {
+		if rv.Field(i).IsZero() {
+			t.Fatalf("the full record leaves %s unset", rv.Type().Field(i).Name)
+		}
+	}
 	before := time.Date(1969, 7, 20, 20, 17, 40, 123, time.UTC)
 	for name, r := range map[string]vCall{
 		"every field":            full,

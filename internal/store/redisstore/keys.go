@@ -67,9 +67,18 @@ func (k keyspace) signingKeys() string            { return k.dir() + ":keys" }
 func (k keyspace) callShard(id string) string { return k.dir() + ":callshard:" + id }
 
 func (k keyspace) call(shard int, id string) string { return k.shard(shard) + ":call:" + id }
-func (k keyspace) callee(c customer) string         { return k.shard(c.shard) + ":callee:" + c.mac }
-func (k keyspace) devices(c customer) string        { return k.shard(c.shard) + ":devices:" + c.mac }
-func (k keyspace) prefs(c customer) string          { return k.shard(c.shard) + ":prefs:" + c.mac }
+
+// The callbacks (docs/redis.md): a request lives in its customer's shard,
+// with the calls, so that a call and the request it answers are one
+// script; the queue is an index in {P:cbq}.
+func (k keyspace) cbq() string                           { return "{" + k.prefix + ":cbq}" }
+func (k keyspace) cbQueue() string                       { return k.cbq() + ":q" }
+func (k keyspace) cbDue() string                         { return k.cbq() + ":due" }
+func (k keyspace) cbRequest(shard int, id string) string { return k.shard(shard) + ":cb:" + id }
+func (k keyspace) cbByCustomer(c customer) string        { return k.shard(c.shard) + ":cbs:" + c.mac }
+func (k keyspace) callee(c customer) string              { return k.shard(c.shard) + ":callee:" + c.mac }
+func (k keyspace) devices(c customer) string             { return k.shard(c.shard) + ":devices:" + c.mac }
+func (k keyspace) prefs(c customer) string               { return k.shard(c.shard) + ":prefs:" + c.mac }
 
 // audit is the audit stream of partition p (partitionDir or a shard).
 func (k keyspace) audit(p int) string {

@@ -93,7 +93,8 @@ func (s *VerifyStore) decodeCall(id string, h map[string]string) (verify.Call, e
 		ID: id, Caller: phone.Number(d.Caller), Callee: phone.Number(cust.Callee), CustomerID: cust.CustomerID,
 		Reason: verify.Reason(d.Reason), ReasonText: d.ReasonText, OrderRef: d.OrderRef, AgentID: d.AgentID,
 		AgentName: d.AgentName, DisplayName: d.DisplayName, OrigID: d.OrigID, CreateBy: h["by"], Gen: h["gen"],
-		CreateTime: d.CreateTime, ExpireTime: d.ExpireTime, DeviceID: d.DeviceID, SealedSecret: d.SealedSecret,
+		CallbackRequestID: h["cb"],
+		CreateTime:        d.CreateTime, ExpireTime: d.ExpireTime, DeviceID: d.DeviceID, SealedSecret: d.SealedSecret,
 	}
 	st, err1 := strconv.Atoi(h["st"])
 	wr, err2 := strconv.Atoi(h["wr"])
@@ -164,6 +165,13 @@ func (s *VerifyStore) readOfficial(ctx context.Context, n phone.Number) (officia
 // raced it. A call refused before the shard script leaves at most a
 // dangling index entry, which nothing counts.
 func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Event) error {
+	c.CallbackRequestID = "" // only CreateCallbackCall answers a request
+	return s.createCall(ctx, c, ev, nil)
+}
+
+// createCall is CreateCall, and with answered CreateCallbackCall: the
+// shard's script then checks and answers the request in the same step.
+func (s *VerifyStore) createCall(ctx context.Context, c verify.Call, ev audit.Event, answered *audit.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -195,15 +203,37 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 	if err := scriptAddToLine.Run(ctx, s.rdb, []string{s.keys.line(c.Caller)}, c.ID, ms(c.ExpireTime), ms(c.CreateTime.Add(-s.retention))).Err(); err != nil {
 		return redisErr(ctx, "index the call", err)
 	}
-	status, err := scriptCreateCall.Run(ctx, s.rdb,
-		[]string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard)},
-		c.ID, d, c.CreateBy, int(c.State), c.WrongAttempts, c.LastCodeStep, formatTime(c.ConfirmTime),
-		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String()).Text()
+	keys := []string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard)}
+	args := []any{c.ID, d, c.CreateBy, int(c.State), c.WrongAttempts, c.LastCodeStep, formatTime(c.ConfirmTime),
+		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String()}
+	script := scriptCreateCall
+	if answered != nil {
+		// The request lives in its customer's shard: the callee's, when
+		// the call goes to the requester (else it is another customer's).
+		rshard, ok := s.keys.idShard(c.CallbackRequestID)
+		if !ok || rshard != shard {
+			return fault.ErrConflict
+		}
+		a, err := encodeEvent(*answered)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, s.keys.cbRequest(shard, c.CallbackRequestID))
+		args = append(args, c.CallbackRequestID, ms(c.CreateTime), cust.mac, a)
+		script = scriptCreateCallbackCall
+	}
+	status, err := script.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
 		return redisErr(ctx, "create call", err)
 	}
-	if status == "exists" {
+	switch status {
+	case "exists":
 		return fault.ErrAlreadyExists
+	case "conflict":
+		return fault.ErrConflict
+	}
+	if answered != nil {
+		_ = scriptCBDrop.Run(context.WithoutCancel(ctx), s.rdb, []string{s.keys.cbQueue(), s.keys.cbDue()}, c.CallbackRequestID).Err()
 	}
 	if s.stamped != nil {
 		s.stamped()

@@ -128,7 +128,7 @@ func TestACallOfADeletedLineDoesNotVerifyUnderItsNewRegistration(t *testing.T) {
 			if err != nil || res.Verdict != verify.VerdictOfficialNotCalling || res.Call != nil || res.Code != "" {
 				t.Errorf("CheckCaller: %v, call %v (%v), want OFFICIAL_NOT_CALLING and no call", res.Verdict, res.Call != nil, err)
 			}
-			mine, err := svc.ListMyCalls(ctx, alice)
+			mine, err := svc.ListMyCalls(ctx, alice, "")
 			if err != nil || len(mine) != 0 {
 				t.Errorf("ListMyCalls: %d calls (%v), want none", len(mine), err)
 			}
@@ -151,7 +151,7 @@ func TestACallOfADeletedLineDoesNotVerifyUnderItsNewRegistration(t *testing.T) {
 			// A call stamped under the new registration verifies, alone.
 			fresh := stamp()
 			checkVerified(fresh.Call.ID)
-			mine, err = svc.ListMyCalls(ctx, alice)
+			mine, err = svc.ListMyCalls(ctx, alice, "")
 			if err != nil || len(mine) != 1 || mine[0].Call.ID != fresh.Call.ID {
 				t.Fatalf("ListMyCalls: %d calls (%v), want only %s", len(mine), err, fresh.Call.ID)
 			}

@@ -144,7 +144,7 @@ func TestNoCustomerNumberInPlain(t *testing.T) {
 			if !r.Match {
 				t.Fatal("the stamped call's code did not match")
 			}
-			_, err = svc.ListMyCalls(ctx, alice)
+			_, err = svc.ListMyCalls(ctx, alice, "")
 			step("ListMyCalls", err)
 			_, err = svc.EndCall(ctx, dialer, stamped[1].Call.ID)
 			step("EndCall", err)

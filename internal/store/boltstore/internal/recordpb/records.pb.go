@@ -57,9 +57,11 @@ type Call struct {
 	ConfirmTime   *int64                 `protobuf:"fixed64,21,opt,name=confirm_time,json=confirmTime,proto3,oneof" json:"confirm_time,omitempty"`
 	// The caller's official record's generation when stamped ("" for calls
 	// stored before records had one).
-	Gen           string `protobuf:"bytes,22,opt,name=gen,proto3" json:"gen,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Gen string `protobuf:"bytes,22,opt,name=gen,proto3" json:"gen,omitempty"`
+	// The callback request the call answers ("" for most calls).
+	CallbackRequestId string `protobuf:"bytes,23,opt,name=callback_request_id,json=callbackRequestId,proto3" json:"callback_request_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
@@ -246,11 +248,18 @@ func (x *Call) GetGen() string {
 	return ""
 }
 
+func (x *Call) GetCallbackRequestId() string {
+	if x != nil {
+		return x.CallbackRequestId
+	}
+	return ""
+}
+
 var File_internal_store_boltstore_internal_recordpb_records_proto protoreflect.FileDescriptor
 
 const file_internal_store_boltstore_internal_recordpb_records_proto_rawDesc = "" +
 	"\n" +
-	"8internal/store/boltstore/internal/recordpb/records.proto\x12\x14callverify.boltstore\"\xd9\x05\n" +
+	"8internal/store/boltstore/internal/recordpb/records.proto\x12\x14callverify.boltstore\"\x89\x06\n" +
 	"\x04Call\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06caller\x18\x02 \x01(\tR\x06caller\x12\x16\n" +
@@ -279,7 +288,8 @@ const file_internal_store_boltstore_internal_recordpb_records_proto_rawDesc = ""
 	"\rsealed_secret\x18\x13 \x01(\fR\fsealedSecret\x12$\n" +
 	"\x0elast_code_step\x18\x14 \x01(\x03R\flastCodeStep\x12&\n" +
 	"\fconfirm_time\x18\x15 \x01(\x10H\x03R\vconfirmTime\x88\x01\x01\x12\x10\n" +
-	"\x03gen\x18\x16 \x01(\tR\x03genB\x0e\n" +
+	"\x03gen\x18\x16 \x01(\tR\x03gen\x12.\n" +
+	"\x13callback_request_id\x18\x17 \x01(\tR\x11callbackRequestIdB\x0e\n" +
 	"\f_create_timeB\x0e\n" +
 	"\f_expire_timeB\v\n" +
 	"\t_end_timeB\x0f\n" +
