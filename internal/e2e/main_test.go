@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -116,8 +117,27 @@ func freeAddr(t *testing.T) string {
 }
 
 // start runs callverifyd on the pair's Redis and waits until it is ready;
-// it is stopped with SIGTERM when the test ends.
+// it is stopped with SIGTERM when the test ends. The ports are picked free
+// and then released, so another process may take one before the daemon
+// binds it: a start that fails on a taken port is tried again on others.
 func (p *pair) start(name string) *daemon {
+	t := p.t
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		d, err := p.startOnce(name)
+		if err == nil {
+			return d
+		}
+		if attempt == 3 || !strings.Contains(d.logs.String(), "address already in use") {
+			t.Fatalf("callverifyd %s exited at start: %v\n%s", name, err, d.logs)
+		}
+		t.Logf("callverifyd %s: a port was taken before it bound it; again on others", name)
+	}
+}
+
+// startOnce starts the daemon on two free ports and waits until it is
+// ready; err says it exited first.
+func (p *pair) startOnce(name string) (*daemon, error) {
 	t := p.t
 	t.Helper()
 	d := &daemon{name: name, grpcAddr: freeAddr(t), logs: &testenv.SyncBuffer{}, exited: make(chan struct{})}
@@ -132,6 +152,19 @@ func (p *pair) start(name string) *daemon {
 		t.Fatal(err)
 	}
 	go func() { d.cmd.Wait(); close(d.exited) }()
+	var exitedAtStart error
+	eventually(t, 20*time.Second, "callverifyd "+name+" ready", func() error {
+		select {
+		case <-d.exited:
+			exitedAtStart = fmt.Errorf("%v", d.cmd.ProcessState)
+			return nil
+		default:
+		}
+		return d.ready()
+	})
+	if exitedAtStart != nil {
+		return d, exitedAtStart
+	}
 	t.Cleanup(func() { d.stop(t) })
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -148,15 +181,7 @@ func (p *pair) start(name string) *daemon {
 	d.blocklist = callverifyv1.NewBlocklistServiceClient(conn)
 	d.admin = callverifyv1.NewAdminServiceClient(conn)
 	d.health = healthpb.NewHealthClient(conn)
-	eventually(t, 20*time.Second, "callverifyd "+name+" ready", func() error {
-		select {
-		case <-d.exited:
-			t.Fatalf("callverifyd %s exited at start: %v\n%s", name, d.cmd.ProcessState, d.logs)
-		default:
-		}
-		return d.ready()
-	})
-	return d
+	return d, nil
 }
 
 // stop sends SIGTERM and expects a clean exit.
