@@ -190,12 +190,12 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	}
 
 	gw := gwruntime.NewServeMux(
-		gwruntime.WithMarshalerOption(gwruntime.MIMEWildcard, &gwruntime.HTTPBodyMarshaler{
+		gwruntime.WithMarshalerOption(gwruntime.MIMEWildcard, restMarshaler{&gwruntime.HTTPBodyMarshaler{
 			Marshaler: &gwruntime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			},
-		}),
+		}}),
 		gwruntime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
 			switch key {
 			case "x-request-id":
