@@ -35,8 +35,8 @@ func (p *stackProbe) Verify(context.Context, string) (*auth.Principal, error) {
 	return nil, auth.ErrUnauthenticated
 }
 
-// TestRPCsRunOnStreamWorkers: a gRPC request is served by one of gRPC's
-// stream workers, whose grown stack is kept from call to call, not by a
+// TestRPCsRunOnStreamWorkers: gRPC requests are served by gRPC's stream
+// workers, whose grown stacks are kept from call to call, not each by a
 // goroutine started for it (grpc.NumStreamWorkers is set).
 func TestRPCsRunOnStreamWorkers(t *testing.T) {
 	t.Parallel()
@@ -72,7 +72,7 @@ func TestRPCsRunOnStreamWorkers(t *testing.T) {
 	defer cc.Close()
 	vc := callverifyv1.NewVerifyServiceClient(cc)
 	rctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer x.y.z")
-	const calls = 3
+	const calls = 5
 	for range calls {
 		if _, err := vc.CheckCaller(rctx, &callverifyv1.CheckCallerRequest{CallerNumber: "+864008008888"}); err == nil {
 			t.Fatal("CheckCaller with a refused token succeeded")
@@ -83,9 +83,16 @@ func TestRPCsRunOnStreamWorkers(t *testing.T) {
 	if got, want := len(probe.stacks), calls; got != want {
 		t.Fatalf("tokens checked = %d, want %d", got, want)
 	}
-	for i, st := range probe.stacks {
-		if !strings.Contains(st, "grpc.(*Server).serverWorker") {
-			t.Errorf("call %d was not served by a stream worker; its stack:\n%s", i, st)
+	// Not necessarily all: a worker that has just answered may not be back
+	// at its channel when the next call arrives, and gRPC then starts a
+	// goroutine, by design. Without workers no call ever runs on one.
+	onWorker := 0
+	for _, st := range probe.stacks {
+		if strings.Contains(st, "grpc.(*Server).serverWorker") {
+			onWorker++
 		}
+	}
+	if onWorker == 0 {
+		t.Errorf("none of %d calls was served by a stream worker; the first one's stack:\n%s", calls, probe.stacks[0])
 	}
 }
