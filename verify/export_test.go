@@ -7,3 +7,13 @@ func (s *Service) SignForTest(ctx context.Context, c Call) (string, error) { ret
 
 // LooksLikeLink exposes the link filter to the table test.
 var LooksLikeLink = looksLikeLink
+
+// ParseOursForTest and ParseAnyForTest expose the two token parsers, so a
+// test can hold them to the same answers.
+func (s *Service) ParseOursForTest(ctx context.Context, token string) (map[string]any, TokenFailure, bool, error) {
+	return s.parseOurs(ctx, token)
+}
+
+func (s *Service) ParseAnyForTest(ctx context.Context, token string) (map[string]any, TokenFailure, error) {
+	return s.parseAny(ctx, token)
+}

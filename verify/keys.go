@@ -44,7 +44,10 @@ type keyring struct {
 	loaded  time.Time
 	current *ringKey
 	byID    map[string]*ringKey
-	all     []*ringKey // current first, as the store lists them
+	// byHeader finds a key by the encoded header of the tokens it signs,
+	// so that VerifyToken need not decode the header of ours.
+	byHeader map[string]*ringKey
+	all      []*ringKey // current first, as the store lists them
 }
 
 // ring returns a keyring no older than the key cache TTL; with
@@ -89,7 +92,7 @@ func (s *Service) reloadLocked(ctx context.Context) (*keyring, error) {
 		return nil, err
 	}
 	prev := s.keyCache.Load()
-	r := &keyring{loaded: s.now(), byID: make(map[string]*ringKey, len(keys))}
+	r := &keyring{loaded: s.now(), byID: make(map[string]*ringKey, len(keys)), byHeader: make(map[string]*ringKey, len(keys))}
 	for _, k := range keys {
 		var rk *ringKey
 		if prev != nil {
@@ -110,6 +113,7 @@ func (s *Service) reloadLocked(ctx context.Context) (*keyring, error) {
 			}
 		}
 		r.byID[k.ID] = rk
+		r.byHeader[rk.header] = rk
 		r.all = append(r.all, rk)
 		if k.State == KeyCurrent {
 			if r.current != nil {

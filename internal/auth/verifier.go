@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,6 +59,10 @@ func (c *tokenClaims) Validate() error {
 type Verifier struct {
 	now    func() time.Time
 	parser *jwt.Parser
+	// claimsCheck is the parser's own claim validator (same options), run
+	// again on every use of a remembered token.
+	claimsCheck *jwt.Validator
+	verified    *verified
 	// A token issued longer than maxAge+leeway ago is refused, whatever its exp.
 	maxAge, leeway time.Duration
 
@@ -153,6 +158,8 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		jwt.WithTimeFunc(v.now),
 	}
 	v.parser = jwt.NewParser(opts...)
+	v.claimsCheck = jwt.NewValidator(opts...)
+	v.verified = newVerified(verifiedTokens)
 	return v, nil
 }
 
@@ -169,9 +176,19 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*Principal, error
 		v.maybeRefreshInBackground()
 	}
 
+	h := sha256.Sum256([]byte(bearer))
+	if e, ok := v.verified.get(h); ok {
+		if e.keys == v.keys.Load() && v.claimsCheck.Validate(&e.claims) == nil && v.checkAge(e.claims.IssuedAt) == nil {
+			return principalOf(&e.claims), nil
+		}
+		// Expired, rotated out, or not yet valid: the full check says why.
+		v.verified.drop(h)
+	}
+
 	var c tokenClaims
+	var keys *keySet // the set the token's key came from
 	_, err := v.parser.ParseWithClaims(bearer, &c, func(t *jwt.Token) (any, error) {
-		return v.key(ctx, t)
+		return v.key(ctx, &keys, t)
 	})
 	if err == nil {
 		err = v.checkAge(c.IssuedAt)
@@ -179,7 +196,12 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*Principal, error
 	if err != nil {
 		return nil, &refusal{reason: err, claims: c}
 	}
+	v.verified.put(h, verifiedEntry{claims: c, keys: keys})
+	return principalOf(&c), nil
+}
 
+// principalOf is the Principal of verified claims.
+func principalOf(c *tokenClaims) *Principal {
 	p := &Principal{Subject: c.Subject, Role: Role(c.Role)}
 	if c.ExpiresAt != nil { // always set: WithExpirationRequired
 		p.ExpiresAt = c.ExpiresAt.UTC()
@@ -187,7 +209,7 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*Principal, error
 	if p.Role == RoleCustomer {
 		p.PhoneNumber = c.PhoneNumber
 	}
-	return p, nil
+	return p
 }
 
 // checkAge requires iat and refuses a token issued longer than maxAge ago
@@ -205,7 +227,9 @@ func (v *Verifier) checkAge(iat *jwt.NumericDate) error {
 
 // key is the jwt.Keyfunc: it runs after the parser has checked that the
 // token's alg is one of the allowed methods.
-func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
+// It sets *from to the key set the key was taken from (nil for the HMAC
+// secret).
+func (v *Verifier) key(ctx context.Context, from **keySet, t *jwt.Token) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		return nil, errors.New(`token has a "crit" header, and no critical extension is supported`)
 	}
@@ -224,15 +248,18 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 	}
 	alg := t.Method.Alg()
 
-	key, err := v.keys.Load().lookup(kid, hasKid, alg)
+	ks := v.keys.Load()
+	key, err := ks.lookup(kid, hasKid, alg)
 	if errors.Is(err, errUnknownKid) && v.jwksURL != "" {
 		ferr := v.refreshForUnknownKid(ctx)
 		// Look again even if this call did not fetch: another one may have.
-		key, err = v.keys.Load().lookup(kid, hasKid, alg)
+		ks = v.keys.Load()
+		key, err = ks.lookup(kid, hasKid, alg)
 		if err != nil && ferr != nil {
 			err = fmt.Errorf("%w (key set refresh: %w)", err, ferr)
 		}
 	}
+	*from = ks
 	return key, err
 }
 

@@ -96,6 +96,10 @@ type headerStream struct {
 
 func (s *headerStream) Method() string { return s.method }
 func (s *headerStream) SetHeader(md metadata.MD) error {
+	if s.header == nil { // the usual case: only the request id is set
+		s.header = md
+		return nil
+	}
 	s.header = metadata.Join(s.header, md)
 	return nil
 }

@@ -79,7 +79,13 @@ func New(t testing.TB, opts ...Option) *Env {
 func (e *Env) start() {
 	t := e.t
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// Debug unless the test asked for less (benchmarks set "error", so the
+	// per-RPC debug line is not what they measure).
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(e.cfg.LogLevel))); err != nil {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, e.cfg, app.Options{Logger: log, Now: e.Clock.Now})
 	if err != nil {
