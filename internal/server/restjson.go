@@ -25,9 +25,16 @@ type restMarshaler struct {
 	*gwruntime.HTTPBodyMarshaler
 }
 
+// directCheckCaller holds while the messages have exactly the fields the
+// direct writer writes: a field added to the proto sends every answer to
+// protojson until the writer knows it (and the writer's test fails).
+var directCheckCaller = (&callverifyv1.CheckCallerResponse{}).ProtoReflect().Descriptor().Fields().Len() == 9 &&
+	(&callverifyv1.Call{}).ProtoReflect().Descriptor().Fields().Len() == 14
+
 // Marshal implements gwruntime.Marshaler.
 func (m restMarshaler) Marshal(v any) ([]byte, error) {
-	if r, ok := v.(*callverifyv1.CheckCallerResponse); ok {
+	// A verified callback's answer is rare and nested: protojson's.
+	if r, ok := v.(*callverifyv1.CheckCallerResponse); ok && directCheckCaller && r.GetCallback() == nil {
 		if b, ok := appendCheckCaller(make([]byte, 0, 1024), r); ok {
 			return b, nil
 		}
@@ -58,7 +65,7 @@ func appendCheckCaller(b []byte, r *callverifyv1.CheckCallerResponse) ([]byte, b
 	}
 	b = append(b, `],"codeExpiresAt":`...)
 	b = appendTimestamp(b, r.GetCodeExpiresAt(), &ok)
-	b = append(b, '}')
+	b = append(b, `,"callback":null}`...)
 	return b, ok
 }
 
@@ -92,6 +99,8 @@ func appendCall(b []byte, c *callverifyv1.Call, ok *bool) []byte {
 	b = appendTimestamp(b, c.GetExpireTime(), ok)
 	b = append(b, `,"endTime":`...)
 	b = appendTimestamp(b, c.GetEndTime(), ok)
+	b = append(b, `,"callbackRequestId":`...)
+	b = appendString(b, c.GetCallbackRequestId(), ok)
 	return append(b, '}')
 }
 

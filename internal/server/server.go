@@ -233,7 +233,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		func(ctx context.Context, m *gwruntime.ServeMux, c grpc.ClientConnInterface) error {
 			return callverifyv1.RegisterAdminServiceHandlerClient(ctx, m, callverifyv1.NewAdminServiceClient(c))
 		},
-		func(ctx context.Context, m *runtime.ServeMux, c grpc.ClientConnInterface) error {
+		func(ctx context.Context, m *gwruntime.ServeMux, c grpc.ClientConnInterface) error {
 			return callverifyv1.RegisterCallbackServiceHandlerClient(ctx, m, callverifyv1.NewCallbackServiceClient(c))
 		},
 	} {
