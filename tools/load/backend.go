@@ -139,17 +139,26 @@ type namedTarget struct {
 func (h *harness) abRuns(ctx context.Context, s *server, t namedTarget, c int) (rpcRow, error) {
 	row := rpcRow{name: t.name, c: c}
 	base := grpcTarget{method: healthMethod}
+	// A short warm-up of both, unmeasured: the first requests of a target
+	// pay for connections, caches and the heap growing.
+	warm := min(h.o.duration/2, 500*time.Millisecond)
+	if _, err := h.ghzRun(ctx, h.baseGRPC, base, c, warm); err != nil {
+		return row, err
+	}
+	if _, err := h.ghzRun(ctx, s.grpcAddr, t.t, c, warm); err != nil {
+		return row, err
+	}
 	for rep := range h.o.reps {
-		a, err := h.ghzRun(ctx, h.baseGRPC, base, c)
+		a, err := h.ghzRun(ctx, h.baseGRPC, base, c, h.o.duration)
 		if err != nil {
 			return row, err
 		}
-		b, err := measured(s, func() (run, error) { return h.ghzRun(ctx, s.grpcAddr, t.t, c) })
+		b, err := measured(s, func() (run, error) { return h.ghzRun(ctx, s.grpcAddr, t.t, c, h.o.duration) })
 		if err != nil {
 			return row, err
 		}
-		if b.ok == 0 {
-			return row, fmt.Errorf("no successful answer in %d requests: %v", b.requests, b.errors)
+		if b.ok == 0 || a.ok == 0 {
+			return row, fmt.Errorf("no successful answer: %d requests (%v), baseline %d", b.requests, b.errors, a.requests)
 		}
 		h.vlogf("%s %s c=%d rep %d: baseline %.0f/s, ours %.0f/s (%.3fx), p99 %v", s.backend, t.name, c, rep+1, a.rps(), b.rps(), b.rps()/a.rps(), b.p99)
 		row.a, row.b = append(row.a, a), append(row.b, b)
@@ -162,12 +171,19 @@ func (h *harness) abRuns(ctx context.Context, s *server, t namedTarget, c int) (
 func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, c int) (rpcRow, error) {
 	row := rpcRow{name: "CheckCaller VERIFIED (REST)", c: c}
 	base := httpTarget{method: t.method, url: "http://" + h.baseHTTP + "/v1/verify/caller", header: t.header, body: t.body}
+	warm := min(h.o.duration/2, 500*time.Millisecond)
+	if _, err := h.vegetaRun(ctx, base, c, warm); err != nil {
+		return row, err
+	}
+	if _, err := h.vegetaRun(ctx, t, c, warm); err != nil {
+		return row, err
+	}
 	for range h.o.reps {
-		a, err := h.vegetaRun(ctx, base, c)
+		a, err := h.vegetaRun(ctx, base, c, h.o.duration)
 		if err != nil {
 			return row, err
 		}
-		b, err := measured(s, func() (run, error) { return h.vegetaRun(ctx, t, c) })
+		b, err := measured(s, func() (run, error) { return h.vegetaRun(ctx, t, c, h.o.duration) })
 		if err != nil {
 			return row, err
 		}

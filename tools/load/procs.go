@@ -134,7 +134,8 @@ func newHarness(ctx context.Context, o options, log io.Writer) (h *harness, err 
 	}()
 	bin := filepath.Join(h.tmp, "bin")
 	h.logf("building callverifyd, callverify and genblocklist from %s", o.repo)
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator),
+	// Without the symbol table and DWARF: the same code, linked faster.
+	build := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
 		"./cmd/callverifyd", "./cmd/callverify", "./scripts/genblocklist")
 	build.Dir = o.repo
 	if out, err := build.CombinedOutput(); err != nil {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/bojand/ghz/load"
 	"github.com/bojand/ghz/runner"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -43,25 +45,40 @@ type grpcTarget struct {
 }
 
 // ghzRun drives t at addr with c concurrent workers on one connection for
-// the harness's duration.
-func (h *harness) ghzRun(ctx context.Context, addr string, t grpcTarget, c int) (run, error) {
+// d.
+func (h *harness) ghzRun(ctx context.Context, addr string, t grpcTarget, c int, d time.Duration) (run, error) {
 	data := t.data
 	if data == "" {
 		data = "{}"
 	}
+	tick := &timedTicker{c: make(chan load.TickValue), workers: uint(c), d: d}
 	opts := []runner.Option{
 		runner.WithInsecure(true),
 		runner.WithConcurrency(uint(c)),
 		runner.WithConnections(1),
-		runner.WithRunDuration(h.o.duration),
-		runner.WithDurationStopAction("wait"),
+		// No request count ends the run: the ticker stops it d after the
+		// workers start.
+		runner.WithTotalRequests(math.MaxInt32),
+		runner.WithWorkerTicker(tick),
+		// ghz 0.93 with "wait" can send an answer that arrives after the
+		// stop on its closed results channel (a panic); "ignore" drops them.
+		runner.WithDurationStopAction("ignore"),
 		runner.WithTimeout(20 * time.Second),
 		runner.WithDataFromJSON(data),
 	}
 	if len(t.md) > 0 {
 		opts = append(opts, runner.WithMetadata(t.md))
 	}
-	rep, err := runner.Run(t.method, addr, opts...)
+	cfg, err := runner.NewConfig(t.method, addr, opts...)
+	if err != nil {
+		return run{}, fmt.Errorf("ghz %s at %s: %w", t.method, addr, err)
+	}
+	reqr, err := runner.NewRequester(cfg)
+	if err != nil {
+		return run{}, fmt.Errorf("ghz %s at %s: %w", t.method, addr, err)
+	}
+	tick.stop = func() { reqr.Stop(runner.ReasonTimeout) }
+	rep, err := reqr.Run()
 	if err != nil {
 		return run{}, fmt.Errorf("ghz %s at %s: %w", t.method, addr, err)
 	}
@@ -82,6 +99,28 @@ func (h *harness) ghzRun(ctx context.Context, addr string, t grpcTarget, c int) 
 	return r, nil
 }
 
+// timedTicker starts all workers at once, as ghz's constant ticker does,
+// and stops the run d later. ghz's own duration starts its clock before it
+// connects, so a short run could end before its first request, and ghz
+// 0.93 then panics sending the first tick on a closed channel; this clock
+// starts once the connection is up (ghz runs the ticker after connecting).
+type timedTicker struct {
+	c       chan load.TickValue
+	workers uint
+	d       time.Duration
+	stop    func()
+}
+
+func (t *timedTicker) Ticker() <-chan load.TickValue { return t.c }
+
+func (t *timedTicker) Run() {
+	t.c <- load.TickValue{Delta: int(t.workers), Done: true}
+	<-time.After(t.d)
+	t.stop()
+}
+
+func (t *timedTicker) Finish() { close(t.c) }
+
 // httpTarget is one REST request to drive with vegeta.
 type httpTarget struct {
 	method, url string
@@ -89,16 +128,15 @@ type httpTarget struct {
 	body        []byte
 }
 
-// vegetaRun drives t with c workers, as fast as they go, for the harness's
-// duration.
-func (h *harness) vegetaRun(ctx context.Context, t httpTarget, c int) (run, error) {
+// vegetaRun drives t with c workers, as fast as they go, for d.
+func (h *harness) vegetaRun(ctx context.Context, t httpTarget, c int, d time.Duration) (run, error) {
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: t.method, URL: t.url, Header: t.header, Body: t.body})
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(c)), vegeta.MaxWorkers(uint64(c)),
 		vegeta.Connections(c), vegeta.MaxConnections(c), vegeta.KeepAlive(true), vegeta.Timeout(20*time.Second))
 	var m vegeta.Metrics
 	// Rate 0 with MaxWorkers: each worker sends its next request as soon as
 	// the last is answered (a closed loop, like ghz).
-	for res := range a.Attack(tr, vegeta.Rate{}, h.o.duration, "load") {
+	for res := range a.Attack(tr, vegeta.Rate{}, d, "load") {
 		m.Add(res)
 	}
 	m.Close()
