@@ -142,18 +142,21 @@ func (h *harness) abRuns(ctx context.Context, s *server, t namedTarget, c int) (
 	// A short warm-up of both, unmeasured: the first requests of a target
 	// pay for connections, caches and the heap growing.
 	warm := min(h.o.duration/2, 500*time.Millisecond)
-	if _, err := h.ghzRun(ctx, h.baseGRPC, base, c, warm); err != nil {
+	if _, err := h.ghzRun(h.baseGRPC, base, c, warm); err != nil {
 		return row, err
 	}
-	if _, err := h.ghzRun(ctx, s.grpcAddr, t.t, c, warm); err != nil {
+	if _, err := h.ghzRun(s.grpcAddr, t.t, c, warm); err != nil {
 		return row, err
 	}
 	for rep := range h.o.reps {
-		a, err := h.ghzRun(ctx, h.baseGRPC, base, c, h.o.duration)
+		if err := ctx.Err(); err != nil {
+			return row, err
+		}
+		a, err := h.ghzRun(h.baseGRPC, base, c, h.o.duration)
 		if err != nil {
 			return row, err
 		}
-		b, err := measured(s, func() (run, error) { return h.ghzRun(ctx, s.grpcAddr, t.t, c, h.o.duration) })
+		b, err := measured(s, func() (run, error) { return h.ghzRun(s.grpcAddr, t.t, c, h.o.duration) })
 		if err != nil {
 			return row, err
 		}
@@ -172,18 +175,21 @@ func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, c int) (r
 	row := rpcRow{name: "CheckCaller VERIFIED (REST)", c: c}
 	base := httpTarget{method: t.method, url: "http://" + h.baseHTTP + "/v1/verify/caller", header: t.header, body: t.body}
 	warm := min(h.o.duration/2, 500*time.Millisecond)
-	if _, err := h.vegetaRun(ctx, base, c, warm); err != nil {
+	if _, err := h.vegetaRun(base, c, warm); err != nil {
 		return row, err
 	}
-	if _, err := h.vegetaRun(ctx, t, c, warm); err != nil {
+	if _, err := h.vegetaRun(t, c, warm); err != nil {
 		return row, err
 	}
 	for range h.o.reps {
-		a, err := h.vegetaRun(ctx, base, c, h.o.duration)
+		if err := ctx.Err(); err != nil {
+			return row, err
+		}
+		a, err := h.vegetaRun(base, c, h.o.duration)
 		if err != nil {
 			return row, err
 		}
-		b, err := measured(s, func() (run, error) { return h.vegetaRun(ctx, t, c, h.o.duration) })
+		b, err := measured(s, func() (run, error) { return h.vegetaRun(t, c, h.o.duration) })
 		if err != nil {
 			return row, err
 		}
@@ -273,7 +279,7 @@ func (h *harness) generate(ctx context.Context, n int, seed uint64, format strin
 
 // cliImport runs callverify blocklist import FILE and returns its wall time.
 func (s *server) cliImport(ctx context.Context, file string) (time.Duration, error) {
-	tok, err := s.token(ctx, "analyst", "load-analyst", "")
+	tok, err := s.token(ctx, analyst)
 	if err != nil {
 		return 0, err
 	}
@@ -287,7 +293,7 @@ func (s *server) cliImport(ctx context.Context, file string) (time.Duration, err
 // cliExport runs callverify blocklist export as NDJSON (one entry a line)
 // and returns its wall time and the entries it wrote.
 func (s *server) cliExport(ctx context.Context) (time.Duration, int64, error) {
-	tok, err := s.token(ctx, "analyst", "load-analyst", "")
+	tok, err := s.token(ctx, analyst)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -337,7 +343,7 @@ type importAnswer struct {
 }
 
 func (s *server) restImport(ctx context.Context, file string) (time.Duration, importAnswer, error) {
-	tok, err := s.token(ctx, "analyst", "load-analyst", "")
+	tok, err := s.token(ctx, analyst)
 	if err != nil {
 		return 0, importAnswer{}, err
 	}
@@ -373,8 +379,8 @@ func (s *server) restImport(ctx context.Context, file string) (time.Duration, im
 	return took, res, nil
 }
 
-// rest sends one JSON request to s's REST API with a token of role for
-// sub (none when role is empty) and decodes the answer into out.
+// rest sends one JSON request to s's REST API with a token of who (none
+// for anonymous) and decodes the answer into out.
 func (s *server) rest(ctx context.Context, method, path string, who principal, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -388,8 +394,8 @@ func (s *server) rest(ctx context.Context, method, path string, who principal, b
 	if err != nil {
 		return err
 	}
-	if who.role != "" {
-		tok, err := s.token(ctx, who.role, who.sub, who.phone)
+	if who != anonymous {
+		tok, err := s.token(ctx, who)
 		if err != nil {
 			return err
 		}
@@ -417,19 +423,34 @@ func (s *server) rest(ctx context.Context, method, path string, who principal, b
 	return nil
 }
 
-// principal is whom a request is made as.
-type principal struct{ role, sub, phone string }
+// principal is whom a request is made as: each role has one principal.
+type principal int
 
-var (
-	admin    = principal{"admin", "load-admin", ""}
-	analyst  = principal{"analyst", "load-analyst", ""}
-	dialer   = principal{"dialer", "load-dialer", ""}
-	customer = principal{"customer", "load-customer", customerNumber}
+const (
+	anonymous principal = iota
+	admin
+	analyst
+	dialer
+	customer
 )
+
+func (p principal) role() string {
+	return [...]string{"", "admin", "analyst", "dialer", "customer"}[p]
+}
+
+func (p principal) sub() string { return "load-" + p.role() }
+
+// phone is the customer's number (phone_number claim); others have none.
+func (p principal) phone() string {
+	if p == customer {
+		return customerNumber
+	}
+	return ""
+}
 
 // md is the gRPC metadata that carries who's token.
 func (s *server) md(ctx context.Context, who principal) (map[string]string, error) {
-	tok, err := s.token(ctx, who.role, who.sub, who.phone)
+	tok, err := s.token(ctx, who)
 	if err != nil {
 		return nil, err
 	}
@@ -487,7 +508,7 @@ func (s *server) seed(ctx context.Context) ([]namedTarget, error) {
 	} {
 		who := customer
 		if q.path == "/v1/verify/number" {
-			who = principal{}
+			who = anonymous
 		}
 		if err := s.rest(ctx, http.MethodPost, q.path, who, json.RawMessage(q.body), &verdict); err != nil {
 			return nil, err
@@ -533,7 +554,7 @@ func (s *server) seed(ctx context.Context) ([]namedTarget, error) {
 
 // restTarget is CheckCaller of the stamped line over REST.
 func (s *server) restTarget(ctx context.Context) (httpTarget, error) {
-	tok, err := s.token(ctx, customer.role, customer.sub, customer.phone)
+	tok, err := s.token(ctx, customer)
 	if err != nil {
 		return httpTarget{}, err
 	}

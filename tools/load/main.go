@@ -129,13 +129,14 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The commit before the build, so that it names what is built.
+	res := &results{machine: describeMachine(ctx, o), opts: o}
 	h, err := newHarness(ctx, o, stderr)
 	if err != nil {
 		return err
 	}
 	defer h.close()
 
-	res := &results{machine: describeMachine(ctx, o), opts: o}
 	fmt.Fprint(stdout, res.machine.text())
 	for _, b := range o.backends {
 		br, err := h.runBackend(ctx, b)

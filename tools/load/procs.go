@@ -248,7 +248,7 @@ type server struct {
 	grpcAddr string
 	httpAddr string
 	p        *proc
-	tokens   map[string]string
+	tokens   map[principal]string
 }
 
 // startServer starts callverifyd on a fresh data directory: the embedded
@@ -258,7 +258,7 @@ func (h *harness) startServer(ctx context.Context, backend, redisAddr, keyPrefix
 	if err != nil {
 		return nil, err
 	}
-	s := &server{h: h, backend: backend, dataDir: filepath.Join(dir, "data"), tokens: map[string]string{}}
+	s := &server{h: h, backend: backend, dataDir: filepath.Join(dir, "data"), tokens: map[principal]string{}}
 	s.grpcAddr, s.httpAddr = freeAddr(), freeAddr()
 	// The anonymous lookup is rate-limited per client and per instance:
 	// the limits are lifted so that the run measures the lookup itself.
@@ -304,22 +304,21 @@ func (s *server) restart(ctx context.Context) (time.Duration, error) {
 	return s.start(ctx)
 }
 
-// token mints a development token the way the README does.
-func (s *server) token(ctx context.Context, role, sub, phoneNumber string) (string, error) {
-	key := role + "/" + sub + "/" + phoneNumber
-	if t, ok := s.tokens[key]; ok {
+// token mints a development token of who the way the README does.
+func (s *server) token(ctx context.Context, who principal) (string, error) {
+	if t, ok := s.tokens[who]; ok {
 		return t, nil
 	}
-	args := []string{"token", "mint", "--data-dir", s.dataDir, "--role", role, "--sub", sub, "--ttl", "12h"}
-	if phoneNumber != "" {
-		args = append(args, "--phone", phoneNumber)
+	args := []string{"token", "mint", "--data-dir", s.dataDir, "--role", who.role(), "--sub", who.sub(), "--ttl", "12h"}
+	if who.phone() != "" {
+		args = append(args, "--phone", who.phone())
 	}
 	out, err := s.h.runCLI(ctx, "", args...)
 	if err != nil {
 		return "", err
 	}
 	t := strings.TrimSpace(out)
-	s.tokens[key] = t
+	s.tokens[who] = t
 	return t, nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -46,7 +45,7 @@ type grpcTarget struct {
 
 // ghzRun drives t at addr with c concurrent workers on one connection for
 // d.
-func (h *harness) ghzRun(ctx context.Context, addr string, t grpcTarget, c int, d time.Duration) (run, error) {
+func (h *harness) ghzRun(addr string, t grpcTarget, c int, d time.Duration) (run, error) {
 	data := t.data
 	if data == "" {
 		data = "{}"
@@ -129,7 +128,7 @@ type httpTarget struct {
 }
 
 // vegetaRun drives t with c workers, as fast as they go, for d.
-func (h *harness) vegetaRun(ctx context.Context, t httpTarget, c int, d time.Duration) (run, error) {
+func (h *harness) vegetaRun(t httpTarget, c int, d time.Duration) (run, error) {
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: t.method, URL: t.url, Header: t.header, Body: t.body})
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(c)), vegeta.MaxWorkers(uint64(c)),
 		vegeta.Connections(c), vegeta.MaxConnections(c), vegeta.KeepAlive(true), vegeta.Timeout(20*time.Second))
