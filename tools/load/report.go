@@ -148,8 +148,15 @@ func (r *results) headlines() []headline {
 			if !ok || g.rps() == 0 || len(b.rest.b) == 0 {
 				return "—"
 			}
+			// The throughput ratio is the figure; the server's CPU per
+			// request, gRPC's over REST's, says the same without the two
+			// clients' different costs.
 			q := b.rest.rps() / g.rps()
-			return fmt.Sprintf("%.3fx%s", q, mark(q >= 0.9))
+			cpu := "n/a"
+			if rc := b.rest.cpuPerReq(); rc > 0 {
+				cpu = fmt.Sprintf("%.2fx", float64(g.cpuPerReq())/float64(rc))
+			}
+			return fmt.Sprintf("%.3fx (server CPU/req gRPC/REST %s)%s", q, cpu, mark(q >= 0.9))
 		}},
 		{fmt.Sprintf("bulk import, %s rows: CLI / REST", count(r.opts.rows)), ">= 200k rows/s", func(b backendResult) string {
 			return fmt.Sprintf("%s%s / %s%s", perSec(b.bulk.cliRowsPerSec), mark(b.bulk.cliRowsPerSec >= 200_000),
