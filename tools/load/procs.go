@@ -72,6 +72,7 @@ func startProc(name string, path string, args ...string) (*proc, error) {
 	// Nothing from the caller's environment (no CALLVERIFY_*) but PATH.
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = orphanless()
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -80,6 +81,12 @@ func startProc(name string, path string, args ...string) (*proc, error) {
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// orphanless makes the kernel send SIGTERM to a child when the harness
+// dies however it dies (a panic, SIGKILL), so that no server outlives it.
+func orphanless() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+}
 
 // stop sends SIGTERM and waits; after 30s it kills.
 func (p *proc) stop() error {
@@ -329,6 +336,7 @@ func (h *harness) runCLI(ctx context.Context, server string, args ...string) (st
 	if server != "" {
 		cmd.Env = append(cmd.Env, "CALLVERIFY_SERVER="+server)
 	}
+	cmd.SysProcAttr = orphanless()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
