@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"net/http"
@@ -263,6 +262,3 @@ func median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
-
-// jsonBody is a REST request body.
-func jsonBody(s string) []byte { return bytes.Clone([]byte(s)) }
