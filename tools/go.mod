@@ -1,5 +1,10 @@
-// Tools that check deploy/, kept out of the main module so its dependencies
-// stay those of the service: go tool -modfile=tools/go.mod kustomize|kubeconform
+// Tools kept out of the main module so its dependencies stay those of the
+// service: kustomize and kubeconform check deploy/ (go tool
+// -modfile=tools/go.mod kustomize|kubeconform); ./load is the load harness
+// (make load), with ghz and vegeta as libraries. ghz v0.93.0 needs an old
+// grpc (v1.34, for grpc.WithBalancerName), so nothing here imports the
+// service module: the harness reaches callverifyd only through its
+// binaries, flags, routes and RPCs.
 module github.com/callverify/callverify/tools
 
 go 1.26.8
