@@ -7,7 +7,7 @@ PROTOS := $(wildcard proto/callverify/v1/*.proto)
 # Stored-record formats: each .proto under internal/ beside its generated Go.
 RECORD_PROTOS = $(shell find internal -name '*.proto')
 
-.PHONY: generate test bench lint run
+.PHONY: generate test bench lint run load
 generate:
 	@test -f $(GOOGLEAPIS)/google/api/annotations.proto || { echo "googleapis protos not found (go mod download failed?)"; exit 1; }
 	@test -f $(GATEWAY)/protoc-gen-openapiv2/options/annotations.proto || { echo "grpc-gateway/v2 protos not found"; exit 1; }
@@ -30,6 +30,9 @@ generate:
 
 test:
 	go test -race -count=1 ./...
+	# The load harness lives in the tools module (ghz and vegeta stay out of
+	# go.mod): its test runs it for a moment on the embedded store.
+	cd tools && go test -race -count=1 ./load/
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
@@ -37,6 +40,16 @@ bench:
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
 	go vet ./...
+	cd tools && go vet ./load/
 
 run:
 	go run ./cmd/callverifyd --dev
+
+# make load runs the load harness (tools/load) and prints issue 16's table.
+# BLOCKLIST: entries behind the hot RPCs and the store rows (e.g. 10000000);
+# MD: also write the tables into this Markdown file (docs/performance.md);
+# LOADFLAGS: any other flag (cd tools && go run ./load -h lists them).
+BLOCKLIST ?= 100000
+MD ?=
+load:
+	cd tools && go run ./load -repo $(CURDIR) -blocklist $(BLOCKLIST) $(if $(MD),-md $(abspath $(MD))) $(LOADFLAGS)

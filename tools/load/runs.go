@@ -1,0 +1,264 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bojand/ghz/load"
+	"github.com/bojand/ghz/runner"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// run is what one load run (one A or one B) measured.
+type run struct {
+	requests int64         // answered, successfully or not
+	ok       int64         // successful answers
+	elapsed  time.Duration // from the first request to the last answer
+	p50, p99 time.Duration
+	errors   map[string]int
+	cpu      time.Duration // the server's utime+stime over the run (B only)
+	rss      int64         // the server's VmRSS after the run (B only)
+}
+
+// rps is successful answers per second.
+func (r run) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.ok) / r.elapsed.Seconds()
+}
+
+// grpcTarget is one RPC to drive with ghz.
+type grpcTarget struct {
+	method string            // package.Service/Method
+	md     map[string]string // metadata (the bearer token)
+	// data is the request as protojson, a ghz template ({{.RequestNumber}}
+	// is the request's number); empty is an empty message.
+	data string
+}
+
+// ghzRun drives t at addr with c concurrent workers on one connection for
+// d.
+func (h *harness) ghzRun(addr string, t grpcTarget, c int, d time.Duration) (run, error) {
+	data := t.data
+	if data == "" {
+		data = "{}"
+	}
+	tick := &timedTicker{c: make(chan load.TickValue), workers: uint(c), d: d}
+	opts := []runner.Option{
+		runner.WithInsecure(true),
+		runner.WithConcurrency(uint(c)),
+		runner.WithConnections(1),
+		// No request count ends the run: the ticker stops it d after the
+		// workers start.
+		runner.WithTotalRequests(math.MaxInt32),
+		runner.WithWorkerTicker(tick),
+		// ghz 0.93 with "wait" can send an answer that arrives after the
+		// stop on its closed results channel (a panic); "ignore" drops them.
+		runner.WithDurationStopAction("ignore"),
+		runner.WithTimeout(20 * time.Second),
+		runner.WithDataFromJSON(data),
+	}
+	if len(t.md) > 0 {
+		opts = append(opts, runner.WithMetadata(t.md))
+	}
+	cfg, err := runner.NewConfig(t.method, addr, opts...)
+	if err != nil {
+		return run{}, fmt.Errorf("ghz %s at %s: %w", t.method, addr, err)
+	}
+	reqr, err := runner.NewRequester(cfg)
+	if err != nil {
+		return run{}, fmt.Errorf("ghz %s at %s: %w", t.method, addr, err)
+	}
+	tick.stop = func() { reqr.Stop(runner.ReasonTimeout) }
+	rep, err := reqr.Run()
+	if err != nil {
+		return run{}, fmt.Errorf("ghz %s at %s: %w", t.method, addr, err)
+	}
+	r := run{requests: int64(rep.Count), ok: int64(rep.StatusCodeDist["OK"]), elapsed: rep.Total, errors: map[string]int{}}
+	for code, n := range rep.StatusCodeDist {
+		if code != "OK" {
+			r.errors[code] += n
+		}
+	}
+	for _, l := range rep.LatencyDistribution {
+		switch l.Percentage {
+		case 50:
+			r.p50 = l.Latency
+		case 99:
+			r.p99 = l.Latency
+		}
+	}
+	return r, nil
+}
+
+// timedTicker starts all workers at once, as ghz's constant ticker does,
+// and stops the run d later. ghz's own duration starts its clock before it
+// connects, so a short run could end before its first request, and ghz
+// 0.93 then panics sending the first tick on a closed channel; this clock
+// starts once the connection is up (ghz runs the ticker after connecting).
+type timedTicker struct {
+	c       chan load.TickValue
+	workers uint
+	d       time.Duration
+	stop    func()
+}
+
+func (t *timedTicker) Ticker() <-chan load.TickValue { return t.c }
+
+func (t *timedTicker) Run() {
+	t.c <- load.TickValue{Delta: int(t.workers), Done: true}
+	<-time.After(t.d)
+	t.stop()
+}
+
+func (t *timedTicker) Finish() { close(t.c) }
+
+// httpTarget is one REST request to drive with vegeta.
+type httpTarget struct {
+	method, url string
+	header      http.Header
+	body        []byte
+}
+
+// vegetaRun drives t with c workers, as fast as they go, for d.
+func (h *harness) vegetaRun(t httpTarget, c int, d time.Duration) (run, error) {
+	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: t.method, URL: t.url, Header: t.header, Body: t.body})
+	a := vegeta.NewAttacker(vegeta.Workers(uint64(c)), vegeta.MaxWorkers(uint64(c)),
+		vegeta.Connections(c), vegeta.MaxConnections(c), vegeta.KeepAlive(true), vegeta.Timeout(20*time.Second))
+	var m vegeta.Metrics
+	// Rate 0 with MaxWorkers: each worker sends its next request as soon as
+	// the last is answered (a closed loop, like ghz).
+	for res := range a.Attack(tr, vegeta.Rate{}, d, "load") {
+		m.Add(res)
+	}
+	m.Close()
+	r := run{requests: int64(m.Requests), elapsed: m.Duration + m.Wait, p50: m.Latencies.P50, p99: m.Latencies.P99, errors: map[string]int{}}
+	for code, n := range m.StatusCodes {
+		if code == "200" {
+			r.ok = int64(n)
+		} else {
+			r.errors["HTTP "+code] += n
+		}
+	}
+	return r, nil
+}
+
+// measured runs f against the server whose process is s, with its CPU time
+// and RSS.
+func measured(s *server, f func() (run, error)) (run, error) {
+	before, err := cpuTime(s.p.pid())
+	if err != nil {
+		return run{}, err
+	}
+	r, err := f()
+	if err != nil {
+		return run{}, err
+	}
+	after, err := cpuTime(s.p.pid())
+	if err != nil {
+		return run{}, err
+	}
+	r.cpu = after - before
+	if r.rss, err = vmRSS(s.p.pid()); err != nil {
+		return run{}, err
+	}
+	return r, nil
+}
+
+// rpcRow is one hot RPC at one concurrency: reps pairs of runs, baseline
+// (A) then ours (B).
+type rpcRow struct {
+	name string
+	c    int
+	a, b []run
+}
+
+func (r rpcRow) ratios() []float64 {
+	out := make([]float64, len(r.a))
+	for i := range r.a {
+		if base := r.a[i].rps(); base > 0 {
+			out[i] = r.b[i].rps() / base
+		}
+	}
+	return out
+}
+
+// ratio is the median of the pairs' throughput ratios.
+func (r rpcRow) ratio() float64 { return median(r.ratios()) }
+
+// bMedian is the median over ours of f.
+func (r rpcRow) bMedian(f func(run) float64) float64 {
+	v := make([]float64, len(r.b))
+	for i, x := range r.b {
+		v[i] = f(x)
+	}
+	return median(v)
+}
+
+func (r rpcRow) rps() float64     { return r.bMedian(run.rps) }
+func (r rpcRow) baseRPS() float64 { return median(mapRuns(r.a, run.rps)) }
+func (r rpcRow) p50() time.Duration {
+	return time.Duration(r.bMedian(func(x run) float64 { return float64(x.p50) }))
+}
+func (r rpcRow) p99() time.Duration {
+	return time.Duration(r.bMedian(func(x run) float64 { return float64(x.p99) }))
+}
+
+// cpuPerReq is the server's CPU time over every B run divided by the
+// requests they made.
+func (r rpcRow) cpuPerReq() time.Duration {
+	var cpu time.Duration
+	var n int64
+	for _, x := range r.b {
+		cpu += x.cpu
+		n += x.requests
+	}
+	if n == 0 {
+		return 0
+	}
+	return cpu / time.Duration(n)
+}
+
+func (r rpcRow) rss() int64 { return r.b[len(r.b)-1].rss }
+
+// errorsText sums the failed answers of the B runs ("" when none).
+func (r rpcRow) errorsText() string {
+	sum := map[string]int{}
+	for _, x := range r.b {
+		for k, v := range x.errors {
+			sum[k] += v
+		}
+	}
+	var parts []string
+	for k, v := range sum {
+		parts = append(parts, fmt.Sprintf("%d %s", v, k))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func mapRuns(rs []run, f func(run) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
