@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -253,11 +254,23 @@ func TestAFollowerBeyondTheLogReloads(t *testing.T) {
 type failing struct {
 	blocklist.Store
 	down *atomic.Bool
+	// gate, when set, orders the reads after a write that holds it.
+	gate *sync.RWMutex
+}
+
+// wait blocks while a write holds the gate.
+func (s failing) wait() func() {
+	if s.gate == nil {
+		return func() {}
+	}
+	s.gate.RLock()
+	return s.gate.RUnlock
 }
 
 var errRefused = fault.Unavailable(errors.New("connection refused"))
 
 func (s failing) Changes(ctx context.Context, after uint64, limit int) ([]blocklist.Change, error) {
+	defer s.wait()()
 	if s.down.Load() {
 		return nil, errRefused
 	}
@@ -265,6 +278,7 @@ func (s failing) Changes(ctx context.Context, after uint64, limit int) ([]blockl
 }
 
 func (s failing) CountEntries(ctx context.Context, f blocklist.EntryFilter) (int, error) {
+	defer s.wait()()
 	if s.down.Load() {
 		return 0, errRefused
 	}
@@ -272,6 +286,7 @@ func (s failing) CountEntries(ctx context.Context, f blocklist.EntryFilter) (int
 }
 
 func (s failing) ScanEntries(ctx context.Context, fn func(blocklist.Entry) error) (uint64, error) {
+	defer s.wait()()
 	if s.down.Load() {
 		return 0, errRefused
 	}
@@ -309,10 +324,13 @@ func TestAFollowerReloadsWhenTheStoreComesBack(t *testing.T) {
 }
 
 // downAfterCommit commits a new entry, then the store becomes unreachable,
-// as a Redis that dies between a write and the follower's next read.
+// as a Redis that dies between a write and the follower's next read. The
+// gate keeps the follower from reading in between.
 type downAfterCommit struct{ failing }
 
 func (s downAfterCommit) CreateEntry(ctx context.Context, e blocklist.Entry, now time.Time, ev audit.Event) (blocklist.Entry, blocklist.Change, error) {
+	s.gate.Lock()
+	defer s.gate.Unlock()
 	got, c, err := s.Store.CreateEntry(ctx, e, now, ev)
 	s.down.Store(true)
 	return got, c, err
@@ -326,7 +344,7 @@ func TestAWriteWhoseStoreGoesAwayBeforeTheIndexHasItFailsUnavailableAtOnce(t *te
 	t.Parallel()
 	var down atomic.Bool
 	e := newEnv(t, func(c *blocklist.Config) {
-		c.Store = downAfterCommit{failing{Store: c.Store, down: &down}}
+		c.Store = downAfterCommit{failing{Store: c.Store, down: &down, gate: new(sync.RWMutex)}}
 		c.Follow.Interval = 5 * time.Millisecond
 	})
 	done := make(chan error, 1)
