@@ -64,6 +64,7 @@ func (s *BlocklistStore) entryTx(tx *bolt.Tx) *entryTx {
 
 // logChange appends c to the change log.
 func (t *entryTx) logChange(c blocklist.Change) error {
+	t.changes.FillPercent = 1 // appended in key order, trimmed from the front
 	return t.changes.Put(binary.BigEndian.AppendUint64(nil, c.Seq), encodeChange(c))
 }
 
