@@ -198,7 +198,11 @@ func (f *follower) load(ctx context.Context) error {
 		return fmt.Errorf("blocklist: count entries: %w", err)
 	}
 	b := NewIndexBuilder(hint)
-	seq, err := f.store.ScanEntries(ctx, func(e Entry) error {
+	scan := f.store.ScanEntries
+	if is, ok := f.store.(IndexScanner); ok {
+		scan = is.ScanIndexEntries
+	}
+	seq, err := scan(ctx, func(e Entry) error {
 		b.Add(e)
 		return nil
 	})

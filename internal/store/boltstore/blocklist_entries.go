@@ -507,6 +507,7 @@ func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entr
 	}
 	var seq uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
+		defer evictMapped(tx)
 		t := newEntryTx(tx)
 		seq = t.entries.Sequence()
 		c := t.entries.Cursor()
@@ -521,6 +522,44 @@ func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entr
 			if err != nil {
 				return err
 			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return seq, storeErr(err)
+}
+
+// ScanIndexEntries implements blocklist.IndexScanner: ScanEntries that
+// reads each record's fixed header (and expiry) only, and leaves the pages
+// it read out of the process's resident memory (see evictMapped).
+func (s *BlocklistStore) ScanIndexEntries(ctx context.Context, fn func(blocklist.Entry) error) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		defer evictMapped(tx)
+		b := tx.Bucket(bEntries)
+		seq = b.Sequence()
+		c := b.Cursor()
+		i := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if i++; i%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				// Evict as it goes, so that at no time the whole file
+				// is resident.
+				evictMapped(tx)
+			}
+			var e blocklist.Entry
+			p, err := unpackPattern(k)
+			if err != nil || !decodeIndexFields(v, &e) {
+				return fmt.Errorf("entry key %x: %w", k, errBadRecord)
+			}
+			e.Pattern = p
 			if err := fn(e); err != nil {
 				return err
 			}
