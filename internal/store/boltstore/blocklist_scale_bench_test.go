@@ -52,26 +52,51 @@ func BenchmarkBlocklistRestart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var readyMs, rssKB float64
+	// A first restart with the snapshot writes it (at Close).
+	os.Remove(filepath.Join(dir, boltstore.IndexSnapshotFile))
+	restart(b, dir, n, "scan")
+	restart(b, dir, n, "snapshot")
+	var scanMs, scanKB, snapMs, snapKB float64
 	b.ResetTimer()
 	for range b.N {
-		cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
-		cmd.Env = append(os.Environ(), restartChildEnv+"="+dir)
-		out, err := cmd.Output()
-		if err != nil {
-			b.Fatalf("restart: %v\n%s", err, out)
-		}
-		var entries int
-		if _, err := fmt.Sscanf(lastLine(out), "ready-ms %f rss-kb %f entries %d", &readyMs, &rssKB, &entries); err != nil {
-			b.Fatalf("restart printed %q: %v", out, err)
-		}
-		if entries != n {
-			b.Fatalf("the restarted index holds %d entries, want %d", entries, n)
-		}
+		scanMs, scanKB = restart(b, dir, n, "scan")
+		snapMs, snapKB = restart(b, dir, n, "snapshot")
 	}
 	b.ReportMetric(float64(fi.Size())/float64(n), "B/entry")
-	b.ReportMetric(readyMs, "ready-ms")
-	b.ReportMetric(rssKB/1024, "rss-MB")
+	b.ReportMetric(scanMs, "ready-scan-ms")
+	b.ReportMetric(scanKB/1024, "rss-scan-MB")
+	b.ReportMetric(snapMs, "ready-snap-ms")
+	b.ReportMetric(snapKB/1024, "rss-snap-MB")
+}
+
+// restart runs a restart child on the store in dir, from a scan or from
+// the index snapshot, and returns its ready time and VmRSS.
+func restart(b *testing.B, dir string, n int, mode string) (readyMs, rssKB float64) {
+	b.Helper()
+	hadSnapshot := fromSnapshot(dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), restartChildEnv+"="+dir, restartModeEnv+"="+mode)
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("restart: %v\n%s", err, out)
+	}
+	var entries, reloads int
+	if _, err := fmt.Sscanf(lastLine(out), "ready-ms %f rss-kb %f entries %d reloads %d", &readyMs, &rssKB, &entries, &reloads); err != nil {
+		b.Fatalf("restart printed %q: %v", out, err)
+	}
+	if entries != n {
+		b.Fatalf("the restarted index holds %d entries, want %d", entries, n)
+	}
+	if mode == "snapshot" && reloads != 0 && hadSnapshot {
+		b.Fatalf("a restart with a snapshot scanned the store")
+	}
+	return readyMs, rssKB
+}
+
+// fromSnapshot reports whether dir has an index snapshot for a restart.
+func fromSnapshot(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, boltstore.IndexSnapshotFile))
+	return err == nil
 }
 
 func lastLine(out []byte) string {
@@ -124,8 +149,12 @@ func buildScaleStore(b *testing.B, dir string, n int) {
 	b.Logf("built %d entries in %v", n, time.Since(start).Round(time.Millisecond))
 }
 
-// restartChildEnv names the store a child process restarts on.
-const restartChildEnv = "CALLVERIFY_BENCH_RESTART_CHILD"
+// restartChildEnv names the store a child process restarts on;
+// restartModeEnv says whether it uses the index snapshot ("snapshot").
+const (
+	restartChildEnv = "CALLVERIFY_BENCH_RESTART_CHILD"
+	restartModeEnv  = "CALLVERIFY_BENCH_RESTART_MODE"
+)
 
 // TestMain runs the restart child when BenchmarkBlocklistRestart starts
 // one, and the tests otherwise.
@@ -161,17 +190,24 @@ func restartChild(dir string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := blocklist.NewService(blocklist.Config{Store: st, Audit: audit.NewRecorder(as, time.Now), Phone: p})
+	cfg := blocklist.Config{Store: st, Audit: audit.NewRecorder(as, time.Now), Phone: p}
+	if os.Getenv(restartModeEnv) == "snapshot" {
+		cfg.Follow.Snapshot = filepath.Join(dir, boltstore.IndexSnapshotFile)
+	}
+	svc, err := blocklist.NewService(cfg)
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
 	ready := time.Since(start)
 	rss, err := vmRSSKB()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ready-ms %.1f rss-kb %d entries %d\n", float64(ready.Microseconds())/1000, rss, svc.IndexStats().Entries)
+	st2 := svc.IndexStats()
+	if err := svc.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("ready-ms %.1f rss-kb %d entries %d reloads %d\n", float64(ready.Microseconds())/1000, rss, st2.Entries, st2.Reloads)
 	return nil
 }
 
