@@ -153,7 +153,8 @@ type Store interface {
 type IndexScanner interface {
 	// ScanIndexEntries is ScanEntries for what the index holds: each
 	// Entry carries Pattern, Kind, Category, Source, Confidence and
-	// ExpireTime only.
+	// ExpireTime only, and its Pattern may share memory the store reuses
+	// for the next entry: fn keeps a copy (strings.Clone) if anything.
 	ScanIndexEntries(ctx context.Context, fn func(Entry) error) (seq uint64, err error)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -545,6 +546,9 @@ func (s *BlocklistStore) ScanIndexEntries(ctx context.Context, fn func(blocklist
 		seq = b.Sequence()
 		c := b.Cursor()
 		i := 0
+		// The patterns are unpacked into one buffer (see
+		// blocklist.IndexScanner): 10M strings would be 10M allocations.
+		var buf [1 + 2*maxPackedPattern]byte
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if i++; i%65536 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -555,11 +559,11 @@ func (s *BlocklistStore) ScanIndexEntries(ctx context.Context, fn func(blocklist
 				evictMapped(tx)
 			}
 			var e blocklist.Entry
-			p, err := unpackPattern(k)
-			if err != nil || !decodeIndexFields(v, &e) {
+			n, ok := unpackPatternInto(&buf, k)
+			if !ok || !decodeIndexFields(v, &e) {
 				return fmt.Errorf("entry key %x: %w", k, errBadRecord)
 			}
-			e.Pattern = p
+			e.Pattern = unsafe.String(&buf[0], n)
 			if err := fn(e); err != nil {
 				return err
 			}

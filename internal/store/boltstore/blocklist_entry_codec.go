@@ -99,28 +99,37 @@ func patternKeyOf(p string) []byte {
 
 // unpackPattern is the inverse of packPattern.
 func unpackPattern(k []byte) (string, error) {
-	if len(k) == 0 || len(k) > maxPackedPattern {
+	var buf [1 + 2*maxPackedPattern]byte
+	n, ok := unpackPatternInto(&buf, k)
+	if !ok {
 		return "", errBadRecord
 	}
-	var buf [1 + 2*maxPackedPattern]byte
+	return string(buf[:n]), nil
+}
+
+// unpackPatternInto unpacks k into buf and returns the pattern's length.
+func unpackPatternInto(buf *[1 + 2*maxPackedPattern]byte, k []byte) (int, bool) {
+	if len(k) == 0 || len(k) > maxPackedPattern {
+		return 0, false
+	}
 	buf[0] = '+'
 	n := 1
 	for i, b := range k {
 		for j, v := range [2]byte{b >> 4, b & 15} {
 			switch {
 			case v == 0 && j == 1 && i == len(k)-1:
-				return string(buf[:n]), nil
+				return n, true
 			case v == 1:
 				buf[n] = '*'
 			case v >= 2 && v <= 11:
 				buf[n] = '0' + v - 2
 			default:
-				return "", errBadRecord
+				return 0, false
 			}
 			n++
 		}
 	}
-	return string(buf[:n]), nil
+	return n, true
 }
 
 // idSeq returns the sequence number of an ID this store issued: 16

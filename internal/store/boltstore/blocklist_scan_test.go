@@ -30,7 +30,11 @@ func TestScanIndexEntriesGivesWhatTheIndexHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seqLean, err := s.ScanIndexEntries(ctx, func(e blocklist.Entry) error { lean = append(lean, e); return nil })
+	seqLean, err := s.ScanIndexEntries(ctx, func(e blocklist.Entry) error {
+		e.Pattern = strings.Clone(e.Pattern) // the store reuses its memory
+		lean = append(lean, e)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
