@@ -242,7 +242,7 @@ func (r *snapReader) table(prefix bool) *table {
 		r.err = true
 		return nil
 	}
-	t.slots = makeSlots(t.n*t.w + 7)
+	t.slots = make([]byte, t.n*t.w+7)
 	copy(t.slots, r.take(t.n*t.w+7))
 	nb := 1 << (keyBits - t.rbits)
 	t.hi = make([]uint32, r.count(len(r.b)))

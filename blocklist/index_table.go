@@ -291,7 +291,7 @@ func encode(r run, keepPats bool) *table {
 		t.wmask = 1<<(8*t.w) - 1
 	}
 	// Pass 2: the slots and where each bucket starts.
-	t.slots = makeSlots(n*t.w + 7)
+	t.slots = make([]byte, n*t.w+7)
 	nb := uint64(1) << bb
 	starts := make([]uint32, nb+1)
 	remMask := uint64(1)<<t.rbits - 1
