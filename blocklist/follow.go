@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -29,6 +30,11 @@ type Follow struct {
 	// that moves the domain's clock by days must not make the index look
 	// stale.
 	Clock func() time.Time
+	// Snapshot, when set, is a file for the index snapshot (see
+	// index_snapshot.go): Close writes it, and NewService starts from it
+	// when the store's change log proves it current, instead of scanning
+	// the store. It belongs to one store: put it beside the store's file.
+	Snapshot string
 }
 
 // IndexStats describe the follower, for metrics and readiness.
@@ -43,7 +49,7 @@ type IndexStats struct {
 	// keeps it near Follow.Interval; it grows while the store fails.
 	Lag time.Duration
 	// Reloads counts full reloads from a scan of the store, the one at
-	// start included.
+	// start included unless the start read a snapshot.
 	Reloads uint64
 	// Failures counts reads of the store that failed.
 	Failures uint64
@@ -60,6 +66,7 @@ type follower struct {
 	clock    func() time.Time
 	interval time.Duration
 	batch    int
+	snapshot string
 
 	wake   chan struct{} // buffered 1: a poke never blocks and never piles up
 	ctx    context.Context
@@ -91,7 +98,7 @@ func newFollower(store Store, index *Index, f Follow) *follower {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &follower{
-		store: store, index: index, clock: f.Clock, interval: f.Interval, batch: f.Batch,
+		store: store, index: index, clock: f.Clock, interval: f.Interval, batch: f.Batch, snapshot: f.Snapshot,
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		progress: make(chan struct{}),
 	}
@@ -198,7 +205,11 @@ func (f *follower) load(ctx context.Context) error {
 		return fmt.Errorf("blocklist: count entries: %w", err)
 	}
 	b := NewIndexBuilder(hint)
-	seq, err := f.store.ScanEntries(ctx, func(e Entry) error {
+	scan := f.store.ScanEntries
+	if is, ok := f.store.(IndexScanner); ok {
+		scan = is.ScanIndexEntries
+	}
+	seq, err := scan(ctx, func(e Entry) error {
 		b.Add(e)
 		return nil
 	})
@@ -210,11 +221,86 @@ func (f *follower) load(ctx context.Context) error {
 		return err
 	}
 	f.index.replace(x)
+	// A scan of 10M entries leaves some 20 bytes an entry of garbage
+	// (the builder's arrays) that the runtime would keep in the
+	// process's memory for minutes; a reload is rare enough to pay for
+	// handing it back now.
+	if x.Len() >= 1<<20 {
+		debug.FreeOSMemory()
+	}
 	f.mu.Lock()
 	f.reload = false
 	f.reloads++
 	f.mu.Unlock()
 	f.moved(true, started)
+	return nil
+}
+
+// loadFirst loads the index when the service starts: from the snapshot
+// when there is one that the store's change log proves current, then the
+// log's later changes; from a full scan otherwise.
+func (f *follower) loadFirst(ctx context.Context) error {
+	if f.snapshot != "" && f.loadSnapshot(ctx) {
+		return nil
+	}
+	return f.load(ctx)
+}
+
+// loadSnapshot reports whether it loaded the index from the snapshot and
+// the change log after it; any doubt is false, and the caller scans.
+func (f *follower) loadSnapshot(ctx context.Context) bool {
+	started := f.clock()
+	x, digest, err := readSnapshot(f.snapshot)
+	if err != nil {
+		return false
+	}
+	var last []Change
+	if x.seq > 0 {
+		if last, err = f.store.Changes(ctx, x.seq-1, 1); err != nil {
+			return false
+		}
+	}
+	if !snapshotOK(x, digest, last) {
+		return false
+	}
+	for {
+		after := x.seq
+		chs, err := f.store.Changes(ctx, after, f.batch)
+		if err != nil {
+			return false
+		}
+		for i, c := range chs {
+			if c.Seq != after+1+uint64(i) {
+				return false
+			}
+		}
+		x.Apply(chs...)
+		if len(chs) < f.batch {
+			break
+		}
+	}
+	f.index.replace(x)
+	f.moved(true, started)
+	return true
+}
+
+// saveSnapshot writes the index's snapshot with the digest of its last
+// change, as the store's log has it. The follower must be stopped.
+func (f *follower) saveSnapshot(ctx context.Context) error {
+	if f.snapshot == "" {
+		return nil
+	}
+	var last Change
+	if seq := f.index.Seq(); seq > 0 {
+		chs, err := f.store.Changes(ctx, seq-1, 1)
+		if err != nil || len(chs) != 1 || chs[0].Seq != seq {
+			return fmt.Errorf("blocklist: no index snapshot: the store's log does not give change %d: %v", seq, err)
+		}
+		last = chs[0]
+	}
+	if err := writeSnapshot(f.snapshot, f.index, last); err != nil {
+		return fmt.Errorf("blocklist: write the index snapshot: %w", err)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/callverify/callverify/internal/audit"
@@ -50,6 +51,8 @@ type Service struct {
 	now    func() time.Time
 	index  *Index
 	follow *follower
+	// closeOnce writes the snapshot at the first Close only.
+	closeOnce sync.Once
 
 	maxReportsPerDay int
 	autoBlock        AutoBlock
@@ -83,7 +86,7 @@ func NewService(cfg Config) (*Service, error) {
 	s.follow = newFollower(cfg.Store, s.index, cfg.Follow)
 	// The first load runs here, before the follower's goroutine starts, so
 	// the follower is still the index's only writer.
-	if err := s.follow.load(context.Background()); err != nil {
+	if err := s.follow.loadFirst(context.Background()); err != nil {
 		return nil, err
 	}
 	s.follow.start()
@@ -91,10 +94,17 @@ func NewService(cfg Config) (*Service, error) {
 }
 
 // Close stops the follower; Match then answers from the index as it was.
-// It is safe to call more than once.
+// With Follow.Snapshot set, the first Close writes the index's snapshot
+// for the next start. It is safe to call more than once.
 func (s *Service) Close() error {
 	s.follow.stop()
-	return nil
+	var err error
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = s.follow.saveSnapshot(ctx)
+	})
+	return err
 }
 
 // Reload has the follower rebuild the matching index from a full scan of

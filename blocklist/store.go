@@ -147,6 +147,17 @@ type Store interface {
 	PruneReports(ctx context.Context, before time.Time, limit int, ev audit.Event) (int, error)
 }
 
+// IndexScanner is what a Store may also implement so that the matching
+// index loads without reading whole entries: at 10M entries the reasons,
+// authors and times that ScanEntries decodes cost most of a restart.
+type IndexScanner interface {
+	// ScanIndexEntries is ScanEntries for what the index holds: each
+	// Entry carries Pattern, Kind, Category, Source, Confidence and
+	// ExpireTime only, and its Pattern may share memory the store reuses
+	// for the next entry: fn keeps a copy (strings.Clone) if anything.
+	ScanIndexEntries(ctx context.Context, fn func(Entry) error) (seq uint64, err error)
+}
+
 // EntryFilter selects entries; zero fields select all.
 type EntryFilter struct {
 	Category Category

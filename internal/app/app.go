@@ -99,6 +99,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Store: st.blocklist, Audit: rec, Phone: parser, Now: now,
 		MaxReportsPerDay: cfg.MaxReportsPerDay,
 		AutoBlock:        blocklist.AutoBlock{Reporters: cfg.AutoBlockReporters, Window: cfg.AutoBlockWindow},
+		Follow:           blocklist.Follow{Snapshot: st.indexSnapshot},
 	})
 	if err != nil {
 		return nil, err
@@ -209,7 +210,9 @@ func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 // Close stops the blocklist's follower and releases the store.
 func (a *App) Close() error {
 	if a.numbers != nil {
-		_ = a.numbers.Close()
+		if err := a.numbers.Close(); err != nil {
+			a.log.Warn("the next start scans the store", "err", err)
+		}
 	}
 	if a.store != nil {
 		return a.store.close()

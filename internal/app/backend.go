@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type backend struct {
 	// nil keeps the in-memory limits of one instance.
 	lookup, lookupGlobal ratelimit.Limiter
 	close                func() error
+	// indexSnapshot is where the blocklist keeps its index snapshot
+	// (blocklist.Follow.Snapshot); "" for none.
+	indexSnapshot string
 }
 
 // openBackend opens the backend the configuration names.
@@ -76,8 +80,9 @@ func openEmbedded(cfg Config, ring hmackeys.Ring) (_ *backend, err error) {
 	}
 	return &backend{
 		name: "embedded", audit: a, blocklist: bl, verify: v, callbacks: cb,
-		ready: func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
-		close: db.Close,
+		ready:         func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
+		close:         db.Close,
+		indexSnapshot: filepath.Join(cfg.DataDir, boltstore.IndexSnapshotFile),
 	}, nil
 }
 

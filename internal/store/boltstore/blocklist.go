@@ -69,11 +69,14 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 		}
 	}
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bOfficial, bEntries, bEntryIDs, bEntryCounts, bChanges,
+		for _, b := range [][]byte{bOfficial, bEntries, bIDBlocks, bStrings, bStringsByID, bEntryCounts, bChanges,
 			bReports, bReportRank, bReporters, bReportLog, bReporterDays} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := migrateEntriesV1(tx); err != nil {
+			return err
 		}
 		return initReportRetention(tx)
 	})

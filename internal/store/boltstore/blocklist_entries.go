@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -18,105 +17,41 @@ import (
 	"github.com/callverify/callverify/internal/phone"
 )
 
-// Entries are keyed by canonical pattern, so the unique-pattern rule, the
-// import's match on pattern and the official-number checks are all point
-// reads. The entries bucket's sequence is the blocklist's change counter;
-// the IDs bucket's sequence issues entry IDs.
+// Entries are keyed by their packed pattern (packPattern), so the
+// unique-pattern rule, the import's match on pattern and the official-number
+// checks are all point reads. The entries bucket's sequence is the
+// blocklist's change counter; the ID blocks' sequence issues entry IDs.
 var (
-	bEntries     = []byte("blocklist/entries")      // pattern -> entry record
-	bEntryIDs    = []byte("blocklist/entry_ids")    // entry ID -> pattern
+	bEntries     = []byte("blocklist/entries.v2")   // packed pattern -> record (encodeRecord)
 	bEntryCounts = []byte("blocklist/entry_counts") // [category, source] -> uint64 count
-	// bChanges is the change log: big-endian sequence -> op byte and the
-	// entry record. Every change is appended in the transaction that makes
-	// it, and that transaction trims the log to the store's retention, so
-	// it holds exactly the last ChangeLogRetain changes.
+	// bChanges is the change log: big-endian sequence -> encodeChange.
+	// Every change is appended in the transaction that makes it, and that
+	// transaction trims the log to the store's retention, so it holds
+	// exactly the last ChangeLogRetain changes.
 	bChanges = []byte("blocklist/changes")
 )
 
-// Entry records are binary: a 1M-entry blocklist is read in full at every
-// start, and JSON would cost seconds and three times the disk.
-const entryRecordV1 = 1
-
-func encodeEntry(e blocklist.Entry) []byte {
-	b := make([]byte, 0, 64+len(e.Pattern)+len(e.Reason)+len(e.CreateBy))
-	b = append(b, entryRecordV1, byte(e.Kind), byte(e.Category), byte(e.Source), byte(e.Confidence))
-	for _, s := range []string{e.ID, e.Pattern, e.Reason, e.CreateBy} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	b = binary.AppendVarint(b, millis(e.CreateTime))
-	b = binary.AppendVarint(b, millis(e.UpdateTime))
-	b = binary.AppendVarint(b, millis(e.ExpireTime))
-	return binary.AppendUvarint(b, e.Rev)
-}
-
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
-var errBadRecord = errors.New("corrupt blocklist entry record")
-
-func decodeEntry(b []byte) (blocklist.Entry, error) {
-	if len(b) < 5 || b[0] != entryRecordV1 {
-		return blocklist.Entry{}, errBadRecord
-	}
-	e := blocklist.Entry{
-		Kind: blocklist.Kind(b[1]), Category: blocklist.Category(b[2]),
-		Source: blocklist.Source(b[3]), Confidence: int(b[4]),
-	}
-	b = b[5:]
-	var strs [4]string
-	for i := range strs {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
-			return blocklist.Entry{}, errBadRecord
-		}
-		strs[i] = string(b[k : k+int(n)])
-		b = b[k+int(n):]
-	}
-	e.ID, e.Pattern, e.Reason, e.CreateBy = strs[0], strs[1], strs[2], strs[3]
-	var ts [3]int64
-	for i := range ts {
-		v, k := binary.Varint(b)
-		if k <= 0 {
-			return blocklist.Entry{}, errBadRecord
-		}
-		ts[i] = v
-		b = b[k:]
-	}
-	e.CreateTime, e.UpdateTime, e.ExpireTime = fromMillis(ts[0]), fromMillis(ts[1]), fromMillis(ts[2])
-	rev, k := binary.Uvarint(b)
-	if k <= 0 {
-		return blocklist.Entry{}, errBadRecord
-	}
-	e.Rev = rev
-	return e, nil
-}
-
 // entryTx is one transaction's view of the entry buckets.
 type entryTx struct {
-	tx                         *bolt.Tx
-	entries, ids, cnt, changes *bolt.Bucket
-	counts                     map[[2]byte]int64 // pending count deltas, written at the end
+	tx                    *bolt.Tx
+	entries, cnt, changes *bolt.Bucket
+	ids                   idBlocks
+	dict                  dict
+	counts                map[[2]byte]int64 // pending count deltas, written at the end
 	// retain is how many changes the log keeps; 0 in a transaction that
 	// only reads.
 	retain uint64
+	// internReasons puts reasons in the dictionary (imports, which repeat
+	// them); an analyst's reason is stored inline. Authors always go in.
+	internReasons bool
 }
 
 func newEntryTx(tx *bolt.Tx) *entryTx {
 	return &entryTx{
-		tx: tx, entries: tx.Bucket(bEntries), ids: tx.Bucket(bEntryIDs), cnt: tx.Bucket(bEntryCounts),
-		changes: tx.Bucket(bChanges), counts: map[[2]byte]int64{},
+		tx: tx, entries: tx.Bucket(bEntries), cnt: tx.Bucket(bEntryCounts), changes: tx.Bucket(bChanges),
+		ids:    idBlocks{b: tx.Bucket(bIDBlocks)},
+		dict:   dict{strs: tx.Bucket(bStrings), byID: tx.Bucket(bStringsByID)},
+		counts: map[[2]byte]int64{},
 	}
 }
 
@@ -130,8 +65,8 @@ func (s *BlocklistStore) entryTx(tx *bolt.Tx) *entryTx {
 
 // logChange appends c to the change log.
 func (t *entryTx) logChange(c blocklist.Change) error {
-	v := append([]byte{byte(c.Op)}, encodeEntry(c.Entry)...)
-	return t.changes.Put(binary.BigEndian.AppendUint64(nil, c.Seq), v)
+	t.changes.FillPercent = 1 // appended in key order, trimmed from the front
+	return t.changes.Put(binary.BigEndian.AppendUint64(nil, c.Seq), encodeChange(c))
 }
 
 // trimChanges drops the changes older than the last t.retain.
@@ -150,63 +85,79 @@ func (t *entryTx) trimChanges() error {
 	return nil
 }
 
-func decodeChange(k, v []byte) (blocklist.Change, error) {
-	if len(k) != 8 || len(v) < 1 {
-		return blocklist.Change{}, errBadRecord
-	}
-	e, err := decodeEntry(v[1:])
+// decode decodes the record v stored under key.
+func (t *entryTx) decode(key, v []byte) (blocklist.Entry, error) {
+	p, err := unpackPattern(key)
 	if err != nil {
-		return blocklist.Change{}, err
+		return blocklist.Entry{}, fmt.Errorf("entry key %x: %w", key, err)
 	}
-	return blocklist.Change{Seq: binary.BigEndian.Uint64(k), Op: blocklist.ChangeOp(v[0]), Entry: e}, nil
+	e, err := decodeRecord(p, v, t.dict.lookup)
+	if err != nil {
+		return blocklist.Entry{}, fmt.Errorf("entry %q: %w", p, err)
+	}
+	return e, nil
 }
 
 func (t *entryTx) get(pattern string) (blocklist.Entry, bool, error) {
-	v := t.entries.Get([]byte(pattern))
+	k := patternKeyOf(pattern)
+	if k == nil {
+		return blocklist.Entry{}, false, nil
+	}
+	v := t.entries.Get(k)
 	if v == nil {
 		return blocklist.Entry{}, false, nil
 	}
-	e, err := decodeEntry(v)
-	if err != nil {
-		return blocklist.Entry{}, false, fmt.Errorf("entry %q: %w", pattern, err)
-	}
-	return e, true, nil
+	e, err := t.decode(k, v)
+	return e, err == nil, err
 }
 
 func (t *entryTx) byID(id string) (blocklist.Entry, error) {
-	p := t.ids.Get([]byte(id))
-	if p == nil {
+	seq, ok := idSeq(id)
+	if !ok {
 		return blocklist.Entry{}, fault.ErrNotFound
 	}
-	e, ok, err := t.get(string(p))
-	if err != nil {
-		return blocklist.Entry{}, err
+	k := t.ids.pattern(seq)
+	if k == nil {
+		return blocklist.Entry{}, fault.ErrNotFound
 	}
-	if !ok {
+	v := t.entries.Get(k)
+	if v == nil {
 		return blocklist.Entry{}, fmt.Errorf("entry id %s points at a missing pattern", id)
 	}
-	return e, nil
+	return t.decode(k, v)
 }
 
 // put writes e with a fresh change number (and a fresh ID when it has none)
 // and returns what it wrote with its change.
 func (t *entryTx) put(e blocklist.Entry) (blocklist.Entry, blocklist.Change, error) {
+	k := patternKeyOf(e.Pattern)
+	if k == nil {
+		return e, blocklist.Change{}, fault.Invalid("pattern", "is not a canonical pattern")
+	}
 	if e.ID == "" {
-		n, err := t.ids.NextSequence()
+		n, err := t.ids.b.NextSequence()
 		if err != nil {
 			return e, blocklist.Change{}, err
 		}
-		e.ID = hex.EncodeToString(binary.BigEndian.AppendUint64(nil, n))
-		if err := t.ids.Put([]byte(e.ID), []byte(e.Pattern)); err != nil {
-			return e, blocklist.Change{}, err
-		}
+		e.ID = idString(n)
+		t.ids.set(n, k)
 	}
 	seq, err := t.entries.NextSequence()
 	if err != nil {
 		return e, blocklist.Change{}, err
 	}
 	e.Rev = seq
-	if err := t.entries.Put([]byte(e.Pattern), encodeEntry(e)); err != nil {
+	reason := strRef{s: e.Reason}
+	if t.internReasons {
+		if reason, err = t.dict.ref(e.Reason); err != nil {
+			return e, blocklist.Change{}, err
+		}
+	}
+	by, err := t.dict.ref(e.CreateBy)
+	if err != nil {
+		return e, blocklist.Change{}, err
+	}
+	if err := t.entries.Put(k, encodeRecord(e, reason, by)); err != nil {
 		return e, blocklist.Change{}, err
 	}
 	t.counts[[2]byte{byte(e.Category), byte(e.Source)}]++
@@ -217,12 +168,12 @@ func (t *entryTx) put(e blocklist.Entry) (blocklist.Entry, blocklist.Change, err
 // remove deletes e's pattern record (and its ID when dropID) and returns the
 // change.
 func (t *entryTx) remove(e blocklist.Entry, dropID bool) (blocklist.Change, error) {
-	if err := t.entries.Delete([]byte(e.Pattern)); err != nil {
+	if err := t.entries.Delete(patternKeyOf(e.Pattern)); err != nil {
 		return blocklist.Change{}, err
 	}
 	if dropID {
-		if err := t.ids.Delete([]byte(e.ID)); err != nil {
-			return blocklist.Change{}, err
+		if n, ok := idSeq(e.ID); ok {
+			t.ids.set(n, nil)
 		}
 	}
 	t.counts[[2]byte{byte(e.Category), byte(e.Source)}]--
@@ -234,9 +185,12 @@ func (t *entryTx) remove(e blocklist.Entry, dropID bool) (blocklist.Change, erro
 	return c, t.logChange(c)
 }
 
-// flushCounts writes the pending count deltas and trims the change log;
-// every write of entries ends with it.
+// flushCounts writes the pending count deltas and ID blocks and trims the
+// change log; every write of entries ends with it.
 func (t *entryTx) flushCounts() error {
+	if err := t.ids.flush(); err != nil {
+		return err
+	}
 	if err := t.trimChanges(); err != nil {
 		return err
 	}
@@ -397,9 +351,12 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 				return err
 			}
 			chs = append(chs, c)
-			if err := t.ids.Put([]byte(e.ID), []byte(e.Pattern)); err != nil {
-				return err
+			n, ok := idSeq(e.ID)
+			k := patternKeyOf(e.Pattern)
+			if !ok || k == nil {
+				return fmt.Errorf("entry %s: %w", e.ID, errBadRecord)
 			}
+			t.ids.set(n, k)
 		} else {
 			t.counts[[2]byte{byte(cur.Category), byte(cur.Source)}]--
 		}
@@ -455,13 +412,11 @@ func (s *BlocklistStore) ListEntries(ctx context.Context, f blocklist.EntryFilte
 	}
 	var out []blocklist.Entry
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bEntries).Cursor()
-		k, v := c.First()
-		if after != "" {
-			k, v = c.Seek([]byte(after))
-			if k != nil && string(k) == after {
-				k, v = c.Next()
-			}
+		t := newEntryTx(tx)
+		c := t.entries.Cursor()
+		k, v, err := seekAfter(ctx, c, after)
+		if err != nil {
+			return err
 		}
 		for i := 0; k != nil && len(out) < limit; k, v = c.Next() {
 			// A filtered page may have to skip far; the deadline bounds it.
@@ -471,19 +426,57 @@ func (s *BlocklistStore) ListEntries(ctx context.Context, f blocklist.EntryFilte
 				}
 			}
 			// Filter on the record's fixed header before decoding it.
-			if len(v) >= 5 && (f.Category != 0 && blocklist.Category(v[2]) != f.Category ||
+			if len(v) >= headerLen && (f.Category != 0 && blocklist.Category(v[2]) != f.Category ||
 				f.Source != 0 && blocklist.Source(v[3]) != f.Source) {
 				continue
 			}
-			e, err := decodeEntry(v)
+			e, err := t.decode(k, v)
 			if err != nil {
-				return fmt.Errorf("entry %q: %w", k, err)
+				return err
 			}
 			out = append(out, e)
 		}
 		return nil
 	})
 	return out, storeErr(err)
+}
+
+// seekAfter positions c at the first entry whose pattern sorts after
+// after. A page token holds a stored pattern, found by one seek; any other
+// string seeks to the key of its longest prefix that packs and steps past
+// the patterns up to after.
+func seekAfter(ctx context.Context, c *bolt.Cursor, after string) (k, v []byte, err error) {
+	switch {
+	case after == "":
+		k, v = c.First()
+		return k, v, nil
+	case after[0] != '+':
+		if after < "+" {
+			k, v = c.First()
+		}
+		return k, v, nil
+	}
+	n := 1
+	for n < len(after) && n <= 2*maxPackedPattern {
+		if _, ok := nibble(after[n]); !ok {
+			break
+		}
+		n++
+	}
+	pk, pn, _ := packPattern(after[:n])
+	for k, v = c.Seek(pk[:pn]); k != nil; k, v = c.Next() {
+		p, err := unpackPattern(k)
+		if err != nil {
+			return nil, nil, fmt.Errorf("entry key %x: %w", k, err)
+		}
+		if p > after {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return k, v, nil
 }
 
 // CountEntries implements blocklist.Store.
@@ -515,9 +508,10 @@ func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entr
 	}
 	var seq uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bEntries)
-		seq = b.Sequence()
-		c := b.Cursor()
+		defer evictMapped(tx)
+		t := newEntryTx(tx)
+		seq = t.entries.Sequence()
+		c := t.entries.Cursor()
 		i := 0
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if i++; i%65536 == 0 {
@@ -525,10 +519,51 @@ func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entr
 					return err
 				}
 			}
-			e, err := decodeEntry(v)
+			e, err := t.decode(k, v)
 			if err != nil {
-				return fmt.Errorf("entry %q: %w", k, err)
+				return err
 			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return seq, storeErr(err)
+}
+
+// ScanIndexEntries implements blocklist.IndexScanner: ScanEntries that
+// reads each record's fixed header (and expiry) only, and leaves the pages
+// it read out of the process's resident memory (see evictMapped).
+func (s *BlocklistStore) ScanIndexEntries(ctx context.Context, fn func(blocklist.Entry) error) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		defer evictMapped(tx)
+		b := tx.Bucket(bEntries)
+		seq = b.Sequence()
+		c := b.Cursor()
+		i := 0
+		// The patterns are unpacked into one buffer (see
+		// blocklist.IndexScanner): 10M strings would be 10M allocations.
+		var buf [1 + 2*maxPackedPattern]byte
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if i++; i%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				// Evict as it goes, so that at no time the whole file
+				// is resident.
+				evictMapped(tx)
+			}
+			var e blocklist.Entry
+			n, ok := unpackPatternInto(&buf, k)
+			if !ok || !decodeIndexFields(v, &e) {
+				return fmt.Errorf("entry key %x: %w", k, errBadRecord)
+			}
+			e.Pattern = unsafe.String(&buf[0], n)
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -548,6 +583,7 @@ func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.En
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		outs, chs = make([]blocklist.ImportOutcome, len(batch)), make([]blocklist.Change, 0, len(batch))
 		t := s.entryTx(tx)
+		t.internReasons = true
 		for i, row := range batch {
 			cur, exists, err := t.get(row.Pattern)
 			if err != nil {

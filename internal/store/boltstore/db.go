@@ -16,6 +16,11 @@ import (
 // FileName is the store's file inside the data directory.
 const FileName = "callverify.db"
 
+// IndexSnapshotFile is the blocklist index's snapshot beside the store
+// (blocklist.Follow.Snapshot): a cache, checked against the store's change
+// log at start, that may be deleted at any time.
+const IndexSnapshotFile = "blocklist-index.snap"
+
 // Open opens (creating if needed) the store in dataDir. It fails fast with a
 // clear error when another process holds the file.
 func Open(dataDir string) (*bolt.DB, error) {
