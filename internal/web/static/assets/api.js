@@ -17,6 +17,8 @@ export class ApiError extends Error {
 function errorOf(status, text) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+  // Streams answer {"error": {...}}; unary calls the status itself.
+  if (data && data.error && typeof data.error === 'object') data = data.error;
   const code = data && typeof data.code === 'number' ? data.code : 0;
   const msg = data && typeof data.message === 'string' && data.message ? data.message : 'The server answered HTTP ' + status + '.';
   return new ApiError(status, code, msg);
@@ -104,8 +106,8 @@ export class Client {
   }
 }
 
-// devSignIn asks a --dev server for a development token; null when the
-// server does not run with --dev.
+// devAvailable says whether the server runs with --dev (it then mints
+// development tokens).
 export async function devAvailable() {
   try {
     const r = await fetch('/dev/token', { credentials: 'omit', cache: 'no-store' });
