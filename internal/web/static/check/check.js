@@ -119,7 +119,7 @@ function reportForm(number) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
-      await api.post('/v1/reports', { callerNumber: number, note: note.value.trim(), occurTime: new Date().toISOString() });
+      await api.post('/v1/reports', { callerNumber: number, note: note.value.trim() });
       out.textContent = t('reported');
     } catch (e) { out.textContent = e.message; }
   });

@@ -22,7 +22,7 @@ function render(root, { api }) {
   const actor = h('input', { type: 'search', autocomplete: 'off' });
   const action = h('input', { type: 'search', autocomplete: 'off', placeholder: 'entry.create' });
   const err = errorBox();
-  const list = h('div');
+  const list = h('div', { id: 'audit-table' });
   const pager = new Pager(async (token) => {
     err.textContent = '';
     try {
@@ -38,7 +38,7 @@ function render(root, { api }) {
     }
   });
   const form = h('form', { class: 'row' },
-    field('Actor', actor), field('Action', action, 'e.g. entry.create, entry.import, report.resolve'),
+    field('Actor', actor), field('Action', action, 'e.g. entry.create, entry.import, reported_number.block'),
     h('button', { type: 'submit', text: 'Filter' }));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); pager.reset(); });
   root.append(form, err, list, pager.el);

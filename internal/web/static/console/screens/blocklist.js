@@ -11,14 +11,16 @@ export default {
   render,
 };
 
+const plural = (n, one, many) => n + ' ' + (n === 1 ? one : many);
+
 function render(root, { api, notify }) {
   // Find by number: which entry (exact or prefix) blocks it.
-  const number = h('input', { type: 'search', autocomplete: 'off', placeholder: '+86 170 1234 5678' });
+  const number = h('input', { id: 'bl-number', type: 'search', autocomplete: 'off', placeholder: '+86 170 1234 5678' });
   const findErr = errorBox();
   const found = h('div', { 'aria-live': 'polite' });
   const findForm = h('form', { class: 'row' },
     field('Number', number, 'Any written form; shows the entry that blocks it, exact or by prefix.'),
-    h('button', { type: 'submit', text: 'Check number' }));
+    h('button', { id: 'bl-check', type: 'submit', text: 'Check number' }));
   findForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     findErr.textContent = '';
@@ -35,12 +37,12 @@ function render(root, { api, notify }) {
   });
 
   // The list, filtered by pattern prefix, category and source.
-  const prefix = h('input', { type: 'search', autocomplete: 'off', placeholder: '+86170' });
-  const cat = select([['', 'All categories'], ...categories]);
-  const src = select([['', 'All sources'], ...sources]);
-  const size = select([['25', '25'], ['100', '100'], ['500', '500']]);
-  const listErr = errorBox();
-  const list = h('div');
+  const prefix = h('input', { id: 'bl-prefix', type: 'search', autocomplete: 'off', placeholder: '+86170' });
+  const cat = select([['', 'All categories'], ...categories], { id: 'bl-filter-category' });
+  const src = select([['', 'All sources'], ...sources], { id: 'bl-filter-source' });
+  const size = select([['25', '25'], ['100', '100'], ['500', '500']], { id: 'bl-page-size' });
+  const listErr = errorBox('bl-list-error');
+  const list = h('div', { id: 'bl-list-table' });
   const total = h('p', { class: 'muted', 'aria-live': 'polite' });
   const pager = new Pager(async (token) => {
     listErr.textContent = '';
@@ -49,8 +51,8 @@ function render(root, { api, notify }) {
         patternPrefix: prefix.value.trim(), category: cat.value, source: src.value, pageSize: size.value, pageToken: token,
       }));
       const entries = r.entries || [];
-      total.textContent = prefix.value.trim() ? entries.length + ' entries on this page start with ' + prefix.value.trim() + '.'
-        : (r.totalSize || 0) + ' entries match the filters.';
+      total.textContent = prefix.value.trim() ? plural(entries.length, 'entry', 'entries') + ' on this page (pattern starting with ' + prefix.value.trim() + ').'
+        : plural(r.totalSize || 0, 'entry matches', 'entries match') + ' the filters.';
       list.replaceChildren(entries.length ? entryTable('Blocklist entries', entries) : h('p', { text: 'No entries.' }));
       return r.nextPageToken;
     } catch (e) {
@@ -61,22 +63,22 @@ function render(root, { api, notify }) {
   const filterForm = h('form', { class: 'row' },
     field('Pattern starts with', prefix, 'E.164 digits, e.g. +86170'),
     field('Category', cat), field('Source', src), field('Page size', size),
-    h('button', { type: 'submit', text: 'Search' }));
+    h('button', { id: 'bl-search', type: 'submit', text: 'Search' }));
   filterForm.addEventListener('submit', (ev) => { ev.preventDefault(); pager.reset(); });
 
   // Add or edit.
   const f = {
-    pattern: h('input', { required: true, autocomplete: 'off', placeholder: '+86170*' }),
-    category: select(categories),
-    confidence: h('input', { type: 'number', min: '0', max: '100', value: '90' }),
-    reason: h('input', { autocomplete: 'off', maxlength: '200' }),
-    expire: h('input', { type: 'datetime-local' }),
+    pattern: h('input', { id: 'bl-pattern', required: true, autocomplete: 'off', placeholder: '+86170*' }),
+    category: select(categories, { id: 'bl-category' }),
+    confidence: h('input', { id: 'bl-confidence', type: 'number', min: '0', max: '100', value: '90' }),
+    reason: h('input', { id: 'bl-reason', autocomplete: 'off', maxlength: '200' }),
+    expire: h('input', { id: 'bl-expire', type: 'datetime-local' }),
   };
   let editing = null;
   const formTitle = h('h2', { text: 'Add an entry' });
-  const submit = h('button', { type: 'submit', text: 'Add entry' });
+  const submit = h('button', { id: 'bl-submit', type: 'submit', text: 'Add entry' });
   const cancel = h('button', { type: 'button', class: 'secondary', text: 'Cancel edit', hidden: true, onclick: () => setEditing(null) });
-  const editErr = errorBox();
+  const editErr = errorBox('bl-edit-error');
   const editForm = h('form', {},
     h('div', { class: 'row' },
       field('Pattern', f.pattern, 'A number in E.164, or a prefix ending in * such as +86170*'),

@@ -14,7 +14,7 @@ export default {
 
 function render(root, { api, notify }) {
   const err = errorBox();
-  const list = h('div');
+  const list = h('div', { id: 'callbacks-list' });
   const pager = new Pager(async (token) => {
     err.textContent = '';
     try {

@@ -11,9 +11,9 @@ export default {
 };
 
 function render(root, { api, notify }) {
-  const line = h('input', { required: true, autocomplete: 'off', placeholder: '400-800-8888' });
+  const line = h('input', { id: 'calls-line', required: true, autocomplete: 'off', placeholder: '400-800-8888' });
   const err = errorBox();
-  const list = h('div');
+  const list = h('div', { id: 'calls-table' });
   let current = '';
   const pager = new Pager(async (token) => {
     err.textContent = '';
@@ -32,7 +32,7 @@ function render(root, { api, notify }) {
       return '';
     }
   });
-  const form = h('form', { class: 'row' }, field('Official line', line), h('button', { type: 'submit', text: 'List live calls' }));
+  const form = h('form', { class: 'row' }, field('Official line', line), h('button', { id: 'calls-list', type: 'submit', text: 'List live calls' }));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); current = line.value.trim(); pager.reset(); });
   const endAll = confirmButton('End every live call of this line', 'Really end them all?', async () => {
     if (!line.value.trim()) { err.textContent = 'Type the official line first.'; return; }

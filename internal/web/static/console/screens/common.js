@@ -19,8 +19,8 @@ export function label(pairs, v) {
 }
 
 // errorBox is a live region that shows an API error in words.
-export function errorBox() {
-  return h('p', { class: 'error', role: 'alert' });
+export function errorBox(id) {
+  return h('p', { id, class: 'error', role: 'alert' });
 }
 
 export function showError(box, err) {

@@ -24,15 +24,15 @@ export function prefillStamp(values) { sessionStorage.setItem(KEY + '.prefill', 
 
 function render(root, { api, notify }) {
   const f = {
-    caller: h('input', { required: true, autocomplete: 'off', placeholder: '400-800-8888' }),
-    callee: h('input', { required: true, autocomplete: 'off', placeholder: '138 0013 8000' }),
-    reason: select(reasons),
-    text: h('input', { maxlength: '64', autocomplete: 'off' }),
-    order: h('input', { autocomplete: 'off' }),
-    agentId: h('input', { autocomplete: 'off' }),
-    agentName: h('input', { autocomplete: 'off' }),
+    caller: h('input', { id: 'd-caller', required: true, autocomplete: 'off', placeholder: '400-800-8888' }),
+    callee: h('input', { id: 'd-callee', required: true, autocomplete: 'off', placeholder: '138 0013 8000' }),
+    reason: select(reasons, { id: 'd-reason' }),
+    text: h('input', { id: 'd-text', maxlength: '64', autocomplete: 'off' }),
+    order: h('input', { id: 'd-order', autocomplete: 'off' }),
+    agentId: h('input', { id: 'd-agent-id', autocomplete: 'off' }),
+    agentName: h('input', { id: 'd-agent-name', autocomplete: 'off' }),
     ttl: h('input', { type: 'number', min: '60', max: '3600', value: '600' }),
-    callback: h('input', { autocomplete: 'off' }),
+    callback: h('input', { id: 'd-callback', autocomplete: 'off' }),
   };
   let pre = null;
   try { pre = JSON.parse(sessionStorage.getItem(KEY + '.prefill') || 'null'); } catch (e) { pre = null; }
@@ -44,13 +44,13 @@ function render(root, { api, notify }) {
     f.order.value = pre.orderRef || '';
   }
   const err = errorBox();
-  const stamped = h('div', { 'aria-live': 'polite' });
+  const stamped = h('div', { id: 'd-stamped', 'aria-live': 'polite' });
   const form = h('form', {},
     h('div', { class: 'row' }, field('Official line', f.caller), field('Customer number', f.callee), field('Reason', f.reason)),
     h('div', { class: 'row' }, field('Reason text', f.text, 'At most 64 characters, no links.'), field('Order', f.order),
       field('Agent id', f.agentId), field('Agent name', f.agentName)),
     h('div', { class: 'row' }, field('Valid for (seconds)', f.ttl), field('Callback request (optional)', f.callback, 'Set when this call answers a claimed callback.')),
-    h('button', { type: 'submit', text: 'Stamp call' }), err);
+    h('button', { id: 'd-stamp', type: 'submit', text: 'Stamp call' }), err);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -104,8 +104,8 @@ function render(root, { api, notify }) {
   }
   const refresh = h('button', { type: 'button', class: 'secondary', text: 'Refresh codes', onclick: loadMine });
   root.append(
-    h('section', { class: 'panel', 'aria-labelledby': 'd-stamp' }, h('h2', { id: 'd-stamp', text: 'Stamp a call before dialling' }), form, stamped),
-    h('section', { class: 'panel', 'aria-labelledby': 'd-mine' }, h('h2', { id: 'd-mine', text: 'Calls stamped in this session' }),
+    h('section', { class: 'panel', 'aria-labelledby': 'd-stamp-title' }, h('h2', { id: 'd-stamp-title', text: 'Stamp a call before dialling' }), form, stamped),
+    h('section', { class: 'panel', 'aria-labelledby': 'd-mine-title' }, h('h2', { id: 'd-mine-title', text: 'Calls stamped in this session' }),
       h('div', { class: 'actions' }, refresh), mineErr, mine));
   loadMine();
 }

@@ -15,8 +15,8 @@ export default {
 function mb(n) { return (n / (1024 * 1024)).toFixed(n < 1024 * 1024 ? 2 : 1) + ' MB'; }
 
 function render(root, { api, notify }) {
-  const file = h('input', { type: 'file', accept: '.csv,.ndjson,.jsonl,.json,text/csv,application/x-ndjson' });
-  const go = h('button', { type: 'submit', text: 'Import' });
+  const file = h('input', { id: 'import-file', type: 'file', accept: '.csv,.ndjson,.jsonl,.json,text/csv,application/x-ndjson' });
+  const go = h('button', { id: 'import-submit', type: 'submit', text: 'Import' });
   const err = errorBox();
   const bar = h('progress', { id: 'import-progress', max: '100', value: '0', 'aria-label': 'Import progress' });
   const barText = h('p', { id: 'import-progress-text', 'aria-live': 'polite' });
@@ -53,7 +53,11 @@ function render(root, { api, notify }) {
           : 'Sent ' + mb(sent) + ' of ' + mb(total) + ' (' + pct + '%)';
       });
       bar.value = 100;
-      const rejected = (r.errors || []).map((e) => ({ line: lineOf ? lineOf[Number(e.line) - 1] || Number(e.line) : Number(e.line), message: e.message }))
+      // A CSV row's error names its place in the JSON made from it: drop that.
+      const rejected = (r.errors || []).map((e) => ({
+        line: lineOf ? lineOf[Number(e.line) - 1] || Number(e.line) : Number(e.line),
+        message: lineOf ? String(e.message).replace(/\(line \d+:\d+\): /, '') : e.message,
+      }))
         .concat(local).sort((a, b) => a.line - b.line);
       const rejectedCount = Number(r.rejected || 0) + local.length;
       barText.textContent = 'Done: ' + f.name + ' imported.';

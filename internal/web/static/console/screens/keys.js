@@ -12,7 +12,7 @@ export default {
 
 function render(root, { api, notify }) {
   const err = errorBox();
-  const list = h('div');
+  const list = h('div', { id: 'keys-table' });
   async function load() {
     err.textContent = '';
     try {
@@ -32,7 +32,7 @@ function render(root, { api, notify }) {
       notify('New current key ' + k.kid + '.');
       await load();
     } catch (e) { showError(err, e); }
-  });
+  }, { id: 'keys-rotate' });
   root.append(h('p', { text: 'Rotating makes a new key sign new call tokens at once. The old key stays published until every token it signed has expired, so verifiers keep accepting them.' }),
     h('div', { class: 'actions' }, rotate), err, list);
   load();

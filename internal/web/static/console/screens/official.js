@@ -14,7 +14,7 @@ const directions = [['DIRECTION_OUTBOUND', 'Outbound (places calls)'], ['DIRECTI
 
 function render(root, { api, notify }) {
   const err = errorBox();
-  const list = h('div');
+  const list = h('div', { id: 'on-list-table' });
   const pager = new Pager(async (token) => {
     err.textContent = '';
     try {
@@ -37,14 +37,14 @@ function render(root, { api, notify }) {
     }
   });
 
-  const number = h('input', { required: true, autocomplete: 'off', placeholder: '400-800-8888' });
-  const name = h('input', { autocomplete: 'off', placeholder: 'Customer service' });
-  const dir = select(directions);
+  const number = h('input', { id: 'on-number', required: true, autocomplete: 'off', placeholder: '400-800-8888' });
+  const name = h('input', { id: 'on-name', autocomplete: 'off', placeholder: 'Customer service' });
+  const dir = select(directions, { id: 'on-direction' });
   const desc = h('input', { autocomplete: 'off' });
   const addErr = errorBox();
   const form = h('form', {},
     h('div', { class: 'row' }, field('Number', number), field('Display name', name), field('Direction', dir)),
-    field('Description', desc), h('button', { type: 'submit', text: 'Add official number' }), addErr);
+    field('Description', desc), h('button', { id: 'on-submit', type: 'submit', text: 'Add official number' }), addErr);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     addErr.textContent = '';
