@@ -4,7 +4,7 @@ GOOGLEAPIS := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gatew
 GATEWAY := $(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway/v2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
 PROTOS := $(wildcard proto/callverify/v1/*.proto)
 
-.PHONY: generate test bench lint run
+.PHONY: generate test bench lint run screenshots
 generate:
 	@test -f $(GOOGLEAPIS)/google/api/annotations.proto || { echo "googleapis protos not found (go mod download failed?)"; exit 1; }
 	@test -f $(GATEWAY)/protoc-gen-openapiv2/options/annotations.proto || { echo "grpc-gateway/v2 protos not found"; exit 1; }
@@ -21,6 +21,12 @@ generate:
 
 test:
 	go test -race -count=1 ./...
+
+# The browser tests write their screenshots to docs/screenshots (the README
+# shows them). They need Chromium, and a CJK font for the Chinese pages
+# (apt-get install chromium fonts-wqy-microhei).
+screenshots:
+	go test -count=1 -run TestBrowser ./internal/web -args -screenshots
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

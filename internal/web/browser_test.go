@@ -217,6 +217,22 @@ func (tb *tab) shot(name string) {
 	}
 }
 
+// axeSelfCheck makes sure the accessibility check can fail: a button with
+// no name, added to a page, is a critical violation it reports.
+func axeSelfCheck(t *testing.T, b *browser) {
+	e := testenv.New(t)
+	tb := b.tab(t)
+	tb.run("open the check page", chromedp.Navigate(e.HTTPURL+"/check/"), visible("#dev-form"))
+	if vs := tb.axeViolations(); len(vs) != 0 {
+		t.Fatalf("the check page has violations before the test adds one: %+v", vs)
+	}
+	eval[bool](tb, "add a nameless button", `document.querySelector('main').appendChild(document.createElement('button')) !== null`)
+	vs := tb.axeViolations()
+	if len(vs) != 1 || vs[0].ID != "button-name" || vs[0].Impact != "critical" {
+		t.Errorf("axe found %+v, want one critical button-name violation", vs)
+	}
+}
+
 type axeViolation struct {
 	ID     string   `json:"id"`
 	Impact string   `json:"impact"`
@@ -225,24 +241,31 @@ type axeViolation struct {
 }
 
 // axe runs axe-core on the page as it is and fails on any serious or
-// critical violation. axe is injected through the DevTools protocol, never
-// served by the application.
+// critical violation.
 func (tb *tab) axe(screen string) {
+	tb.t.Helper()
+	for _, v := range tb.axeViolations() {
+		tb.t.Errorf("axe on %s: %s (%s): %s at %v", screen, v.ID, v.Impact, v.Help, v.Nodes)
+	}
+}
+
+// axeViolations runs axe-core on the page and returns its serious and
+// critical violations. axe is injected through the DevTools protocol,
+// never served by the application.
+func (tb *tab) axeViolations() []axeViolation {
 	tb.t.Helper()
 	if eval[bool](tb, "is axe there", `typeof axe === 'undefined'`) {
 		eval[bool](tb, "inject axe", tb.b.axe+"\n;true")
 	}
-	out := eval[string](tb, "axe on "+screen, `axe.run(document, {resultTypes: ['violations']}).then((r) => JSON.stringify(r.violations
+	out := eval[string](tb, "axe", `axe.run(document, {resultTypes: ['violations']}).then((r) => JSON.stringify(r.violations
 			.filter((v) => v.impact === 'serious' || v.impact === 'critical')
 			.map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' '))}))))`,
 		chromedp.EvalAwaitPromise)
 	var vs []axeViolation
 	if err := json.Unmarshal([]byte(out), &vs); err != nil {
-		tb.t.Fatalf("axe on %s: %v (%s)", screen, err, out)
+		tb.t.Fatalf("axe: %v (%s)", err, out)
 	}
-	for _, v := range vs {
-		tb.t.Errorf("axe on %s: %s (%s): %s at %v", screen, v.ID, v.Impact, v.Help, v.Nodes)
-	}
+	return vs
 }
 
 // consoleSignIn opens the console and signs in with the development button.
@@ -269,5 +292,6 @@ func TestBrowser(t *testing.T) {
 		t.Run("ImportShowsProgressAndTheRejectedLines", func(t *testing.T) { t.Parallel(); analystImport(t, b) })
 		t.Run("AdminScreens", func(t *testing.T) { t.Parallel(); adminScreens(t, b) })
 		t.Run("CustomerSeesTheGreenCardWithTheDialersCodeAndTheRedCard", func(t *testing.T) { t.Parallel(); dialerAndCustomer(t, b) })
+		t.Run("TheAccessibilityCheckFindsAButtonWithoutAName", func(t *testing.T) { t.Parallel(); axeSelfCheck(t, b) })
 	})
 }
