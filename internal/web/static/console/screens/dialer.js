@@ -72,9 +72,15 @@ function render(root, { api, notify }) {
   function card(c, code, until) {
     const codeEl = h('p', { class: 'code-big', 'aria-label': 'Code to read out: ' + (code || '').split('').join(' '), text: code || '——' });
     const endBtn = h('button', { type: 'button', class: 'secondary', text: 'End call', onclick: async () => {
-      try { await api.post('/v1/calls/' + seg(c.callId) + ':end', {}); notify('Call ended.'); await loadMine(); } catch (e) { showError(mineErr, e); }
+      try {
+        await api.post('/v1/calls/' + seg(c.callId) + ':end', {});
+        notify('Call ended.');
+        const shown = stamped.firstElementChild;
+        if (shown && shown.dataset.call === c.callId) stamped.replaceChildren();
+        await loadMine();
+      } catch (e) { showError(mineErr, e); }
     } });
-    return h('article', { class: 'card' + (c.state === 'CALL_STATE_ACTIVE' ? ' ok' : ' neutral'), 'aria-label': 'Call to ' + c.calleeNumber },
+    return h('article', { class: 'card' + (c.state === 'CALL_STATE_ACTIVE' ? ' ok' : ' neutral'), 'data-call': c.callId, 'aria-label': 'Call to ' + c.calleeNumber },
       h('h3', { text: 'To ' + c.calleeNumber }),
       c.state === 'CALL_STATE_ACTIVE' ? [h('p', { text: 'Read out this code:' }), codeEl, h('p', { class: 'muted', text: 'valid until ' + fmtTime(until) })] : null,
       h('dl', {},
