@@ -246,7 +246,7 @@ func dialerAndCustomer(t *testing.T, b *browser) {
 		visible("#app"),
 		// The call the dialer stamped is on its card, with its code.
 		waitText("#calls", code), waitText("#calls", "王小明"),
-		waitText("#live", "自动更新暂不可用"))
+		waitText("#live", "实时推送暂不可用"))
 
 	c.run("check the official line", typeIn("#caller", "400-800-8888"), click("#check"),
 		visible(`#verdict [data-verdict="VERDICT_VERIFIED"]`))

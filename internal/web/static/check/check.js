@@ -199,8 +199,16 @@ function startWatch() {
       cards.set(ev.card.call.callId, ev.card);
       renderCards();
     }
-  }, (live) => { $('live').textContent = live ? t('liveOn') : t('liveOff'); });
+  }, (live) => {
+    $('live').textContent = live ? t('liveOn') : t('liveOff');
+    watching = live;
+  });
 }
+
+// Without the stream, the cards (and their codes, which change) are read
+// again every 20 seconds while signed in.
+let watching = false;
+setInterval(() => { if (!watching && signedIn() && !document.hidden) loadCalls(); }, 20000);
 
 // --- wiring
 

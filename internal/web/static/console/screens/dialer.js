@@ -114,4 +114,7 @@ function render(root, { api, notify }) {
     h('section', { class: 'panel', 'aria-labelledby': 'd-mine-title' }, h('h2', { id: 'd-mine-title', text: 'Calls stamped in this session' }),
       h('div', { class: 'actions' }, refresh), mineErr, mine));
   loadMine();
+  // Codes change every so often: keep the cards' codes current while the
+  // screen is open.
+  const timer = setInterval(() => { if (root.isConnected) loadMine(); else clearInterval(timer); }, 20000);
 }
