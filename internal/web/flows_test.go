@@ -1,12 +1,15 @@
 package web_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/callverify/callverify/internal/testenv"
@@ -153,6 +156,34 @@ func analystImport(t *testing.T, b *browser) {
 	}
 	tb.axe("import")
 	tb.shot("console-import")
+
+	// Export: the download holds what was imported, one entry a line.
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(tb.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tb.screen("blocklist")
+	tb.run("export", click("#screen section:last-of-type button"))
+	got := waitFile(t, filepath.Join(dir, "blocklist-export.ndjson"))
+	if n := strings.Count(got, "\n"); n != 297 || !strings.Contains(got, `"pattern":"+8617100000002"`) {
+		t.Errorf("the export holds %d lines, want the 297 imported entries:\n%.300s", n, got)
+	}
+}
+
+// waitFile waits for a download to finish and returns the file.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 && bytes.HasSuffix(b, []byte("\n")) {
+			return string(b)
+		}
+		time.Sleep(50 * time.Millisecond) // polls the file system: the browser writes the download
+	}
+	t.Fatalf("no download at %s after %v", path, stepTimeout)
+	return ""
 }
 
 func adminScreens(t *testing.T, b *browser) {
