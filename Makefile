@@ -7,7 +7,7 @@ PROTOS := $(wildcard proto/callverify/v1/*.proto)
 # Stored-record formats: each .proto under internal/ beside its generated Go.
 RECORD_PROTOS = $(shell find internal -name '*.proto')
 
-.PHONY: generate test bench lint run load
+.PHONY: generate test bench lint run load screenshots
 generate:
 	@test -f $(GOOGLEAPIS)/google/api/annotations.proto || { echo "googleapis protos not found (go mod download failed?)"; exit 1; }
 	@test -f $(GATEWAY)/protoc-gen-openapiv2/options/annotations.proto || { echo "grpc-gateway/v2 protos not found"; exit 1; }
@@ -33,6 +33,12 @@ test:
 	# The load harness lives in the tools module (ghz and vegeta stay out of
 	# go.mod): its test runs it for a moment on the embedded store.
 	cd tools && go test -race -count=1 ./load/
+
+# The browser tests write their screenshots to docs/screenshots (the README
+# shows them). They need Chromium, and a CJK font for the Chinese pages
+# (apt-get install chromium fonts-wqy-microhei).
+screenshots:
+	go test -count=1 -run TestBrowser ./internal/web -args -screenshots
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

@@ -253,6 +253,64 @@ func (s *Service) ListEntries(ctx context.Context, f EntryFilter, pageSize int, 
 	return entries, next, total, nil
 }
 
+// maxPatternPrefix bounds a prefix search: no pattern is longer.
+const maxPatternPrefix = 17
+
+// ListEntriesWithPrefix lists, in pattern order, the entries f selects
+// whose pattern starts with prefix ('+' and digits; a trailing '*' is
+// dropped). Patterns sort so that those sharing a prefix are contiguous:
+// the store is read from the first possible one and the page ends at the
+// first pattern without it. It does not count them (a broad prefix such as
+// "+86" may select millions).
+func (s *Service) ListEntriesWithPrefix(ctx context.Context, f EntryFilter, prefix string, pageSize int, pageToken string) (entries []Entry, next string, err error) {
+	prefix = strings.TrimSuffix(strings.TrimSpace(prefix), "*")
+	if !strings.HasPrefix(prefix, "+") {
+		prefix = "+" + prefix
+	}
+	if len(prefix) > maxPatternPrefix || strings.Trim(prefix[1:], "0123456789") != "" {
+		return nil, "", fault.Invalid("pattern_prefix", "must be '+' and digits, such as +86170")
+	}
+	if f.Category != CategoryUnspecified && !f.Category.Valid() {
+		return nil, "", fault.Invalid("category", "is not a category")
+	}
+	if f.Source != SourceUnspecified && !f.Source.Valid() {
+		return nil, "", fault.Invalid("source", "is not a source")
+	}
+	size, err := pageSizeOf(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeToken(pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	if floor := prefixFloor(prefix); after < floor {
+		after = floor
+	}
+	entries, err = s.store.ListEntries(ctx, f, after, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	n := 0
+	for n < len(entries) && strings.HasPrefix(entries[n].Pattern, prefix) {
+		n++
+	}
+	entries = entries[:n]
+	if len(entries) > size {
+		entries = entries[:size]
+		next = encodeToken(entries[size-1].Pattern)
+	}
+	return entries, next, nil
+}
+
+// prefixFloor is a key below every pattern that starts with prefix and
+// above every smaller pattern: prefix with its last byte one less, then a
+// byte no pattern holds. (A store lists the patterns after a key.)
+func prefixFloor(prefix string) string {
+	last := len(prefix) - 1
+	return prefix[:last] + string(rune(prefix[last]-1)) + "\xff"
+}
+
 // CheckNumber normalises raw and says whether the blocklist matches it
 // (longest active match), with the whole stored entry.
 func (s *Service) CheckNumber(ctx context.Context, raw string) (phone.Number, Entry, bool, error) {

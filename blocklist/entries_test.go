@@ -426,3 +426,51 @@ func TestConcurrentWritesAndMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestListEntriesWithPrefixPagesThroughExactlyThePatternsThatStartWithIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	in := []string{"+86170*", "+8617012345678", "+8617099990000", "+86170123*", "+8617112345678", "+8613912345678", "+86171*"}
+	for _, p := range in {
+		e.create(t, p, blocklist.CategoryScam)
+	}
+	e.create(t, "+8617055550000", blocklist.CategorySpam)
+	for _, tc := range []struct {
+		prefix string
+		f      blocklist.EntryFilter
+		want   []string
+	}{
+		{"+86170", blocklist.EntryFilter{}, []string{"+86170*", "+86170123*", "+8617012345678", "+8617055550000", "+8617099990000"}},
+		{"+86170*", blocklist.EntryFilter{Category: blocklist.CategoryScam}, []string{"+86170*", "+86170123*", "+8617012345678", "+8617099990000"}},
+		{"86171", blocklist.EntryFilter{}, []string{"+86171*", "+8617112345678"}},
+		{"+8617", blocklist.EntryFilter{}, []string{"+86170*", "+86170123*", "+8617012345678", "+8617055550000", "+8617099990000", "+86171*", "+8617112345678"}},
+		{"+86172", blocklist.EntryFilter{}, nil},
+		// A whole pattern is its own prefix: it is listed, not skipped.
+		{"+8617012345678", blocklist.EntryFilter{}, []string{"+8617012345678"}},
+	} {
+		var got []string
+		tok := ""
+		for pages := 0; ; pages++ {
+			page, next, err := e.svc.ListEntriesWithPrefix(ctx, tc.f, tc.prefix, 2, tok)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.prefix, err)
+			}
+			for _, en := range page {
+				got = append(got, en.Pattern)
+			}
+			if next == "" {
+				break
+			}
+			if pages > 10 {
+				t.Fatalf("%s: more than 10 pages", tc.prefix)
+			}
+			tok = next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("prefix %q, filter %+v: listed %v, want %v", tc.prefix, tc.f, got, tc.want)
+		}
+	}
+	_, _, err := e.svc.ListEntriesWithPrefix(ctx, blocklist.EntryFilter{}, "+86abc", 10, "")
+	wantFault(t, err, fault.ErrInvalidArgument, "pattern_prefix")
+}

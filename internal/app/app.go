@@ -30,6 +30,7 @@ import (
 	"github.com/callverify/callverify/internal/retention"
 	"github.com/callverify/callverify/internal/secretfile"
 	"github.com/callverify/callverify/internal/server"
+	"github.com/callverify/callverify/internal/web"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -150,6 +151,10 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	devMint, err := newDevMinter(cfg, now)
+	if err != nil {
+		return nil, err
+	}
 	proxies, err := netlimit.ParseProxies(cfg.Edge.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
@@ -164,6 +169,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		LookupRate:      rate.Limit(cfg.LookupRate),
 		LookupBurst:     cfg.LookupBurst,
 		Collectors:      a.sweeper.Collectors(),
+		DevMint:         devMint,
 		Edge: server.EdgeConfig{
 			MaxConns:                 cfg.Edge.MaxConns,
 			MaxConnsPerAddr:          cfg.Edge.MaxConnsPerAddr,
@@ -263,6 +269,31 @@ func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger, now fun
 		return nil, fmt.Errorf("bearer token verifier: %w", err)
 	}
 	return v, nil
+}
+
+// devTokenTTL is how long a token minted by the web pages' development
+// sign-in lasts: a working day.
+const devTokenTTL = 8 * time.Hour
+
+// newDevMinter mints the web pages' development tokens with the --dev
+// issuer's secret; nil without --dev, so the route does not exist.
+func newDevMinter(cfg Config, now func() time.Time) (web.Minter, error) {
+	if !cfg.Dev {
+		return nil, nil
+	}
+	path, err := auth.EnsureDevSecret(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("development issuer secret: %w", err)
+	}
+	secret, err := auth.LoadHMACSecret(path)
+	if err != nil {
+		return nil, fmt.Errorf("development issuer secret: %w", err)
+	}
+	return func(role auth.Role, subject, phoneNumber string) (string, time.Time, error) {
+		issued := now()
+		tok, err := auth.Mint(secret, auth.MintOptions{Subject: subject, Role: role, PhoneNumber: phoneNumber, TTL: devTokenTTL, Now: func() time.Time { return issued }})
+		return tok, issued.Truncate(time.Second).Add(devTokenTTL), err
+	}, nil
 }
 
 const kekFileName = "kek.key"

@@ -112,6 +112,18 @@ func entryFilter(c callverifyv1.Category, s callverifyv1.Source) blocklist.Entry
 }
 
 func (b *blocklistServer) ListEntries(ctx context.Context, req *callverifyv1.ListEntriesRequest) (*callverifyv1.ListEntriesResponse, error) {
+	if p := req.GetPatternPrefix(); p != "" {
+		list, next, err := b.d.Blocklist.ListEntriesWithPrefix(ctx, entryFilter(req.GetCategory(), req.GetSource()), p,
+			int(req.GetPageSize()), req.GetPageToken())
+		if err != nil {
+			return nil, err
+		}
+		resp := &callverifyv1.ListEntriesResponse{NextPageToken: next}
+		for _, e := range list {
+			resp.Entries = append(resp.Entries, entryToProto(e))
+		}
+		return resp, nil
+	}
 	list, next, total, err := b.d.Blocklist.ListEntries(ctx, entryFilter(req.GetCategory(), req.GetSource()),
 		int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/internal/web"
 )
 
 func (s *Server) routes(gw http.Handler) http.Handler {
@@ -27,6 +28,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.HandleFunc("GET "+exportPath, s.exportNDJSON)
 	mux.HandleFunc("POST "+importPath, s.importNDJSON)
 	mux.Handle("/v1/", s.limitBody(gw))
+	web.Register(mux, web.Options{DevMint: s.cfg.DevMint, Phone: s.deps.Phone, Logger: s.log})
 	return mux
 }
 

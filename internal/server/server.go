@@ -31,6 +31,7 @@ import (
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/web"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -70,6 +71,9 @@ type Config struct {
 	// Collectors are more metrics to serve on /metrics (e.g. the retention
 	// sweeper's).
 	Collectors []prometheus.Collector
+	// DevMint mints development bearer tokens for the web pages' sign-in
+	// (POST /dev/token); set only with --dev, the route is absent without.
+	DevMint web.Minter
 
 	Edge EdgeConfig
 }

@@ -681,11 +681,15 @@ func (x *DeleteEntryRequest) GetEntryId() string {
 }
 
 type ListEntriesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Category      Category               `protobuf:"varint,3,opt,name=category,proto3,enum=callverify.v1.Category" json:"category,omitempty"`
-	Source        Source                 `protobuf:"varint,4,opt,name=source,proto3,enum=callverify.v1.Source" json:"source,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Category  Category               `protobuf:"varint,3,opt,name=category,proto3,enum=callverify.v1.Category" json:"category,omitempty"`
+	Source    Source                 `protobuf:"varint,4,opt,name=source,proto3,enum=callverify.v1.Source" json:"source,omitempty"`
+	// Only the entries whose pattern starts with this: '+' and digits, as
+	// patterns are written ("+86170" finds +86170* and +8617012345678). A
+	// trailing '*' is ignored. With it, total_size is not counted (0).
+	PatternPrefix string `protobuf:"bytes,5,opt,name=pattern_prefix,json=patternPrefix,proto3" json:"pattern_prefix,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -746,6 +750,13 @@ func (x *ListEntriesRequest) GetSource() Source {
 		return x.Source
 	}
 	return Source_SOURCE_UNSPECIFIED
+}
+
+func (x *ListEntriesRequest) GetPatternPrefix() string {
+	if x != nil {
+		return x.PatternPrefix
+	}
+	return ""
 }
 
 type ListEntriesResponse struct {
@@ -1686,13 +1697,14 @@ const file_callverify_v1_blocklist_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"/\n" +
 	"\x12DeleteEntryRequest\x12\x19\n" +
-	"\bentry_id\x18\x01 \x01(\tR\aentryId\"\xb4\x01\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\"\xdb\x01\n" +
 	"\x12ListEntriesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x123\n" +
 	"\bcategory\x18\x03 \x01(\x0e2\x17.callverify.v1.CategoryR\bcategory\x12-\n" +
-	"\x06source\x18\x04 \x01(\x0e2\x15.callverify.v1.SourceR\x06source\"\x8c\x01\n" +
+	"\x06source\x18\x04 \x01(\x0e2\x15.callverify.v1.SourceR\x06source\x12%\n" +
+	"\x0epattern_prefix\x18\x05 \x01(\tR\rpatternPrefix\"\x8c\x01\n" +
 	"\x13ListEntriesResponse\x12.\n" +
 	"\aentries\x18\x01 \x03(\v2\x14.callverify.v1.EntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
