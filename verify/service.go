@@ -63,6 +63,9 @@ type Config struct {
 	KeyCacheTTL time.Duration
 	// MaxDevices per customer (default DefaultMaxDevices).
 	MaxDevices int
+	// Events is the store's outbox of call events (usually the Store
+	// itself); nil: WatchMyCalls is not available.
+	Events EventLog
 }
 
 // Service is the calls domain. It is safe for concurrent use.
@@ -78,6 +81,7 @@ type Service struct {
 	seal       *seal.Sealer
 	keyTTL     time.Duration
 	maxDevices int
+	events     EventLog
 
 	keyCache atomic.Pointer[keyring]
 	ringMu   sync.Mutex // serialises reloads of keyCache
@@ -124,6 +128,7 @@ func NewService(cfg Config) (*Service, error) {
 		seal:       sealer,
 		keyTTL:     cfg.KeyCacheTTL,
 		maxDevices: cfg.MaxDevices,
+		events:     cfg.Events,
 	}, nil
 }
 

@@ -230,7 +230,7 @@ func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Numbe
 		if err := b.Delete(k); err != nil {
 			return err
 		}
-		if ended, err = vEndCallsFrom(tx, n, now); err != nil {
+		if ended, err = vEndCallsFrom(tx, n, now, nil); err != nil {
 			return err
 		}
 		ev.Before = o.Snapshot()

@@ -158,7 +158,7 @@ func vSetNotLive(tx *bolt.Tx, r vCall) error {
 // vEndCallsFrom ends, in tx, every call from caller that is stored ACTIVE
 // and not expired at at, and returns how many. BlocklistStore calls it when
 // an official number is deleted.
-func vEndCallsFrom(tx *bolt.Tx, caller phone.Number, at time.Time) (int, error) {
+func vEndCallsFrom(tx *bolt.Tx, caller phone.Number, at time.Time, notify func(string)) (int, error) {
 	idx := tx.Bucket(vbByCaller)
 	if idx == nil {
 		return 0, nil // no calls were ever stored
@@ -196,6 +196,9 @@ func vEndCallsFrom(tx *bolt.Tx, caller phone.Number, at time.Time) (int, error) 
 		r.State = int(verify.StateEnded)
 		r.EndTime = at
 		if err := vSetNotLive(tx, r); err != nil {
+			return 0, err
+		}
+		if err := vAppendEvent(tx, notify, phone.Number(r.Callee), verify.EventEnded, r.ID, at); err != nil {
 			return 0, err
 		}
 		n++
@@ -246,6 +249,9 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 			if err := tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil); err != nil {
 				return err
 			}
+		}
+		if err := vAppendEvent(tx, s.notify, c.Callee, verify.EventStamped, r.ID, c.CreateTime); err != nil {
+			return err
 		}
 		_, err = appendAudit(tx, ev)
 		return err
@@ -380,6 +386,9 @@ func (s *VerifyStore) EndCall(ctx context.Context, id, by string, at time.Time, 
 		if err := vSetNotLive(tx, r); err != nil {
 			return err
 		}
+		if err := vAppendEvent(tx, s.notify, phone.Number(r.Callee), verify.EventEnded, r.ID, at); err != nil {
+			return err
+		}
 		_, err = appendAudit(tx, ev)
 		return err
 	})
@@ -397,7 +406,7 @@ func (s *VerifyStore) EndCallsFrom(ctx context.Context, caller phone.Number, at 
 	var n int
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		if n, err = vEndCallsFrom(tx, caller, at); err != nil {
+		if n, err = vEndCallsFrom(tx, caller, at, s.notify); err != nil {
 			return err
 		}
 		_, err = appendAudit(tx, withCount(ev, "ended_calls", n))
@@ -435,6 +444,9 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 			if err := vPutCall(tx, r); err != nil {
 				return err
 			}
+			if err := vAppendEvent(tx, s.notify, phone.Number(r.Callee), verify.EventConfirmed, r.ID, now); err != nil {
+				return err
+			}
 			_, err = appendAudit(tx, confirm)
 			return err
 		}
@@ -444,6 +456,9 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 		}
 		r.State = int(verify.StateLocked)
 		if err := vSetNotLive(tx, r); err != nil {
+			return err
+		}
+		if err := vAppendEvent(tx, s.notify, phone.Number(r.Callee), verify.EventLocked, r.ID, now); err != nil {
 			return err
 		}
 		_, err = appendAudit(tx, lock)
