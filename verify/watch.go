@@ -62,6 +62,11 @@ func (s *Service) WatchMyCalls(ctx context.Context, customer phone.Number, opt W
 	// either in what is read or wakes the loop.
 	wake, stop := s.events.SubscribeEvents(customer)
 	defer stop()
+	// A HEARTBEAT first: the client knows the stream is open before any
+	// card comes (a refused stream ends with its error instead).
+	if err := send(WatchEvent{Type: EventHeartbeat, Time: s.now().UTC()}); err != nil {
+		return err
+	}
 	w := &watch{s: s, customer: customer, send: send, shown: map[string]Call{}}
 	if err := w.start(ctx, opt.Since); err != nil {
 		return err
@@ -119,21 +124,6 @@ func (w *watch) start(ctx context.Context, since string) error {
 		return err
 	}
 	w.pos = since
-	// The cards the client holds from before are the live ones now (the
-	// others it is told about below): note them, for their expiry.
-	now := w.s.now()
-	live := liveCallers{}
-	calls, err := w.s.store.ListCallsTo(ctx, w.customer, now, maxListedCalls)
-	if err != nil {
-		return err
-	}
-	for _, c := range calls {
-		if _, ok, err := w.s.myCall(ctx, c, now, live); err != nil {
-			return err
-		} else if ok {
-			w.shown[c.ID] = c
-		}
-	}
 	taken := map[string]bool{}
 	if err := w.deliver(ctx, evs, taken); err != nil {
 		return err
@@ -141,6 +131,24 @@ func (w *watch) start(ctx context.Context, since string) error {
 	if len(evs) == eventBatch {
 		if err := w.catchUp(ctx); err != nil {
 			return err
+		}
+	}
+	// The cards the client holds from before its position are the live
+	// ones it was not just sent: note them, for their expiry.
+	now := w.s.now()
+	live := liveCallers{}
+	calls, err := w.s.store.ListCallsTo(ctx, w.customer, now, maxListedCalls)
+	if err != nil {
+		return err
+	}
+	for _, c := range calls {
+		if _, seen := w.shown[c.ID]; seen {
+			continue
+		}
+		if _, ok, err := w.s.myCall(ctx, c, now, live); err != nil {
+			return err
+		} else if ok {
+			w.shown[c.ID] = c
 		}
 	}
 	// Expiry writes nothing: the cards that expired while the client was

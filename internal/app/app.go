@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.numbers = numbers
+	events, _ := st.verify.(verify.EventLog)
 	calls, err := verify.NewService(verify.Config{
 		Store:     st.verify,
 		Directory: directory.New(numbers),
@@ -113,16 +114,26 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Algorithm: cfg.TokenAlgorithm,
 		X5U:       cfg.TokenX5U,
 		KEK:       kek,
+		Events:    events,
 	})
 	if err != nil {
 		return nil, err
 	}
 
+	kinds := []retention.Kind{
+		{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: st.verify.PruneCalls},
+		{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: st.blocklist.PruneReports},
+	}
+	if events != nil {
+		// Pruning the outbox is housekeeping nobody asked for: no audit
+		// event (the sweeper's action names it in logs only).
+		kinds = append(kinds, retention.Kind{Name: "call_events", Action: "call_event.prune", Retention: cfg.WatchRetention,
+			Prune: func(ctx context.Context, before time.Time, limit int, _ audit.Event) (int, error) {
+				return events.PruneEvents(ctx, before, limit)
+			}})
+	}
 	a.sweeper, err = retention.New(retention.Config{
-		Kinds: []retention.Kind{
-			{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: st.verify.PruneCalls},
-			{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: st.blocklist.PruneReports},
-		},
+		Kinds:    kinds,
 		Interval: cfg.RetentionSweepInterval,
 		Now:      now,
 		Audit:    rec,
@@ -137,15 +148,17 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	a.server, err = server.New(server.Config{
-		Logger:          log,
-		Auth:            authn,
-		Ready:           st.ready,
-		IndexMaxLag:     cfg.IndexMaxLag,
-		RequestTimeout:  cfg.RequestTimeout,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		LookupRate:      rate.Limit(cfg.LookupRate),
-		LookupBurst:     cfg.LookupBurst,
-		Collectors:      a.sweeper.Collectors(),
+		Logger:           log,
+		Auth:             authn,
+		Ready:            st.ready,
+		IndexMaxLag:      cfg.IndexMaxLag,
+		RequestTimeout:   cfg.RequestTimeout,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
+		LookupRate:       rate.Limit(cfg.LookupRate),
+		LookupBurst:      cfg.LookupBurst,
+		Collectors:       a.sweeper.Collectors(),
+		WatchHeartbeat:   cfg.WatchHeartbeat,
+		WatchPerCustomer: cfg.WatchPerCustomer,
 		Edge: server.EdgeConfig{
 			MaxConns:                 cfg.Edge.MaxConns,
 			MaxConnsPerAddr:          cfg.Edge.MaxConnsPerAddr,

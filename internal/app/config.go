@@ -86,6 +86,13 @@ type Config struct {
 	CallRetention          time.Duration
 	ReportRetention        time.Duration
 	RetentionSweepInterval time.Duration
+	// Live call cards (WatchMyCalls): how long call events are kept for a
+	// stream to resume after a reconnect, how often an idle stream sends a
+	// heartbeat, and how many streams one customer may hold open on one
+	// instance.
+	WatchRetention   time.Duration
+	WatchHeartbeat   time.Duration
+	WatchPerCustomer int
 
 	Edge EdgeConfig
 }
@@ -162,6 +169,9 @@ func (c *Config) bind(f flags) {
 	f.Duration(&c.CallRetention, "call-retention", 168*time.Hour, "how long a call is kept after it expires (ended and locked calls ended earlier, so they are kept longer); no token verifies after its call's expiry")
 	f.Duration(&c.ReportRetention, "report-retention", 2160*time.Hour, "how long customers' reports are kept, and an OPEN or DISMISSED number's group after its last report; BLOCKED groups stay")
 	f.Duration(&c.RetentionSweepInterval, "retention-sweep-interval", time.Hour, "how often the sweeper deletes calls and reports past their retention")
+	f.Duration(&c.WatchRetention, "watch-retention", 24*time.Hour, "how long call events are kept, so that a live call stream resumes after a reconnect without losing one; an older position gets a RESET")
+	f.Duration(&c.WatchHeartbeat, "watch-heartbeat", 15*time.Second, "how often an idle live call stream sends a heartbeat; must be shorter than --stream-idle-timeout")
+	f.Int(&c.WatchPerCustomer, "watch-max-per-customer", 3, "live call streams one customer may hold open on one instance")
 
 	// The edge: connection caps, deadlines and anonymous-lookup limits.
 	e := &c.Edge
@@ -274,6 +284,7 @@ func (c Config) Validate() error {
 		{"auth-max-token-age", c.AuthMaxTokenAge}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow}, {"index-max-lag", c.IndexMaxLag},
 		{"call-retention", c.CallRetention}, {"report-retention", c.ReportRetention}, {"retention-sweep-interval", c.RetentionSweepInterval},
+		{"watch-retention", c.WatchRetention}, {"watch-heartbeat", c.WatchHeartbeat},
 		{"http-read-header-timeout", c.Edge.HTTPReadHeaderTimeout}, {"http-read-timeout", c.Edge.HTTPReadTimeout},
 		{"http-write-timeout", c.Edge.HTTPWriteTimeout}, {"http-idle-timeout", c.Edge.HTTPIdleTimeout},
 		{"stream-idle-timeout", c.Edge.StreamIdleTimeout}, {"grpc-handshake-timeout", c.Edge.GRPCHandshakeTimeout},
@@ -293,6 +304,13 @@ func (c Config) Validate() error {
 	}
 	if _, err := netlimit.ParseProxies(c.Edge.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", setting("trusted-proxies"), err))
+	}
+	if c.WatchPerCustomer < 1 {
+		errs = append(errs, fmt.Errorf("%s: %d, want at least 1", setting("watch-max-per-customer"), c.WatchPerCustomer))
+	}
+	if c.WatchHeartbeat >= c.Edge.StreamIdleTimeout {
+		errs = append(errs, fmt.Errorf("%s: %v must be shorter than --stream-idle-timeout (%v), or idle live call streams are cut",
+			setting("watch-heartbeat"), c.WatchHeartbeat, c.Edge.StreamIdleTimeout))
 	}
 	if c.Edge.HTTPWriteTimeout <= c.RequestTimeout {
 		errs = append(errs, fmt.Errorf("%s: %v must be longer than --request-timeout (%v), or answers are cut off",

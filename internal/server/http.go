@@ -26,6 +26,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("GET "+exportPath, s.exportNDJSON)
 	mux.HandleFunc("POST "+importPath, s.importNDJSON)
+	mux.HandleFunc("GET "+watchPath, s.watchSSE)
 	mux.Handle("/v1/", s.limitBody(gw))
 	return mux
 }

@@ -86,13 +86,20 @@ func (v *verifyServer) ListMyCalls(ctx context.Context, req *callverifyv1.ListMy
 	}
 	out := &callverifyv1.ListMyCallsResponse{Calls: make([]*callverifyv1.MyCall, 0, len(calls))}
 	for _, c := range calls {
-		out.Calls = append(out.Calls, &callverifyv1.MyCall{
-			Call:             callToProto(c.Call),
-			ConfirmationCode: c.Code,
-			CodeExpiresAt:    timestamppb.New(c.CodeExpiresAt),
-		})
+		out.Calls = append(out.Calls, myCallToProto(c))
 	}
 	return out, nil
+}
+
+// myCallToProto is the API's form of a call card: the one ListMyCalls and
+// WatchMyCalls send. A card without a code (a watch's take-down) has no
+// code_expires_at either.
+func myCallToProto(c verify.MyCall) *callverifyv1.MyCall {
+	out := &callverifyv1.MyCall{Call: callToProto(c.Call), ConfirmationCode: c.Code}
+	if c.Code != "" {
+		out.CodeExpiresAt = timestamppb.New(c.CodeExpiresAt)
+	}
+	return out
 }
 
 func (v *verifyServer) ConfirmCode(ctx context.Context, req *callverifyv1.ConfirmCodeRequest) (*callverifyv1.ConfirmCodeResponse, error) {
