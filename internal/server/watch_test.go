@@ -470,3 +470,34 @@ func wrongCode(code string) string {
 }
 
 func protoEqual(a, b *callverifyv1.MyCall) bool { return proto.Equal(a, b) }
+
+// TestWatchHeartbeatsKeepAnIdleStreamOpen: a REST watch with nothing to
+// say outlives the stream idle limit, because its heartbeats move bytes.
+func TestWatchHeartbeatsKeepAnIdleStreamOpen(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, func(c *app.Config) {
+		c.Edge.StreamIdleTimeout = 500 * time.Millisecond
+		c.WatchHeartbeat = 100 * time.Millisecond
+	})
+	officialNumbers(t, env)
+	w := openWatch(t, env, "rest", apiAlice, "")
+	defer w.close()
+	// Heartbeats for three idle limits' time: the stream is still open.
+	until := time.After(1500 * time.Millisecond)
+	for beats := 0; ; {
+		select {
+		case e, ok := <-w.events:
+			if !ok {
+				t.Fatalf("the idle stream was cut after %d heartbeats: %v", beats, w.err)
+			}
+			if e.GetType() == callverifyv1.CallEventType_CALL_EVENT_TYPE_HEARTBEAT {
+				beats++
+			}
+			continue
+		case <-until:
+		}
+		break
+	}
+	st := stampGRPC(t, env, newClients(env), apiAlice, 0)
+	w.want(t, cardDeadline, evStamped, st.GetCall().GetCallId())
+}
