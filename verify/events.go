@@ -58,6 +58,20 @@ type CallEvent struct {
 	CallID string
 }
 
+// EventPage is a read of a customer's feed.
+type EventPage struct {
+	Events []CallEvent
+	// Next is where the next read continues: at or after the last event's
+	// ID (a store that files many customers' events together may have
+	// looked further without finding one of theirs).
+	Next string
+	// More is true when the read stopped before the end of the feed.
+	More bool
+	// SinceTime is the time of position since, zero when the store cannot
+	// tell.
+	SinceTime time.Time
+}
+
 // ErrCursorGone is EventLog.EventsAfter's answer to a position it cannot
 // resume from: older than the retention window, or never one of its own.
 var ErrCursorGone = errors.New("the event position is gone or unknown")
@@ -74,11 +88,10 @@ type EventLog interface {
 	// events still to come are the ones after it.
 	EventsHead(ctx context.Context, customer phone.Number) (string, error)
 	// EventsAfter returns up to limit of the customer's events after
-	// position since, oldest first, and the time of position since (zero
-	// when the store cannot tell). A position the store cannot resume
+	// position since, oldest first. A position the store cannot resume
 	// from (older than its retention, or not one it made) is
 	// ErrCursorGone.
-	EventsAfter(ctx context.Context, customer phone.Number, since string, limit int) ([]CallEvent, time.Time, error)
+	EventsAfter(ctx context.Context, customer phone.Number, since string, limit int) (EventPage, error)
 	// SubscribeEvents returns a channel that receives when the customer's
 	// feed may have grown, on this instance or any other sharing the
 	// store, and the function that ends the subscription. A wake-up

@@ -103,6 +103,8 @@ type watch struct {
 	send     func(WatchEvent) error
 	// pos is the log position sent last: what the client resumes after.
 	pos string
+	// scan is where the next read of the log continues (at or after pos).
+	scan string
 	// shown are the active cards the client holds, by call id, to take
 	// down with EXPIRED when their time runs out.
 	shown map[string]Call
@@ -113,7 +115,7 @@ func (w *watch) start(ctx context.Context, since string) error {
 	if since == "" {
 		return w.snapshot(ctx)
 	}
-	evs, at, err := w.s.events.EventsAfter(ctx, w.customer, since, eventBatch)
+	page, err := w.s.events.EventsAfter(ctx, w.customer, since, eventBatch)
 	if errors.Is(err, ErrCursorGone) {
 		if err := w.send(WatchEvent{Type: EventReset, Time: w.s.now().UTC()}); err != nil {
 			return err
@@ -123,12 +125,12 @@ func (w *watch) start(ctx context.Context, since string) error {
 	if err != nil {
 		return err
 	}
-	w.pos = since
+	w.pos, w.scan = since, page.Next
 	taken := map[string]bool{}
-	if err := w.deliver(ctx, evs, taken); err != nil {
+	if err := w.deliver(ctx, page.Events, taken); err != nil {
 		return err
 	}
-	if len(evs) == eventBatch {
+	if page.More {
 		if err := w.catchUp(ctx); err != nil {
 			return err
 		}
@@ -154,8 +156,8 @@ func (w *watch) start(ctx context.Context, since string) error {
 	// Expiry writes nothing: the cards that expired while the client was
 	// away are found by their expire time, after the position's time.
 	floor := now.Add(-MaxTTL)
-	if at.After(floor) {
-		floor = at
+	if page.SinceTime.After(floor) {
+		floor = page.SinceTime
 	}
 	gone, err := w.s.store.ListCallsTo(ctx, w.customer, floor, maxListedCalls)
 	if err != nil {
@@ -194,7 +196,7 @@ func (w *watch) snapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.pos = head
+	w.pos, w.scan = head, head
 	now := w.s.now()
 	calls, err := w.s.store.ListCallsTo(ctx, w.customer, now, maxListedCalls)
 	if err != nil {
@@ -220,7 +222,7 @@ func (w *watch) snapshot(ctx context.Context) error {
 // catchUp sends every event after the watch's position.
 func (w *watch) catchUp(ctx context.Context) error {
 	for {
-		evs, _, err := w.s.events.EventsAfter(ctx, w.customer, w.pos, eventBatch)
+		page, err := w.s.events.EventsAfter(ctx, w.customer, w.scan, eventBatch)
 		if errors.Is(err, ErrCursorGone) {
 			// Fell behind the retention window while connected (a stalled
 			// client): start over.
@@ -233,10 +235,11 @@ func (w *watch) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := w.deliver(ctx, evs, nil); err != nil {
+		if err := w.deliver(ctx, page.Events, nil); err != nil {
 			return err
 		}
-		if len(evs) < eventBatch {
+		w.scan = page.Next
+		if !page.More {
 			return nil
 		}
 	}

@@ -48,9 +48,9 @@ func wantCallEvents(t *testing.T, what string, got []verify.CallEvent, want ...s
 
 func after(t *testing.T, l verify.EventLog, n phone.Number, since string) []verify.CallEvent {
 	t.Helper()
-	evs, _, err := l.EventsAfter(context.Background(), n, since, 100)
+	page, err := l.EventsAfter(context.Background(), n, since, 100)
 	must(t, "EventsAfter", err)
-	return evs
+	return page.Events
 }
 
 func testEventsOutbox(t *testing.T, h Harness, l verify.EventLog) {
@@ -117,10 +117,13 @@ func testEventsResume(t *testing.T, h Harness, l verify.EventLog) {
 	must(t, "EndCall", err)
 	wantCallEvents(t, "after the first event", after(t, l, alice, first[0].ID), "STAMPED r2", "ENDED r1")
 	// A limit cuts the answer; the next read resumes after the last one.
-	evs, _, err := l.EventsAfter(ctx, alice, head, 2)
+	page, err := l.EventsAfter(ctx, alice, head, 2)
 	must(t, "EventsAfter limit 2", err)
-	wantCallEvents(t, "limit 2", evs, "STAMPED r1", "STAMPED r2")
-	wantCallEvents(t, "the rest", after(t, l, alice, evs[1].ID), "ENDED r1")
+	wantCallEvents(t, "limit 2", page.Events, "STAMPED r1", "STAMPED r2")
+	if !page.More {
+		t.Fatal("a read cut by its limit says there is no more")
+	}
+	wantCallEvents(t, "the rest", after(t, l, alice, page.Next), "ENDED r1")
 	// The head now is past everything.
 	head2, err := l.EventsHead(ctx, alice)
 	must(t, "EventsHead", err)
@@ -157,7 +160,7 @@ func testEventsWake(t *testing.T, h Harness, l verify.EventLog) {
 
 func testEventsUnknownCursor(t *testing.T, l verify.EventLog) {
 	for _, since := range []string{"not-a-position", "-1"} {
-		_, _, err := l.EventsAfter(context.Background(), alice, since, 10)
+		_, err := l.EventsAfter(context.Background(), alice, since, 10)
 		if !errors.Is(err, verify.ErrCursorGone) {
 			t.Errorf("EventsAfter(%q): %v, want ErrCursorGone", since, err)
 		}

@@ -107,13 +107,13 @@ func (s *VerifyStore) EventsHead(ctx context.Context, _ phone.Number) (string, e
 }
 
 // EventsAfter implements verify.EventLog.
-func (s *VerifyStore) EventsAfter(ctx context.Context, customer phone.Number, since string, limit int) ([]verify.CallEvent, time.Time, error) {
+func (s *VerifyStore) EventsAfter(ctx context.Context, customer phone.Number, since string, limit int) (verify.EventPage, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, time.Time{}, err
+		return verify.EventPage{}, err
 	}
 	from, err := strconv.ParseUint(since, 10, 64)
 	if err != nil {
-		return nil, time.Time{}, verify.ErrCursorGone
+		return verify.EventPage{}, verify.ErrCursorGone
 	}
 	var (
 		out []verify.CallEvent
@@ -158,12 +158,16 @@ func (s *VerifyStore) EventsAfter(ctx context.Context, customer phone.Number, si
 		return nil
 	})
 	if errors.Is(err, verify.ErrCursorGone) {
-		return nil, time.Time{}, err
+		return verify.EventPage{}, err
 	}
 	if err != nil {
-		return nil, time.Time{}, storeErr(err)
+		return verify.EventPage{}, storeErr(err)
 	}
-	return out, at, nil
+	page := verify.EventPage{Events: out, Next: since, More: len(out) == limit, SinceTime: at}
+	if len(out) > 0 {
+		page.Next = out[len(out)-1].ID
+	}
+	return page, nil
 }
 
 // SubscribeEvents implements verify.EventLog: one process holds the file,

@@ -57,7 +57,8 @@ func TestPrunedEventsCannotBeResumedFrom(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	evs, _, err := s.EventsAfter(ctx, evCustomer, head, 10)
+	page, err := s.EventsAfter(ctx, evCustomer, head, 10)
+	evs := page.Events
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("EventsAfter = %v, %v; want 3 events", evs, err)
 	}
@@ -70,15 +71,16 @@ func TestPrunedEventsCannotBeResumedFrom(t *testing.T) {
 		t.Fatalf("PruneEvents pruned %d, want %d", got, want)
 	}
 	for _, since := range []string{head, evs[0].ID} {
-		if _, _, err := s.EventsAfter(ctx, evCustomer, since, 10); !errors.Is(err, verify.ErrCursorGone) {
+		if _, err := s.EventsAfter(ctx, evCustomer, since, 10); !errors.Is(err, verify.ErrCursorGone) {
 			t.Errorf("EventsAfter(%s) after pruning: %v, want ErrCursorGone", since, err)
 		}
 	}
 	// The last pruned event's position still resumes: nothing after it is gone.
-	got, at, err := s.EventsAfter(ctx, evCustomer, evs[1].ID, 10)
+	page, err = s.EventsAfter(ctx, evCustomer, evs[1].ID, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got, at := page.Events, page.SinceTime
 	if len(got) != 1 || got[0].CallID != "p3" {
 		t.Fatalf("EventsAfter(the last pruned) = %v, want p3's STAMPED", got)
 	}
@@ -86,7 +88,7 @@ func TestPrunedEventsCannotBeResumedFrom(t *testing.T) {
 		t.Errorf("the time of a pruned position = %v, want zero (unknown)", at)
 	}
 	// A position beyond the head was never made here.
-	if _, _, err := s.EventsAfter(ctx, evCustomer, "99999", 10); !errors.Is(err, verify.ErrCursorGone) {
+	if _, err := s.EventsAfter(ctx, evCustomer, "99999", 10); !errors.Is(err, verify.ErrCursorGone) {
 		t.Errorf("EventsAfter(beyond the head): %v, want ErrCursorGone", err)
 	}
 }
@@ -134,10 +136,11 @@ func TestStoreWithoutEventBucketsStillWorks(t *testing.T) {
 	if _, err := s.EndCall(ctx, "old1", "", evBase.Add(time.Minute), audit.Event{Action: "call.end"}); err != nil {
 		t.Fatal(err)
 	}
-	evs, _, err := s.EventsAfter(ctx, evCustomer, head, 10)
+	page, err := s.EventsAfter(ctx, evCustomer, head, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
+	evs := page.Events
 	if len(evs) != 1 || evs[0].Type != verify.EventEnded || evs[0].CallID != "old1" {
 		t.Fatalf("events after reopening = %+v, want old1's ENDED", evs)
 	}
