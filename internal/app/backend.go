@@ -104,7 +104,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		return nil, err
 	}
 	v, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{
-		Layout: layout, HMAC: ring, KEK: kek, CallRetention: cfg.CallRetention,
+		Layout: layout, HMAC: ring, KEK: kek, CallRetention: cfg.CallRetention, EventRetention: cfg.WatchRetention,
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		name: "redis", audit: a, blocklist: bl, verify: v,
 		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup: lookup, lookupGlobal: global,
-		close: rdb.Close,
+		close: func() error { _ = v.Close(); return rdb.Close() },
 	}, nil
 }
 

@@ -14,27 +14,32 @@ type sub struct{ c chan struct{} }
 // New returns an empty hub.
 func New() *Hub { return &Hub{subs: map[string]map[*sub]struct{}{}} }
 
-// Subscribe returns a channel that receives when key is notified, and the
-// function that ends the subscription. Notifications coalesce: a
+// Subscribe returns a channel that receives when key (or any of more) is
+// notified, and the function that ends the subscription. Notifications coalesce: a
 // subscriber that is busy gets one wake-up for any number of them.
-func (h *Hub) Subscribe(key string) (<-chan struct{}, func()) {
+func (h *Hub) Subscribe(key string, more ...string) (<-chan struct{}, func()) {
+	keys := append([]string{key}, more...)
 	s := &sub{c: make(chan struct{}, 1)}
 	h.mu.Lock()
-	m := h.subs[key]
-	if m == nil {
-		m = map[*sub]struct{}{}
-		h.subs[key] = m
+	for _, key := range keys {
+		m := h.subs[key]
+		if m == nil {
+			m = map[*sub]struct{}{}
+			h.subs[key] = m
+		}
+		m[s] = struct{}{}
 	}
-	m[s] = struct{}{}
 	h.mu.Unlock()
 	var once sync.Once
 	return s.c, func() {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			delete(h.subs[key], s)
-			if len(h.subs[key]) == 0 {
-				delete(h.subs, key)
+			for _, key := range keys {
+				delete(h.subs[key], s)
+				if len(h.subs[key]) == 0 {
+					delete(h.subs, key)
+				}
 			}
 		})
 	}

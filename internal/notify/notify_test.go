@@ -45,3 +45,19 @@ func TestStoppedSubscriptionIsForgotten(t *testing.T) {
 	}
 	h.Notify("a") // nobody to wake: must not block or panic
 }
+
+func TestOneSubscriptionOnSeveralKeys(t *testing.T) {
+	t.Parallel()
+	h := New()
+	c, stop := h.Subscribe("old", "new")
+	h.Notify("new")
+	select {
+	case <-c:
+	case <-time.After(time.Second):
+		t.Fatal("not woken by its second key")
+	}
+	stop()
+	if h.Has("old") || h.Has("new") {
+		t.Fatal("a stopped subscription is still under one of its keys")
+	}
+}

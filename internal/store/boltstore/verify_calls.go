@@ -250,8 +250,10 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 				return err
 			}
 		}
-		if err := vAppendEvent(tx, s.notify, c.Callee, verify.EventStamped, r.ID, c.CreateTime); err != nil {
-			return err
+		if verify.State(r.State) == verify.StateActive {
+			if err := vAppendEvent(tx, s.notify, c.Callee, verify.EventStamped, r.ID, c.CreateTime); err != nil {
+				return err
+			}
 		}
 		_, err = appendAudit(tx, ev)
 		return err

@@ -196,9 +196,10 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 		return redisErr(ctx, "index the call", err)
 	}
 	status, err := scriptCreateCall.Run(ctx, s.rdb,
-		[]string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard)},
+		[]string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard), s.keys.events(shard)},
 		c.ID, d, c.CreateBy, int(c.State), c.WrongAttempts, c.LastCodeStep, formatTime(c.ConfirmTime),
-		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String()).Text()
+		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String(),
+		cust.mac, ms(c.CreateTime), s.eventRetention.Milliseconds(), s.keys.eventsChannel()).Text()
 	if err != nil {
 		return redisErr(ctx, "create call", err)
 	}
@@ -536,7 +537,8 @@ func (s *VerifyStore) endCall(ctx context.Context, shard int, id, by string, at 
 			return verify.Call{}, err
 		}
 	}
-	v, err := scriptEndCall.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard)}, by, ms(at), formatTime(at), e).Result()
+	v, err := scriptEndCall.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard), s.keys.events(shard)},
+		by, ms(at), formatTime(at), e, id, s.eventRetention.Milliseconds(), s.keys.eventsChannel()).Result()
 	if err != nil {
 		return verify.Call{}, redisErr(ctx, "end call", err)
 	}
@@ -613,11 +615,13 @@ func (s *VerifyStore) endLine(ctx context.Context, caller phone.Number, at time.
 	}
 	ended := 0
 	for n, ids := range byShard {
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = s.keys.call(n, id)
+		keys := []string{s.keys.events(n)}
+		args := []any{atMS, formatTime(at), caller.String(), s.eventRetention.Milliseconds(), s.keys.eventsChannel()}
+		for _, id := range ids {
+			keys = append(keys, s.keys.call(n, id))
+			args = append(args, id)
 		}
-		res, err := scriptEndCalls.Run(ctx, s.rdb, keys, atMS, formatTime(at), caller.String()).Int64Slice()
+		res, err := scriptEndCalls.Run(ctx, s.rdb, keys, args...).Int64Slice()
 		if err != nil {
 			return 0, redisErr(ctx, "end calls", err)
 		}
@@ -688,8 +692,8 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 	if err != nil {
 		return verify.Call{}, false, err
 	}
-	v, err := scriptCodeAttempt.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard)},
-		step, limit, ms(now), formatTime(now), le, ce).Result()
+	v, err := scriptCodeAttempt.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard), s.keys.events(shard)},
+		step, limit, ms(now), formatTime(now), le, ce, id, s.eventRetention.Milliseconds(), s.keys.eventsChannel()).Result()
 	if err != nil {
 		return verify.Call{}, false, redisErr(ctx, "record code attempt", err)
 	}
