@@ -501,3 +501,42 @@ func TestWatchHeartbeatsKeepAnIdleStreamOpen(t *testing.T) {
 	st := stampGRPC(t, env, newClients(env), apiAlice, 0)
 	w.want(t, cardDeadline, evStamped, st.GetCall().GetCallId())
 }
+
+// TestWatchNeverShowsACardTheListWouldNot: a stream resumed from before a
+// call was stamped, after the call's official line was deleted, is told
+// the call ENDED but never gets its card (ListMyCalls does not show it).
+func TestWatchNeverShowsACardTheListWouldNot(t *testing.T) {
+	t.Parallel()
+	for _, transport := range []string{"grpc", "rest"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			env := watchEnv(t)
+			c := newClients(env)
+			w := openWatch(t, env, transport, apiAlice, "")
+			before := stampGRPC(t, env, c, apiAlice, 0)
+			last := w.want(t, cardDeadline, evStamped, before.GetCall().GetCallId()).GetEventId()
+			w.close()
+			endCall(t, env, c, before)
+
+			st := stampGRPC(t, env, c, apiAlice, 0)
+			if resp := env.Do("DELETE", "/v1/official-numbers/%2B8657188881234", env.Admin(), nil); resp.Status != http.StatusOK {
+				t.Fatalf("delete the official line: %d %s", resp.Status, resp.Body)
+			}
+			w = openWatch(t, env, transport, apiAlice, last)
+			defer w.close()
+			w.want(t, eventDeadline, evEnded, before.GetCall().GetCallId())
+			e := w.want(t, eventDeadline, evEnded, st.GetCall().GetCallId())
+			if e.GetCard().GetConfirmationCode() != "" || e.GetCard().GetCall().GetCallerNumber() != "" {
+				t.Fatalf("the take-down of a call the list does not show carries %v", e.GetCard())
+			}
+			// Nothing else came: the next event is a new line's call.
+			if resp := env.Do("POST", "/v1/official-numbers", env.Admin(), map[string]any{
+				"number": apiOutbound, "displayName": "示例平台客服", "direction": "DIRECTION_OUTBOUND",
+			}); resp.Status != http.StatusOK {
+				t.Fatalf("register the line again: %d %s", resp.Status, resp.Body)
+			}
+			marker := stampGRPC(t, env, c, apiAlice, 0)
+			w.want(t, cardDeadline, evStamped, marker.GetCall().GetCallId())
+		})
+	}
+}
