@@ -150,7 +150,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	ch := newChain(cfg.Logger, cfg.Auth, s.registry, lookups, cfg.RequestTimeout)
 	s.chain = ch
 	s.verify = &verifyServer{d: deps, tokenNumbers: phone.NewMemo(deps.Phone, tokenNumberMemoSize),
-		watchers: newWatchCap(cfg.WatchPerCustomer), heartbeat: cfg.WatchHeartbeat, draining: s.drainStart}
+		watchers: newWatchCap(cfg.WatchPerCustomer, s.registry), heartbeat: cfg.WatchHeartbeat, draining: s.drainStart}
 
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ch.unary()...),

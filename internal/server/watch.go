@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -37,12 +38,20 @@ const (
 
 // watchCap counts the open watch streams of each customer on this instance.
 type watchCap struct {
-	mu   sync.Mutex
-	max  int
-	open map[phone.Number]int
+	mu      sync.Mutex
+	max     int
+	open    map[phone.Number]int
+	streams prometheus.Gauge
 }
 
-func newWatchCap(max int) *watchCap { return &watchCap{max: max, open: map[phone.Number]int{}} }
+func newWatchCap(max int, reg prometheus.Registerer) *watchCap {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "callverify_watch_streams",
+		Help: "Open WatchMyCalls streams on this instance (gRPC and REST).",
+	})
+	reg.MustRegister(g)
+	return &watchCap{max: max, open: map[phone.Number]int{}, streams: g}
+}
 
 var errTooManyWatches = fault.New(fault.ErrResourceExhausted,
 	"you have the most live call streams open that are allowed; close one and try again")
@@ -55,6 +64,7 @@ func (w *watchCap) acquire(n phone.Number) (release func(), err error) {
 		return nil, errTooManyWatches
 	}
 	w.open[n]++
+	w.streams.Inc()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -63,6 +73,7 @@ func (w *watchCap) acquire(n phone.Number) (release func(), err error) {
 			if w.open[n]--; w.open[n] <= 0 {
 				delete(w.open, n)
 			}
+			w.streams.Dec()
 		})
 	}, nil
 }

@@ -402,6 +402,9 @@ func TestWatchStreamsPerCustomerAreCapped(t *testing.T) {
 			if got, want := status.Code(err), codes.ResourceExhausted; got != want {
 				t.Fatalf("a fourth stream: %v (%v), want %v", got, err, want)
 			}
+			if m := env.Do("GET", "/metrics", "", nil); !strings.Contains(string(m.Body), "callverify_watch_streams 3") {
+				t.Errorf("/metrics does not count the 3 open streams")
+			}
 			// Somebody else is not held to alice's cap.
 			openWatch(t, env, transport, apiBob, "").close()
 			// Closing one frees its place once the server has noticed the
