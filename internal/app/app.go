@@ -159,6 +159,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Collectors:       a.sweeper.Collectors(),
 		WatchHeartbeat:   cfg.WatchHeartbeat,
 		WatchPerCustomer: cfg.WatchPerCustomer,
+		WatchCap:         st.watchCap,
 		Edge: server.EdgeConfig{
 			MaxConns:                 cfg.Edge.MaxConns,
 			MaxConnsPerAddr:          cfg.Edge.MaxConnsPerAddr,

@@ -18,6 +18,8 @@ import (
 	"github.com/callverify/callverify/internal/redisconn"
 	"github.com/callverify/callverify/internal/store/boltstore"
 	"github.com/callverify/callverify/internal/store/redisstore"
+	"github.com/callverify/callverify/internal/streamcap"
+	"github.com/callverify/callverify/internal/streamcap/rediscap"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -34,7 +36,10 @@ type backend struct {
 	// lookup and lookupGlobal limit anonymous lookups across instances;
 	// nil keeps the in-memory limits of one instance.
 	lookup, lookupGlobal ratelimit.Limiter
-	close                func() error
+	// watchCap caps a customer's live call streams across instances; nil
+	// caps them per instance.
+	watchCap streamcap.Cap
+	close    func() error
 }
 
 // openBackend opens the backend the configuration names.
@@ -126,8 +131,16 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	if err != nil {
 		return nil, err
 	}
+	// A place is held while its stream beats; one whose instance died
+	// lapses after three missed heartbeats.
+	watchCap, err := rediscap.New(rediscap.Config{
+		Client: rdb, Prefix: cfg.RedisKeyPrefix, Max: cfg.WatchPerCustomer, TTL: 3 * cfg.WatchHeartbeat, Keys: ring,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &backend{
-		name: "redis", audit: a, blocklist: bl, verify: v,
+		name: "redis", audit: a, blocklist: bl, verify: v, watchCap: watchCap,
 		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup: lookup, lookupGlobal: global,
 		close: func() error { _ = v.Close(); return rdb.Close() },

@@ -88,8 +88,8 @@ type Config struct {
 	RetentionSweepInterval time.Duration
 	// Live call cards (WatchMyCalls): how long call events are kept for a
 	// stream to resume after a reconnect, how often an idle stream sends a
-	// heartbeat, and how many streams one customer may hold open on one
-	// instance.
+	// heartbeat, and how many streams one customer may hold open (on
+	// Redis, across every instance).
 	WatchRetention   time.Duration
 	WatchHeartbeat   time.Duration
 	WatchPerCustomer int
@@ -171,7 +171,7 @@ func (c *Config) bind(f flags) {
 	f.Duration(&c.RetentionSweepInterval, "retention-sweep-interval", time.Hour, "how often the sweeper deletes calls and reports past their retention")
 	f.Duration(&c.WatchRetention, "watch-retention", 24*time.Hour, "how long call events are kept, so that a live call stream resumes after a reconnect without losing one; an older position gets a RESET")
 	f.Duration(&c.WatchHeartbeat, "watch-heartbeat", 15*time.Second, "how often an idle live call stream sends a heartbeat; must be shorter than --stream-idle-timeout")
-	f.Int(&c.WatchPerCustomer, "watch-max-per-customer", 3, "live call streams one customer may hold open on one instance")
+	f.Int(&c.WatchPerCustomer, "watch-max-per-customer", 3, "live call streams one customer may hold open (on Redis, across every instance)")
 
 	// The edge: connection caps, deadlines and anonymous-lookup limits.
 	e := &c.Edge

@@ -181,3 +181,37 @@ func TestWatchResumedOnTheOtherInstanceLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchCapIsSharedByTheInstances: a customer's streams count on every
+// instance: with 3 open (two on A, one on B), a fourth on B is refused,
+// and closing one on A makes room on B.
+func TestWatchCapIsSharedByTheInstances(t *testing.T) {
+	t.Parallel()
+	p := newPair(t, redistest.Options{})
+	_, closeA := p.watchEvents(p.a, "grpc", "")
+	p.watchEvents(p.a, "rest", "")
+	p.watchEvents(p.b, "grpc", "")
+	fourth := func() int {
+		req, _ := http.NewRequest(http.MethodGet, p.b.httpURL+"/v1/me/calls:watch", nil)
+		req.Header.Set("Authorization", "Bearer "+p.token(auth.RoleCustomer, "customer-1", customer))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got, want := fourth(), http.StatusTooManyRequests; got != want {
+		t.Fatalf("a fourth stream on B: HTTP %d, want %d", got, want)
+	}
+	closeA()
+	// A gives the place back when it notices the stream is gone.
+	eventually(t, 10*time.Second, "a place on B after closing one on A", func() error {
+		if got := fourth(); got != http.StatusOK {
+			return fmt.Errorf("HTTP %d", got)
+		}
+		return nil
+	})
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/streamcap"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -68,8 +69,12 @@ type Config struct {
 	// Edge.StreamIdleTimeout, or idle REST streams are cut.
 	WatchHeartbeat time.Duration
 	// WatchPerCustomer caps the WatchMyCalls streams one customer may hold
-	// open on this instance (default DefaultWatchPerCustomer).
+	// open on this instance (default DefaultWatchPerCustomer), unless
+	// WatchCap is set.
 	WatchPerCustomer int
+	// WatchCap, when set, caps them instead: a shared one (rediscap)
+	// counts the streams of every instance.
+	WatchCap streamcap.Cap
 	// Collectors are more metrics to serve on /metrics (e.g. the retention
 	// sweeper's).
 	Collectors []prometheus.Collector
@@ -134,6 +139,10 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	if cfg.WatchPerCustomer <= 0 {
 		cfg.WatchPerCustomer = DefaultWatchPerCustomer
 	}
+	watchCap := cfg.WatchCap
+	if watchCap == nil {
+		watchCap = streamcap.NewLocal(cfg.WatchPerCustomer)
+	}
 	if cfg.WatchHeartbeat >= cfg.Edge.StreamIdleTimeout {
 		return nil, fmt.Errorf("server: the watch heartbeat (%v) must be shorter than the stream idle timeout (%v), or idle watch streams are cut", cfg.WatchHeartbeat, cfg.Edge.StreamIdleTimeout)
 	}
@@ -150,7 +159,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	ch := newChain(cfg.Logger, cfg.Auth, s.registry, lookups, cfg.RequestTimeout)
 	s.chain = ch
 	s.verify = &verifyServer{d: deps, tokenNumbers: phone.NewMemo(deps.Phone, tokenNumberMemoSize),
-		watchers: newWatchCap(cfg.WatchPerCustomer, s.registry), heartbeat: cfg.WatchHeartbeat, draining: s.drainStart}
+		watchers: newWatchCap(watchCap, s.registry), heartbeat: cfg.WatchHeartbeat, draining: s.drainStart}
 
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ch.unary()...),

@@ -3,8 +3,8 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +18,7 @@ import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/streamcap"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -36,46 +37,37 @@ const (
 	DefaultWatchPerCustomer = 3
 )
 
-// watchCap counts the open watch streams of each customer on this instance.
+// watchCap caps the open watch streams of each customer (on this
+// instance, or on every instance sharing the cap) and counts this
+// instance's.
 type watchCap struct {
-	mu      sync.Mutex
-	max     int
-	open    map[phone.Number]int
+	cap     streamcap.Cap
 	streams prometheus.Gauge
 }
 
-func newWatchCap(max int, reg prometheus.Registerer) *watchCap {
+func newWatchCap(c streamcap.Cap, reg prometheus.Registerer) *watchCap {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "callverify_watch_streams",
 		Help: "Open WatchMyCalls streams on this instance (gRPC and REST).",
 	})
 	reg.MustRegister(g)
-	return &watchCap{max: max, open: map[phone.Number]int{}, streams: g}
+	return &watchCap{cap: c, streams: g}
 }
 
 var errTooManyWatches = fault.New(fault.ErrResourceExhausted,
 	"you have the most live call streams open that are allowed; close one and try again")
 
-// acquire takes one of the customer's streams, or says they have them all.
-func (w *watchCap) acquire(n phone.Number) (release func(), err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.open[n] >= w.max {
+// acquire takes one of the customer's places, or says they have them all.
+func (w *watchCap) acquire(ctx context.Context, n phone.Number) (streamcap.Lease, error) {
+	l, err := w.cap.Acquire(ctx, n.String())
+	if errors.Is(err, streamcap.ErrFull) {
 		return nil, errTooManyWatches
 	}
-	w.open[n]++
+	if err != nil {
+		return nil, err
+	}
 	w.streams.Inc()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			if w.open[n]--; w.open[n] <= 0 {
-				delete(w.open, n)
-			}
-			w.streams.Dec()
-		})
-	}, nil
+	return l, nil
 }
 
 // WatchMyCalls implements the gRPC server stream.
@@ -93,11 +85,16 @@ func (v *verifyServer) watch(ctx context.Context, req *callverifyv1.WatchMyCalls
 	if err != nil {
 		return err
 	}
-	release, err := v.watchers.acquire(me)
+	lease, err := v.watchers.acquire(ctx, me)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer func() {
+		v.watchers.streams.Dec()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = lease.Release(rctx) // a shared place not given back lapses by itself
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -111,7 +108,14 @@ func (v *verifyServer) watch(ctx context.Context, req *callverifyv1.WatchMyCalls
 		return err
 	}
 	err = v.d.Verify.WatchMyCalls(ctx, me, verify.WatchOptions{Since: req.GetSince(), Heartbeat: v.heartbeat},
-		func(e verify.WatchEvent) error { return send(callEventToProto(e)) })
+		func(e verify.WatchEvent) error {
+			if e.Type == verify.EventHeartbeat {
+				// The place is held while the stream beats; a failed
+				// renewal only risks the place lapsing early.
+				_ = lease.Renew(ctx)
+			}
+			return send(callEventToProto(e))
+		})
 	if ctx.Err() != nil && drained(v.draining) {
 		return nil // drained: the stream ends cleanly
 	}
