@@ -65,11 +65,11 @@ func openEmbedded(cfg Config, ring hmackeys.Ring) (_ *backend, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bl, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKeys: ring})
+	v, err := boltstore.NewVerifyStore(db)
 	if err != nil {
 		return nil, err
 	}
-	v, err := boltstore.NewVerifyStore(db)
+	bl, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKeys: ring, Calls: v})
 	if err != nil {
 		return nil, err
 	}

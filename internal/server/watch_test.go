@@ -543,3 +543,22 @@ func TestWatchNeverShowsACardTheListWouldNot(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletingTheLineTakesItsCardsDownAtOnce: the calls a deleted official
+// line ends are taken down on a live stream within a second.
+func TestDeletingTheLineTakesItsCardsDownAtOnce(t *testing.T) {
+	t.Parallel()
+	// Heartbeats (which also read the events) far apart: only the wake-up
+	// of the deletion's own step can bring the event within the second.
+	env := testenv.New(t, func(c *app.Config) { c.WatchHeartbeat = 30 * time.Second })
+	officialNumbers(t, env)
+	c := newClients(env)
+	w := openWatch(t, env, "grpc", apiAlice, "")
+	defer w.close()
+	st := stampGRPC(t, env, c, apiAlice, 0)
+	w.want(t, cardDeadline, evStamped, st.GetCall().GetCallId())
+	if resp := env.Do("DELETE", "/v1/official-numbers/%2B8657188881234", env.Admin(), nil); resp.Status != http.StatusOK {
+		t.Fatalf("delete the official line: %d %s", resp.Status, resp.Body)
+	}
+	w.want(t, time.Second, evEnded, st.GetCall().GetCallId())
+}

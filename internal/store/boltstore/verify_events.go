@@ -89,6 +89,15 @@ func vAppendEvent(tx *bolt.Tx, notify func(string), callee phone.Number, t verif
 // notify is what the store's own steps wake watchers with.
 func (s *VerifyStore) notify(key string) { s.hub.Notify(key) }
 
+// notifier is notify for another store's steps, nil when there is no
+// calls store (s is nil).
+func (s *VerifyStore) notifier() func(string) {
+	if s == nil {
+		return nil
+	}
+	return s.notify
+}
+
 var _ verify.EventLog = (*VerifyStore)(nil)
 
 // EventsHead implements verify.EventLog: the latest sequence number.
