@@ -213,31 +213,49 @@ func (s *Service) ListMyCalls(ctx context.Context, customer phone.Number, langua
 	if err != nil {
 		return nil, err
 	}
-	type callerState struct {
-		off Official
-		ok  bool
-	}
 	out := []MyCall{}
-	live := map[phone.Number]callerState{}
+	live := liveCallers{}
 	for _, c := range calls {
-		if c.StateAt(now) != StateActive {
-			continue
-		}
-		st, seen := live[c.Caller]
-		if !seen {
-			if st.off, st.ok, err = s.callerLive(ctx, c.Caller); err != nil {
-				return nil, err
-			}
-			live[c.Caller] = st
-		}
-		if !st.ok || !sameRegistration(c, st.off) {
-			continue
-		}
-		card, err := s.Card(ctx, customer, c, now, lang)
+		mc, ok, err := s.myCall(ctx, customer, c, now, lang, live)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, card)
+		if ok {
+			out = append(out, mc)
+		}
 	}
 	return out, nil
+}
+
+// liveCallers remembers, for one answer, what callerLive said of each
+// caller, so that a customer's many calls from one line ask once.
+type liveCallers map[phone.Number]callerState
+
+type callerState struct {
+	off Official
+	ok  bool
+}
+
+// myCall makes the card of call c at now: the one way ListMyCalls and
+// WatchMyCalls make a card, so that the stream never shows a card the list
+// would not. ok is false when there is no card to show: the call is not
+// active at now, or its caller is no longer live under the registration
+// the call was stamped under.
+func (s *Service) myCall(ctx context.Context, customer phone.Number, c Call, now time.Time, lang Language, live liveCallers) (MyCall, bool, error) {
+	if c.StateAt(now) != StateActive {
+		return MyCall{}, false, nil
+	}
+	st, seen := live[c.Caller]
+	if !seen {
+		var err error
+		if st.off, st.ok, err = s.callerLive(ctx, c.Caller); err != nil {
+			return MyCall{}, false, err
+		}
+		live[c.Caller] = st
+	}
+	if !st.ok || !sameRegistration(c, st.off) {
+		return MyCall{}, false, nil
+	}
+	mc, err := s.Card(ctx, customer, c, now, lang)
+	return mc, err == nil, err
 }

@@ -69,6 +69,9 @@ type Config struct {
 	// Location is the time zone of "the callback you asked for at 14:02"
 	// (default DefaultTimeZone).
 	Location *time.Location
+	// Events is the store's outbox of call events (usually the Store
+	// itself); nil: WatchMyCalls is not available.
+	Events EventLog
 }
 
 // Service is the calls domain. It is safe for concurrent use.
@@ -86,6 +89,7 @@ type Service struct {
 	maxDevices int
 	callbacks  Callbacks
 	loc        *time.Location
+	events     EventLog
 
 	keyCache atomic.Pointer[keyring]
 	ringMu   sync.Mutex // serialises reloads of keyCache
@@ -141,6 +145,7 @@ func NewService(cfg Config) (*Service, error) {
 		maxDevices: cfg.MaxDevices,
 		callbacks:  cfg.Callbacks,
 		loc:        cfg.Location,
+		events:     cfg.Events,
 	}, nil
 }
 

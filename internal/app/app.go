@@ -117,6 +117,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	events, _ := st.verify.(verify.EventLog)
 	calls, err := verify.NewService(verify.Config{
 		Store:     st.verify,
 		Directory: directory.New(numbers),
@@ -129,19 +130,29 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		KEK:       kek,
 		Callbacks: callbacks,
 		Location:  loc,
+		Events:    events,
 	})
 	if err != nil {
 		return nil, err
 	}
 
+	kinds := []retention.Kind{
+		{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: st.verify.PruneCalls},
+		{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: st.blocklist.PruneReports},
+		// Retention 0: what fell due by now is recorded EXPIRED.
+		{Name: "callback-expiry", Action: "callback.expire", Retention: 0, Prune: callbacks.ExpireDue},
+		{Name: "callbacks", Action: "callback.prune", Retention: cfg.CallbackRetention, Prune: callbacks.Prune},
+	}
+	if events != nil {
+		// Pruning the outbox is housekeeping nobody asked for: no audit
+		// event (the sweeper's action names it in logs only).
+		kinds = append(kinds, retention.Kind{Name: "call_events", Action: "call_event.prune", Retention: cfg.WatchRetention,
+			Prune: func(ctx context.Context, before time.Time, limit int, _ audit.Event) (int, error) {
+				return events.PruneEvents(ctx, before, limit)
+			}})
+	}
 	a.sweeper, err = retention.New(retention.Config{
-		Kinds: []retention.Kind{
-			{Name: "calls", Action: "call.prune", Retention: cfg.CallRetention, Prune: st.verify.PruneCalls},
-			{Name: "reports", Action: "report.prune", Retention: cfg.ReportRetention, Prune: st.blocklist.PruneReports},
-			// Retention 0: what fell due by now is recorded EXPIRED.
-			{Name: "callback-expiry", Action: "callback.expire", Retention: 0, Prune: callbacks.ExpireDue},
-			{Name: "callbacks", Action: "callback.prune", Retention: cfg.CallbackRetention, Prune: callbacks.Prune},
-		},
+		Kinds:    kinds,
 		Interval: cfg.RetentionSweepInterval,
 		Now:      now,
 		Audit:    rec,
@@ -160,16 +171,19 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	a.server, err = server.New(server.Config{
-		Logger:          log,
-		Auth:            authn,
-		Ready:           st.ready,
-		IndexMaxLag:     cfg.IndexMaxLag,
-		RequestTimeout:  cfg.RequestTimeout,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		LookupRate:      rate.Limit(cfg.LookupRate),
-		LookupBurst:     cfg.LookupBurst,
-		Collectors:      a.sweeper.Collectors(),
-		DevMint:         devMint,
+		Logger:           log,
+		Auth:             authn,
+		Ready:            st.ready,
+		IndexMaxLag:      cfg.IndexMaxLag,
+		RequestTimeout:   cfg.RequestTimeout,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
+		LookupRate:       rate.Limit(cfg.LookupRate),
+		LookupBurst:      cfg.LookupBurst,
+		Collectors:       a.sweeper.Collectors(),
+		DevMint:          devMint,
+		WatchHeartbeat:   cfg.WatchHeartbeat,
+		WatchPerCustomer: cfg.WatchPerCustomer,
+		WatchCap:         st.watchCap,
 		Edge: server.EdgeConfig{
 			MaxConns:                 cfg.Edge.MaxConns,
 			MaxConnsPerAddr:          cfg.Edge.MaxConnsPerAddr,

@@ -20,6 +20,8 @@ import (
 	"github.com/callverify/callverify/internal/redisconn"
 	"github.com/callverify/callverify/internal/store/boltstore"
 	"github.com/callverify/callverify/internal/store/redisstore"
+	"github.com/callverify/callverify/internal/streamcap"
+	"github.com/callverify/callverify/internal/streamcap/rediscap"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -37,10 +39,13 @@ type backend struct {
 	// lookup and lookupGlobal limit anonymous lookups across instances;
 	// nil keeps the in-memory limits of one instance.
 	lookup, lookupGlobal ratelimit.Limiter
-	close                func() error
 	// indexSnapshot is where the blocklist keeps its index snapshot
 	// (blocklist.Follow.Snapshot); "" for none.
 	indexSnapshot string
+	// watchCap caps a customer's live call streams across instances; nil
+	// caps them per instance.
+	watchCap streamcap.Cap
+	close    func() error
 }
 
 // openBackend opens the backend the configuration names.
@@ -66,11 +71,11 @@ func openEmbedded(cfg Config, ring hmackeys.Ring) (_ *backend, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bl, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKeys: ring})
+	v, err := boltstore.NewVerifyStore(db)
 	if err != nil {
 		return nil, err
 	}
-	v, err := boltstore.NewVerifyStore(db)
+	bl, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKeys: ring, Calls: v})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +120,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		return nil, err
 	}
 	v, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{
-		Layout: layout, HMAC: ring, KEK: kek, CallRetention: cfg.CallRetention,
+		Layout: layout, HMAC: ring, KEK: kek, CallRetention: cfg.CallRetention, EventRetention: cfg.WatchRetention,
 	})
 	if err != nil {
 		return nil, err
@@ -143,11 +148,19 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	if err != nil {
 		return nil, err
 	}
+	// A place is held while its stream beats; one whose instance died
+	// lapses after three missed heartbeats.
+	watchCap, err := rediscap.New(rediscap.Config{
+		Client: rdb, Prefix: cfg.RedisKeyPrefix, Max: cfg.WatchPerCustomer, TTL: 3 * cfg.WatchHeartbeat, Keys: ring,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &backend{
-		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb,
+		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb, watchCap: watchCap,
 		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup: lookup, lookupGlobal: global,
-		close: rdb.Close,
+		close: func() error { _ = v.Close(); return rdb.Close() },
 	}, nil
 }
 

@@ -87,6 +87,13 @@ type Config struct {
 	CallRetention          time.Duration
 	ReportRetention        time.Duration
 	RetentionSweepInterval time.Duration
+	// Live call cards (WatchMyCalls): how long call events are kept for a
+	// stream to resume after a reconnect, how often an idle stream sends a
+	// heartbeat, and how many streams one customer may hold open (on
+	// Redis, across every instance).
+	WatchRetention   time.Duration
+	WatchHeartbeat   time.Duration
+	WatchPerCustomer int
 
 	// Callbacks: how many requests a customer may have open, how long a
 	// request waits, how long a claim holds one, how long a final one is
@@ -177,6 +184,9 @@ func (c *Config) bind(f flags) {
 	f.Duration(&c.CallbackClaimTimeout, "callback-claim-timeout", 15*time.Minute, "how long a dialer's claim holds a callback request; not answered by a call by then, it goes back to the queue")
 	f.Duration(&c.CallbackRetention, "callback-retention", 720*time.Hour, "how long a callback request is kept after it was called, cancelled or expired")
 	f.String(&c.TimeZone, "time-zone", "Asia/Shanghai", "IANA time zone of the times shown to customers (\"the callback you asked for at 14:02\")")
+	f.Duration(&c.WatchRetention, "watch-retention", 24*time.Hour, "how long call events are kept, so that a live call stream resumes after a reconnect without losing one; an older position gets a RESET")
+	f.Duration(&c.WatchHeartbeat, "watch-heartbeat", 15*time.Second, "how often an idle live call stream sends a heartbeat; must be shorter than --stream-idle-timeout")
+	f.Int(&c.WatchPerCustomer, "watch-max-per-customer", 3, "live call streams one customer may hold open (on Redis, across every instance)")
 
 	// The edge: connection caps, deadlines and anonymous-lookup limits.
 	e := &c.Edge
@@ -299,6 +309,7 @@ func (c Config) Validate() error {
 		{"request-timeout", c.RequestTimeout}, {"auto-block-window", c.AutoBlockWindow}, {"index-max-lag", c.IndexMaxLag},
 		{"call-retention", c.CallRetention}, {"report-retention", c.ReportRetention}, {"retention-sweep-interval", c.RetentionSweepInterval},
 		{"callback-ttl", c.CallbackTTL}, {"callback-claim-timeout", c.CallbackClaimTimeout}, {"callback-retention", c.CallbackRetention},
+		{"watch-retention", c.WatchRetention}, {"watch-heartbeat", c.WatchHeartbeat},
 		{"http-read-header-timeout", c.Edge.HTTPReadHeaderTimeout}, {"http-read-timeout", c.Edge.HTTPReadTimeout},
 		{"http-write-timeout", c.Edge.HTTPWriteTimeout}, {"http-idle-timeout", c.Edge.HTTPIdleTimeout},
 		{"stream-idle-timeout", c.Edge.StreamIdleTimeout}, {"grpc-handshake-timeout", c.Edge.GRPCHandshakeTimeout},
@@ -318,6 +329,13 @@ func (c Config) Validate() error {
 	}
 	if _, err := netlimit.ParseProxies(c.Edge.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", setting("trusted-proxies"), err))
+	}
+	if c.WatchPerCustomer < 1 {
+		errs = append(errs, fmt.Errorf("%s: %d, want at least 1", setting("watch-max-per-customer"), c.WatchPerCustomer))
+	}
+	if c.WatchHeartbeat >= c.Edge.StreamIdleTimeout {
+		errs = append(errs, fmt.Errorf("%s: %v must be shorter than --stream-idle-timeout (%v), or idle live call streams are cut",
+			setting("watch-heartbeat"), c.WatchHeartbeat, c.Edge.StreamIdleTimeout))
 	}
 	if c.Edge.HTTPWriteTimeout <= c.RequestTimeout {
 		errs = append(errs, fmt.Errorf("%s: %v must be longer than --request-timeout (%v), or answers are cut off",

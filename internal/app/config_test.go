@@ -64,6 +64,9 @@ var typedFlags = map[string]func(Config) any{
 	"report-retention":         func(c Config) any { return c.ReportRetention },
 	"retention-sweep-interval": func(c Config) any { return c.RetentionSweepInterval },
 	"index-max-lag":            func(c Config) any { return c.IndexMaxLag },
+	"watch-retention":          func(c Config) any { return c.WatchRetention },
+	"watch-heartbeat":          func(c Config) any { return c.WatchHeartbeat },
+	"watch-max-per-customer":   func(c Config) any { return c.WatchPerCustomer },
 	"redis-db":                 func(c Config) any { return c.RedisDB },
 	"redis-tls":                func(c Config) any { return c.RedisTLS },
 	"callback-max-open":        func(c Config) any { return c.CallbackMaxOpen },
@@ -90,10 +93,12 @@ var typedFlags = map[string]func(Config) any{
 // pairedWith are the settings a flag is checked against, set so that any
 // good value of the flag alone is accepted.
 var pairedWith = map[string][]string{
-	"request-timeout":    {"--http-write-timeout=24h"},
-	"http-write-timeout": {"--request-timeout=1ms"},
-	"redis-db":           {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
-	"redis-tls":          {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
+	"request-timeout":     {"--http-write-timeout=24h"},
+	"http-write-timeout":  {"--request-timeout=1ms"},
+	"watch-heartbeat":     {"--stream-idle-timeout=876000h"},
+	"stream-idle-timeout": {"--watch-heartbeat=1ns"},
+	"redis-db":            {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
+	"redis-tls":           {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
 }
 
 type valueCase struct {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/internal/phone"
 )
@@ -19,6 +21,11 @@ type (
 		// tokenNumbers parses the phone_number claim of a customer's token
 		// once, not on every call the token is presented with.
 		tokenNumbers *phone.Memo
+		// watchers caps the open watch streams per customer; heartbeat is
+		// their heartbeat interval; draining ends them at shutdown.
+		watchers  *watchCap
+		heartbeat time.Duration
+		draining  <-chan struct{}
 	}
 	blocklistServer struct {
 		callverifyv1.UnimplementedBlocklistServiceServer

@@ -9,7 +9,6 @@ import (
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/callback"
-	"github.com/callverify/callverify/verify"
 )
 
 // The callback RPCs: the customer's (VerifyService) and the dialers'
@@ -138,18 +137,4 @@ func callbackToProto(r callback.Request, position int) *callverifyv1.CallbackReq
 		p.PreferredWindow = &callverifyv1.TimeWindow{StartTime: timestamppb.New(r.Window.Start), EndTime: timestamppb.New(r.Window.End)}
 	}
 	return p
-}
-
-// myCallToProto shows a call card to its customer.
-func myCallToProto(c verify.MyCall) *callverifyv1.MyCall {
-	out := &callverifyv1.MyCall{
-		Call:             callToProto(c.Call),
-		ConfirmationCode: c.Code,
-		CodeExpiresAt:    timestamppb.New(c.CodeExpiresAt),
-		Message:          c.Message,
-	}
-	if c.Callback != nil {
-		out.Callback = callbackToProto(*c.Callback, 0)
-	}
-	return out
 }

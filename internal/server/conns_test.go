@@ -277,6 +277,7 @@ func TestStreamsLiveWhileBytesMoveAndEndWhenTheyStall(t *testing.T) {
 	env := testenv.New(t, func(c *appConfig) {
 		c.Edge.HTTPReadTimeout = 200 * time.Millisecond
 		c.Edge.StreamIdleTimeout = time.Second
+		c.WatchHeartbeat = 500 * time.Millisecond
 	})
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("POST", env.HTTPURL+"/v1/blocklist:import", pr)

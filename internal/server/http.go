@@ -27,6 +27,7 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("GET "+exportPath, s.exportNDJSON)
 	mux.HandleFunc("POST "+importPath, s.importNDJSON)
+	mux.HandleFunc("GET "+watchPath, s.watchSSE)
 	mux.Handle("/v1/", s.limitBody(gw))
 	web.Register(mux, web.Options{DevMint: s.cfg.DevMint, Phone: s.deps.Phone, Logger: s.log})
 	return mux

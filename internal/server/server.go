@@ -31,6 +31,7 @@ import (
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/netlimit"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/streamcap"
 	"github.com/callverify/callverify/internal/web"
 	"github.com/callverify/callverify/verify"
 )
@@ -68,6 +69,17 @@ type Config struct {
 	// IndexMaxLag: not ready while the blocklist index is further behind
 	// the store than this (default 5s).
 	IndexMaxLag time.Duration
+	// WatchHeartbeat is how often an idle WatchMyCalls stream sends a
+	// heartbeat (default DefaultWatchHeartbeat); it must be shorter than
+	// Edge.StreamIdleTimeout, or idle REST streams are cut.
+	WatchHeartbeat time.Duration
+	// WatchPerCustomer caps the WatchMyCalls streams one customer may hold
+	// open on this instance (default DefaultWatchPerCustomer), unless
+	// WatchCap is set.
+	WatchPerCustomer int
+	// WatchCap, when set, caps them instead: a shared one (rediscap)
+	// counts the streams of every instance.
+	WatchCap streamcap.Cap
 	// Collectors are more metrics to serve on /metrics (e.g. the retention
 	// sweeper's).
 	Collectors []prometheus.Collector
@@ -90,6 +102,7 @@ type Server struct {
 	inner    *bufconn.Listener
 	innerCC  *grpc.ClientConn
 	chain    *chain
+	verify   *verifyServer
 	conns    *netlimit.Limiter
 	// sweep runs the in-memory lookup limiter's sweeper while serving.
 	sweep    func(ctx context.Context)
@@ -128,6 +141,19 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	if err := cfg.Edge.setDefaults(cfg.RequestTimeout); err != nil {
 		return nil, err
 	}
+	if cfg.WatchHeartbeat <= 0 {
+		cfg.WatchHeartbeat = DefaultWatchHeartbeat
+	}
+	if cfg.WatchPerCustomer <= 0 {
+		cfg.WatchPerCustomer = DefaultWatchPerCustomer
+	}
+	watchCap := cfg.WatchCap
+	if watchCap == nil {
+		watchCap = streamcap.NewLocal(cfg.WatchPerCustomer)
+	}
+	if cfg.WatchHeartbeat >= cfg.Edge.StreamIdleTimeout {
+		return nil, fmt.Errorf("server: the watch heartbeat (%v) must be shorter than the stream idle timeout (%v), or idle watch streams are cut", cfg.WatchHeartbeat, cfg.Edge.StreamIdleTimeout)
+	}
 	e := cfg.Edge
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry(), drainStart: make(chan struct{})}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -140,6 +166,8 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	}
 	ch := newChain(cfg.Logger, cfg.Auth, s.registry, lookups, cfg.RequestTimeout)
 	s.chain = ch
+	s.verify = &verifyServer{d: deps, tokenNumbers: phone.NewMemo(deps.Phone, tokenNumberMemoSize),
+		watchers: newWatchCap(watchCap, s.registry), heartbeat: cfg.WatchHeartbeat, draining: s.drainStart}
 
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ch.unary()...),
@@ -170,7 +198,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		impl any
 	}{
 		{&callverifyv1.CallService_ServiceDesc, &callServer{d: deps}},
-		{&callverifyv1.VerifyService_ServiceDesc, &verifyServer{d: deps, tokenNumbers: phone.NewMemo(deps.Phone, tokenNumberMemoSize)}},
+		{&callverifyv1.VerifyService_ServiceDesc, s.verify},
 		{&callverifyv1.BlocklistService_ServiceDesc, &blocklistServer{d: deps, draining: s.drainStart}},
 		{&callverifyv1.AdminService_ServiceDesc, &adminServer{d: deps}},
 		{&callverifyv1.CallbackService_ServiceDesc, &callbackServer{d: deps}},

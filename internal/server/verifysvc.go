@@ -94,6 +94,20 @@ func (v *verifyServer) ListMyCalls(ctx context.Context, req *callverifyv1.ListMy
 	return out, nil
 }
 
+// myCallToProto is the API's form of a call card: the one ListMyCalls and
+// WatchMyCalls send. A card without a code (a watch's take-down) has no
+// code_expires_at either.
+func myCallToProto(c verify.MyCall) *callverifyv1.MyCall {
+	out := &callverifyv1.MyCall{Call: callToProto(c.Call), ConfirmationCode: c.Code, Message: c.Message}
+	if c.Code != "" {
+		out.CodeExpiresAt = timestamppb.New(c.CodeExpiresAt)
+	}
+	if c.Callback != nil {
+		out.Callback = callbackToProto(*c.Callback, 0)
+	}
+	return out
+}
+
 func (v *verifyServer) ConfirmCode(ctx context.Context, req *callverifyv1.ConfirmCodeRequest) (*callverifyv1.ConfirmCodeResponse, error) {
 	me, err := v.customerNumber(ctx)
 	if err != nil {

@@ -26,6 +26,7 @@ type BlocklistStore struct {
 	commit     *committer // reports are grouped with concurrent ones
 	pseudonyms hmackeys.Ring
 	retain     int
+	calls      *VerifyStore // wakes the watchers of the calls a deleted line ends; may be nil
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
@@ -48,6 +49,11 @@ type BlocklistOptions struct {
 	// the first key writes, and a reporter's pseudonym under any of them is
 	// the same reporter, so that the key can rotate (see reporterKeys).
 	PseudonymKeys hmackeys.Ring
+
+	// Calls, the calls store of the same file, wakes the customers'
+	// watchers of the calls that deleting an official number ends (their
+	// ENDED events are written either way).
+	Calls *VerifyStore
 }
 
 // DefaultChangeLogRetain is the change log's default retention.
@@ -89,7 +95,7 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 	if opt.ChangeLogRetain == 0 {
 		opt.ChangeLogRetain = DefaultChangeLogRetain
 	}
-	return &BlocklistStore{db: db, commit: newCommitter(db), pseudonyms: ring, retain: opt.ChangeLogRetain}, nil
+	return &BlocklistStore{db: db, commit: newCommitter(db), pseudonyms: ring, retain: opt.ChangeLogRetain, calls: opt.Calls}, nil
 }
 
 type officialRecord struct {
@@ -234,7 +240,7 @@ func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Numbe
 		if err := b.Delete(k); err != nil {
 			return err
 		}
-		if ended, err = vEndCallsFrom(tx, n, now); err != nil {
+		if ended, err = vEndCallsFrom(tx, n, now, s.calls.notifier()); err != nil {
 			return err
 		}
 		ev.Before = o.Snapshot()

@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/callverify/callverify/internal/notify"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/verify"
 )
@@ -38,6 +39,8 @@ func vCustomerKey(n phone.Number) []byte { return []byte(n.String()) }
 type VerifyStore struct {
 	db     *bolt.DB
 	commit *committer
+	// hub wakes the watchers of a customer's call events.
+	hub *notify.Hub
 }
 
 var _ verify.Store = (*VerifyStore)(nil)
@@ -47,7 +50,7 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
 		backfill := tx.Bucket(vbByCaller) == nil
 		backfillExpiry := tx.Bucket(vbByExpiry) == nil
-		for _, b := range [][]byte{vbCalls, vbByCallee, vbByCaller, vbByExpiry, vbDevices, vbPrefs, vbKeys, vbMeta} {
+		for _, b := range [][]byte{vbCalls, vbByCallee, vbByCaller, vbByExpiry, vbDevices, vbPrefs, vbKeys, vbMeta, vbEvents, vbEventsBySeq} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -84,7 +87,7 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create verify buckets: %w", err)
 	}
-	return &VerifyStore{db: db, commit: newCommitter(db)}, nil
+	return &VerifyStore{db: db, commit: newCommitter(db), hub: notify.New()}, nil
 }
 
 // NewCallID implements verify.Store: 128 random bits, the same for every

@@ -22,7 +22,7 @@ func (s *VerifyStore) CreateCallbackCall(ctx context.Context, c verify.Call, ev,
 		return fault.Invalid("callback_request_id", "is required")
 	}
 	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
-		if err := vCreateCall(tx, c, ev); err != nil {
+		if err := vCreateCall(tx, c, ev, s.notify); err != nil {
 			return err
 		}
 		if err := cbAnswer(tx, c.CallbackRequestID, c.CreateBy, c.Callee, c.ID, c.CreateTime); err != nil {

@@ -106,7 +106,7 @@ func vSetNotLive(tx *bolt.Tx, r vCall) error {
 // vEndCallsFrom ends, in tx, every call from caller that is stored ACTIVE
 // and not expired at at, and returns how many. BlocklistStore calls it when
 // an official number is deleted.
-func vEndCallsFrom(tx *bolt.Tx, caller phone.Number, at time.Time) (int, error) {
+func vEndCallsFrom(tx *bolt.Tx, caller phone.Number, at time.Time, notify func(string)) (int, error) {
 	idx := tx.Bucket(vbByCaller)
 	if idx == nil {
 		return 0, nil // no calls were ever stored
@@ -146,6 +146,9 @@ func vEndCallsFrom(tx *bolt.Tx, caller phone.Number, at time.Time) (int, error) 
 		if err := vSetNotLive(tx, r); err != nil {
 			return 0, err
 		}
+		if err := vAppendEvent(tx, notify, phone.Number(r.Callee), verify.EventEnded, r.ID, at); err != nil {
+			return 0, err
+		}
 		n++
 	}
 	return n, nil
@@ -169,12 +172,14 @@ func (s *VerifyStore) CreateCall(ctx context.Context, c verify.Call, ev audit.Ev
 		return err
 	}
 	c.CallbackRequestID = "" // only CreateCallbackCall answers a request
-	return storeErr(s.commit.update(func(tx *bolt.Tx) error { return vCreateCall(tx, c, ev) }))
+	return storeErr(s.commit.update(func(tx *bolt.Tx) error { return vCreateCall(tx, c, ev, s.notify) }))
 }
 
 // vCreateCall is CreateCall's step in tx: the caller check, the call (with
-// its caller's record's generation), its indexes and its event.
-func vCreateCall(tx *bolt.Tx, c verify.Call, ev audit.Event) error {
+// its caller's record's generation), its indexes, its audit event and
+// (for an active call) its STAMPED call event, whose watchers notify wakes
+// once tx commits.
+func vCreateCall(tx *bolt.Tx, c verify.Call, ev audit.Event, notify func(string)) error {
 	r := vCallOf(c)
 	ok, gen, err := vCallerRecord(tx, c.Caller)
 	if err != nil {
@@ -198,6 +203,9 @@ func vCreateCall(tx *bolt.Tx, c verify.Call, ev audit.Event) error {
 	}
 	if verify.State(r.State) == verify.StateActive {
 		if err := tx.Bucket(vbByCaller).Put(vCallerIndexKey(r), nil); err != nil {
+			return err
+		}
+		if err := vAppendEvent(tx, notify, c.Callee, verify.EventStamped, r.ID, c.CreateTime); err != nil {
 			return err
 		}
 	}
@@ -333,6 +341,9 @@ func (s *VerifyStore) EndCall(ctx context.Context, id, by string, at time.Time, 
 		if err := vSetNotLive(tx, r); err != nil {
 			return err
 		}
+		if err := vAppendEvent(tx, s.notify, phone.Number(r.Callee), verify.EventEnded, r.ID, at); err != nil {
+			return err
+		}
 		_, err = appendAudit(tx, ev)
 		return err
 	})
@@ -350,7 +361,7 @@ func (s *VerifyStore) EndCallsFrom(ctx context.Context, caller phone.Number, at 
 	var n int
 	err := s.commit.update(func(tx *bolt.Tx) error {
 		var err error
-		if n, err = vEndCallsFrom(tx, caller, at); err != nil {
+		if n, err = vEndCallsFrom(tx, caller, at, s.notify); err != nil {
 			return err
 		}
 		_, err = appendAudit(tx, withCount(ev, "ended_calls", n))
@@ -389,6 +400,9 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 			if err := vPutCall(tx, r); err != nil {
 				return err
 			}
+			if err := vAppendEvent(tx, s.notify, phone.Number(r.Callee), verify.EventConfirmed, r.ID, now); err != nil {
+				return err
+			}
 			_, err = appendAudit(tx, confirm)
 			return err
 		}
@@ -398,6 +412,9 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 		}
 		r.State = int(verify.StateLocked)
 		if err := vSetNotLive(tx, r); err != nil {
+			return err
+		}
+		if err := vAppendEvent(tx, s.notify, phone.Number(r.Callee), verify.EventLocked, r.ID, now); err != nil {
 			return err
 		}
 		_, err = appendAudit(tx, lock)

@@ -49,3 +49,23 @@ func TestVerifyStoreConformance(t *testing.T) {
 		return verifystoretest.Harness{Store: s, Audit: as, Officials: officials{bl}}
 	})
 }
+
+func TestVerifyStoreEvents(t *testing.T) {
+	t.Parallel()
+	verifystoretest.RunEvents(t, func(t *testing.T) verifystoretest.Harness {
+		db := openDB(t)
+		s, err := boltstore.NewVerifyStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := boltstore.NewAuditStore(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return verifystoretest.Harness{Store: s, Audit: as, Officials: officials{bl}}
+	})
+}

@@ -80,6 +80,13 @@ func (k keyspace) callee(c customer) string              { return k.shard(c.shar
 func (k keyspace) devices(c customer) string             { return k.shard(c.shard) + ":devices:" + c.mac }
 func (k keyspace) prefs(c customer) string               { return k.shard(c.shard) + ":prefs:" + c.mac }
 
+// events is shard n's stream of call events (verify.EventLog).
+func (k keyspace) events(n int) string { return k.shard(n) + ":events" }
+
+// eventsChannel is the pub/sub channel on which the scripts that append a
+// call event publish its customer's key (no hash tag: a channel is no key).
+func (k keyspace) eventsChannel() string { return k.prefix + ":events" }
+
 // audit is the audit stream of partition p (partitionDir or a shard).
 func (k keyspace) audit(p int) string {
 	if p == partitionDir {

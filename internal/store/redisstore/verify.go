@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/hmackeys"
+	"github.com/callverify/callverify/internal/notify"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/seal"
 	"github.com/callverify/callverify/verify"
@@ -29,7 +31,14 @@ type VerifyOptions struct {
 	// CallRetention is how long a call is kept after its expiry: Redis
 	// deletes it then by itself (its key's TTL).
 	CallRetention time.Duration
+	// EventRetention is how long call events are kept for a watch to
+	// resume (each shard's event stream is trimmed to it as it grows);
+	// default DefaultEventRetention.
+	EventRetention time.Duration
 }
+
+// DefaultEventRetention is VerifyOptions.EventRetention's default.
+const DefaultEventRetention = 24 * time.Hour
 
 // VerifyStore is verify.Store on Redis (standalone, Sentinel or Cluster).
 // Every method that changes state is one Lua script on one partition,
@@ -43,6 +52,15 @@ type VerifyStore struct {
 	ring      hmackeys.Ring
 	seal      *seal.Sealer
 	retention time.Duration
+
+	// eventRetention trims the event streams; hub wakes this instance's
+	// watchers, fed by one subscription to the events channel (follow),
+	// started by the first watcher and stopped by Close.
+	eventRetention time.Duration
+	hub            *notify.Hub
+	followOnce     sync.Once
+	stopFollow     context.CancelFunc
+	followed       chan struct{}
 
 	// stamped, when set (by tests), runs in CreateCall between storing
 	// the call and reading the caller's record again.
@@ -71,7 +89,11 @@ func NewVerifyStore(rdb redis.UniversalClient, o VerifyOptions) (*VerifyStore, e
 	if o.CallRetention <= 0 {
 		return nil, fmt.Errorf("redis store: call retention %v, want a positive duration", o.CallRetention)
 	}
-	return &VerifyStore{rdb: rdb, keys: k, ring: o.HMAC, seal: sealer, retention: o.CallRetention}, nil
+	if o.EventRetention <= 0 {
+		o.EventRetention = DefaultEventRetention
+	}
+	return &VerifyStore{rdb: rdb, keys: k, ring: o.HMAC, seal: sealer, retention: o.CallRetention,
+		eventRetention: o.EventRetention, hub: notify.New()}, nil
 }
 
 // idAlphabet is the call id alphabet (verify's: lower-case base32).

@@ -203,9 +203,10 @@ func (s *VerifyStore) createCall(ctx context.Context, c verify.Call, ev audit.Ev
 	if err := scriptAddToLine.Run(ctx, s.rdb, []string{s.keys.line(c.Caller)}, c.ID, ms(c.ExpireTime), ms(c.CreateTime.Add(-s.retention))).Err(); err != nil {
 		return redisErr(ctx, "index the call", err)
 	}
-	keys := []string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard)}
+	keys := []string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard), s.keys.events(shard)}
 	args := []any{c.ID, d, c.CreateBy, int(c.State), c.WrongAttempts, c.LastCodeStep, formatTime(c.ConfirmTime),
-		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String()}
+		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String(),
+		cust.mac, ms(c.CreateTime), s.eventRetention.Milliseconds(), s.keys.eventsChannel()}
 	script := scriptCreateCall
 	if answered != nil {
 		// The request lives in its customer's shard: the callee's, when
@@ -219,7 +220,7 @@ func (s *VerifyStore) createCall(ctx context.Context, c verify.Call, ev audit.Ev
 			return err
 		}
 		keys = append(keys, s.keys.cbRequest(shard, c.CallbackRequestID))
-		args = append(args, c.CallbackRequestID, ms(c.CreateTime), cust.mac, a)
+		args = append(args, c.CallbackRequestID, a)
 		script = scriptCreateCallbackCall
 	}
 	status, err := script.Run(ctx, s.rdb, keys, args...).Text()
@@ -566,7 +567,8 @@ func (s *VerifyStore) endCall(ctx context.Context, shard int, id, by string, at 
 			return verify.Call{}, err
 		}
 	}
-	v, err := scriptEndCall.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard)}, by, ms(at), formatTime(at), e).Result()
+	v, err := scriptEndCall.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard), s.keys.events(shard)},
+		by, ms(at), formatTime(at), e, id, s.eventRetention.Milliseconds(), s.keys.eventsChannel()).Result()
 	if err != nil {
 		return verify.Call{}, redisErr(ctx, "end call", err)
 	}
@@ -643,11 +645,13 @@ func (s *VerifyStore) endLine(ctx context.Context, caller phone.Number, at time.
 	}
 	ended := 0
 	for n, ids := range byShard {
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = s.keys.call(n, id)
+		keys := []string{s.keys.events(n)}
+		args := []any{atMS, formatTime(at), caller.String(), s.eventRetention.Milliseconds(), s.keys.eventsChannel()}
+		for _, id := range ids {
+			keys = append(keys, s.keys.call(n, id))
+			args = append(args, id)
 		}
-		res, err := scriptEndCalls.Run(ctx, s.rdb, keys, atMS, formatTime(at), caller.String()).Int64Slice()
+		res, err := scriptEndCalls.Run(ctx, s.rdb, keys, args...).Int64Slice()
 		if err != nil {
 			return 0, redisErr(ctx, "end calls", err)
 		}
@@ -718,8 +722,8 @@ func (s *VerifyStore) RecordCodeAttempt(ctx context.Context, id string, step int
 	if err != nil {
 		return verify.Call{}, false, err
 	}
-	v, err := scriptCodeAttempt.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard)},
-		step, limit, ms(now), formatTime(now), le, ce).Result()
+	v, err := scriptCodeAttempt.Run(ctx, s.rdb, []string{s.keys.call(shard, id), s.keys.audit(shard), s.keys.events(shard)},
+		step, limit, ms(now), formatTime(now), le, ce, id, s.eventRetention.Milliseconds(), s.keys.eventsChannel()).Result()
 	if err != nil {
 		return verify.Call{}, false, redisErr(ctx, "record code attempt", err)
 	}

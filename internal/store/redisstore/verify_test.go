@@ -82,3 +82,17 @@ func TestVerifyStoreConformance(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyStoreEvents(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.RunEvents(t, func(t *testing.T) storetest.Harness {
+				vs, as, o := newStores(t, b.client(t))
+				t.Cleanup(func() { vs.Close() })
+				return storetest.Harness{Store: vs, Audit: as, Officials: o}
+			})
+		})
+	}
+}
