@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/callverify/callverify/internal/app"
+	"github.com/callverify/callverify/internal/redistest"
+	"github.com/callverify/callverify/internal/testenv"
+)
+
+// BenchmarkCLIImport runs `callverify blocklist import` of a 1M-row CSV
+// file (100k with -short; written once per run) against a real server, on
+// the embedded store and on Redis, each iteration into a fresh server.
+// rows/s is the figure of issue 16 (target 200k).
+//
+//	go test -run '^$' -bench CLIImport -benchtime 1x ./cmd/callverify/
+func BenchmarkCLIImport(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	file := filepath.Join(b.TempDir(), "rows.csv")
+	var buf bytes.Buffer
+	buf.WriteString("pattern,category,reason,confidence,expire_time\n")
+	for i := range n {
+		k := uint64(i)*2654435761%1_000_000_000 + 13_000_000_000
+		fmt.Fprintf(&buf, "+86%d,scam,refund scam script,70,\n", k)
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, be := range []struct {
+		name string
+		opts func(b *testing.B) []testenv.Option
+	}{
+		{"embedded", func(*testing.B) []testenv.Option { return nil }},
+		{"redis", func(b *testing.B) []testenv.Option {
+			srv := redistest.NewServer(b, redistest.Options{})
+			kek := filepath.Join(b.TempDir(), "kek.key")
+			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			return []testenv.Option{func(c *app.Config) {
+				c.RedisAddrs = []string{srv.Addr()}
+				c.KEKFile = kek
+			}}
+		}},
+	} {
+		b.Run(be.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				b.StopTimer()
+				opts := append([]testenv.Option{func(c *app.Config) { c.LogLevel = "error" }}, be.opts(b)...)
+				env := testenv.New(b, opts...)
+				root := newRootCmd()
+				var out bytes.Buffer
+				root.SetOut(&out)
+				root.SetErr(&out)
+				root.SetArgs([]string{"--server", env.GRPCAddr, "--token", env.Analyst(), "blocklist", "import", "--no-progress", file})
+				b.StartTimer()
+				err := root.Execute()
+				b.StopTimer()
+				if want := fmt.Sprintf("%d imported, 0 updated, 0 rejected", n); err != nil || !strings.Contains(out.String(), want) {
+					b.Fatalf("import: %v, want %q in\n%s", err, want, out.String())
+				}
+				env.Stop()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
