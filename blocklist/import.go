@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -83,14 +84,21 @@ type Importer struct {
 	// flights are the batches cut and not yet counted, oldest first; each
 	// commits after the one before it.
 	flights []*flight
+	// queue takes the batches cut, in order, to the committer.
+	queue chan *flight
 	// lastSeq is the last change a counted batch made.
 	lastSeq uint64
 	spare   [][]pendingRow
 }
 
-// importDepth is how many batches an import holds at once besides the one
-// being filled: batches being judged while an older one commits.
-const importDepth = 4
+const (
+	// importGroup is how many batches the committer hands a BatchImporter
+	// at once, at most: those judged by the time the store is free.
+	importGroup = 32
+	// importDepth is how many batches an import holds at once besides
+	// the one being filled: batches being judged while older ones commit.
+	importDepth = importGroup + 8
+)
 
 // Row is an import row that still has to be read (a line of JSON text):
 // Decode turns it into an entry, or says why it is not one, on the
@@ -106,16 +114,25 @@ type pendingRow struct {
 	bad  string // when set, the row was rejected before it was read
 }
 
-// flight is a batch cut from the stream: judged, then committed after the
-// batch before it.
+// flight is a batch cut from the stream: judged on its own goroutine,
+// then committed by the import's committer, in order.
 type flight struct {
+	ctx   context.Context
+	num   int   // batch number, from 1
 	first int64 // stream index of rows[0]
 	rows  []pendingRow
 	final bool
-	prev  *flight
-	done  chan struct{}
 
-	// Set by run before done closes.
+	// Set by judge before judged closes.
+	judged chan struct{}
+	sorted []Entry // the valid rows in key order
+	order  []int   // order[k]: index in valid rows of sorted[k]
+	pos    []int   // pos[j]: index in rows of valid row j
+	bad    []ImportError
+	ev     audit.Event
+
+	// Set by the committer before done closes.
+	done      chan struct{}
 	committed bool // the store committed the batch and its event
 	errs      []ImportError
 	imported  int64
@@ -205,9 +222,9 @@ func (im *Importer) reject(errs []ImportError, idx, line int64, err error) []Imp
 	return append(errs, ImportError{Index: idx, Line: line, Message: msg})
 }
 
-// cut hands the batch being filled to a goroutine that judges and commits
-// it, once fewer than importDepth batches are held. The last batch (final)
-// is cut even when empty: its event says the import is done.
+// cut hands the batch being filled to a goroutine that judges it and then
+// to the committer, once fewer than importDepth batches are held. The last
+// batch (final) is cut even when empty: its event says the import is done.
 func (im *Importer) cut(ctx context.Context, final bool) error {
 	if len(im.rows) == 0 && !final {
 		return nil
@@ -217,13 +234,18 @@ func (im *Importer) cut(ctx context.Context, final bool) error {
 			return err
 		}
 	}
-	im.batchNum++
-	f := &flight{first: im.next - int64(len(im.rows)), rows: im.rows, final: final, done: make(chan struct{})}
-	if n := len(im.flights); n > 0 {
-		f.prev = im.flights[n-1]
+	if im.queue == nil {
+		im.queue = make(chan *flight, importDepth)
+		go im.commit(im.queue)
 	}
-	go im.run(ctx, f, im.batchNum)
+	im.batchNum++
+	f := &flight{
+		ctx: ctx, num: im.batchNum, first: im.next - int64(len(im.rows)), rows: im.rows, final: final,
+		judged: make(chan struct{}), done: make(chan struct{}),
+	}
+	go im.judgeBatch(f)
 	im.flights = append(im.flights, f)
+	im.queue <- f
 	if n := len(im.spare); n > 0 {
 		im.rows, im.spare = im.spare[n-1][:0], im.spare[:n-1]
 	} else {
@@ -232,18 +254,18 @@ func (im *Importer) cut(ctx context.Context, final bool) error {
 	return nil
 }
 
-// run judges f's rows, waits for the batch before it, and commits f with
-// its event unless that batch failed or the import was abandoned first.
-func (im *Importer) run(ctx context.Context, f *flight, batchNum int) {
-	defer close(f.done)
+// judgeBatch reads and validates f's rows, sorts the valid ones by pattern
+// and writes the batch's event.
+func (im *Importer) judgeBatch(f *flight) {
+	defer close(f.judged)
 	now := im.s.clock()
-	// Judge every row. A batch's rows often share a reason, whose text
-	// policy (a link check) costs more than the rest of the row: it is
-	// judged once per distinct text.
+	// A batch's rows often share a reason, whose text policy (a link
+	// check) costs more than the rest of the row: it is judged once per
+	// distinct text.
 	reasons := map[string]reasonVerdict{}
-	batch := make([]Entry, 0, len(f.rows))
-	pos := make([]int, 0, len(f.rows)) // index in f.rows of each batch entry
-	var bad []ImportError              // rejected before the store, in row order
+	valid := make([]Entry, 0, len(f.rows))
+	f.pos = make([]int, 0, len(f.rows))
+	invalid := 0
 	firstLine, lastLine := int64(0), int64(0)
 	for i := range f.rows {
 		r := &f.rows[i]
@@ -255,37 +277,29 @@ func (im *Importer) run(ctx context.Context, f *flight, batchNum int) {
 		}
 		e, err := im.judge(r, now, reasons)
 		if err != nil {
-			f.rejected++
-			bad = im.reject(bad, f.first+int64(i), r.line, err)
+			invalid++
+			f.bad = im.reject(f.bad, f.first+int64(i), r.line, err)
 			continue
 		}
-		batch = append(batch, e)
-		pos = append(pos, i)
+		valid = append(valid, e)
+		f.pos = append(f.pos, i)
 	}
-	invalid := int(f.rejected)
+	f.rejected = int64(invalid)
 	// Key order: the store finds and writes neighbouring keys together.
 	// The sort is stable, so rows of one pattern keep their stream order
 	// and the last one wins, as it would row by row.
-	order := make([]int, len(batch))
-	for i := range order {
-		order[i] = i
+	f.order = make([]int, len(valid))
+	for i := range f.order {
+		f.order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batch[a].Pattern, batch[b].Pattern) })
-	sorted := make([]Entry, len(batch))
-	for i, j := range order {
-		sorted[i] = batch[j]
-	}
-
-	if f.prev != nil {
-		<-f.prev.done
-		if !f.prev.committed {
-			f.err = f.prev.err
-			return
-		}
+	slices.SortStableFunc(f.order, func(a, b int) int { return strings.Compare(valid[a].Pattern, valid[b].Pattern) })
+	f.sorted = make([]Entry, len(valid))
+	for k, j := range f.order {
+		f.sorted[k] = valid[j]
 	}
 	after := map[string]any{
 		"import_id":   im.id,
-		"batch":       batchNum,
+		"batch":       f.num,
 		"first_index": f.first,
 		"last_index":  f.first + int64(len(f.rows)) - 1,
 		"rows":        len(f.rows),
@@ -297,26 +311,114 @@ func (im *Importer) run(ctx context.Context, f *flight, batchNum int) {
 	if f.final {
 		after["done"] = true
 	}
-	ev := im.s.audit.Event(im.actor, "entry.import", "blocklist", nil, after)
-	outs, chs, err := im.s.store.ImportEntries(ctx, sorted, now, ev)
-	if err != nil {
-		f.err = err
-		return
+	f.ev = im.s.audit.Event(im.actor, "entry.import", "blocklist", nil, after)
+}
+
+// commit is the import's committer: it takes the batches in order and
+// commits each once judged, together with the batches after it that are
+// judged by then when the store is a BatchImporter. After a batch fails,
+// none after it commits, so what an import committed is always its first
+// batches.
+func (im *Importer) commit(queue <-chan *flight) {
+	bi, _ := im.s.store.(BatchImporter)
+	var failed error
+	var next *flight // taken from the queue, not yet committed
+	for {
+		f := next
+		next = nil
+		if f == nil {
+			var ok bool
+			if f, ok = <-queue; !ok {
+				return
+			}
+		}
+		<-f.judged
+		group := []*flight{f}
+	gather:
+		for bi != nil && len(group) < importGroup {
+			select {
+			case g, ok := <-queue:
+				if !ok {
+					break gather
+				}
+				select {
+				case <-g.judged:
+					group = append(group, g)
+				default:
+					next = g
+					break gather
+				}
+			default:
+				break gather
+			}
+		}
+		if failed == nil {
+			failed = im.commitGroup(bi, group)
+		} else {
+			for _, g := range group {
+				g.err = failed
+			}
+		}
+		for _, g := range group {
+			close(g.done)
+		}
 	}
-	f.committed = true
-	for _, c := range chs {
-		f.lastSeq = max(f.lastSeq, c.Seq)
+}
+
+// commitGroup commits the batches of group, through bi when the store is
+// a BatchImporter, and returns the error that stopped it.
+func (im *Importer) commitGroup(bi BatchImporter, group []*flight) error {
+	ctx := group[0].ctx
+	now := im.s.clock()
+	var results []ImportBatchResult
+	var err error
+	if bi != nil {
+		batches := make([]ImportBatchInput, len(group))
+		for i, g := range group {
+			batches[i] = ImportBatchInput{Entries: g.sorted, Event: g.ev}
+		}
+		results, err = bi.ImportEntryBatches(ctx, batches, now)
+	} else {
+		var r ImportBatchResult
+		r.Outcomes, r.Changes, err = im.s.store.ImportEntries(ctx, group[0].sorted, now, group[0].ev)
+		if err == nil {
+			results = []ImportBatchResult{r}
+		}
 	}
-	if f.lastSeq > 0 {
+	for i, g := range group {
+		if i >= len(results) {
+			g.err = err
+			if g.err == nil {
+				g.err = fmt.Errorf("blocklist: the store committed %d of %d import batches", len(results), len(group))
+			}
+			continue
+		}
+		im.account(g, results[i])
+	}
+	if len(results) > 0 {
 		im.s.follow.poke()
 	}
-	// Outcomes back in row order, merged with the rows rejected before
-	// the store, so that errors are listed by index.
-	var refused []ImportError
-	rowOut := make([]*ImportOutcome, len(f.rows))
-	for k, j := range order {
-		rowOut[pos[j]] = &outs[k]
+	if err == nil && len(results) < len(group) {
+		err = group[len(results)].err
 	}
+	return err
+}
+
+// account counts a committed batch's outcomes, back in row order and
+// merged with the rows rejected before the store, so that errors are
+// listed by index.
+func (im *Importer) account(f *flight, r ImportBatchResult) {
+	f.committed = true
+	for _, c := range r.Changes {
+		f.lastSeq = max(f.lastSeq, c.Seq)
+	}
+	rowOut := make([]*ImportOutcome, len(f.rows))
+	for k, j := range f.order {
+		if k < len(r.Outcomes) {
+			rowOut[f.pos[j]] = &r.Outcomes[k]
+		}
+	}
+	var refused []ImportError
 	for i, o := range rowOut {
 		if o == nil {
 			continue
@@ -331,13 +433,13 @@ func (im *Importer) run(ctx context.Context, f *flight, batchNum int) {
 			err := o.Err
 			var c *ConflictError
 			if errors.As(err, &c) {
-				err = fault.Precondition("pattern " + f.rows[i].patternOf() + " would match the official number " +
+				err = fault.Precondition("pattern " + f.rows[i].e.Pattern + " would match the official number " +
 					c.Number.String() + ", which must never be blocked")
 			}
 			refused = im.reject(refused, f.first+int64(i), f.rows[i].line, err)
 		}
 	}
-	f.errs = mergeErrors(bad, refused)
+	f.errs = mergeErrors(f.bad, refused)
 }
 
 type reasonVerdict struct {
@@ -384,8 +486,6 @@ func (im *Importer) judge(r *pendingRow, now time.Time, reasons map[string]reaso
 // maxReasonMemo bounds the distinct reasons one batch remembers.
 const maxReasonMemo = 64
 
-func (r pendingRow) patternOf() string { return r.e.Pattern }
-
 // mergeErrors merges two lists sorted by index into one, at most
 // MaxImportErrors long.
 func mergeErrors(a, b []ImportError) []ImportError {
@@ -427,8 +527,13 @@ func (im *Importer) collect() error {
 	return f.err
 }
 
-// collectAll counts every batch held and returns the first error.
+// collectAll counts every batch held and returns the first error. No
+// batch is cut after it: the committer ends.
 func (im *Importer) collectAll() error {
+	if im.queue != nil {
+		close(im.queue)
+		im.queue = nil
+	}
 	var first error
 	for len(im.flights) > 0 {
 		if err := im.collect(); err != nil && first == nil {
