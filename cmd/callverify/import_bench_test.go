@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/callverify/callverify/internal/app"
 	"github.com/callverify/callverify/internal/redistest"
@@ -34,6 +40,7 @@ func BenchmarkCLIImport(b *testing.B) {
 	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
 		b.Fatal(err)
 	}
+	var rdb redis.UniversalClient // the Redis of the redis case, for its CPU time
 	for _, be := range []struct {
 		name string
 		opts func(b *testing.B) []testenv.Option
@@ -41,6 +48,7 @@ func BenchmarkCLIImport(b *testing.B) {
 		{"embedded", func(*testing.B) []testenv.Option { return nil }},
 		{"redis", func(b *testing.B) []testenv.Option {
 			srv := redistest.NewServer(b, redistest.Options{})
+			rdb = srv.Client(b)
 			kek := filepath.Join(b.TempDir(), "kek.key")
 			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
 				b.Fatal(err)
@@ -53,6 +61,7 @@ func BenchmarkCLIImport(b *testing.B) {
 	} {
 		b.Run(be.name, func(b *testing.B) {
 			b.ReportAllocs()
+			var cpu, redisCPU time.Duration
 			for range b.N {
 				b.StopTimer()
 				opts := append([]testenv.Option{func(c *app.Config) { c.LogLevel = "error" }}, be.opts(b)...)
@@ -62,9 +71,12 @@ func BenchmarkCLIImport(b *testing.B) {
 				root.SetOut(&out)
 				root.SetErr(&out)
 				root.SetArgs([]string{"--server", env.GRPCAddr, "--token", env.Analyst(), "blocklist", "import", "--no-progress", file})
+				cpu0, rcpu0 := processCPU(b), redisCPUTime(b, rdb)
 				b.StartTimer()
 				err := root.Execute()
 				b.StopTimer()
+				cpu += processCPU(b) - cpu0
+				redisCPU += redisCPUTime(b, rdb) - rcpu0
 				if want := fmt.Sprintf("%d imported, 0 updated, 0 rejected", n); err != nil || !strings.Contains(out.String(), want) {
 					b.Fatalf("import: %v, want %q in\n%s", err, want, out.String())
 				}
@@ -72,6 +84,43 @@ func BenchmarkCLIImport(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+			// The machine is shared: CPU time per row (this process, CLI
+			// and server; and Redis's) does not depend on the others' load.
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n)/1000, "cpu-us/row")
+			if be.name == "redis" {
+				b.ReportMetric(float64(redisCPU.Nanoseconds())/float64(b.N*n)/1000, "redis-cpu-us/row")
+			}
 		})
 	}
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPUTime is the CPU time the Redis server has used (INFO cpu), or 0
+// without one.
+func redisCPUTime(b *testing.B, rdb redis.UniversalClient) time.Duration {
+	if rdb == nil {
+		return 0
+	}
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\r\n") {
+		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, _ := strconv.ParseFloat(v, 64)
+				total += x
+			}
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
