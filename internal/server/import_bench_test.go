@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"io"
+
 	"github.com/redis/go-redis/v9"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
@@ -129,4 +131,80 @@ func redisCPUTime(b *testing.B, rdb redis.UniversalClient) time.Duration {
 		}
 	}
 	return time.Duration(total * float64(time.Second))
+}
+
+// BenchmarkRESTExport reads GET /v1/blocklist:export of 1M entries (100k
+// with -short; imported once per run, through REST, before the timer) on
+// the embedded store and on Redis. rows/s is the figure of issue 16
+// (export stays at 150k or more).
+//
+//	go test -run '^$' -bench RESTExport -benchtime 3x ./internal/server/
+func BenchmarkRESTExport(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	body := importBenchBody(n)
+	for _, be := range []struct {
+		name string
+		opts func(b *testing.B) []testenv.Option
+	}{
+		{"embedded", func(*testing.B) []testenv.Option { return nil }},
+		{"redis", func(b *testing.B) []testenv.Option {
+			srv := redistest.Standalone(b)
+			kek := filepath.Join(b.TempDir(), "kek.key")
+			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			prefix := redistest.Prefix(b)
+			return []testenv.Option{func(c *appConfig) {
+				c.RedisAddrs = []string{srv.Addr()}
+				c.RedisKeyPrefix = prefix[:len(prefix)-1]
+				c.KEKFile = kek
+			}}
+		}},
+	} {
+		b.Run(be.name, func(b *testing.B) {
+			opts := append([]testenv.Option{func(c *appConfig) { c.LogLevel = "error" }}, be.opts(b)...)
+			env := testenv.New(b, opts...)
+			tok := env.Analyst()
+			if resp := env.Do("POST", "/v1/blocklist:import", tok, body); resp.Status != http.StatusOK {
+				b.Fatalf("import: %d %s", resp.Status, resp.Body)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				req, err := http.NewRequest("GET", env.HTTPURL+"/v1/blocklist:export", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lines, err := countLines(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || lines != n {
+					b.Fatalf("export: %d, %d lines, %v; want 200 and %d lines", resp.StatusCode, lines, err, n)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+func countLines(r io.Reader) (int, error) {
+	buf := make([]byte, 256<<10)
+	n := 0
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
