@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
 )
 
 func importRows(t *testing.T, e *env, rows []blocklist.Entry) blocklist.ImportSummary {
@@ -312,5 +315,54 @@ func TestImportWritesEachBatchInKeyOrder(t *testing.T) {
 	}
 	if m, _ := e.svc.Match("+8617000000009"); m.Category != blocklist.CategoryRobocall {
 		t.Errorf("+8617000000009 matches as %s, want the later row's ROBOCALL", m.Category)
+	}
+}
+
+// failsSecondImport is the embedded store whose second import batch fails
+// (a store that went away for a moment). It offers no BatchImporter, so
+// the import commits one batch at a time.
+type failsSecondImport struct {
+	blocklist.Store
+	calls *atomic.Int32
+}
+
+func (s failsSecondImport) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
+	if s.calls.Add(1) == 2 {
+		return nil, nil, fault.Unavailable(errors.New("connection reset"))
+	}
+	return s.Store.ImportEntries(ctx, batch, now, ev)
+}
+
+// After a batch fails, no later batch commits, even when the caller goes
+// on adding rows: what an import committed is always its first rows, and
+// its summary counts exactly those.
+func TestImportCommitsNothingAfterAFailedBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var calls atomic.Int32
+	e := newEnv(t, func(c *blocklist.Config) { c.Store = failsSecondImport{Store: c.Store, calls: &calls} })
+	im := e.svc.NewImporter(analyst)
+	var addErr error
+	for i := range 4*blocklist.ImportBatch + 10 {
+		if err := im.Add(ctx, int64(i+1), blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: blocklist.CategoryScam}); err != nil && addErr == nil {
+			addErr = err
+		}
+	}
+	sum, err := im.Finish(ctx)
+	if err == nil && addErr == nil {
+		t.Fatal("the import said nothing of the failed batch")
+	}
+	if got := fmt.Sprint(sum.Imported, sum.Rows()); got != "1000 1000" {
+		t.Errorf("summary imported, rows = %s, want 1000 1000 (the first batch only)", got)
+	}
+	if n, _ := e.store.CountEntries(ctx, blocklist.EntryFilter{}); n != blocklist.ImportBatch {
+		t.Errorf("store holds %d entries, want the first batch's %d", n, blocklist.ImportBatch)
+	}
+	var batches []any
+	for _, ev := range e.events(t, "entry.import") {
+		batches = append(batches, ev.After["batch"])
+	}
+	if fmt.Sprint(batches) != "[1]" {
+		t.Errorf("import events of batches %v, want the first batch's only", batches)
 	}
 }
