@@ -215,12 +215,19 @@ func (s *Service) normalizePattern(raw string) (string, Kind, error) {
 // identity, authorship and times other than expiry alone. newExpiry says
 // that ExpireTime is being set now, and so must lie in the future.
 func (s *Service) validateEntry(e Entry, now time.Time, newExpiry bool) (Entry, error) {
+	return s.validateEntryWith(e, now, newExpiry, reasonField().Clean)
+}
+
+// validateEntryWith is validateEntry with the reason's text policy applied
+// by cleanReason, which an import answers from memory for a text it has
+// judged before.
+func (s *Service) validateEntryWith(e Entry, now time.Time, newExpiry bool, cleanReason func(string) (string, error)) (Entry, error) {
 	p, k, err := s.normalizePattern(e.Pattern)
 	if err != nil {
 		return Entry{}, err
 	}
 	e.Pattern, e.Kind = p, k
-	if e.Reason, err = reasonField().Clean(e.Reason); err != nil {
+	if e.Reason, err = cleanReason(e.Reason); err != nil {
 		return Entry{}, err
 	}
 	switch {

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -46,9 +48,17 @@ func (s ImportSummary) Rows() int64 { return s.Imported + s.Updated + s.Rejected
 
 // Importer takes the rows of one import. Entries are matched on pattern: a
 // known pattern is updated, so importing the same rows twice changes
-// nothing the second time. Rows are validated one by one; bad rows are
+// nothing the second time. Rows are judged one by one; bad rows are
 // counted and reported while good rows are imported. It is not safe for
 // concurrent use.
+//
+// Rows are cut into batches of ImportBatch in stream order. Each batch is
+// decoded and validated on a goroutine of its own, so that several batches
+// are judged at once on as many cores, and is then handed to the store
+// sorted by pattern (a store writes neighbouring keys together), after the
+// batch before it committed: batches commit in stream order, so what an
+// import committed is always its first rows. At most importDepth batches
+// are held, so memory stays flat however long the stream.
 //
 // Each batch commits with its own audit event (action entry.import, one
 // import_id for the whole import): the rows and lines it covers, how many
@@ -56,45 +66,80 @@ func (s ImportSummary) Rows() int64 { return s.Imported + s.Updated + s.Rejected
 // store, and the patterns it created or updated. An import cut short (a
 // broken stream, kill -9) thus leaves a record of every batch that
 // committed, and the last batch of a finished import says "done".
+//
+// The matching index learns of the import from the store's change log, as
+// of any write: the importer wakes the follower after each batch and waits
+// for it only once, in Finish, so that the caller then reads its import in
+// Match.
 type Importer struct {
 	s     *Service
 	actor audit.Actor
 	id    string
-	batch []Entry
-	rows  []int64 // stream position of each batched row
-	lines []int64 // file line of each batched row (0: not given)
-	next  int64
+	rows  []pendingRow // the batch being filled
+	next  int64        // stream index of the next row
 	sum   ImportSummary
 	done  bool
 
-	// What the next batch event covers: rows from index span.first on,
-	// the file lines seen, and the rows rejected before the store.
-	span     span
 	batchNum int
-
-	// One batch commits in the background while the next is read and
-	// validated (parsing numbers costs about as much as committing them).
-	// At most two batches are held, so memory stays flat.
-	inflight   *flight
-	spareBatch []Entry
-	spareRows  []int64
-	spareLines []int64
+	// flights are the batches cut and not yet counted, oldest first; each
+	// commits after the one before it.
+	flights []*flight
+	// queue takes the batches cut, in order, to the committer.
+	queue chan *flight
+	// lastSeq is the last change a counted batch made.
+	lastSeq uint64
+	spare   [][]pendingRow
 }
 
-type span struct {
-	first               int64
-	firstLine, lastLine int64
-	invalid             int
+const (
+	// importGroup is how many batches the committer hands a BatchImporter
+	// at once, at most: those judged by the time the store is free.
+	importGroup = 32
+	// importDepth is how many batches an import holds at once besides
+	// the one being filled: batches being judged while older ones commit.
+	importDepth = importGroup + 8
+)
+
+// Row is an import row that still has to be read (a line of JSON text):
+// Decode turns it into an entry, or says why it is not one, on the
+// importer's goroutine for its batch, in parallel with other batches.
+type Row interface {
+	Decode() (e Entry, bad string)
 }
 
-// flight is a batch being committed.
+type pendingRow struct {
+	line int64
+	e    Entry
+	row  Row    // when set, e comes from row.Decode
+	bad  string // when set, the row was rejected before it was read
+}
+
+// flight is a batch cut from the stream: judged on its own goroutine,
+// then committed by the import's committer, in order.
 type flight struct {
-	done     chan struct{}
-	batch    []Entry
-	rows     []int64
-	lines    []int64
-	outcomes []ImportOutcome
-	err      error
+	ctx   context.Context
+	num   int   // batch number, from 1
+	first int64 // stream index of rows[0]
+	rows  []pendingRow
+	final bool
+
+	// Set by judge before judged closes.
+	judged chan struct{}
+	sorted []Entry // the valid rows in key order
+	order  []int   // order[k]: index in valid rows of sorted[k]
+	pos    []int   // pos[j]: index in rows of valid row j
+	bad    []ImportError
+	ev     audit.Event
+
+	// Set by the committer before done closes.
+	done      chan struct{}
+	committed bool // the store committed the batch and its event
+	errs      []ImportError
+	imported  int64
+	updated   int64
+	rejected  int64
+	lastSeq   uint64
+	err       error
 }
 
 // NewImporter starts an import by actor. Finish or Abandon it.
@@ -103,7 +148,7 @@ func (s *Service) NewImporter(actor audit.Actor) *Importer {
 	_, _ = rand.Read(id[:])
 	return &Importer{
 		s: s, actor: actor, id: hex.EncodeToString(id[:]),
-		batch: make([]Entry, 0, ImportBatch), rows: make([]int64, 0, ImportBatch), lines: make([]int64, 0, ImportBatch),
+		rows: make([]pendingRow, 0, ImportBatch),
 	}
 }
 
@@ -114,55 +159,33 @@ func (s *Service) NewImporter(actor audit.Actor) *Importer {
 // in the summary. Add returns an error only when the store fails, and the
 // import should then stop.
 func (im *Importer) Add(ctx context.Context, line int64, e Entry) error {
-	if im.done {
-		return errors.New("blocklist: Add after the import finished")
-	}
-	idx := im.take(line)
-	now := im.s.clock()
-	if e.Source == SourceUnspecified {
-		e.Source = SourceImport
-	}
-	e, err := im.s.validateEntry(e, now, true)
-	if err != nil {
-		im.span.invalid++
-		im.reject(idx, line, err)
-		return nil
-	}
-	e.ID, e.Rev = "", 0
-	e.CreateBy, e.CreateTime, e.UpdateTime = im.actor.Subject, now, now
-	im.batch = append(im.batch, e)
-	im.rows = append(im.rows, idx)
-	im.lines = append(im.lines, line)
-	if len(im.batch) == ImportBatch {
-		return im.flush(ctx, false)
-	}
-	return nil
+	return im.push(ctx, pendingRow{line: line, e: e})
+}
+
+// AddRow is Add for a row still to be read: r.Decode runs on the batch's
+// goroutine, so reading rows (parsing JSON) is spread over the cores too.
+func (im *Importer) AddRow(ctx context.Context, line int64, r Row) error {
+	return im.push(ctx, pendingRow{line: line, row: r})
 }
 
 // Reject counts a row that the client or the transport could not read as
 // an entry (a malformed line, a bad CSV cell), with why. It is a row of
 // the stream like any other: it has its index, and the import goes on.
-func (im *Importer) Reject(line int64, why string) {
-	if im.done {
-		return
-	}
-	idx := im.take(line)
-	im.span.invalid++
-	im.reject(idx, line, fault.New(fault.ErrInvalidArgument, cleanRowError(why)))
+// Like Add, it returns an error only when the store fails.
+func (im *Importer) Reject(ctx context.Context, line int64, why string) error {
+	return im.push(ctx, pendingRow{line: line, bad: cleanRowError(why)})
 }
 
-// take gives the next row its index and widens the span of the next batch
-// event to it.
-func (im *Importer) take(line int64) int64 {
-	idx := im.next
-	im.next++
-	if line > 0 {
-		if im.span.firstLine == 0 {
-			im.span.firstLine = line
-		}
-		im.span.lastLine = line
+func (im *Importer) push(ctx context.Context, r pendingRow) error {
+	if im.done {
+		return errors.New("blocklist: Add after the import finished")
 	}
-	return idx
+	im.rows = append(im.rows, r)
+	im.next++
+	if len(im.rows) == ImportBatch {
+		return im.cut(ctx, false)
+	}
+	return nil
 }
 
 // maxRowError bounds the reason given for a row nobody could read; it
@@ -188,132 +211,383 @@ func cleanRowError(s string) string {
 	return s
 }
 
-func (im *Importer) reject(idx, line int64, err error) {
-	im.sum.Rejected++
-	if len(im.sum.Errors) >= MaxImportErrors {
-		return
+func (im *Importer) reject(errs []ImportError, idx, line int64, err error) []ImportError {
+	if len(errs) >= MaxImportErrors {
+		return errs
 	}
 	msg, ok := fault.Message(err)
 	if !ok {
 		msg = "the row could not be imported"
 	}
-	im.sum.Errors = append(im.sum.Errors, ImportError{Index: idx, Line: line, Message: msg})
+	return append(errs, ImportError{Index: idx, Line: line, Message: msg})
 }
 
-// flush starts committing the current batch with its event, once the
-// previous one is in. The last batch (final) is committed even when empty:
-// its event says the import is done.
-func (im *Importer) flush(ctx context.Context, final bool) error {
-	if err := im.wait(); err != nil {
-		return err
-	}
-	if len(im.batch) == 0 && !final {
+// cut hands the batch being filled to a goroutine that judges it and then
+// to the committer, once fewer than importDepth batches are held. The last
+// batch (final) is cut even when empty: its event says the import is done.
+func (im *Importer) cut(ctx context.Context, final bool) error {
+	if len(im.rows) == 0 && !final {
 		return nil
 	}
+	for len(im.flights) >= importDepth {
+		if err := im.collect(); err != nil {
+			return err
+		}
+	}
+	if im.queue == nil {
+		im.queue = make(chan *flight, importDepth)
+		go im.commit(im.queue)
+	}
 	im.batchNum++
-	after := map[string]any{
-		"import_id":   im.id,
-		"batch":       im.batchNum,
-		"first_index": im.span.first,
-		"last_index":  im.next - 1,
-		"rows":        im.next - im.span.first,
-		"invalid":     im.span.invalid,
+	f := &flight{
+		ctx: ctx, num: im.batchNum, first: im.next - int64(len(im.rows)), rows: im.rows, final: final,
+		judged: make(chan struct{}), done: make(chan struct{}),
 	}
-	if im.span.firstLine > 0 {
-		after["first_line"], after["last_line"] = im.span.firstLine, im.span.lastLine
-	}
-	if final {
-		after["done"] = true
-	}
-	im.span = span{first: im.next}
-	ev := im.s.audit.Event(im.actor, "entry.import", "blocklist", nil, after)
-	f := &flight{done: make(chan struct{}), batch: im.batch, rows: im.rows, lines: im.lines}
-	go func() {
-		defer close(f.done)
-		now := im.s.clock()
-		f.err = im.s.write(ctx, func() ([]Change, error) {
-			var chs []Change
-			var err error
-			f.outcomes, chs, err = im.s.store.ImportEntries(ctx, f.batch, now, ev)
-			return chs, err
-		})
-	}()
-	im.inflight = f
-	if im.spareBatch != nil {
-		im.batch, im.rows, im.lines = im.spareBatch[:0], im.spareRows[:0], im.spareLines[:0]
-		im.spareBatch, im.spareRows, im.spareLines = nil, nil, nil
+	go im.judgeBatch(f)
+	im.flights = append(im.flights, f)
+	im.queue <- f
+	if n := len(im.spare); n > 0 {
+		im.rows, im.spare = im.spare[n-1][:0], im.spare[:n-1]
 	} else {
-		im.batch = make([]Entry, 0, ImportBatch)
-		im.rows, im.lines = make([]int64, 0, ImportBatch), make([]int64, 0, ImportBatch)
+		im.rows = make([]pendingRow, 0, ImportBatch)
 	}
 	return nil
 }
 
-// wait waits for the batch in flight and counts its outcomes.
-func (im *Importer) wait() error {
-	f := im.inflight
-	if f == nil {
-		return nil
-	}
-	<-f.done
-	im.inflight = nil
-	// A batch the store committed counts even when the wait for this
-	// instance's index to apply it was cut short (the caller went away):
-	// its rows are in the store, with their record.
-	if f.err != nil && f.outcomes == nil {
-		return f.err
-	}
-	for i, o := range f.outcomes {
-		switch o.Result {
-		case ImportCreated:
-			im.sum.Imported++
-		case ImportUpdated, ImportUnchanged:
-			im.sum.Updated++
-		default:
-			var c *ConflictError
-			if errors.As(o.Err, &c) {
-				o.Err = fault.Precondition("pattern " + f.batch[i].Pattern + " would match the official number " +
-					c.Number.String() + ", which must never be blocked")
+// judgeBatch reads and validates f's rows, sorts the valid ones by pattern
+// and writes the batch's event.
+func (im *Importer) judgeBatch(f *flight) {
+	defer close(f.judged)
+	now := im.s.clock()
+	// A batch's rows often share a reason, whose text policy (a link
+	// check) costs more than the rest of the row: it is judged once per
+	// distinct text.
+	reasons := map[string]reasonVerdict{}
+	valid := make([]Entry, 0, len(f.rows))
+	f.pos = make([]int, 0, len(f.rows))
+	invalid := 0
+	firstLine, lastLine := int64(0), int64(0)
+	for i := range f.rows {
+		r := &f.rows[i]
+		if r.line > 0 {
+			if firstLine == 0 {
+				firstLine = r.line
 			}
-			im.reject(f.rows[i], f.lines[i], o.Err)
+			lastLine = r.line
+		}
+		e, err := im.judge(r, now, reasons)
+		if err != nil {
+			invalid++
+			f.bad = im.reject(f.bad, f.first+int64(i), r.line, err)
+			continue
+		}
+		valid = append(valid, e)
+		f.pos = append(f.pos, i)
+	}
+	f.rejected = int64(invalid)
+	// Key order: the store finds and writes neighbouring keys together.
+	// The sort is stable, so rows of one pattern keep their stream order
+	// and the last one wins, as it would row by row.
+	f.order = make([]int, len(valid))
+	for i := range f.order {
+		f.order[i] = i
+	}
+	slices.SortStableFunc(f.order, func(a, b int) int { return strings.Compare(valid[a].Pattern, valid[b].Pattern) })
+	f.sorted = make([]Entry, len(valid))
+	for k, j := range f.order {
+		f.sorted[k] = valid[j]
+	}
+	after := map[string]any{
+		"import_id":   im.id,
+		"batch":       f.num,
+		"first_index": f.first,
+		"last_index":  f.first + int64(len(f.rows)) - 1,
+		"rows":        len(f.rows),
+		"invalid":     invalid,
+	}
+	if firstLine > 0 {
+		after["first_line"], after["last_line"] = firstLine, lastLine
+	}
+	if f.final {
+		after["done"] = true
+	}
+	f.ev = im.s.audit.Event(im.actor, "entry.import", "blocklist", nil, after)
+}
+
+// commit is the import's committer: it takes the batches in order and
+// commits each once judged, together with the batches after it that are
+// judged by then when the store is a BatchImporter. After a batch fails,
+// none after it commits, so what an import committed is always its first
+// batches.
+func (im *Importer) commit(queue <-chan *flight) {
+	bi, _ := im.s.store.(BatchImporter)
+	var failed error
+	var next *flight // taken from the queue, not yet committed
+	for {
+		f := next
+		next = nil
+		if f == nil {
+			var ok bool
+			if f, ok = <-queue; !ok {
+				return
+			}
+		}
+		<-f.judged
+		group := []*flight{f}
+	gather:
+		for bi != nil && len(group) < importGroup {
+			select {
+			case g, ok := <-queue:
+				if !ok {
+					break gather
+				}
+				select {
+				case <-g.judged:
+					group = append(group, g)
+				default:
+					next = g
+					break gather
+				}
+			default:
+				break gather
+			}
+		}
+		if failed == nil {
+			failed = im.commitGroup(bi, group)
+		} else {
+			for _, g := range group {
+				g.err = failed
+			}
+		}
+		for _, g := range group {
+			close(g.done)
 		}
 	}
-	clear(f.batch)
-	im.spareBatch, im.spareRows, im.spareLines = f.batch[:0], f.rows[:0], f.lines[:0]
+}
+
+// commitGroup commits the batches of group, through bi when the store is
+// a BatchImporter, and returns the error that stopped it.
+func (im *Importer) commitGroup(bi BatchImporter, group []*flight) error {
+	ctx := group[0].ctx
+	now := im.s.clock()
+	var results []ImportBatchResult
+	var err error
+	if bi != nil {
+		batches := make([]ImportBatchInput, len(group))
+		for i, g := range group {
+			batches[i] = ImportBatchInput{Entries: g.sorted, Event: g.ev}
+		}
+		results, err = bi.ImportEntryBatches(ctx, batches, now)
+	} else {
+		var r ImportBatchResult
+		r.Outcomes, r.Changes, err = im.s.store.ImportEntries(ctx, group[0].sorted, now, group[0].ev)
+		if err == nil {
+			results = []ImportBatchResult{r}
+		}
+	}
+	for i, g := range group {
+		if i >= len(results) {
+			g.err = err
+			if g.err == nil {
+				g.err = fmt.Errorf("blocklist: the store committed %d of %d import batches", len(results), len(group))
+			}
+			continue
+		}
+		im.account(g, results[i])
+	}
+	if len(results) > 0 {
+		im.s.follow.poke()
+	}
+	if err == nil && len(results) < len(group) {
+		err = group[len(results)].err
+	}
+	return err
+}
+
+// account counts a committed batch's outcomes, back in row order and
+// merged with the rows rejected before the store, so that errors are
+// listed by index.
+func (im *Importer) account(f *flight, r ImportBatchResult) {
+	f.committed = true
+	for _, c := range r.Changes {
+		f.lastSeq = max(f.lastSeq, c.Seq)
+	}
+	rowOut := make([]*ImportOutcome, len(f.rows))
+	for k, j := range f.order {
+		if k < len(r.Outcomes) {
+			rowOut[f.pos[j]] = &r.Outcomes[k]
+		}
+	}
+	var refused []ImportError
+	for i, o := range rowOut {
+		if o == nil {
+			continue
+		}
+		switch o.Result {
+		case ImportCreated:
+			f.imported++
+		case ImportUpdated, ImportUnchanged:
+			f.updated++
+		default:
+			f.rejected++
+			err := o.Err
+			var c *ConflictError
+			if errors.As(err, &c) {
+				err = fault.Precondition("pattern " + f.rows[i].e.Pattern + " would match the official number " +
+					c.Number.String() + ", which must never be blocked")
+			}
+			refused = im.reject(refused, f.first+int64(i), f.rows[i].line, err)
+		}
+	}
+	f.errs = mergeErrors(f.bad, refused)
+}
+
+type reasonVerdict struct {
+	text string
+	err  error
+}
+
+// judge reads and validates one row.
+func (im *Importer) judge(r *pendingRow, now time.Time, reasons map[string]reasonVerdict) (Entry, error) {
+	if r.bad != "" {
+		return Entry{}, fault.New(fault.ErrInvalidArgument, r.bad)
+	}
+	e := r.e
+	if r.row != nil {
+		var bad string
+		if e, bad = r.row.Decode(); bad != "" {
+			return Entry{}, fault.New(fault.ErrInvalidArgument, cleanRowError(bad))
+		}
+		r.row = nil
+	}
+	r.e = Entry{} // the row keeps only its canonical pattern, which a refusal names
+	if e.Source == SourceUnspecified {
+		e.Source = SourceImport
+	}
+	e, err := im.s.validateEntryWith(e, now, true, func(raw string) (string, error) {
+		v, ok := reasons[raw]
+		if !ok {
+			v.text, v.err = reasonField().Clean(raw)
+			if len(reasons) < maxReasonMemo {
+				reasons[raw] = v
+			}
+		}
+		return v.text, v.err
+	})
+	if err != nil {
+		return Entry{}, err
+	}
+	r.e.Pattern = e.Pattern
+	e.ID, e.Rev = "", 0
+	e.CreateBy, e.CreateTime, e.UpdateTime = im.actor.Subject, now, now
+	return e, nil
+}
+
+// maxReasonMemo bounds the distinct reasons one batch remembers.
+const maxReasonMemo = 64
+
+// mergeErrors merges two lists sorted by index into one, at most
+// MaxImportErrors long.
+func mergeErrors(a, b []ImportError) []ImportError {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]ImportError, 0, min(len(a)+len(b), MaxImportErrors))
+	for len(out) < MaxImportErrors && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || len(a) > 0 && a[0].Index < b[0].Index {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
+}
+
+// collect waits for the oldest batch and counts it. A batch that did not
+// commit counts nothing: what an import reports is always its first rows,
+// every one of them in a committed batch's record.
+func (im *Importer) collect() error {
+	f := im.flights[0]
+	<-f.done
+	im.flights = im.flights[1:]
+	if f.committed {
+		im.sum.Imported += f.imported
+		im.sum.Updated += f.updated
+		im.sum.Rejected += f.rejected
+		for _, e := range f.errs {
+			if len(im.sum.Errors) >= MaxImportErrors {
+				break
+			}
+			im.sum.Errors = append(im.sum.Errors, e)
+		}
+		im.lastSeq = max(im.lastSeq, f.lastSeq)
+	}
+	clear(f.rows)
+	im.spare = append(im.spare, f.rows[:0])
 	return f.err
 }
 
+// collectAll counts every batch held and returns the first error. No
+// batch is cut after it: the committer ends.
+func (im *Importer) collectAll() error {
+	if im.queue != nil {
+		close(im.queue)
+		im.queue = nil
+	}
+	var first error
+	for len(im.flights) > 0 {
+		if err := im.collect(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // Finish imports the last rows, with the event that closes the import's
-// record, and returns what the import did.
+// record, and returns what the import did once the index holds it.
 func (im *Importer) Finish(ctx context.Context) (ImportSummary, error) {
 	if im.done {
 		return im.sum, errors.New("blocklist: import finished twice")
 	}
-	im.done = true
-	err := im.flush(ctx, true)
-	if err == nil {
-		err = im.wait()
+	if err := im.cut(ctx, true); err != nil {
+		im.done = true
+		_ = im.collectAll()
+		return im.sum, err
 	}
-	return im.sum, err
+	im.done = true
+	if err := im.collectAll(); err != nil {
+		return im.sum, err
+	}
+	// A batch the store committed counts even when the wait for this
+	// instance's index to apply it is cut short (the caller went away):
+	// its rows are in the store, with their record.
+	if im.lastSeq > 0 {
+		im.s.follow.poke()
+		if err := im.s.follow.waitFor(ctx, im.lastSeq); err != nil {
+			return im.sum, err
+		}
+	}
+	return im.sum, nil
 }
 
-// Abandon ends an import whose stream broke: batches already committed
-// stay, with their records; rows still batched are dropped, and a last
-// event (entry.import.abort) says how many. It is safe to call after
-// Finish (it then does nothing).
+// Abandon ends an import whose stream broke: batches already cut commit
+// (or fail with the stream's context), with their records; rows of the
+// batch being filled are dropped, and a last event (entry.import.abort)
+// says how many rows were taken and not committed. It is safe to call
+// after Finish (it then does nothing).
 func (im *Importer) Abandon(ctx context.Context, cause error) {
 	if im.done {
 		return
 	}
 	im.done = true
-	_ = im.wait() // its error is cause's consequence or beside the point now
+	_ = im.collectAll() // its error is cause's consequence or beside the point now
 	after := map[string]any{
 		"import_id": im.id,
 		"rows":      im.next,
 		"imported":  im.sum.Imported,
 		"updated":   im.sum.Updated,
 		"rejected":  im.sum.Rejected,
-		"dropped":   len(im.batch),
+		"dropped":   im.next - im.sum.Rows(),
 	}
 	// The record must be written even when the client's context is gone.
 	// It records that nothing more changed, so it stands on its own.

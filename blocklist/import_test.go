@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/fault"
 )
 
 func importRows(t *testing.T, e *env, rows []blocklist.Entry) blocklist.ImportSummary {
@@ -91,9 +94,11 @@ func TestImportReportsBadRowsAndImportsTheRest(t *testing.T) {
 	if got := fmt.Sprint(created, rejected, taken); got != "2500 3 2503" {
 		t.Errorf("batch events add up to created, rejected, rows = %s, want 2500 3 2503", got)
 	}
-	if first := evs[2].After; fmt.Sprint(first["batch"], first["first_index"], first["last_index"], len(first["created_patterns"].([]any))) != "1 0 1000 1000" {
-		t.Errorf("first batch event = batch %v rows %v-%v with %d created patterns, want batch 1 rows 0-1000 with 1000",
-			first["batch"], first["first_index"], first["last_index"], len(first["created_patterns"].([]any)))
+	// A batch is ImportBatch rows of the stream; the first holds the bad
+	// row 11.
+	if first := evs[2].After; fmt.Sprint(first["batch"], first["first_index"], first["last_index"], first["invalid"], len(first["created_patterns"].([]any))) != "1 0 999 1 999" {
+		t.Errorf("first batch event = batch %v rows %v-%v (%v invalid) with %d created patterns, want batch 1 rows 0-999 (1 invalid) with 999",
+			first["batch"], first["first_index"], first["last_index"], first["invalid"], len(first["created_patterns"].([]any)))
 	}
 	if len(e.events(t, "entry.create")) != 0 {
 		t.Error("an import recorded per-entry events")
@@ -193,7 +198,9 @@ func TestImportCountsUnreadableRowsAndGoesOn(t *testing.T) {
 	if err := im.Add(ctx, 2, blocklist.Entry{Pattern: "+8617000000001", Category: blocklist.CategoryScam}); err != nil {
 		t.Fatal(err)
 	}
-	im.Reject(3, "not an entry: syntax error\x1b[31m")
+	if err := im.Reject(ctx, 3, "not an entry: syntax error\x1b[31m"); err != nil {
+		t.Fatal(err)
+	}
 	if err := im.Add(ctx, 5, blocklist.Entry{Pattern: "+8617000000002", Category: blocklist.CategoryScam}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +248,121 @@ func TestExportStreamsEveryEntryInPatternOrder(t *testing.T) {
 	spam := 0
 	if err := e.svc.ExportEntries(ctx, blocklist.EntryFilter{Category: blocklist.CategorySpam}, func(blocklist.Entry) error { spam++; return nil }); err != nil || spam != 469 {
 		t.Errorf("exported %d SPAM entries, %v; want 469", spam, err)
+	}
+}
+
+// Rejected rows are listed by index whether the row was bad or the store
+// refused it, even when a later batch's bad row was judged before an
+// earlier batch's refusal came back.
+func TestImportListsErrorsInRowOrderAcrossBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	if _, err := e.svc.CreateOfficialNumber(ctx, admin, "+8617000000005", blocklist.OfficialNumber{DisplayName: "Hotline", Direction: blocklist.DirectionBoth}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []blocklist.Entry
+	for i := range 2 * blocklist.ImportBatch {
+		p := fmt.Sprintf("+86170%08d", i)
+		if i == 1500 {
+			p = "nonsense"
+		}
+		rows = append(rows, blocklist.Entry{Pattern: p, Category: blocklist.CategoryScam})
+	}
+	sum := importRows(t, e, rows)
+	var got []int64
+	for _, ie := range sum.Errors {
+		got = append(got, ie.Index)
+	}
+	if fmt.Sprint(got) != "[5 1500]" || sum.Rejected != 2 || sum.Imported != int64(len(rows)-2) {
+		t.Errorf("errors at rows %v, %d rejected, %d imported; want rows [5 1500], 2, %d", got, sum.Rejected, sum.Imported, len(rows)-2)
+	}
+	if !contains(sum.Errors[0].Message, "official number") {
+		t.Errorf("row 5's error %q does not name the official number", sum.Errors[0].Message)
+	}
+}
+
+// A batch reaches the store in key order: the changes it makes are
+// numbered in pattern order whatever the order of the file, and a pattern
+// given twice keeps its rows' order (the later row wins).
+func TestImportWritesEachBatchInKeyOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	rows := []blocklist.Entry{
+		{Pattern: "+8617000000009", Category: blocklist.CategoryScam},
+		{Pattern: "+86170*", Category: blocklist.CategorySpam},
+		{Pattern: "+8617000000001", Category: blocklist.CategoryScam},
+		{Pattern: "+8617000000009", Category: blocklist.CategoryRobocall},
+		{Pattern: "+8617000000005", Category: blocklist.CategoryScam},
+	}
+	sum := importRows(t, e, rows)
+	if sum.Imported != 4 || sum.Updated != 1 {
+		t.Errorf("summary %+v, want 4 imported and 1 updated", sum)
+	}
+	chs, err := e.store.Changes(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range chs {
+		got = append(got, c.Entry.Pattern+" "+c.Entry.Category.String())
+	}
+	// Byte order, as the stores keep keys: '*' sorts before the digits.
+	want := "[+86170* CATEGORY_SPAM +8617000000001 CATEGORY_SCAM +8617000000005 CATEGORY_SCAM +8617000000009 CATEGORY_SCAM +8617000000009 CATEGORY_ROBOCALL]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("changes in order %v, want %s", got, want)
+	}
+	if m, _ := e.svc.Match("+8617000000009"); m.Category != blocklist.CategoryRobocall {
+		t.Errorf("+8617000000009 matches as %s, want the later row's ROBOCALL", m.Category)
+	}
+}
+
+// failsSecondImport is the embedded store whose second import batch fails
+// (a store that went away for a moment). It offers no BatchImporter, so
+// the import commits one batch at a time.
+type failsSecondImport struct {
+	blocklist.Store
+	calls *atomic.Int32
+}
+
+func (s failsSecondImport) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
+	if s.calls.Add(1) == 2 {
+		return nil, nil, fault.Unavailable(errors.New("connection reset"))
+	}
+	return s.Store.ImportEntries(ctx, batch, now, ev)
+}
+
+// After a batch fails, no later batch commits, even when the caller goes
+// on adding rows: what an import committed is always its first rows, and
+// its summary counts exactly those.
+func TestImportCommitsNothingAfterAFailedBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var calls atomic.Int32
+	e := newEnv(t, func(c *blocklist.Config) { c.Store = failsSecondImport{Store: c.Store, calls: &calls} })
+	im := e.svc.NewImporter(analyst)
+	var addErr error
+	for i := range 4*blocklist.ImportBatch + 10 {
+		if err := im.Add(ctx, int64(i+1), blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: blocklist.CategoryScam}); err != nil && addErr == nil {
+			addErr = err
+		}
+	}
+	sum, err := im.Finish(ctx)
+	if err == nil && addErr == nil {
+		t.Fatal("the import said nothing of the failed batch")
+	}
+	if got := fmt.Sprint(sum.Imported, sum.Rows()); got != "1000 1000" {
+		t.Errorf("summary imported, rows = %s, want 1000 1000 (the first batch only)", got)
+	}
+	if n, _ := e.store.CountEntries(ctx, blocklist.EntryFilter{}); n != blocklist.ImportBatch {
+		t.Errorf("store holds %d entries, want the first batch's %d", n, blocklist.ImportBatch)
+	}
+	var batches []any
+	for _, ev := range e.events(t, "entry.import") {
+		batches = append(batches, ev.After["batch"])
+	}
+	if fmt.Sprint(batches) != "[1]" {
+		t.Errorf("import events of batches %v, want the first batch's only", batches)
 	}
 }

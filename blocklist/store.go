@@ -158,6 +158,33 @@ type IndexScanner interface {
 	ScanIndexEntries(ctx context.Context, fn func(Entry) error) (seq uint64, err error)
 }
 
+// ImportBatchInput is one batch of an import with its event, for
+// BatchImporter.
+type ImportBatchInput struct {
+	Entries []Entry
+	Event   audit.Event
+}
+
+// ImportBatchResult is what ImportEntries would have returned for one
+// batch.
+type ImportBatchResult struct {
+	Outcomes []ImportOutcome
+	Changes  []Change
+}
+
+// BatchImporter is a Store that commits several import batches at once,
+// which an import uses when the store offers it: one transaction and one
+// sync to disk for many batches (the embedded store), or one round trip
+// for many (Redis). Each batch is exactly what ImportEntries makes of it
+// (its rows, outcomes, changes and event, in one atomic step), and the
+// batches commit in order, so a batch sees every batch before it. On an
+// error, the results returned are those of the batches that committed,
+// always the first ones; a store whose step covers every batch returns
+// none.
+type BatchImporter interface {
+	ImportEntryBatches(ctx context.Context, batches []ImportBatchInput, now time.Time) ([]ImportBatchResult, error)
+}
+
 // EntryFilter selects entries; zero fields select all.
 type EntryFilter struct {
 	Category Category

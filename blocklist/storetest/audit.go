@@ -22,6 +22,78 @@ func RunAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Store, audit
 	t.Run("AuditImportBatch", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditImportBatch(t, s, a) })
 	t.Run("AuditReports", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditReports(t, s, a) })
 	t.Run("AuditPruneReports", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditPruneReports(t, s, a) })
+	// A store that commits several import batches at once must make of
+	// them exactly what ImportEntries makes of each, in order.
+	if s, _ := newStores(t); isBatchImporter(s) {
+		t.Run("AuditImportBatches", func(t *testing.T) { t.Parallel(); s, a := newStores(t); testAuditImportBatches(t, s, a) })
+	}
+}
+
+func isBatchImporter(s blocklist.Store) bool { _, ok := s.(blocklist.BatchImporter); return ok }
+
+func testAuditImportBatches(t *testing.T, s blocklist.Store, a audit.Store) {
+	ctx := context.Background()
+	bi := s.(blocklist.BatchImporter)
+	if err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(time.Hour)
+	row := func(p string, c blocklist.Category) blocklist.Entry {
+		e := entry(p, c)
+		e.Source, e.CreateBy, e.CreateTime, e.UpdateTime = blocklist.SourceImport, "importer", t1, t1
+		return e
+	}
+	batchEv := func(n int) audit.Event {
+		e := ev("entry.import")
+		e.After = map[string]any{"batch": n}
+		return e
+	}
+	batches := []blocklist.ImportBatchInput{
+		{Entries: []blocklist.Entry{row("+86170*", blocklist.CategorySpam), row("+8613800138000", blocklist.CategoryScam)}, Event: batchEv(1)},
+		// The second batch sees the first: its row of +86170* updates it.
+		{Entries: []blocklist.Entry{row("+86170*", blocklist.CategoryRobocall), row("+8695188", blocklist.CategoryScam),
+			row("+8615000150000", blocklist.CategoryScam)}, Event: batchEv(2)},
+		{Event: batchEv(3)}, // empty: its event is still the record of that part
+	}
+	res, err := bi.ImportEntryBatches(ctx, batches, t1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 {
+		t.Fatalf("%d results for 3 batches", len(res))
+	}
+	var got []string
+	var seqs []uint64
+	for _, r := range res {
+		var rs []string
+		for _, o := range r.Outcomes {
+			rs = append(rs, fmt.Sprint(o.Result))
+		}
+		got = append(got, fmt.Sprint(rs))
+		for _, c := range r.Changes {
+			seqs = append(seqs, c.Seq)
+		}
+	}
+	// 1 created, 2 updated, 4 refused.
+	if want := "[[1 1] [2 4 1] []]"; fmt.Sprint(got) != want {
+		t.Errorf("outcomes per batch = %v, want %s", got, want)
+	}
+	if len(seqs) != 4 || seqs[1] != seqs[0]+1 || seqs[2] != seqs[1]+1 || seqs[3] != seqs[2]+1 {
+		t.Errorf("changes numbered %v, want 4 consecutive", seqs)
+	}
+	if e, _ := s.GetEntryByPattern(ctx, "+86170*"); e.Category != blocklist.CategoryRobocall {
+		t.Errorf("+86170* = %s, want the second batch's ROBOCALL", e.Category)
+	}
+	evs := events(t, a)
+	var batchesSeen []string
+	for _, e := range evs {
+		if e.Action == "entry.import" {
+			batchesSeen = append(batchesSeen, fmt.Sprint(e.After["batch"], "/", e.After["created"], e.After["updated"], e.After["refused"]))
+		}
+	}
+	if want := "[1/2 0 0 2/1 1 1 3/0 0 0]"; fmt.Sprint(batchesSeen) != want {
+		t.Errorf("import events (batch / created updated refused) = %v, want %s", batchesSeen, want)
+	}
 }
 
 // events returns every event of a, oldest first.

@@ -191,12 +191,9 @@ read:
 			im.Abandon(ctx, r.err)
 			return r.err
 		}
-		line, e, bad := importRow(r.row)
-		if bad != "" {
-			im.Reject(line, bad)
-			continue
-		}
-		if err := im.Add(ctx, line, e); err != nil {
+		// The row is read (its JSON parsed) with its batch, on the
+		// importer's goroutines, not here.
+		if err := im.AddRow(ctx, max(r.row.GetImportRow().GetLine(), 0), streamRow{r.row}); err != nil {
 			im.Abandon(ctx, err)
 			return err
 		}
@@ -217,6 +214,14 @@ type recvRow struct {
 	err error
 }
 
+// streamRow is a row of the ImportEntries stream, read by the importer.
+type streamRow struct{ p *callverifyv1.Entry }
+
+func (r streamRow) Decode() (blocklist.Entry, string) {
+	_, e, bad := importRow(r.p)
+	return e, bad
+}
+
 // importRowJSON reads a row sent as text. Unknown fields are refused: a
 // misspelt expireTime would otherwise block a number for ever.
 var importRowJSON = protojson.UnmarshalOptions{}
@@ -230,9 +235,12 @@ func importRow(p *callverifyv1.Entry) (line int64, e blocklist.Entry, bad string
 	case src.GetError() != "":
 		return line, e, src.GetError()
 	case src.GetJson() != "":
-		rest := proto.Clone(p).(*callverifyv1.Entry)
-		rest.ImportRow = nil
-		if proto.Size(rest) != 0 {
+		// p is this row's own message: its other fields are measured
+		// without the import row rather than on a copy.
+		p.ImportRow = nil
+		other := proto.Size(p)
+		p.ImportRow = src
+		if other != 0 {
 			return line, e, "a row sent as JSON text carries no other fields"
 		}
 		if len(src.GetJson()) > ndjson.MaxLine {

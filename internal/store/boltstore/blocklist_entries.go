@@ -575,53 +575,83 @@ func (s *BlocklistStore) ScanIndexEntries(ctx context.Context, fn func(blocklist
 
 // ImportEntries implements blocklist.Store.
 func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
-	if err := ctx.Err(); err != nil {
+	res, err := s.ImportEntryBatches(ctx, []blocklist.ImportBatchInput{{Entries: batch, Event: ev}}, now)
+	if err != nil {
 		return nil, nil, err
 	}
-	var outs []blocklist.ImportOutcome
-	var chs []blocklist.Change
+	return res[0].Outcomes, res[0].Changes, nil
+}
+
+var _ blocklist.BatchImporter = (*BlocklistStore)(nil)
+
+// ImportEntryBatches implements blocklist.BatchImporter: every batch, each
+// with its event, in one transaction, so that a bulk import pays one
+// commit (its page writes and its two syncs) for many batches. A page that
+// several batches touch is written once.
+func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []blocklist.ImportBatchInput, now time.Time) ([]blocklist.ImportBatchResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var res []blocklist.ImportBatchResult
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		outs, chs = make([]blocklist.ImportOutcome, len(batch)), make([]blocklist.Change, 0, len(batch))
+		res = make([]blocklist.ImportBatchResult, len(batches))
 		t := s.entryTx(tx)
 		t.internReasons = true
-		for i, row := range batch {
-			cur, exists, err := t.get(row.Pattern)
+		for i, b := range batches {
+			outs, chs, err := t.importBatch(b.Entries, now)
 			if err != nil {
 				return err
 			}
-			if exists {
-				if cur.SameContent(row) {
-					outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportUnchanged, Entry: cur}
-					continue
-				}
-				row.ID, row.CreateBy, row.CreateTime = cur.ID, cur.CreateBy, cur.CreateTime
-			} else {
-				row.ID = ""
-			}
-			if err := t.officialConflict(row, now); err != nil {
-				outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportRefused, Err: err}
-				continue
-			}
-			result := blocklist.ImportCreated
-			if exists {
-				result = blocklist.ImportUpdated
-				t.counts[[2]byte{byte(cur.Category), byte(cur.Source)}]--
-			}
-			e, c, err := t.put(row)
-			if err != nil {
+			if err := t.flushCounts(); err != nil {
 				return err
 			}
-			outs[i] = blocklist.ImportOutcome{Result: result, Entry: e}
-			chs = append(chs, c)
+			if _, err := appendAudit(tx, blocklist.ImportBatchEvent(b.Event, b.Entries, outs)); err != nil {
+				return err
+			}
+			res[i] = blocklist.ImportBatchResult{Outcomes: outs, Changes: chs}
 		}
-		if err := t.flushCounts(); err != nil {
-			return err
-		}
-		_, err := appendAudit(tx, blocklist.ImportBatchEvent(ev, batch, outs))
-		return err
+		return nil
 	})
 	if err != nil {
-		return nil, nil, storeErr(err)
+		return nil, storeErr(err)
+	}
+	return res, nil
+}
+
+// importBatch upserts one import batch by pattern (see
+// blocklist.Store.ImportEntries); the caller flushes the counts and
+// appends the batch's event.
+func (t *entryTx) importBatch(batch []blocklist.Entry, now time.Time) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
+	outs, chs := make([]blocklist.ImportOutcome, len(batch)), make([]blocklist.Change, 0, len(batch))
+	for i, row := range batch {
+		cur, exists, err := t.get(row.Pattern)
+		if err != nil {
+			return nil, nil, err
+		}
+		if exists {
+			if cur.SameContent(row) {
+				outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportUnchanged, Entry: cur}
+				continue
+			}
+			row.ID, row.CreateBy, row.CreateTime = cur.ID, cur.CreateBy, cur.CreateTime
+		} else {
+			row.ID = ""
+		}
+		if err := t.officialConflict(row, now); err != nil {
+			outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportRefused, Err: err}
+			continue
+		}
+		result := blocklist.ImportCreated
+		if exists {
+			result = blocklist.ImportUpdated
+			t.counts[[2]byte{byte(cur.Category), byte(cur.Source)}]--
+		}
+		e, c, err := t.put(row)
+		if err != nil {
+			return nil, nil, err
+		}
+		outs[i] = blocklist.ImportOutcome{Result: result, Entry: e}
+		chs = append(chs, c)
 	}
 	return outs, chs, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
@@ -74,7 +76,12 @@ return out
 // method plans again.
 func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
 	for range maxRetries {
-		outs, chs, retry, err := s.importOnce(ctx, batch, now, ev)
+		keys, args := importReadArgs(s, batch, now)
+		reply, err := s.run(ctx, importReadScript, keys, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		outs, chs, retry, err := s.importPlanned(ctx, batch, now, ev, reply)
 		if err != nil || !retry {
 			return outs, chs, err
 		}
@@ -82,16 +89,67 @@ func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.En
 	return nil, nil, errBusy
 }
 
-func (s *BlocklistStore) importOnce(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) (outs []blocklist.ImportOutcome, chs []blocklist.Change, retry bool, err error) {
+var _ blocklist.BatchImporter = (*BlocklistStore)(nil)
+
+// ImportEntryBatches implements blocklist.BatchImporter: the read scripts
+// of every batch go in one round trip (a pipeline), then each batch
+// commits by its own write script, in order, each with its event in its
+// own atomic step. A batch whose read another batch of the group (or
+// another writer) has since made stale is answered 'retry' by its write
+// script, which wrote nothing, and is read and planned again on its own.
+func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []blocklist.ImportBatchInput, now time.Time) ([]blocklist.ImportBatchResult, error) {
+	reads := make([]*redis.Cmd, len(batches))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, b := range batches {
+			keys, args := importReadArgs(s, b.Entries, now)
+			argv := make([]any, 0, len(s.argvBase)+len(args))
+			argv = append(append(argv, s.argvBase...), args...)
+			// EVALSHA: the script is loaded by any earlier import; one
+			// that is not (a restarted Redis) falls back below.
+			reads[i] = importReadScript.EvalSha(ctx, p, keys.keys, argv...)
+		}
+		return nil
+	})
+	res := make([]blocklist.ImportBatchResult, 0, len(batches))
+	for i, b := range batches {
+		var outs []blocklist.ImportOutcome
+		var chs []blocklist.Change
+		retry := true
+		if err == nil {
+			reply, rerr := reads[i].Slice()
+			if rerr == nil && len(reply) > 0 {
+				var perr error
+				outs, chs, retry, perr = s.importPlanned(ctx, b.Entries, now, b.Event, reply)
+				if perr != nil {
+					return res, perr
+				}
+			}
+		}
+		if retry {
+			var ierr error
+			if outs, chs, ierr = s.ImportEntries(ctx, b.Entries, now, b.Event); ierr != nil {
+				return res, ierr
+			}
+		}
+		res = append(res, blocklist.ImportBatchResult{Outcomes: outs, Changes: chs})
+	}
+	return res, nil
+}
+
+// importReadArgs are the keys and arguments of importReadScript for batch.
+func importReadArgs(s *BlocklistStore, batch []blocklist.Entry, now time.Time) (*dirKeys, []any) {
 	read, readKeys := []any{now.UnixMilli()}, s.keys()
 	for _, row := range batch {
 		read = append(read, row.Pattern, millis(row.ExpireTime))
 		readKeys.add("e:" + row.Pattern).entryConflict(row.Pattern)
 	}
-	reply, err := s.run(ctx, importReadScript, readKeys, read...)
-	if err != nil {
-		return nil, nil, false, err
-	}
+	return readKeys, read
+}
+
+// importPlanned plans batch from what importReadScript said (reply) and
+// commits it by importWriteScript, unless what it read has changed since
+// (retry).
+func (s *BlocklistStore) importPlanned(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event, reply []any) (outs []blocklist.ImportOutcome, chs []blocklist.Change, retry bool, err error) {
 	if len(reply) != 1+4*len(batch) {
 		return nil, nil, false, fault.Unavailable(fmt.Errorf("import: read script said %d values for %d rows", len(reply), len(batch)))
 	}

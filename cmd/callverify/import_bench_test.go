@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/callverify/callverify/internal/app"
+	"github.com/callverify/callverify/internal/redistest"
+	"github.com/callverify/callverify/internal/testenv"
+)
+
+// BenchmarkCLIImport runs `callverify blocklist import` of a 1M-row CSV
+// file (100k with -short; written once per run) against a real server, on
+// the embedded store and on Redis, each iteration into a fresh server.
+// rows/s is the figure of issue 16 (target 200k).
+//
+//	go test -run '^$' -bench CLIImport -benchtime 1x ./cmd/callverify/
+func BenchmarkCLIImport(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	file := filepath.Join(b.TempDir(), "rows.csv")
+	var buf bytes.Buffer
+	buf.WriteString("pattern,category,reason,confidence,expire_time\n")
+	for i := range n {
+		k := uint64(i)*2654435761%1_000_000_000 + 13_000_000_000
+		fmt.Fprintf(&buf, "+86%d,scam,refund scam script,70,\n", k)
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var rdb redis.UniversalClient // the Redis of the redis case, for its CPU time
+	for _, be := range []struct {
+		name string
+		opts func(b *testing.B) []testenv.Option
+	}{
+		{"embedded", func(*testing.B) []testenv.Option { return nil }},
+		{"redis", func(b *testing.B) []testenv.Option {
+			srv := redistest.NewServer(b, redistest.Options{})
+			rdb = srv.Client(b)
+			kek := filepath.Join(b.TempDir(), "kek.key")
+			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			return []testenv.Option{func(c *app.Config) {
+				c.RedisAddrs = []string{srv.Addr()}
+				c.KEKFile = kek
+			}}
+		}},
+	} {
+		b.Run(be.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var cpu, redisCPU time.Duration
+			for range b.N {
+				b.StopTimer()
+				opts := append([]testenv.Option{func(c *app.Config) { c.LogLevel = "error" }}, be.opts(b)...)
+				env := testenv.New(b, opts...)
+				root := newRootCmd()
+				var out bytes.Buffer
+				root.SetOut(&out)
+				root.SetErr(&out)
+				root.SetArgs([]string{"--server", env.GRPCAddr, "--token", env.Analyst(), "blocklist", "import", "--no-progress", file})
+				cpu0, rcpu0 := processCPU(b), redisCPUTime(b, rdb)
+				b.StartTimer()
+				err := root.Execute()
+				b.StopTimer()
+				cpu += processCPU(b) - cpu0
+				redisCPU += redisCPUTime(b, rdb) - rcpu0
+				if want := fmt.Sprintf("%d imported, 0 updated, 0 rejected", n); err != nil || !strings.Contains(out.String(), want) {
+					b.Fatalf("import: %v, want %q in\n%s", err, want, out.String())
+				}
+				env.Stop()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+			// The machine is shared: CPU time per row (this process, CLI
+			// and server; and Redis's) does not depend on the others' load.
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n)/1000, "cpu-us/row")
+			if be.name == "redis" {
+				b.ReportMetric(float64(redisCPU.Nanoseconds())/float64(b.N*n)/1000, "redis-cpu-us/row")
+			}
+		})
+	}
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPUTime is the CPU time the Redis server has used (INFO cpu), or 0
+// without one.
+func redisCPUTime(b *testing.B, rdb redis.UniversalClient) time.Duration {
+	if rdb == nil {
+		return 0
+	}
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\r\n") {
+		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, _ := strconv.ParseFloat(v, 64)
+				total += x
+			}
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
