@@ -277,7 +277,15 @@ func dialerAndCustomer(t *testing.T, b *browser) {
 		visible("#app"),
 		// The call the dialer stamped is on its card, with its code.
 		waitText("#calls", code), waitText("#calls", "王小明"),
-		waitText("#live", "实时推送暂不可用"))
+		waitText("#live", "新的来电会自动显示"))
+	// The page holds the live stream (and does not poll while it does): a
+	// call stamped now shows up on its own, with no refresh.
+	// (From another line, so that the checks below still find the first.)
+	must(t, e, "POST", "/v1/official-numbers", e.Admin(), map[string]any{"number": "400-800-9999", "displayName": "Delivery", "direction": "DIRECTION_OUTBOUND"})
+	must(t, e, "POST", "/v1/calls", e.Dialer(), map[string]any{"callerNumber": "400-800-9999", "calleeNumber": "13800138000",
+		"reason": "CALL_REASON_DELIVERY", "agentId": "a-9", "agentName": "李四"})
+	c.run("a new call's card arrives by itself", waitText("#calls", "李四"))
+	c.shot("check-live-card")
 
 	c.run("check the official line", typeIn("#caller", "400-800-8888"), click("#check"),
 		visible(`#verdict [data-verdict="VERDICT_VERIFIED"]`))
