@@ -29,10 +29,13 @@ generate:
 	PATH="$(CURDIR)/bin:$$PATH" protoc -I . --go_out=paths=source_relative:. $(RECORD_PROTOS)
 
 test:
-	go test -race -count=1 ./...
-	# The load harness lives in the tools module (ghz and vegeta stay out of
-	# go.mod): its test runs it for a moment on the embedded store.
-	cd tools && go test -race -count=1 ./load/
+	@# The load harness lives in the tools module (ghz and vegeta stay out of
+	@# go.mod): its test runs it for a moment on the embedded store, beside
+	@# the service's tests rather than after them.
+	@{ (cd tools && go test -race -count=1 ./load/) > .load-test.log 2>&1; echo $$? > .load-test.rc; } & \
+	go test -race -count=1 ./...; rc=$$?; wait; cat .load-test.log; \
+	load=$$(cat .load-test.rc); rm -f .load-test.log .load-test.rc; \
+	[ $$rc -eq 0 ] && [ $$load -eq 0 ]
 
 # The browser tests write their screenshots to docs/screenshots (the README
 # shows them). They need Chromium, and a CJK font for the Chinese pages
