@@ -21,6 +21,9 @@ generate:
 		--openapiv2_out=api/callverify/v1 \
 		--openapiv2_opt=allow_merge=true,merge_file_name=callverify,json_names_for_fields=true \
 		$(PROTOS)
+	# The OpenAPI document, told what the server serves beside the gateway.
+	go run ./internal/apidoc -openapi < api/callverify/v1/callverify.swagger.json > api/callverify/v1/openapi.tmp
+	mv api/callverify/v1/openapi.tmp api/callverify/v1/callverify.swagger.json
 	# The API reference, from the proto's comments and the server's role table.
 	protoc -I proto -I $(GOOGLEAPIS) -I $(GATEWAY) --include_source_info --include_imports \
 		--descriptor_set_out=/dev/stdout $(PROTOS) | go run ./internal/apidoc > docs/api.md.tmp

@@ -1,13 +1,16 @@
 // Command apidoc writes docs/api.md, the API reference, from the proto
 // (a descriptor set with its comments, read on stdin) and the server's role
-// table, so that the reference cannot drift from either. make generate runs
-// it:
+// table, so that the reference cannot drift from either; with -openapi it
+// rewrites the OpenAPI document protoc-gen-openapiv2 wrote (on stdin) so
+// that it says what the server serves. make generate runs both:
 //
 //	protoc --include_source_info --include_imports --descriptor_set_out=/dev/stdout ... | go run ./internal/apidoc > docs/api.md
+//	go run ./internal/apidoc -openapi < generated.json > api/callverify/v1/callverify.swagger.json
 package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,10 +29,16 @@ import (
 const pkg = "callverify.v1"
 
 func main() {
+	openapi := flag.Bool("openapi", false, "rewrite the OpenAPI document on stdin instead")
+	flag.Parse()
 	in, err := io.ReadAll(os.Stdin)
 	if err == nil {
 		w := bufio.NewWriter(os.Stdout)
-		err = write(w, in)
+		if *openapi {
+			err = fixOpenAPI(w, in)
+		} else {
+			err = write(w, in)
+		}
 		if err == nil {
 			err = w.Flush()
 		}

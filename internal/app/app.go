@@ -228,6 +228,9 @@ func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 }
 
 // Close stops the blocklist's follower and releases the store.
+// HTTPRoutes are the HTTP patterns served beside the RPCs' gateway routes.
+func (a *App) HTTPRoutes() []string { return a.server.HTTPRoutes() }
+
 func (a *App) Close() error {
 	if a.numbers != nil {
 		if err := a.numbers.Close(); err != nil {

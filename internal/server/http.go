@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -13,7 +14,7 @@ import (
 )
 
 func (s *Server) routes(gw http.Handler) http.Handler {
-	mux := http.NewServeMux()
+	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -28,10 +29,31 @@ func (s *Server) routes(gw http.Handler) http.Handler {
 	mux.HandleFunc("GET "+exportPath, s.exportNDJSON)
 	mux.HandleFunc("POST "+importPath, s.importNDJSON)
 	mux.HandleFunc("GET "+watchPath, s.watchSSE)
-	mux.Handle("/v1/", s.limitBody(gw))
+	mux.ServeMux.Handle("/v1/", s.limitBody(gw)) // the RPCs' routes: the proto's
 	web.Register(mux, web.Options{DevMint: s.cfg.DevMint, Phone: s.deps.Phone, Logger: s.log})
+	s.httpRoutes = mux.patterns
 	return mux
 }
+
+// recordingMux is a ServeMux that remembers the patterns it was given, so
+// that a test can hold the OpenAPI document to every route served.
+type recordingMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *recordingMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *recordingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// HTTPRoutes are the patterns ("GET /healthz") the HTTP server serves
+// beside the RPCs' gateway routes.
+func (s *Server) HTTPRoutes() []string { return slices.Clone(s.httpRoutes) }
 
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

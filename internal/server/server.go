@@ -92,18 +92,20 @@ type Config struct {
 
 // Server serves gRPC and HTTP from one set of services.
 type Server struct {
-	cfg      Config
-	deps     *Deps
-	log      *slog.Logger
-	grpc     *grpc.Server
-	health   *health.Server
-	registry *prometheus.Registry
-	http     *http.Server
-	inner    *bufconn.Listener
-	innerCC  *grpc.ClientConn
-	chain    *chain
-	verify   *verifyServer
-	conns    *netlimit.Limiter
+	// httpRoutes are the HTTP patterns served beside the gateway's.
+	httpRoutes []string
+	cfg        Config
+	deps       *Deps
+	log        *slog.Logger
+	grpc       *grpc.Server
+	health     *health.Server
+	registry   *prometheus.Registry
+	http       *http.Server
+	inner      *bufconn.Listener
+	innerCC    *grpc.ClientConn
+	chain      *chain
+	verify     *verifyServer
+	conns      *netlimit.Limiter
 	// sweep runs the in-memory lookup limiter's sweeper while serving.
 	sweep    func(ctx context.Context)
 	draining atomic.Bool

@@ -47,6 +47,9 @@ type Env struct {
 	Clock *Clock
 	// Logs holds what the service logged.
 	Logs *SyncBuffer
+	// HTTPRoutes are the patterns ("GET /healthz") served beside the
+	// RPCs' gateway routes.
+	HTTPRoutes []string
 
 	cfg    app.Config
 	secret []byte
@@ -92,6 +95,7 @@ func (e *Env) start() {
 		cancel()
 		t.Fatalf("testenv: start app: %v", err)
 	}
+	e.HTTPRoutes = a.HTTPRoutes()
 	gl, err := net.Listen("tcp", e.cfg.GRPCAddr)
 	if err != nil {
 		t.Fatal(err)

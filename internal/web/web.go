@@ -36,8 +36,13 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Mux is where Register mounts its routes (an *http.ServeMux).
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // Register mounts the pages, the shared assets and the development routes.
-func Register(mux *http.ServeMux, o Options) {
+func Register(mux Mux, o Options) {
 	files, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
