@@ -64,7 +64,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().DurationVar(&cl.timeout, "timeout", 30*time.Second, "deadline of each call")
 	root.AddCommand(cl.newTokenCmd(), cl.newOfficialCmd(), cl.newKeysCmd(),
 		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
-		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newCallbacksCmd())
+		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newCallbacksCmd(), cl.newWatchCmd())
 	return root
 }
 
@@ -106,6 +106,17 @@ func (cl *cli) connectAs(cmd *cobra.Command, timeout time.Duration, withToken bo
 // printJSON writes m as indented protojson.
 func printJSON(w io.Writer, m proto.Message) error {
 	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+// printJSONLine writes m as protojson on one line: a stream's items, one
+// per line (NDJSON).
+func printJSONLine(w io.Writer, m proto.Message) error {
+	b, err := protojson.Marshal(m)
 	if err != nil {
 		return err
 	}
