@@ -3,6 +3,7 @@
 import { h, field, select, fmtTime, enumText } from '/assets/dom.js';
 import { seg } from '/assets/api.js';
 import { reasons, label, errorBox, showError } from '/console/screens/common.js';
+import { forgetClaim } from '/console/screens/claims.js';
 
 export default {
   id: 'dialer',
@@ -43,9 +44,12 @@ function render(root, { api, notify }) {
     if (pre.reason) f.reason.value = pre.reason;
     f.order.value = pre.orderRef || '';
   }
+  const answering = pre && pre.requestId ? h('p', { id: 'd-answering', class: 'notice',
+    text: 'This call answers the callback request of ' + (pre.callee || '') + ' you claimed: type the official line and stamp it. ' +
+      'The customer\'s app will say it is the callback they asked for.' }) : null;
   const err = errorBox();
   const stamped = h('div', { id: 'd-stamped', 'aria-live': 'polite' });
-  const form = h('form', {},
+  const form = h('form', {}, answering,
     h('div', { class: 'row' }, field('Official line', f.caller), field('Customer number', f.callee), field('Reason', f.reason)),
     h('div', { class: 'row' }, field('Reason text', f.text, 'At most 64 characters, no links.'), field('Order', f.order),
       field('Agent id', f.agentId), field('Agent name', f.agentName)),
@@ -61,6 +65,8 @@ function render(root, { api, notify }) {
         agentName: f.agentName.value.trim(), ttlSeconds: Number(f.ttl.value || 600), callbackRequestId: f.callback.value.trim(),
       });
       remember(r.call.callId);
+      if (r.call.callbackRequestId) forgetClaim(r.call.callbackRequestId);
+      if (answering) answering.remove();
       notify('Stamped. Dial now and read out the code.');
       stamped.replaceChildren(card(r.call, r.confirmationCode, r.codeExpiresAt));
       await loadMine();
@@ -86,6 +92,7 @@ function render(root, { api, notify }) {
       h('dl', {},
         h('dt', { text: 'From' }), h('dd', { text: c.callerNumber }),
         h('dt', { text: 'Reason' }), h('dd', { text: label(reasons, c.reason) + (c.reasonText ? ': ' + c.reasonText : '') }),
+        c.callbackRequestId ? [h('dt', { text: 'Answers' }), h('dd', { text: 'the customer\'s callback request' })] : null,
         h('dt', { text: 'State' }), h('dd', { text: enumText(c.state, 'CALL_STATE_') }),
         h('dt', { text: 'Expires' }), h('dd', { text: fmtTime(c.expireTime) })),
       c.state === 'CALL_STATE_ACTIVE' ? h('div', { class: 'actions' }, endBtn) : null);
