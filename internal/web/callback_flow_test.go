@@ -144,9 +144,16 @@ func callbackFlow(t *testing.T, b *browser) {
 	c.axe("check: the callback verified")
 	c.shot("check-callback-verified")
 
+	c.run("in English", click("#lang"),
+		waitText("#verdict", "This is the callback you asked for at 17:00, a genuine call from us"),
+		waitText("#verdict", "This is the callback you asked for"),
+		waitText("#calls", "This is the callback you asked for at 17:00: 官方客服 (李娜) is calling you back about your refund."),
+		waitText(`#my-callbacks li[data-state="CALLBACK_STATE_CALLED"]`, "Called back"),
+		waitText(`#my-callbacks li[data-state="CALLBACK_STATE_OPEN"]`, "Waiting: number 1 in the queue"))
 	c.run("cancel the delivery request", click(`#my-callbacks li[data-state="CALLBACK_STATE_OPEN"] button`),
-		waitText("#callback-result", "已取消这个回电请求。"),
-		waitText(`#my-callbacks li[data-state="CALLBACK_STATE_CANCELLED"]`, "已取消"))
+		waitText("#callback-result", "The callback request is cancelled."),
+		waitText(`#my-callbacks li[data-state="CALLBACK_STATE_CANCELLED"]`, "Cancelled"))
+	c.axe("check: a cancelled callback request")
 	if got, want := fmt.Sprint(customerCallbacks(t, e, e.Customer("13700137000"))),
 		"map[CALL_REASON_DELIVERY:CALLBACK_STATE_CANCELLED CALL_REASON_REFUND:CALLBACK_STATE_CALLED]"; got != want {
 		t.Errorf("at the end the customer has %s, want %s", got, want)
