@@ -309,7 +309,7 @@ $('dev-form').addEventListener('submit', async (ev) => {
 });
 
 $('check-form').addEventListener('submit', (ev) => { ev.preventDefault(); check($('caller').value.trim()); });
-$('refresh').addEventListener('click', () => { loadCalls(); loadCallbacks(); });
+$('refresh').addEventListener('click', () => { $('callback-result').textContent = ''; loadCalls(); loadCallbacks(); });
 $('callback-language').addEventListener('change', () => { languageChosen = true; });
 $('signout').addEventListener('click', signOut);
 
