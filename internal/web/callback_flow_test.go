@@ -59,7 +59,9 @@ func callbackFlow(t *testing.T, b *browser) {
 	c.run("half a window is refused in words", setValue("#callback-reason", "CALL_REASON_DELIVERY"),
 		setValue("#callback-from", "2026-11-26T18:00"), setValue("#callback-until", ""),
 		click("#callback-ask"), waitText("#callback-result", "请同时填写开始和结束时间，或都不填。"))
-	c.run("ask for a callback about a delivery", setValue("#callback-from", ""),
+	c.run("a window in the past is refused in words", setValue("#callback-from", "2026-11-25T08:00"), setValue("#callback-until", "2026-11-25T09:00"),
+		click("#callback-ask"), waitText("#callback-result", "希望回电的时间要在现在之后、7天之内，并且结束晚于开始。"))
+	c.run("ask for a callback about a delivery", setValue("#callback-from", ""), setValue("#callback-until", ""),
 		click("#callback-ask"), waitText("#callback-result", "已提交回电请求，排队位置：2。"),
 		waitText("#my-callbacks", "排队中，第2位"))
 	if got, want := fmt.Sprint(customerCallbacks(t, e, e.Customer("13700137000"))),
@@ -94,10 +96,10 @@ func callbackFlow(t *testing.T, b *browser) {
 	d.run("all reasons again", choose("#cb-reason", ""), waitText("#callbacks-list caption", "Open callback requests, oldest first"))
 
 	must(t, e, "POST", "/v1/callbacks/"+other+":claim", e.Token(auth.RoleDialer, "dialer-2", ""), map[string]any{})
-	d.run("a claim lost to another dialer", click(`button[aria-label="Claim the request of +86136****6000 (Refund)"]`),
+	d.run("a claim lost to another dialer", click(`button[aria-label^="Claim the request of +86136****6000 (Refund, asked "]`),
 		waitText("#cb-error", "Too late: the request of +86136****6000 is no longer in the queue. Another dialer claimed it first"),
-		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label="Claim the request of +86136****6000 (Refund)"]`)))
-	d.run("claim the customer's refund", click(`button[aria-label="Claim the request of +86137****7000 (Refund)"]`),
+		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label^="Claim the request of +86136****6000 (Refund, asked "]`)))
+	d.run("claim the customer's refund", click(`button[aria-label^="Claim the request of +86137****7000 (Refund, asked "]`),
 		waitText("#cb-claimed", "Call +8613700137000"), waitText("#cb-claimed", "A-2002"))
 	d.axe("callback queue with a claim")
 	d.shot("console-callbacks")
@@ -113,7 +115,7 @@ func callbackFlow(t *testing.T, b *browser) {
 	}
 	d.screen("callbacks")
 	d.run("claim it again", waitText("#cb-claimed", "You hold no claimed request in this session."),
-		click(`button[aria-label="Claim the request of +86137****7000 (Refund)"]`), waitText("#cb-claimed", "Call +8613700137000"))
+		click(`button[aria-label^="Claim the request of +86137****7000 (Refund, asked "]`), waitText("#cb-claimed", "Call +8613700137000"))
 	d.run("stamp the claimed call", click(`button[aria-label="Stamp the call to +8613700137000"]`),
 		visible("#d-answering"), typeIn("#d-caller", "400-800-8888"), typeIn("#d-agent-id", "a-9"), setValue("#d-agent-name", "李娜"),
 		click("#d-stamp"), visible("#d-stamped .code-big"), waitText("#d-stamped", "the customer's callback request"))
@@ -156,6 +158,13 @@ func callbackFlow(t *testing.T, b *browser) {
 	c.axe("check: a cancelled callback request")
 	if got, want := fmt.Sprint(customerCallbacks(t, e, e.Customer("13700137000"))),
 		"map[CALL_REASON_DELIVERY:CALLBACK_STATE_CANCELLED CALL_REASON_REFUND:CALLBACK_STATE_CALLED]"; got != want {
-		t.Errorf("at the end the customer has %s, want %s", got, want)
+		t.Errorf("after the cancel the customer has %s, want %s", got, want)
 	}
+
+	// At most three waiting at once: the fourth is refused in words.
+	for range 3 {
+		must(t, e, "POST", "/v1/me/callbacks", e.Customer("13700137000"), map[string]any{"reason": "CALL_REASON_OTHER"})
+	}
+	c.run("one request too many", click("#callback-ask"),
+		waitText("#callback-result", "You already have as many callback requests waiting as you may: cancel one, or wait for our call."))
 }

@@ -326,7 +326,12 @@ $('callback-form').addEventListener('submit', async (ev) => {
     out.textContent = t('callbackSent', r.queuePosition || 1);
     $('callback-order').value = '';
   } catch (e) {
-    out.textContent = e.code === Code.UNIMPLEMENTED ? t('callbackUnavailable') : e.message;
+    // The server's sentences are English: the ones a customer can meet
+    // here come in the page's language.
+    if (e.code === Code.UNIMPLEMENTED) out.textContent = t('callbackUnavailable');
+    else if (e.code === Code.RESOURCE_EXHAUSTED) out.textContent = t('tooMany');
+    else if (e.code === Code.INVALID_ARGUMENT && /preferred_window/.test(e.message)) out.textContent = t('windowBad');
+    else out.textContent = e.message;
   }
   await loadCallbacks();
 });

@@ -45,7 +45,7 @@ function render(root, { api, notify }) {
       list.replaceChildren(rows.length ? table('Open callback requests' + what + ', oldest first', ['Customer', 'Reason', 'Order', 'Language', 'Asked', 'Preferred time', 'Claim'],
         rows.map((c) => [c.calleeNumber, label(reasons, c.reason), c.orderRef || '', languages[c.language] || c.language || '', fmtTime(c.createTime),
           windowText(c.preferredWindow),
-          h('button', { type: 'button', text: 'Claim', 'aria-label': 'Claim the request of ' + c.calleeNumber + ' (' + label(reasons, c.reason) + ')', onclick: () => claim(c) })]))
+          h('button', { type: 'button', text: 'Claim', 'aria-label': 'Claim the request of ' + c.calleeNumber + ' (' + label(reasons, c.reason) + ', asked ' + fmtTime(c.createTime) + ')', onclick: () => claim(c) })]))
         : h('p', { text: reason.value ? 'No open request' + what + '.' : 'The queue is empty.' }));
       return r.nextPageToken;
     } catch (e) {
