@@ -162,9 +162,16 @@ func callbackFlow(t *testing.T, b *browser) {
 	}
 
 	// At most three waiting at once: the fourth is refused in words.
+	var last string
 	for range 3 {
-		must(t, e, "POST", "/v1/me/callbacks", e.Customer("13700137000"), map[string]any{"reason": "CALL_REASON_OTHER"})
+		last = must(t, e, "POST", "/v1/me/callbacks", e.Customer("13700137000"), map[string]any{"reason": "CALL_REASON_OTHER"})["requestId"].(string)
 	}
 	c.run("one request too many", click("#callback-ask"),
-		waitText("#callback-result", "You already have as many callback requests waiting as you may: cancel one, or wait for our call."))
+		waitText("#callback-result", "You already have as many callback requests waiting as you may: cancel one, or wait for our call."),
+		visible(`#my-callbacks li[data-request="`+last+`"] button`))
+	// Cancelled elsewhere (another tab) after the list was read.
+	must(t, e, "POST", "/v1/me/callbacks/"+last+":cancel", e.Customer("13700137000"), map[string]any{})
+	c.run("a cancel too late", click(`#my-callbacks li[data-request="`+last+`"] button`),
+		waitText("#my-callbacks-error", "This request can no longer be cancelled: it was called back, cancelled or expired already."),
+		waitText(`#my-callbacks li[data-request="`+last+`"]`, "Cancelled"))
 }

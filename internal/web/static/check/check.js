@@ -235,12 +235,16 @@ async function loadCallbacks() {
 }
 
 async function cancelCallback(r) {
-  $('my-callbacks-error').textContent = '';
+  let problem = '';
   try {
     await api.post('/v1/me/callbacks/' + seg(r.requestId) + ':cancel', {});
     $('callback-result').textContent = t('cancelled');
-  } catch (e) { $('my-callbacks-error').textContent = e.message; }
+  } catch (e) {
+    problem = e.code === Code.NOT_FOUND ? t('cancelTooLate') : e.message;
+  }
   await loadCallbacks();
+  // After the list, which clears its own error line.
+  if (problem) $('my-callbacks-error').textContent = problem;
 }
 
 // localTime turns a datetime-local value into RFC 3339, '' when empty.
