@@ -292,6 +292,7 @@ func TestBrowser(t *testing.T) {
 		t.Run("ImportShowsProgressAndTheRejectedLines", func(t *testing.T) { t.Parallel(); analystImport(t, b) })
 		t.Run("AdminScreens", func(t *testing.T) { t.Parallel(); adminScreens(t, b) })
 		t.Run("CustomerSeesTheGreenCardWithTheDialersCodeAndTheRedCard", func(t *testing.T) { t.Parallel(); dialerAndCustomer(t, b) })
+		t.Run("ADialerCallsBackTheCustomerWhoAskedAndTheCardSaysSo", func(t *testing.T) { t.Parallel(); callbackFlow(t, b) })
 		t.Run("TheAccessibilityCheckFindsAButtonWithoutAName", func(t *testing.T) { t.Parallel(); axeSelfCheck(t, b) })
 	})
 }

@@ -12,6 +12,7 @@ let lang = sessionStorage.getItem('callverify.check.lang') === 'en' ? 'en' : 'zh
 const t = (k, n) => String(strings[lang][k]).replace('{n}', n === undefined ? '' : String(n));
 const api = new Client(() => session.token, () => signOut());
 let stopWatch = null;
+let languageChosen = false; // the callback's language follows the page's until picked
 let lastCheck = null; // the last CheckCaller answer, re-rendered on a language switch
 const cards = new Map(); // call id -> MyCall
 
@@ -33,6 +34,7 @@ function applyLanguage() {
   sel.replaceChildren(...Object.entries(reasonNames[lang]).filter(([k]) => k !== 'CALL_REASON_MARKETING')
     .map(([k, v]) => h('option', { value: k, text: v })));
   if (cur) sel.value = cur;
+  if (!languageChosen) $('callback-language').value = lang;
   const c = session.claims();
   $('who').textContent = c ? t('signedInAs') + (c.phone || c.sub) : '';
 }
@@ -49,6 +51,7 @@ function show() {
   applyLanguage();
   if (on) {
     loadCalls();
+    loadCallbacks();
     startWatch();
   }
 }
@@ -60,6 +63,8 @@ function signOut() {
   cards.clear();
   $('verdict').replaceChildren();
   $('calls').replaceChildren();
+  $('my-callbacks').replaceChildren();
+  $('callback-result').textContent = '';
   show();
 }
 
@@ -191,6 +196,64 @@ async function loadCalls() {
   } catch (e) { $('calls-error').textContent = e.message; }
 }
 
+// --- the customer's callback requests
+
+function stateText(r) {
+  switch (r.state) {
+    case 'CALLBACK_STATE_OPEN': return r.queuePosition ? t('stateOpen', r.queuePosition) : t('stateOpenNoPlace');
+    case 'CALLBACK_STATE_CLAIMED': return t('stateClaimed');
+    case 'CALLBACK_STATE_CALLED': return t('stateCalled');
+    case 'CALLBACK_STATE_CANCELLED': return t('stateCancelled');
+    case 'CALLBACK_STATE_EXPIRED': return t('stateExpired');
+    default: return '';
+  }
+}
+
+function requestItem(r) {
+  const waiting = r.state === 'CALLBACK_STATE_OPEN' || r.state === 'CALLBACK_STATE_CLAIMED';
+  const w = r.preferredWindow;
+  const title = (reasonNames[lang][r.reason] || '') + (r.orderRef ? ' · ' + r.orderRef : '');
+  return h('li', { class: 'request', 'data-request': r.requestId, 'data-state': r.state },
+    h('p', {}, h('strong', { text: title })),
+    h('p', { class: 'state', text: stateText(r) }),
+    h('p', { class: 'muted', text: t('askedAt') + ' ' + fmt(r.createTime) + ' · ' + t('preferred') + ' ' +
+      (w ? fmt(w.startTime) + ' – ' + fmt(w.endTime) : t('anyTime')) }),
+    waiting ? h('button', { type: 'button', class: 'secondary', text: t('cancel'), 'aria-label': t('cancelNamed', fmt(r.createTime)),
+      onclick: () => cancelCallback(r) }) : null);
+}
+
+async function loadCallbacks() {
+  $('my-callbacks-error').textContent = '';
+  try {
+    const r = await api.get('/v1/me/callbacks');
+    const list = r.callbacks || [];
+    $('my-callbacks').replaceChildren(...(list.length ? list.map(requestItem) : [h('li', { text: t('noCallbacks') })]));
+  } catch (e) {
+    $('my-callbacks').replaceChildren();
+    if (e.code !== Code.UNIMPLEMENTED) $('my-callbacks-error').textContent = e.message;
+  }
+}
+
+async function cancelCallback(r) {
+  let problem = '';
+  try {
+    await api.post('/v1/me/callbacks/' + seg(r.requestId) + ':cancel', {});
+    $('callback-result').textContent = t('cancelled');
+  } catch (e) {
+    problem = e.code === Code.NOT_FOUND ? t('cancelTooLate') : e.message;
+  }
+  await loadCallbacks();
+  // After the list, which clears its own error line.
+  if (problem) $('my-callbacks-error').textContent = problem;
+}
+
+// localTime turns a datetime-local value into RFC 3339, '' when empty.
+function localTime(v) {
+  if (!v) return '';
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
 function startWatch() {
   if (stopWatch) stopWatch();
   stopWatch = watch(api, lang, (ev) => {
@@ -220,6 +283,7 @@ $('lang').addEventListener('click', () => {
     // Server sentences come in the language asked for: ask again.
     if (lastCheck) check(lastCheck.callerNumber);
     loadCalls();
+    loadCallbacks();
     startWatch();
   }
 });
@@ -249,18 +313,31 @@ $('dev-form').addEventListener('submit', async (ev) => {
 });
 
 $('check-form').addEventListener('submit', (ev) => { ev.preventDefault(); check($('caller').value.trim()); });
-$('refresh').addEventListener('click', loadCalls);
+$('refresh').addEventListener('click', () => { $('callback-result').textContent = ''; loadCalls(); loadCallbacks(); });
+$('callback-language').addEventListener('change', () => { languageChosen = true; });
 $('signout').addEventListener('click', signOut);
 
 $('callback-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const out = $('callback-result');
+  const from = localTime($('callback-from').value);
+  const until = localTime($('callback-until').value);
+  if (!from !== !until) { out.textContent = t('windowBoth'); return; }
+  const body = { reason: $('callback-reason').value, orderRef: $('callback-order').value.trim(), language: $('callback-language').value };
+  if (from) body.preferredWindow = { startTime: from, endTime: until };
   try {
-    const r = await api.post('/v1/me/callbacks', { reason: $('callback-reason').value, orderRef: $('callback-order').value.trim(), language: lang });
+    const r = await api.post('/v1/me/callbacks', body);
     out.textContent = t('callbackSent', r.queuePosition || 1);
+    $('callback-order').value = '';
   } catch (e) {
-    out.textContent = e.code === Code.UNIMPLEMENTED ? t('callbackUnavailable') : e.message;
+    // The server's sentences are English: the ones a customer can meet
+    // here come in the page's language.
+    if (e.code === Code.UNIMPLEMENTED) out.textContent = t('callbackUnavailable');
+    else if (e.code === Code.RESOURCE_EXHAUSTED) out.textContent = t('tooMany');
+    else if (e.code === Code.INVALID_ARGUMENT && /preferred_window/.test(e.message)) out.textContent = t('windowBad');
+    else out.textContent = e.message;
   }
+  await loadCallbacks();
 });
 
 devAvailable().then((yes) => { $('dev-form').hidden = !yes; });

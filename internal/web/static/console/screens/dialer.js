@@ -1,8 +1,9 @@
 // Dialer: stamp a call before dialling, read the code out (shown big), and
 // the calls stamped in this session with their live code; end them.
 import { h, field, select, fmtTime, enumText } from '/assets/dom.js';
-import { seg } from '/assets/api.js';
+import { Code, seg } from '/assets/api.js';
 import { reasons, label, errorBox, showError } from '/console/screens/common.js';
+import { forgetClaim } from '/console/screens/claims.js';
 
 export default {
   id: 'dialer',
@@ -43,9 +44,12 @@ function render(root, { api, notify }) {
     if (pre.reason) f.reason.value = pre.reason;
     f.order.value = pre.orderRef || '';
   }
-  const err = errorBox();
+  const answering = pre && pre.requestId ? h('p', { id: 'd-answering', class: 'notice',
+    text: 'This call answers the callback request of ' + (pre.callee || '') + ' you claimed: type the official line and stamp it. ' +
+      'The customer\'s app will say it is the callback they asked for.' }) : null;
+  const err = errorBox('d-error');
   const stamped = h('div', { id: 'd-stamped', 'aria-live': 'polite' });
-  const form = h('form', {},
+  const form = h('form', {}, answering,
     h('div', { class: 'row' }, field('Official line', f.caller), field('Customer number', f.callee), field('Reason', f.reason)),
     h('div', { class: 'row' }, field('Reason text', f.text, 'At most 64 characters, no links.'), field('Order', f.order),
       field('Agent id', f.agentId), field('Agent name', f.agentName)),
@@ -61,10 +65,24 @@ function render(root, { api, notify }) {
         agentName: f.agentName.value.trim(), ttlSeconds: Number(f.ttl.value || 600), callbackRequestId: f.callback.value.trim(),
       });
       remember(r.call.callId);
+      if (r.call.callbackRequestId) forgetClaim(r.call.callbackRequestId);
+      if (answering) answering.remove();
       notify('Stamped. Dial now and read out the code.');
       stamped.replaceChildren(card(r.call, r.confirmationCode, r.codeExpiresAt));
       await loadMine();
-    } catch (e) { showError(err, e); }
+    } catch (e) {
+      const id = f.callback.value.trim();
+      if (id && e.code === Code.FAILED_PRECONDITION && /callback_request_id/.test(e.message)) {
+        // The claim lapsed (it holds a request for a while only), went to
+        // another dialer, or is for another number: stamping cannot fix it.
+        forgetClaim(id);
+        err.textContent = 'Not stamped: you no longer hold a claim on this callback request for ' + (f.callee.value.trim() || 'this number') +
+          '. A claim holds a request for a while only, then it goes back to the queue, where another dialer may take it. ' +
+          'Open the callback queue and claim a request again, or clear the callback request field to stamp an ordinary call.';
+      } else {
+        showError(err, e);
+      }
+    }
   });
 
   const mine = h('div', { class: 'mycalls' });
@@ -86,6 +104,7 @@ function render(root, { api, notify }) {
       h('dl', {},
         h('dt', { text: 'From' }), h('dd', { text: c.callerNumber }),
         h('dt', { text: 'Reason' }), h('dd', { text: label(reasons, c.reason) + (c.reasonText ? ': ' + c.reasonText : '') }),
+        c.callbackRequestId ? [h('dt', { text: 'Answers' }), h('dd', { text: 'the customer\'s callback request' })] : null,
         h('dt', { text: 'State' }), h('dd', { text: enumText(c.state, 'CALL_STATE_') }),
         h('dt', { text: 'Expires' }), h('dd', { text: fmtTime(c.expireTime) })),
       c.state === 'CALL_STATE_ACTIVE' ? h('div', { class: 'actions' }, endBtn) : null);
