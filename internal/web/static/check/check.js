@@ -261,6 +261,8 @@ function startWatch() {
     if (ev.card && ev.card.call) {
       cards.set(ev.card.call.callId, ev.card);
       renderCards();
+      // The call answers one of the customer's requests: its state changed.
+      if (ev.card.callback) loadCallbacks();
     }
   }, (live) => {
     $('live').textContent = live ? t('liveOn') : t('liveOff');
