@@ -282,9 +282,10 @@ func dialerAndCustomer(t *testing.T, b *browser) {
 	// call stamped now shows up on its own, with no refresh.
 	// (From another line, so that the checks below still find the first.)
 	must(t, e, "POST", "/v1/official-numbers", e.Admin(), map[string]any{"number": "400-800-9999", "displayName": "Delivery", "direction": "DIRECTION_OUTBOUND"})
-	must(t, e, "POST", "/v1/calls", e.Dialer(), map[string]any{"callerNumber": "400-800-9999", "calleeNumber": "13800138000",
+	live := must(t, e, "POST", "/v1/calls", e.Dialer(), map[string]any{"callerNumber": "400-800-9999", "calleeNumber": "13800138000",
 		"reason": "CALL_REASON_DELIVERY", "agentId": "a-9", "agentName": "李四"})
-	c.run("a new call's card arrives by itself", waitText("#calls", "李四"))
+	liveCode, _ := live["confirmationCode"].(string)
+	c.run("a new call's card arrives by itself, with its code", waitText("#calls", "李四"), waitText("#calls", liveCode))
 	c.shot("check-live-card")
 
 	c.run("check the official line", typeIn("#caller", "400-800-8888"), click("#check"),
