@@ -3,6 +3,8 @@ package blocklist_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/callverify/callverify/blocklist"
@@ -10,9 +12,17 @@ import (
 	"github.com/callverify/callverify/internal/phone"
 )
 
-// importBenchRows is how many rows BenchmarkImport1M imports: 1M, or 100k
-// with -short.
+// importBenchRows is how many rows BenchmarkImport imports: 1M, 100k with
+// -short, or CALLVERIFY_BENCH_IMPORT_ROWS (the load harness's own test
+// runs the benchmark for its plumbing, on a few rows).
 func importBenchRows() int {
+	if v := os.Getenv("CALLVERIFY_BENCH_IMPORT_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("CALLVERIFY_BENCH_IMPORT_ROWS=%q: want a positive number of rows", v))
+		}
+		return n
+	}
 	if testing.Short() {
 		return 100_000
 	}
