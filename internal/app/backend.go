@@ -41,6 +41,9 @@ type backend struct {
 	// indexSnapshot is where the blocklist keeps its index snapshot
 	// (blocklist.Follow.Snapshot); "" for none.
 	indexSnapshot string
+	// indexSnapshots keep it in the shared store instead
+	// (blocklist.Follow.Snapshots); nil for none.
+	indexSnapshots blocklist.SnapshotStore
 }
 
 // openBackend opens the backend the configuration names.
@@ -144,7 +147,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		return nil, err
 	}
 	return &backend{
-		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb,
+		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb, indexSnapshots: bl.IndexSnapshots(),
 		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup: lookup, lookupGlobal: global,
 		close: rdb.Close,

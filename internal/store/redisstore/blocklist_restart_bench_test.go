@@ -25,8 +25,10 @@ import (
 // (blocklist.NewService). It builds a blocklist of random Chinese mobile
 // numbers once per run, in a private redis-server (no persistence), with
 // ImportEntries batches from a few goroutines (the build is not timed);
-// each op then starts a Service on it. Reported: ready-ms, the time of
-// one start, and redis-B/entry, the server's used_memory over the entries.
+// each op then starts a Service on it, from a scan (scan) or from the
+// index snapshot kept in Redis (snapshot). Reported: ready-ms, the time of
+// one start; redis-B/entry, the server's used_memory over the entries;
+// snapshot-B/entry, the snapshot's size over the entries.
 //
 //	CALLVERIFY_BENCH_ENTRIES=1000000 go test -run '^$' -bench BlocklistRestart -benchtime 3x -timeout 30m ./internal/store/redisstore/
 //
@@ -57,33 +59,61 @@ func BenchmarkBlocklistRestart(b *testing.B) {
 		b.Fatal(err)
 	}
 	aud := audit.NewRecorder(streamAudit{rdb: rdb, key: "{bench:dir}:audit"}, time.Now)
-	start := func(b *testing.B) time.Duration {
+	snaps := st.IndexSnapshots()
+	start := func(b *testing.B, snap bool) time.Duration {
 		runtime.GC()
+		cfg := blocklist.Config{Store: st, Audit: aud, Phone: p}
+		if snap {
+			cfg.Follow.Snapshots = snaps
+		}
 		t0 := time.Now()
-		svc, err := blocklist.NewService(blocklist.Config{Store: st, Audit: aud, Phone: p})
+		svc, err := blocklist.NewService(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
 		took := time.Since(t0)
-		if got := svc.IndexStats().Entries; got != n {
-			b.Fatalf("the index holds %d entries, want %d", got, n)
+		if got := svc.IndexStats(); got.Entries != n || snap && got.Reloads != 0 {
+			b.Fatalf("the index holds %d entries after %d scans, want %d (and none from the snapshot: %v)", got.Entries, got.Reloads, n, snap)
 		}
 		if err := svc.Close(); err != nil {
 			b.Fatal(err)
 		}
 		return took
 	}
-	// A sub-benchmark, so that the build above runs once whatever b.N.
+	// Sub-benchmarks, so that the build above runs once whatever b.N.
 	b.Run("scan", func(b *testing.B) {
-		start(b) // warm: the scripts are loaded, the connections open
+		start(b, false) // warm: the scripts are loaded, the connections open
 		var total time.Duration
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
-			total += start(b)
+			total += start(b, false)
 		}
 		b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ready-ms")
 		b.ReportMetric(float64(before)/float64(n), "redis-B/entry")
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		// A first start scans and saves the snapshot as it closes.
+		svc, err := blocklist.NewService(blocklist.Config{Store: st, Audit: aud, Phone: p, Follow: blocklist.Follow{Snapshots: snaps}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := svc.Close(); err != nil {
+			b.Fatal(err)
+		}
+		var total time.Duration
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			total += start(b, true)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ready-ms")
+		size, err := rdb.HGet(context.Background(), "{bench:ixs}:meta", "len").Int64()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(size)/float64(n), "snapshot-B/entry")
 	})
 }
 
