@@ -350,11 +350,19 @@ func (f *follower) lastChange(ctx context.Context) (Change, error) {
 		return Change{}, nil
 	}
 	chs, err := f.store.Changes(ctx, seq-1, 1)
+	if err != nil && !errors.Is(err, ErrGap) {
+		return Change{}, fmt.Errorf("blocklist: no index snapshot: read change %d: %w", seq, err)
+	}
 	if err != nil || len(chs) != 1 || chs[0].Seq != seq {
-		return Change{}, fmt.Errorf("blocklist: no index snapshot: the store's log does not give change %d: %v", seq, err)
+		return Change{}, fmt.Errorf("blocklist: no index snapshot: %w", errNoLastChange)
 	}
 	return chs[0], nil
 }
+
+// errNoLastChange: the store's log does not hold the index's last change
+// (trimmed, or a store whose sequence starts above 0 with no change yet),
+// so a snapshot could not prove itself current to the next start.
+var errNoLastChange = errors.New("the store's log does not hold the index's last change")
 
 // saveShared offers Snapshots the index's snapshot when it moved since the
 // last one offered. Only the follower's goroutine, or Close after it
@@ -366,6 +374,9 @@ func (f *follower) saveShared(ctx context.Context) error {
 		return nil
 	}
 	last, err := f.lastChange(ctx)
+	if errors.Is(err, errNoLastChange) {
+		return nil // no use saving: the next start would scan anyway
+	}
 	if err != nil {
 		return err
 	}
