@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -35,6 +36,16 @@ type Follow struct {
 	// when the store's change log proves it current, instead of scanning
 	// the store. It belongs to one store: put it beside the store's file.
 	Snapshot string
+	// Snapshots, when set (and Snapshot is not), keep the snapshot in a
+	// store shared by every instance (Redis): NewService starts from it as
+	// from the file; the follower saves it every SnapshotEvery, and Close
+	// saves it too. The SnapshotStore lets one instance at a time write.
+	Snapshots SnapshotStore
+	// SnapshotEvery is how often the follower offers Snapshots a new
+	// snapshot; 10 minutes when zero. A start replays the change log
+	// written since the snapshot, so it bounds that replay, and the log
+	// must hold more changes than that time sees (else a start scans).
+	SnapshotEvery time.Duration
 }
 
 // IndexStats describe the follower, for metrics and readiness.
@@ -67,6 +78,12 @@ type follower struct {
 	interval time.Duration
 	batch    int
 	snapshot string
+	snaps    SnapshotStore
+	every    time.Duration
+	// savedSeq is the index's sequence at the last snapshot it offered
+	// Snapshots; only the follower's goroutine (or Close, after it
+	// stopped) touches it.
+	savedSeq uint64
 
 	wake   chan struct{} // buffered 1: a poke never blocks and never piles up
 	ctx    context.Context
@@ -96,9 +113,13 @@ func newFollower(store Store, index *Index, f Follow) *follower {
 	if f.Clock == nil {
 		f.Clock = time.Now
 	}
+	if f.SnapshotEvery <= 0 {
+		f.SnapshotEvery = 10 * time.Minute
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &follower{
 		store: store, index: index, clock: f.Clock, interval: f.Interval, batch: f.Batch, snapshot: f.Snapshot,
+		snaps: f.Snapshots, every: f.SnapshotEvery,
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		progress: make(chan struct{}),
 	}
@@ -117,10 +138,21 @@ func (f *follower) run() {
 	defer close(f.done)
 	t := time.NewTimer(f.interval)
 	defer t.Stop()
+	var snap <-chan time.Time
+	if f.snaps != nil && f.snapshot == "" {
+		tick := time.NewTicker(f.every)
+		defer tick.Stop()
+		snap = tick.C
+	}
 	for {
 		select {
 		case <-f.ctx.Done():
 			return
+		case <-snap:
+			// Here, in the index's only writer: the index holds still
+			// while it is written.
+			f.saveShared(f.ctx)
+			continue
 		case <-f.wake:
 		case <-t.C:
 		}
@@ -240,17 +272,27 @@ func (f *follower) load(ctx context.Context) error {
 // when there is one that the store's change log proves current, then the
 // log's later changes; from a full scan otherwise.
 func (f *follower) loadFirst(ctx context.Context) error {
-	if f.snapshot != "" && f.loadSnapshot(ctx) {
+	if f.snapshot != "" && f.loadSnapshot(ctx, func() (*Index, [32]byte, error) { return readSnapshot(f.snapshot) }) {
+		return nil
+	}
+	if f.snapshot == "" && f.snaps != nil && f.loadSnapshot(ctx, func() (*Index, [32]byte, error) {
+		b, err := f.snaps.LoadSnapshot(ctx)
+		if err != nil {
+			return nil, [32]byte{}, err
+		}
+		return decodeSnapshot(b)
+	}) {
+		f.savedSeq = f.index.Seq()
 		return nil
 	}
 	return f.load(ctx)
 }
 
-// loadSnapshot reports whether it loaded the index from the snapshot and
-// the change log after it; any doubt is false, and the caller scans.
-func (f *follower) loadSnapshot(ctx context.Context) bool {
+// loadSnapshot reports whether it loaded the index from the snapshot read
+// and the change log after it; any doubt is false, and the caller scans.
+func (f *follower) loadSnapshot(ctx context.Context, read func() (*Index, [32]byte, error)) bool {
 	started := f.clock()
-	x, digest, err := readSnapshot(f.snapshot)
+	x, digest, err := read()
 	if err != nil {
 		return false
 	}
@@ -288,19 +330,60 @@ func (f *follower) loadSnapshot(ctx context.Context) bool {
 // change, as the store's log has it. The follower must be stopped.
 func (f *follower) saveSnapshot(ctx context.Context) error {
 	if f.snapshot == "" {
-		return nil
+		return f.saveShared(ctx)
 	}
-	var last Change
-	if seq := f.index.Seq(); seq > 0 {
-		chs, err := f.store.Changes(ctx, seq-1, 1)
-		if err != nil || len(chs) != 1 || chs[0].Seq != seq {
-			return fmt.Errorf("blocklist: no index snapshot: the store's log does not give change %d: %v", seq, err)
-		}
-		last = chs[0]
+	last, err := f.lastChange(ctx)
+	if err != nil {
+		return err
 	}
 	if err := writeSnapshot(f.snapshot, f.index, last); err != nil {
 		return fmt.Errorf("blocklist: write the index snapshot: %w", err)
 	}
+	return nil
+}
+
+// lastChange is the index's last change as the store's log has it (the
+// zero Change for an empty history).
+func (f *follower) lastChange(ctx context.Context) (Change, error) {
+	seq := f.index.Seq()
+	if seq == 0 {
+		return Change{}, nil
+	}
+	chs, err := f.store.Changes(ctx, seq-1, 1)
+	if err != nil && !errors.Is(err, ErrGap) {
+		return Change{}, fmt.Errorf("blocklist: no index snapshot: read change %d: %w", seq, err)
+	}
+	if err != nil || len(chs) != 1 || chs[0].Seq != seq {
+		return Change{}, fmt.Errorf("blocklist: no index snapshot: %w", errNoLastChange)
+	}
+	return chs[0], nil
+}
+
+// errNoLastChange: the store's log does not hold the index's last change
+// (trimmed, or a store whose sequence starts above 0 with no change yet),
+// so a snapshot could not prove itself current to the next start.
+var errNoLastChange = errors.New("the store's log does not hold the index's last change")
+
+// saveShared offers Snapshots the index's snapshot when it moved since the
+// last one offered. Only the follower's goroutine, or Close after it
+// stopped, calls it. A failure is left for the next time: a start without
+// a recent snapshot scans, which is slower but right.
+func (f *follower) saveShared(ctx context.Context) error {
+	seq := f.index.Seq()
+	if f.snaps == nil || seq == f.savedSeq {
+		return nil
+	}
+	last, err := f.lastChange(ctx)
+	if errors.Is(err, errNoLastChange) {
+		return nil // no use saving: the next start would scan anyway
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.snaps.SaveSnapshot(ctx, seq, func(w io.Writer) error { return encodeSnapshot(w, f.index, last) }); err != nil {
+		return fmt.Errorf("blocklist: save the index snapshot: %w", err)
+	}
+	f.savedSeq = seq
 	return nil
 }
 

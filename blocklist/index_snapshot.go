@@ -50,20 +50,42 @@ func changeDigest(c Change) [32]byte {
 // to a temporary file first, synced, then renamed over path, so that path
 // holds one whole snapshot or another.
 func writeSnapshot(path string, x *Index, last Change) error {
-	x.mu.Lock()
-	seq, live, s := x.seq, x.live, x.snap.Load()
-	x.mu.Unlock()
-	if last.Seq != seq {
-		return fmt.Errorf("blocklist: snapshot at %d given change %d", seq, last.Seq)
-	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	if err := encodeSnapshot(tmp, x, last); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	return nil
+}
+
+// encodeSnapshot writes the snapshot of x, which holds every change up to
+// last, to out: magic, body, checksum.
+func encodeSnapshot(out io.Writer, x *Index, last Change) error {
+	x.mu.Lock()
+	seq, live, s := x.seq, x.live, x.snap.Load()
+	x.mu.Unlock()
+	if last.Seq != seq {
+		return fmt.Errorf("blocklist: snapshot at %d given change %d", seq, last.Seq)
+	}
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	w := bufio.NewWriterSize(io.MultiWriter(tmp, crc), 1<<20)
+	w := bufio.NewWriterSize(io.MultiWriter(out, crc), 1<<20)
 	sw := snapWriter{w: w}
 	sw.bytes([]byte(snapMagic))
 	sw.u64(seq)
@@ -81,23 +103,8 @@ func writeSnapshot(path string, x *Index, last Change) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if _, err := tmp.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32())); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
-		dir.Sync()
-		dir.Close()
-	}
-	return nil
+	_, err := out.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
+	return err
 }
 
 type snapWriter struct{ w *bufio.Writer }
@@ -150,11 +157,16 @@ func (s snapWriter) table(t *table) {
 // readSnapshot reads the snapshot at path: the index it holds (not yet
 // checked against the store) and the digest of its last change.
 func readSnapshot(path string) (*Index, [32]byte, error) {
-	var digest [32]byte
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, digest, err
+		return nil, [32]byte{}, err
 	}
+	return decodeSnapshot(b)
+}
+
+// decodeSnapshot reads a snapshot that encodeSnapshot wrote.
+func decodeSnapshot(b []byte) (*Index, [32]byte, error) {
+	var digest [32]byte
 	if len(b) < len(snapMagic)+4 || string(b[:len(snapMagic)]) != snapMagic {
 		return nil, digest, errBadSnapshot
 	}

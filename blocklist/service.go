@@ -94,8 +94,8 @@ func NewService(cfg Config) (*Service, error) {
 }
 
 // Close stops the follower; Match then answers from the index as it was.
-// With Follow.Snapshot set, the first Close writes the index's snapshot
-// for the next start. It is safe to call more than once.
+// With Follow.Snapshot (or Snapshots) set, the first Close writes the
+// index's snapshot for the next start. It is safe to call more than once.
 func (s *Service) Close() error {
 	s.follow.stop()
 	var err error

@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		Store: st.blocklist, Audit: rec, Phone: parser, Now: now,
 		MaxReportsPerDay: cfg.MaxReportsPerDay,
 		AutoBlock:        blocklist.AutoBlock{Reporters: cfg.AutoBlockReporters, Window: cfg.AutoBlockWindow},
-		Follow:           blocklist.Follow{Snapshot: st.indexSnapshot},
+		Follow:           blocklist.Follow{Snapshot: st.indexSnapshot, Snapshots: st.indexSnapshots},
 	})
 	if err != nil {
 		return nil, err

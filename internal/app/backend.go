@@ -42,6 +42,9 @@ type backend struct {
 	// indexSnapshot is where the blocklist keeps its index snapshot
 	// (blocklist.Follow.Snapshot); "" for none.
 	indexSnapshot string
+	// indexSnapshots keep it in the shared store instead
+	// (blocklist.Follow.Snapshots); nil for none.
+	indexSnapshots blocklist.SnapshotStore
 	// watchCap caps a customer's live call streams across instances; nil
 	// caps them per instance.
 	watchCap streamcap.Cap
@@ -158,6 +161,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	}
 	return &backend{
 		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb, watchCap: watchCap,
+		indexSnapshots: bl.IndexSnapshots(),
 		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup: lookup, lookupGlobal: global,
 		close: func() error { _ = v.Close(); return rdb.Close() },
