@@ -162,8 +162,8 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	return &backend{
 		name: "redis", audit: a, blocklist: bl, verify: v, callbacks: cb, watchCap: watchCap,
 		indexSnapshots: bl.IndexSnapshots(),
-		ready:  func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
-		lookup: lookup, lookupGlobal: global,
+		ready:          func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
+		lookup:         lookup, lookupGlobal: global,
 		close: func() error { _ = v.Close(); return rdb.Close() },
 	}, nil
 }
