@@ -79,9 +79,11 @@ func TestVerifyACallTokenTheServerStamped(t *testing.T) {
 			return err
 		},
 		"a changed signature": func() error {
-			last := token[len(token)-1]
+			// A character inside the signature: the last one may carry
+			// only padding bits.
 			b := []byte(token)
-			b[len(b)-1] = map[bool]byte{true: 'A', false: 'B'}[last != 'A']
+			i := len(b) - 10
+			b[i] = map[bool]byte{true: 'A', false: 'B'}[b[i] != 'A']
 			_, err := v.Verify(string(b), "+864008008888", "+8613800138000")
 			return err
 		},
