@@ -23,7 +23,7 @@ func (cl *cli) newAuditCmd() *cobra.Command {
 		Short: "List audit events, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListAuditEventsResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListAuditEventsResponse, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).ListAuditEvents(ctx, &callverifyv1.ListAuditEventsRequest{
 					Actor: actorF, Action: action, PageSize: size, PageToken: token,
 				})

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -66,41 +62,6 @@ func newRootCmd() *cobra.Command {
 		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
 		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newCallbacksCmd(), cl.newWatchCmd())
 	return root
-}
-
-// dial connects to the server and returns a context that carries the
-// bearer token and the --timeout deadline. Call the returned close when done.
-func (cl *cli) dial(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
-	return cl.connect(cmd, cl.timeout)
-}
-
-// dialStream is dial without the deadline, for long imports and exports.
-func (cl *cli) dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
-	return cl.connect(cmd, 0)
-}
-
-func (cl *cli) connect(cmd *cobra.Command, timeout time.Duration) (*grpc.ClientConn, context.Context, func(), error) {
-	return cl.connectAs(cmd, timeout, true)
-}
-
-// connectAs is connect; withToken false sends no token (anonymous RPCs).
-func (cl *cli) connectAs(cmd *cobra.Command, timeout time.Duration, withToken bool) (*grpc.ClientConn, context.Context, func(), error) {
-	if withToken && cl.token == "" {
-		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
-	}
-	cc, err := grpc.NewClient(cl.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("connect to %s: %w", cl.server, err)
-	}
-	ctx := cmd.Context()
-	if withToken {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cl.token)
-	}
-	cancel := context.CancelFunc(func() {})
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-	}
-	return cc, ctx, func() { cancel(); cc.Close() }, nil
 }
 
 // printJSON writes m as indented protojson.
