@@ -41,15 +41,24 @@ type cli struct {
 	timeout time.Duration
 }
 
+const rootLong = `callverify calls callverifyd over gRPC: a command for every RPC of every service (docs/cli.md
+lists them). It reads the server's address from --server or CALLVERIFY_SERVER and the bearer token from --token
+or CALLVERIFY_TOKEN; against a server started with --dev, "callverify token mint" prints one.
+
+Every command prints for people by default and, with --json, the server's answer as protojson (streams: one
+object a line).
+
+` + exitCodesHelp
+
 func newRootCmd() *cobra.Command {
 	cl := &cli{}
 	root := &cobra.Command{
 		Use:           "callverify",
 		Short:         "Command-line tool for callverify: tokens, official numbers, calls and the blocklist",
+		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitCodesHelp + "\n")
 	server := os.Getenv("CALLVERIFY_SERVER")
 	if server == "" {
 		server = "localhost:9090"
@@ -60,7 +69,8 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().DurationVar(&cl.timeout, "timeout", 30*time.Second, "deadline of each call")
 	root.AddCommand(cl.newTokenCmd(), cl.newOfficialCmd(), cl.newKeysCmd(),
 		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
-		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newCallbacksCmd(), cl.newWatchCmd())
+		cl.newCallCmd(), cl.newCallbacksCmd(),
+		cl.newCheckCmd(), cl.newLookupCmd(), cl.newReportCmd(), cl.newMeCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newWatchCmd())
 	return root
 }
 
