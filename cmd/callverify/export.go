@@ -84,7 +84,7 @@ func (cl *cli) newBlocklistExportCmd() *cobra.Command {
 			var w exportWriter = ndjsonExport{bw}
 			if format == "csv" {
 				cw := csv.NewWriter(bw)
-				if err := cw.Write(csvColumns); err != nil {
+				if err := cw.Write(csvColumns()); err != nil {
 					return err
 				}
 				w = csvExport{cw}
