@@ -15,7 +15,7 @@ import (
 )
 
 func (cl *cli) newCallCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "call", Short: "Stamp and manage outbound calls (role dialer)"}
+	cmd := &cobra.Command{Use: "call", Aliases: []string{"calls"}, Short: "Stamp and manage outbound calls (role dialer; ls and end-all: role admin)"}
 
 	var req callverifyv1.StampCallRequest
 	var reason string
