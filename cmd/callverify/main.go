@@ -1,5 +1,6 @@
-// Command callverify is the command-line tool for dialers, analysts and
-// admins: it mints development tokens and calls the service over gRPC.
+// Command callverify is the command-line tool for customers, dialers, analysts
+// and admins: it mints development tokens and calls every RPC of the service
+// over gRPC.
 package main
 
 import (
@@ -41,7 +42,7 @@ type cli struct {
 	timeout time.Duration
 }
 
-const rootLong = `callverify calls callverifyd over gRPC: a command for every RPC of every service (docs/cli.md
+const rootLong = `callverify talks to callverifyd over gRPC: a command for every RPC of every service (docs/cli.md
 lists them). It reads the server's address from --server or CALLVERIFY_SERVER and the bearer token from --token
 or CALLVERIFY_TOKEN; against a server started with --dev, "callverify token mint" prints one.
 
