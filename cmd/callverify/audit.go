@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
@@ -45,7 +44,7 @@ func printAuditEvents(w io.Writer, res *callverifyv1.ListAuditEventsResponse) er
 	for _, e := range res.GetEvents() {
 		after := ""
 		if e.GetAfter() != nil {
-			b, _ := protojson.Marshal(e.GetAfter())
+			b, _ := stableJSON(e.GetAfter(), "")
 			after = string(b)
 			if len(after) > 80 {
 				after = after[:77] + "..."

@@ -100,3 +100,30 @@ func TestJSONIsTheRPCsAnswer(t *testing.T) {
 		t.Errorf("token mint --json: %v", &minted)
 	}
 }
+
+// The CLI's JSON has one layout, whatever whitespace protojson chose for
+// this build: compact lines have none between tokens, and the indented
+// form is encoding/json's indent of them.
+func TestJSONLayoutIsStable(t *testing.T) {
+	t.Parallel()
+	m := &callverifyv1.CheckCallerResponse{
+		Verdict: callverifyv1.Verdict_VERDICT_UNKNOWN, CallerNumber: "+8613912345678",
+		Message: "a, b: c", Advice: []string{"one", "two"},
+	}
+	line, err := stableJSON(m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(line), `{"verdict":"VERDICT_UNKNOWN","callerNumber":"+8613912345678","message":"a, b: c","advice":["one","two"]}`; got != want {
+		t.Errorf("compact:\n%s\nwant\n%s", got, want)
+	}
+	var b strings.Builder
+	if err := printJSON(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"verdict\": \"VERDICT_UNKNOWN\",\n  \"callerNumber\": \"+8613912345678\",\n  \"message\": \"a, b: c\",\n" +
+		"  \"advice\": [\n    \"one\",\n    \"two\"\n  ]\n}\n"
+	if b.String() != want {
+		t.Errorf("indented:\n%s\nwant\n%s", b.String(), want)
+	}
+}

@@ -4,7 +4,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -75,9 +77,9 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// printJSON writes m as indented protojson.
+// printJSON writes m as indented protojson, in one stable layout.
 func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	b, err := stableJSON(m, "  ")
 	if err != nil {
 		return err
 	}
@@ -88,10 +90,28 @@ func printJSON(w io.Writer, m proto.Message) error {
 // printJSONLine writes m as protojson on one line: a stream's items, one
 // per line (NDJSON).
 func printJSONLine(w io.Writer, m proto.Message) error {
-	b, err := protojson.Marshal(m)
+	b, err := stableJSON(m, "")
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err
+}
+
+// stableJSON is m as protojson, laid out by encoding/json: compact when
+// indent is empty, else indented by it. protojson varies its whitespace on
+// purpose, from one build of the binary to the next, and scripts and the
+// README's test compare what the CLI prints.
+func stableJSON(m proto.Message, indent string) ([]byte, error) {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if indent == "" {
+		err = json.Compact(&out, b)
+	} else {
+		err = json.Indent(&out, b, "", indent)
+	}
+	return out.Bytes(), err
 }
