@@ -133,7 +133,13 @@ func readmeSteps(t *testing.T, readme []byte) []step {
 // matches reports whether got is what want describes: the same lines, where
 // … in a line stands for any text within that line (ids, times, tokens,
 // codes), and a line holding only ⋮ for any number of lines.
+//
+// Single-line protojson (the REST answers, the SSE events) puts a space
+// after a comma or not, at random per build (protobuf-go does it on
+// purpose, so that nobody depends on its bytes): a space after a comma is
+// dropped on both sides before they are compared.
 func matches(want, got string) bool {
+	want, got = strings.ReplaceAll(want, ", ", ","), strings.ReplaceAll(got, ", ", ",")
 	var re strings.Builder
 	re.WriteString(`\A`)
 	for _, l := range strings.Split(want, "\n") {
@@ -170,6 +176,9 @@ func TestMatchesMasksWhatVaries(t *testing.T) {
 		{"a\n⋮\nz", "a\nz", true},
 		{"a\n⋮\nz", "a\nb", false},
 		{"{\"x\":1}", "{\"x\":2}", false},
+		{"{\"x\":1,\"y\":2}", "{\"x\":1, \"y\":2}", true},
+		{"{\"x\":1, \"y\":2}", "{\"x\":1,\"y\":2}", true},
+		{"{\"x\":1,\"y\":2}", "{\"x\":1,\"y\":3}", false},
 	} {
 		if got := matches(c.want, c.got); got != c.ok {
 			t.Errorf("matches(%q, %q) = %v, want %v", c.want, c.got, got, c.ok)
