@@ -5,6 +5,8 @@
 // grpc (v1.34, for grpc.WithBalancerName), so nothing here imports the
 // service module: the harness reaches callverifyd only through its
 // binaries, flags, routes and RPCs.
+// grpcurl needs a grpc far newer than that: it has its own module,
+// tools/grpcurl.
 module github.com/callverify/callverify/tools
 
 go 1.26.8

@@ -31,10 +31,16 @@ var walkthroughSections = []string{"Walkthrough", "Many instances on Redis"}
 // itself, into the session's bin/ rather than the checkout's, and checks
 // the README builds exactly this.
 const buildBlock = `# Build the tool, the server, the test-data generator and grpcurl into ./bin, once
-go build -o bin/ ./cmd/... ./scripts/genblocklist github.com/fullstorydev/grpcurl/cmd/grpcurl
+go build -o bin/ ./cmd/... ./scripts/genblocklist
+go build -modfile=tools/grpcurl/go.mod -o bin/ github.com/fullstorydev/grpcurl/cmd/grpcurl
 export PATH=$PWD/bin:$PATH`
 
-var buildPackages = []string{"./cmd/...", "./scripts/genblocklist", "github.com/fullstorydev/grpcurl/cmd/grpcurl"}
+// builds are buildBlock's go builds: flags and packages after -o. grpcurl
+// has a module of its own (tools/grpcurl).
+var builds = [][]string{
+	{"./cmd/...", "./scripts/genblocklist"},
+	{"-modfile=tools/grpcurl/go.mod", "github.com/fullstorydev/grpcurl/cmd/grpcurl"},
+}
 
 // notRun lists the walkthrough blocks the test does not run, by their first
 // line, and why. Nothing else is left out.
@@ -235,10 +241,12 @@ func TestReadmeWalkthroughRuns(t *testing.T) {
 	// data/ (where `callverify token mint` finds the development secret),
 	// and whatever the walkthrough writes.
 	dir := t.TempDir()
-	build := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, "bin") + "/"}, buildPackages...)...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	for _, args := range builds {
+		build := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, "bin") + "/"}, args...)...)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 	bin := filepath.Join(dir, "bin")
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
