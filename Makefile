@@ -1,35 +1,41 @@
 # make test is what the README and CI run.
-# Resolved once, and only when a recipe uses them (make generate), not on every target.
-GOOGLEAPIS = $(eval GOOGLEAPIS := $$(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway@v1.16.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/third_party/googleapis)$(GOOGLEAPIS)
-# Module directories, downloaded first when the module cache is new.
-GATEWAY = $(eval GATEWAY := $$(shell go mod download -json github.com/grpc-ecosystem/grpc-gateway/v2 | sed -n 's/.*"Dir": "\(.*\)",/\1/p'))$(GATEWAY)
-PROTOS := $(wildcard proto/callverify/v1/*.proto)
+# buf compiles the protos (pinned in tools/buf/go.mod, no protoc): buf.yaml
+# is the workspace, buf.gen.yaml the API's plugins, buf.gen.records.yaml the
+# stored records'. The plugins are go.mod's tools, run with go tool. buf is
+# installed in bin/ once a run (go tool would load its module graph for each
+# of the three calls).
+BUF = bin/buf
 # Stored-record formats: each .proto under internal/ beside its generated Go.
 RECORD_PROTOS = $(shell find internal -name '*.proto')
 
-.PHONY: generate test bench lint run load screenshots
+.PHONY: generate third_party test bench lint run load screenshots
 generate:
-	@test -f $(GOOGLEAPIS)/google/api/annotations.proto || { echo "googleapis protos not found (go mod download failed?)"; exit 1; }
-	@test -f $(GATEWAY)/protoc-gen-openapiv2/options/annotations.proto || { echo "grpc-gateway/v2 protos not found"; exit 1; }
+	GOBIN=$(CURDIR)/bin go install -modfile=tools/buf/go.mod tool
 	rm -f api/callverify/v1/*.pb.go api/callverify/v1/*.pb.gw.go api/callverify/v1/*.json
-	# The plugins are the versions pinned in go.mod's tool block.
-	GOBIN=$(CURDIR)/bin go install tool
-	PATH="$(CURDIR)/bin:$$PATH" protoc -I proto -I $(GOOGLEAPIS) -I $(GATEWAY) \
-		--go_out=paths=source_relative:api \
-		--go-grpc_out=paths=source_relative:api \
-		--grpc-gateway_out=paths=source_relative:api \
-		--openapiv2_out=api/callverify/v1 \
-		--openapiv2_opt=allow_merge=true,merge_file_name=callverify,json_names_for_fields=true \
-		$(PROTOS)
+	$(BUF) generate
 	# The OpenAPI document, told what the server serves beside the gateway.
 	go run ./internal/apidoc -openapi < api/callverify/v1/callverify.swagger.json > api/callverify/v1/openapi.tmp
 	mv api/callverify/v1/openapi.tmp api/callverify/v1/callverify.swagger.json
 	# The API reference, from the proto's comments and the server's role table.
-	protoc -I proto -I $(GOOGLEAPIS) -I $(GATEWAY) --include_source_info --include_imports \
-		--descriptor_set_out=/dev/stdout $(PROTOS) | go run ./internal/apidoc > docs/api.md.tmp
+	$(BUF) build proto --as-file-descriptor-set -o - | go run ./internal/apidoc > docs/api.md.tmp
 	mv docs/api.md.tmp docs/api.md
 	rm -f $(RECORD_PROTOS:.proto=.pb.go)
-	PATH="$(CURDIR)/bin:$$PATH" protoc -I . --go_out=paths=source_relative:. $(RECORD_PROTOS)
+	$(BUF) generate --template buf.gen.records.yaml $(addprefix --path ,$(RECORD_PROTOS))
+
+# make third_party copies the protos the API imports (third_party/README.md)
+# from the module cache again, at the versions pinned here and in go.mod; the
+# only target that resolves module directories.
+GOOGLEAPIS_MODULE = github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+third_party:
+	@set -e; \
+	dir() { go mod download -json "$$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p'; }; \
+	googleapis=$$(dir $(GOOGLEAPIS_MODULE))/third_party/googleapis; \
+	gateway=$$(dir github.com/grpc-ecosystem/grpc-gateway/v2); \
+	test -f "$$googleapis/google/api/annotations.proto" && test -f "$$gateway/protoc-gen-openapiv2/options/annotations.proto"; \
+	install -m 644 "$$googleapis/LICENSE" third_party/googleapis/; \
+	install -m 644 "$$googleapis/google/api/annotations.proto" "$$googleapis/google/api/http.proto" third_party/googleapis/google/api/; \
+	install -m 644 "$$gateway/LICENSE" third_party/grpc-gateway/; \
+	install -m 644 "$$gateway"/protoc-gen-openapiv2/options/*.proto third_party/grpc-gateway/protoc-gen-openapiv2/options/
 
 test:
 	@# The load harness lives in the tools module (ghz and vegeta stay out of

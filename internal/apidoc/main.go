@@ -4,7 +4,7 @@
 // rewrites the OpenAPI document protoc-gen-openapiv2 wrote (on stdin) so
 // that it says what the server serves. make generate runs both:
 //
-//	protoc --include_source_info --include_imports --descriptor_set_out=/dev/stdout ... | go run ./internal/apidoc > docs/api.md
+//	go tool -modfile=tools/buf/go.mod buf build proto --as-file-descriptor-set -o - | go run ./internal/apidoc > docs/api.md
 //	go run ./internal/apidoc -openapi < generated.json > api/callverify/v1/callverify.swagger.json
 package main
 
