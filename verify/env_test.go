@@ -206,7 +206,7 @@ func (e *env) addOfficial(raw, name string, d blocklist.Direction) {
 	e.t.Helper()
 	n := e.num(raw)
 	o := blocklist.OfficialNumber{Number: n, DisplayName: name, Direction: d, CreateTime: e.clock.Now()}
-	if err := e.dir.official.CreateOfficialNumber(context.Background(), o, e.clock.Now(),
+	if _, err := e.dir.official.CreateOfficialNumber(context.Background(), o, e.clock.Now(),
 		e.audit.Event(admin, "official_number.create", n.String(), nil, o.Snapshot())); err != nil {
 		e.t.Fatalf("register %s: %v", raw, err)
 	}
@@ -217,7 +217,7 @@ func (e *env) addOfficial(raw, name string, d blocklist.Direction) {
 func (e *env) removeOfficial(raw string) int {
 	e.t.Helper()
 	n := e.num(raw)
-	_, ended, err := e.dir.official.DeleteOfficialNumber(context.Background(), n, e.clock.Now(),
+	_, ended, _, err := e.dir.official.DeleteOfficialNumber(context.Background(), n, e.clock.Now(),
 		e.audit.Event(admin, "official_number.delete", n.String(), nil, nil))
 	if err != nil {
 		e.t.Fatalf("delete %s: %v", raw, err)
