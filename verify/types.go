@@ -195,10 +195,24 @@ func sameRegistration(c Call, off Official) bool {
 
 // Directory answers what the numbers domain knows about a number.
 type Directory interface {
-	// OfficialNumber returns the official number or an error wrapping fault.ErrNotFound.
+	// OfficialNumber returns the official number, as the store has it at
+	// the moment of asking, or an error wrapping fault.ErrNotFound.
 	OfficialNumber(ctx context.Context, n phone.Number) (Official, error)
 	// BlockedCategory returns the blocklist category name (e.g. "CATEGORY_SCAM") when n matches an active entry.
 	BlockedCategory(ctx context.Context, n phone.Number) (category string, blocked bool, err error)
+}
+
+// IndexedDirectory is a Directory that also answers OfficialNumber from
+// memory, without a store round trip, as it answers BlockedCategory. What
+// it says may lag the store by a moment (a number registered or deleted on
+// another instance an instant ago), so the calls domain uses it only for
+// answers that lag may not make unsafe: every verdict but VERIFIED, and
+// whether to look for a caller's calls at all. A VERIFIED verdict is
+// always decided on OfficialNumber. While its memory cannot be kept
+// current it answers an error wrapping fault.ErrUnavailable.
+type IndexedDirectory interface {
+	Directory
+	IndexedOfficialNumber(n phone.Number) (Official, error)
 }
 
 // Store keeps the calls domain's state. Every method is one atomic step, so
