@@ -61,23 +61,11 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 		// store marks its calls ended after the delete. So the answer is
 		// decided on the registration read now, with the customer's calls:
 		// the two reads do not depend on each other, and overlap.
-		var (
-			calls    []Call
-			callsErr error
-			read     = make(chan struct{})
-		)
-		go func() {
-			defer close(read)
-			calls, callsErr = s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
-		}()
-		reg, err = s.registrationOf(ctx, caller)
-		<-read
+		calls, fresh, err := s.callsAndRegistration(ctx, customer, caller, reg, now)
 		if err != nil {
 			return CheckResult{}, err
 		}
-		if callsErr != nil {
-			return CheckResult{}, callsErr
-		}
+		reg = fresh
 		if res, ok, err := s.verifiedBy(ctx, customer, caller, reg, calls, now, lang); err != nil || ok {
 			return res, err
 		}
@@ -86,6 +74,40 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 	res := CheckResult{Verdict: v, Caller: caller, BlocklistCategory: category}
 	res.Message, res.Advice = wordsFor(&checkWords, v, lang)
 	return res, nil
+}
+
+// callsAndRegistration reads the customer's calls and the caller's
+// registration at the moment of asking: in one round trip when the store
+// reads both (LineReader), else overlapped. mem is what memory says of the
+// caller; its blocklist match stands.
+func (s *Service) callsAndRegistration(ctx context.Context, customer, caller phone.Number, mem registration, now time.Time) ([]Call, registration, error) {
+	if lr, ok := s.store.(LineReader); ok {
+		calls, line, err := lr.ListCallsToWithLine(ctx, customer, caller, now, maxListedCalls)
+		if err != nil {
+			return nil, registration{}, err
+		}
+		r := registration{blocked: mem.blocked, category: mem.category, official: line.Registered}
+		if line.Registered {
+			r.off = Official{Number: caller, DisplayName: mem.off.DisplayName, PlacesCalls: line.PlacesCalls,
+				InboundOnly: line.InboundOnly, Gen: line.Gen}
+		}
+		return calls, r, nil
+	}
+	var (
+		calls    []Call
+		callsErr error
+		read     = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		calls, callsErr = s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
+	}()
+	reg, err := s.registrationOf(ctx, caller)
+	<-read
+	if err != nil {
+		return nil, registration{}, err
+	}
+	return calls, reg, callsErr
 }
 
 // verifiedBy returns the VERIFIED answer when one of calls (newest first)

@@ -193,6 +193,22 @@ func sameRegistration(c Call, off Official) bool {
 	return c.Gen == "" || off.Gen == "" || c.Gen == off.Gen
 }
 
+// CallerLine is a caller's official record as LineReader reads it.
+type CallerLine struct {
+	Registered  bool
+	PlacesCalls bool
+	InboundOnly bool
+	Gen         string
+}
+
+// LineReader is what a Store may also implement so that the check of a
+// live line costs one round trip on a networked store: ListCallsTo, and
+// the caller's official record (the Store keeps the official numbers too)
+// as it stands at the moment of reading, read together.
+type LineReader interface {
+	ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]Call, CallerLine, error)
+}
+
 // Directory answers what the numbers domain knows about a number.
 type Directory interface {
 	// OfficialNumber returns the official number, as the store has it at
