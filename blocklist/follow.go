@@ -252,6 +252,9 @@ func (f *follower) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := f.loadOfficials(ctx, x); err != nil {
+		return err
+	}
 	f.index.replace(x)
 	// A scan of 10M entries leaves some 20 bytes an entry of garbage
 	// (the builder's arrays) that the runtime would keep in the
@@ -266,6 +269,43 @@ func (f *follower) load(ctx context.Context) error {
 	f.mu.Unlock()
 	f.moved(true, started)
 	return nil
+}
+
+// officialsPage is how many official numbers one read of the store lists
+// when the index loads them.
+const officialsPage = 1000
+
+// loadOfficials gives x, just loaded from a scan or a snapshot, the
+// official numbers the store lists now; the replay of the change log from
+// x's sequence that follows brings them up to date (Index.setOfficials).
+// Official numbers are not in the index snapshot: they are few, a listing
+// is a few reads, and a store written before official numbers were in the
+// change log lists them all the same.
+func (f *follower) loadOfficials(ctx context.Context, x *Index) error {
+	var all []OfficialNumber
+	after := ""
+	for {
+		page, err := f.store.ListOfficialNumbers(ctx, after, officialsPage)
+		if err != nil {
+			return fmt.Errorf("blocklist: list official numbers: %w", err)
+		}
+		all = append(all, page...)
+		if len(page) < officialsPage {
+			break
+		}
+		after = page[len(page)-1].Number.String()
+	}
+	x.setOfficials(all)
+	return nil
+}
+
+// readErr returns nil when the follower's last read of the store
+// succeeded, else that read's error: what the index holds may then be
+// behind the store by the length of the outage.
+func (f *follower) readErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastErr
 }
 
 // loadFirst loads the index when the service starts: from the snapshot
@@ -303,6 +343,9 @@ func (f *follower) loadSnapshot(ctx context.Context, read func() (*Index, [32]by
 		}
 	}
 	if !snapshotOK(x, digest, last) {
+		return false
+	}
+	if f.loadOfficials(ctx, x) != nil {
 		return false
 	}
 	for {

@@ -20,7 +20,15 @@ const (
 	ChangePut ChangeOp = iota + 1
 	// ChangeDelete removes the entry with the Change's pattern.
 	ChangeDelete
+	// ChangeOfficialPut registers the official number the Change carries
+	// (Official), replacing any record of that number.
+	ChangeOfficialPut
+	// ChangeOfficialDelete removes the official number Official.Number.
+	ChangeOfficialDelete
 )
+
+// Official reports whether o changes an official number, not an entry.
+func (o ChangeOp) Official() bool { return o == ChangeOfficialPut || o == ChangeOfficialDelete }
 
 func (o ChangeOp) String() string {
 	switch o {
@@ -28,21 +36,30 @@ func (o ChangeOp) String() string {
 		return "put"
 	case ChangeDelete:
 		return "delete"
+	case ChangeOfficialPut:
+		return "official_put"
+	case ChangeOfficialDelete:
+		return "official_delete"
 	}
 	return "unknown"
 }
 
 // Change is one ordered event in the life of the blocklist. The store gives
-// every committed entry write a sequence number one higher than the last
-// (an update that moves an entry to a new pattern is a delete and a put), so
-// a follower that has applied every change up to Seq holds the same
-// blocklist as the store did then. The store keeps them in its change log
+// every committed entry write, and every official number created or
+// deleted, a sequence number one higher than the last (an update that moves
+// an entry to a new pattern is a delete and a put), so a follower that has
+// applied every change up to Seq holds the same blocklist and official
+// numbers as the store did then. The store keeps them in its change log
 // (Store.Changes); each Service's follower reads that log, whoever wrote,
 // and is the only writer of the Service's Index.
 type Change struct {
 	Seq   uint64
 	Op    ChangeOp
-	Entry Entry // for ChangeDelete, the entry as it was
+	Entry Entry // for ChangeDelete, the entry as it was; zero for an official number's change
+	// Official is the official number's record for ChangeOfficialPut
+	// (Gen included), and at least its Number for ChangeOfficialDelete;
+	// nil for an entry's change.
+	Official *OfficialNumber
 }
 
 // Index answers "which active entry matches this number" from memory, with
@@ -64,11 +81,14 @@ type Change struct {
 // fraction of the base it is merged in. A writer builds the new delta or
 // base beside the old one and swaps the pointer.
 type Index struct {
-	mu      sync.Mutex // serialises writers
-	snap    atomic.Pointer[snapshot]
-	seq     uint64 // last change applied
-	skipped uint64 // changes that arrived out of order (Seq not last+1)
-	live    int
+	mu   sync.Mutex // serialises writers
+	snap atomic.Pointer[snapshot]
+	// officials are the registered official numbers (index_official.go),
+	// replaced whole by a writer: there are few, and they change rarely.
+	officials atomic.Pointer[officialSet]
+	seq       uint64 // last change applied
+	skipped   uint64 // changes that arrived out of order (Seq not last+1)
+	live      int
 }
 
 const (
@@ -311,6 +331,7 @@ func (x *Index) Apply(changes ...Change) {
 	defer x.mu.Unlock()
 	old := x.snap.Load()
 	var batch [numSlots]map[uint64]rec
+	var offs []Change
 	for _, c := range changes {
 		if c.Seq <= x.seq {
 			continue
@@ -319,6 +340,10 @@ func (x *Index) Apply(changes ...Change) {
 			x.skipped++
 		}
 		x.seq = c.Seq
+		if c.Op.Official() {
+			offs = append(offs, c)
+			continue
+		}
 		slot, key, ok := patternKey(c.Entry.Pattern)
 		if !ok {
 			continue
@@ -394,6 +419,7 @@ func (x *Index) Apply(changes ...Change) {
 		}
 	}
 	x.snap.Store(&s)
+	x.applyOfficials(offs)
 }
 
 // find returns the metadata of key in slot, the table holding it, and its
@@ -604,4 +630,5 @@ func (x *Index) replace(y *Index) {
 	defer y.mu.Unlock()
 	x.seq, x.live, x.skipped = y.seq, y.live, 0
 	x.snap.Store(y.snap.Load())
+	x.officials.Store(y.officials.Load())
 }

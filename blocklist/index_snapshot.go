@@ -43,6 +43,14 @@ func changeDigest(c Change) [32]byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	if o := c.Official; o != nil {
+		b = append(b, byte(o.Direction))
+		b = binary.BigEndian.AppendUint64(b, uint64(o.CreateTime.UnixMilli()))
+		for _, s := range [...]string{o.Number.String(), o.Gen, o.DisplayName, o.Description, o.CreateBy} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+	}
 	return sha256.Sum256(b)
 }
 

@@ -3,6 +3,7 @@ package blocklist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/callverify/callverify/internal/audit"
@@ -95,7 +96,13 @@ func (s *Service) CreateOfficialNumber(ctx context.Context, actor audit.Actor, r
 	o.CreateBy = actor.Subject
 	o.CreateTime = s.now().UTC().Truncate(time.Millisecond)
 	ev := s.audit.Event(actor, "official_number.create", o.Number.String(), nil, o.Snapshot())
-	if err := s.store.CreateOfficialNumber(ctx, o, o.CreateTime, ev); err != nil {
+	var ch Change
+	err = s.write(ctx, func() ([]Change, error) {
+		c, err := s.store.CreateOfficialNumber(ctx, o, o.CreateTime, ev)
+		ch = c
+		return []Change{c}, err
+	})
+	if err != nil {
 		var c *ConflictError
 		switch {
 		case errors.As(err, &c):
@@ -106,13 +113,36 @@ func (s *Service) CreateOfficialNumber(ctx context.Context, actor audit.Actor, r
 		}
 		return OfficialNumber{}, err
 	}
+	if ch.Official != nil {
+		o.Gen = ch.Official.Gen
+	}
 	return o, nil
 }
 
 // OfficialNumber returns the registered official number n, or an error
-// wrapping fault.ErrNotFound.
+// wrapping fault.ErrNotFound, as the store has it at the moment of asking.
 func (s *Service) OfficialNumber(ctx context.Context, n phone.Number) (OfficialNumber, error) {
 	return s.store.GetOfficialNumber(ctx, n)
+}
+
+// IndexedOfficialNumber is OfficialNumber from memory: the official
+// numbers the index holds, kept in step with the store's change log by the
+// follower like the entries. It lags the store by the follower's delay
+// (Follow.Interval, usually a few ms after a write through this Service,
+// which returns once it is applied): a number registered on another
+// instance a moment ago is not found yet, one deleted there a moment ago is
+// still found. While the follower cannot read the store it answers an
+// error wrapping fault.ErrUnavailable, never a record that may be stale by
+// the length of the outage.
+func (s *Service) IndexedOfficialNumber(n phone.Number) (OfficialNumber, error) {
+	if err := s.follow.readErr(); err != nil {
+		return OfficialNumber{}, fault.Unavailable(fmt.Errorf("blocklist: the index cannot read the store: %w", err))
+	}
+	o, ok := s.index.Official(n)
+	if !ok {
+		return OfficialNumber{}, fault.ErrNotFound
+	}
+	return o, nil
 }
 
 // ListOfficialNumbers lists official numbers in number order.
@@ -149,7 +179,14 @@ func (s *Service) DeleteOfficialNumber(ctx context.Context, actor audit.Actor, r
 	}
 	// The store fills in Before (what it deleted) and the calls it ended.
 	ev := s.audit.Event(actor, "official_number.delete", n.String(), nil, nil)
-	_, ended, err := s.store.DeleteOfficialNumber(ctx, n, s.now().UTC(), ev)
+	_, ended, ch, err := s.store.DeleteOfficialNumber(ctx, n, s.now().UTC(), ev)
+	if ch.Seq != 0 {
+		// Read your own writes, even when the delete committed and what
+		// followed failed (a networked store ending the line's calls).
+		if werr := s.write(ctx, func() ([]Change, error) { return []Change{ch}, nil }); err == nil {
+			err = werr
+		}
+	}
 	if err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
 			return 0, fault.Wrap(fault.ErrNotFound, "no such official number", err)

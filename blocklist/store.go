@@ -18,8 +18,10 @@ type Store interface {
 	// CreateOfficialNumber adds o and appends ev in the same atomic step,
 	// unless the number is registered already (fault.ErrAlreadyExists) or
 	// an entry active at now matches it (*ConflictError, which wraps
-	// fault.ErrConflict); a refused number appends nothing.
-	CreateOfficialNumber(ctx context.Context, o OfficialNumber, now time.Time, ev audit.Event) error
+	// fault.ErrConflict); a refused number appends nothing. In the same
+	// step it appends a ChangeOfficialPut with the record as stored (Gen
+	// assigned) to the change log (see Changes) and returns it.
+	CreateOfficialNumber(ctx context.Context, o OfficialNumber, now time.Time, ev audit.Event) (Change, error)
 	// GetOfficialNumber returns n or fault.ErrNotFound.
 	GetOfficialNumber(ctx context.Context, n phone.Number) (OfficialNumber, error)
 	// ListOfficialNumbers returns up to limit numbers greater than after, in order.
@@ -30,8 +32,10 @@ type Store interface {
 	// is live at now, so that no call from a number that is no longer
 	// official goes on verifying; it returns how many. It appends ev with
 	// Before set to the deleted number's Snapshot and After["ended_calls"]
-	// to how many calls it ended (After is created when nil).
-	DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (OfficialNumber, int, error)
+	// to how many calls it ended (After is created when nil). In the same
+	// step it appends a ChangeOfficialDelete (Official: the deleted
+	// record) to the change log and returns it.
+	DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (OfficialNumber, int, Change, error)
 
 	// Every write below that changes an entry returns the Change(s) it
 	// made, numbered by one counter for the whole blocklist (see Change),
@@ -77,7 +81,8 @@ type Store interface {
 	ScanEntries(ctx context.Context, fn func(Entry) error) (seq uint64, err error)
 	// Changes returns up to limit (> 0) changes with Seq above afterSeq,
 	// in Seq order, from the store's change log. Every write that changes
-	// an entry appends its Changes to the log in its own atomic step, with
+	// an entry or an official number appends its Changes to the log in its
+	// own atomic step, with
 	// Seq from the counter that ScanEntries reports and that nothing else
 	// advances, so the log has no holes and no two writers (in this
 	// process or another) share a number. An empty result means afterSeq

@@ -36,6 +36,11 @@ type CheckResult struct {
 // VERIFIED, SPOOFED_HOTLINE, KNOWN_FRAUD, OFFICIAL_NOT_CALLING, UNKNOWN.
 // Any store or directory error is returned as it is: it never becomes a
 // verdict.
+//
+// A number that cannot verify (not official, inbound only, blocked) is
+// answered from the directory's memory when it has one (IndexedDirectory),
+// with no store round trip; a live official number's answer reads the
+// customer's calls and the number's registration at the moment of asking.
 func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCaller, language string) (CheckResult, error) {
 	caller, err := s.parseNumber("caller_number", rawCaller)
 	if err != nil {
@@ -43,56 +48,97 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 	}
 	lang := ParseLanguage(language)
 	now := s.now()
-	// Every answer needs both the customer's calls and the caller's
-	// registration, read at the moment of asking. The two reads do not
-	// depend on each other, so they overlap: on a networked store the
-	// answer costs one round trip, not two.
-	var (
-		reg    registration
-		regErr error
-		read   = make(chan struct{})
-	)
-	go func() {
-		defer close(read)
-		reg, regErr = s.registrationOf(ctx, caller)
-	}()
-	calls, err := s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
-	<-read
+	// Only a number that is, in memory, official, placing calls and not
+	// blocked may have a call that verifies: every other answer is the
+	// number's own verdict, with no store round trip.
+	reg, err := s.indexedRegistrationOf(ctx, caller)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	if regErr != nil {
-		return CheckResult{}, regErr
-	}
-	// A call verifies only while its caller is, now, an official number
-	// that places calls and is not blocked, under the registration the
-	// call was stamped under; otherwise the number's own verdict decides.
 	if reg.live() {
-		for i := range calls { // newest first
-			c := calls[i]
-			if c.Caller != caller || c.StateAt(now) != StateActive || !sameRegistration(c, reg.off) {
-				continue
-			}
-			code, until, err := s.codeNow(ctx, c, now)
-			if err != nil {
-				return CheckResult{}, err
-			}
-			cb, err := s.answeredRequest(ctx, customer, c)
-			if err != nil {
-				return CheckResult{}, err
-			}
-			res := CheckResult{Verdict: VerdictVerified, Caller: caller, Call: &c, Code: code, CodeExpiresAt: until, Callback: cb}
-			res.Message, res.Advice = wordsFor(&checkWords, VerdictVerified, lang)
-			if cb != nil {
-				res.Message = callbackVerifiedMessage(s.askedAt(cb, lang, now), lang)
-			}
-			return res, nil
+		// Memory may lag the store by a moment: a line deleted on another
+		// instance an instant ago is still live here, and a networked
+		// store marks its calls ended after the delete. So the answer is
+		// decided on the registration read now, with the customer's calls:
+		// the two reads do not depend on each other, and overlap.
+		calls, fresh, err := s.callsAndRegistration(ctx, customer, caller, reg, now)
+		if err != nil {
+			return CheckResult{}, err
+		}
+		reg = fresh
+		if res, ok, err := s.verifiedBy(ctx, customer, caller, reg, calls, now, lang); err != nil || ok {
+			return res, err
 		}
 	}
 	v, category := reg.verdict()
 	res := CheckResult{Verdict: v, Caller: caller, BlocklistCategory: category}
 	res.Message, res.Advice = wordsFor(&checkWords, v, lang)
 	return res, nil
+}
+
+// callsAndRegistration reads the customer's calls and the caller's
+// registration at the moment of asking: in one round trip when the store
+// reads both (LineReader), else overlapped. mem is what memory says of the
+// caller; its blocklist match stands.
+func (s *Service) callsAndRegistration(ctx context.Context, customer, caller phone.Number, mem registration, now time.Time) ([]Call, registration, error) {
+	if lr, ok := s.store.(LineReader); ok {
+		calls, line, err := lr.ListCallsToWithLine(ctx, customer, caller, now, maxListedCalls)
+		if err != nil {
+			return nil, registration{}, err
+		}
+		r := registration{blocked: mem.blocked, category: mem.category, official: line.Registered}
+		if line.Registered {
+			r.off = Official{Number: caller, DisplayName: mem.off.DisplayName, PlacesCalls: line.PlacesCalls,
+				InboundOnly: line.InboundOnly, Gen: line.Gen}
+		}
+		return calls, r, nil
+	}
+	var (
+		calls    []Call
+		callsErr error
+		read     = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		calls, callsErr = s.store.ListCallsTo(ctx, customer, now, maxListedCalls)
+	}()
+	reg, err := s.registrationOf(ctx, caller)
+	<-read
+	if err != nil {
+		return nil, registration{}, err
+	}
+	return calls, reg, callsErr
+}
+
+// verifiedBy returns the VERIFIED answer when one of calls (newest first)
+// verifies: from caller, active at now, and caller is live (reg, read at
+// the moment of asking) under the registration the call was stamped under.
+// ok is false when none does.
+func (s *Service) verifiedBy(ctx context.Context, customer, caller phone.Number, reg registration, calls []Call, now time.Time, lang Language) (CheckResult, bool, error) {
+	if !reg.live() {
+		return CheckResult{}, false, nil
+	}
+	for i := range calls {
+		c := calls[i]
+		if c.Caller != caller || c.StateAt(now) != StateActive || !sameRegistration(c, reg.off) {
+			continue
+		}
+		code, until, err := s.codeNow(ctx, c, now)
+		if err != nil {
+			return CheckResult{}, false, err
+		}
+		cb, err := s.answeredRequest(ctx, customer, c)
+		if err != nil {
+			return CheckResult{}, false, err
+		}
+		res := CheckResult{Verdict: VerdictVerified, Caller: caller, Call: &c, Code: code, CodeExpiresAt: until, Callback: cb}
+		res.Message, res.Advice = wordsFor(&checkWords, VerdictVerified, lang)
+		if cb != nil {
+			res.Message = callbackVerifiedMessage(s.askedAt(cb, lang, now), lang)
+		}
+		return res, true, nil
+	}
+	return CheckResult{}, false, nil
 }
 
 // registration is what the directory says about a number now.
@@ -107,6 +153,27 @@ type registration struct {
 func (s *Service) registrationOf(ctx context.Context, n phone.Number) (registration, error) {
 	var r registration
 	off, err := s.dir.OfficialNumber(ctx, n)
+	switch {
+	case err == nil:
+		r.off, r.official = off, true
+	case !errors.Is(err, fault.ErrNotFound):
+		return registration{}, err
+	}
+	if r.category, r.blocked, err = s.dir.BlockedCategory(ctx, n); err != nil {
+		return registration{}, err
+	}
+	return r, nil
+}
+
+// indexedRegistrationOf is registrationOf from the directory's memory when
+// it has one (IndexedDirectory): no store round trip, but it may lag the
+// store by a moment, so it never decides a VERIFIED answer alone.
+func (s *Service) indexedRegistrationOf(ctx context.Context, n phone.Number) (registration, error) {
+	if s.idir == nil {
+		return s.registrationOf(ctx, n)
+	}
+	var r registration
+	off, err := s.idir.IndexedOfficialNumber(n)
 	switch {
 	case err == nil:
 		r.off, r.official = off, true
@@ -157,7 +224,7 @@ func (s *Service) LookupNumber(ctx context.Context, rawNumber, language string) 
 	if err != nil {
 		return LookupResult{}, err
 	}
-	reg, err := s.registrationOf(ctx, n)
+	reg, err := s.indexedRegistrationOf(ctx, n)
 	if err != nil {
 		return LookupResult{}, err
 	}

@@ -31,17 +31,68 @@ const (
 // directory is verify.Directory over the real official numbers of the
 // same database (the store reads them when it stamps), with the blocklist
 // as a map and a switch that makes it fail like an unreachable backend.
+//
+// It answers from memory too (verify.IndexedDirectory): by reading the
+// store, unless memory holds a number, which then says what a memory that
+// lags the store says; and gone makes the store's own answer "not found"
+// for a number, as a networked store says between deleting a line and
+// marking its calls ended.
 type directory struct {
 	official *boltstore.BlocklistStore
 	mu       sync.Mutex
 	blocked  map[phone.Number]string
+	memory   map[phone.Number]*verify.Official // nil: not registered, in memory
+	gone     map[phone.Number]bool
 	down     atomic.Bool
+}
+
+var _ verify.IndexedDirectory = (*directory)(nil)
+
+func (d *directory) IndexedOfficialNumber(n phone.Number) (verify.Official, error) {
+	if d.down.Load() {
+		return verify.Official{}, fault.Unavailable(errDown)
+	}
+	d.mu.Lock()
+	o, remembered := d.memory[n]
+	d.mu.Unlock()
+	switch {
+	case remembered && o == nil:
+		return verify.Official{}, fault.ErrNotFound
+	case remembered:
+		return *o, nil
+	}
+	return d.stored(context.Background(), n)
+}
+
+// remember freezes what memory says of n at what the store says now.
+func (d *directory) remember(n phone.Number) {
+	o, err := d.stored(context.Background(), n)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.memory == nil {
+		d.memory = map[phone.Number]*verify.Official{}
+	}
+	if err != nil {
+		d.memory[n] = nil
+		return
+	}
+	d.memory[n] = &o
 }
 
 func (d *directory) OfficialNumber(ctx context.Context, n phone.Number) (verify.Official, error) {
 	if d.down.Load() {
 		return verify.Official{}, fault.Unavailable(errDown)
 	}
+	d.mu.Lock()
+	gone := d.gone[n]
+	d.mu.Unlock()
+	if gone {
+		return verify.Official{}, fault.ErrNotFound
+	}
+	return d.stored(ctx, n)
+}
+
+func (d *directory) stored(ctx context.Context, n phone.Number) (verify.Official, error) {
 	o, err := d.official.GetOfficialNumber(ctx, n)
 	if err != nil {
 		return verify.Official{}, err
@@ -206,7 +257,7 @@ func (e *env) addOfficial(raw, name string, d blocklist.Direction) {
 	e.t.Helper()
 	n := e.num(raw)
 	o := blocklist.OfficialNumber{Number: n, DisplayName: name, Direction: d, CreateTime: e.clock.Now()}
-	if err := e.dir.official.CreateOfficialNumber(context.Background(), o, e.clock.Now(),
+	if _, err := e.dir.official.CreateOfficialNumber(context.Background(), o, e.clock.Now(),
 		e.audit.Event(admin, "official_number.create", n.String(), nil, o.Snapshot())); err != nil {
 		e.t.Fatalf("register %s: %v", raw, err)
 	}
@@ -217,7 +268,7 @@ func (e *env) addOfficial(raw, name string, d blocklist.Direction) {
 func (e *env) removeOfficial(raw string) int {
 	e.t.Helper()
 	n := e.num(raw)
-	_, ended, err := e.dir.official.DeleteOfficialNumber(context.Background(), n, e.clock.Now(),
+	_, ended, _, err := e.dir.official.DeleteOfficialNumber(context.Background(), n, e.clock.Now(),
 		e.audit.Event(admin, "official_number.delete", n.String(), nil, nil))
 	if err != nil {
 		e.t.Fatalf("delete %s: %v", raw, err)

@@ -370,7 +370,15 @@ func TestStoreOrDirectoryDownNeverBecomesAVerdict(t *testing.T) {
 			if err == nil && res.Verdict == verify.VerdictVerified && caller == outbound && e.dir.down.Load() {
 				continue // the store knows the active call: the directory is not asked
 			}
-			if !errors.Is(err, fault.ErrUnavailable) {
+			// With only the call store down, a number that cannot verify
+			// (not official, a hotline, blocked) is answered from the
+			// directory's memory: its verdict needs no call. A live
+			// official number's needs the calls: it fails.
+			if e.store.down.Load() && caller != outbound {
+				if err != nil || res.Verdict == verify.VerdictVerified || res.Verdict == verify.VerdictUnspecified {
+					t.Errorf("CheckCaller %s with the call store down: verdict %v, err %v; want its verdict from memory", caller, res.Verdict, err)
+				}
+			} else if !errors.Is(err, fault.ErrUnavailable) {
 				t.Errorf("CheckCaller %s while down: verdict %v, err %v; want UNAVAILABLE", caller, res.Verdict, err)
 			}
 			// LookupNumber asks only the directory: down, it must fail;

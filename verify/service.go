@@ -76,8 +76,11 @@ type Config struct {
 
 // Service is the calls domain. It is safe for concurrent use.
 type Service struct {
-	store      Store
-	dir        Directory
+	store Store
+	dir   Directory
+	// idir is dir when it answers from memory too (IndexedDirectory), else
+	// nil.
+	idir       IndexedDirectory
 	audit      *audit.Recorder
 	phone      *phone.Parser
 	now        func() time.Time
@@ -131,9 +134,11 @@ func NewService(cfg Config) (*Service, error) {
 		}
 		cfg.Location = loc
 	}
+	idir, _ := cfg.Directory.(IndexedDirectory)
 	return &Service{
 		store:      cfg.Store,
 		dir:        cfg.Directory,
+		idir:       idir,
 		audit:      cfg.Audit,
 		phone:      cfg.Phone,
 		now:        cfg.Now,

@@ -193,12 +193,42 @@ func sameRegistration(c Call, off Official) bool {
 	return c.Gen == "" || off.Gen == "" || c.Gen == off.Gen
 }
 
+// CallerLine is a caller's official record as LineReader reads it.
+type CallerLine struct {
+	Registered  bool
+	PlacesCalls bool
+	InboundOnly bool
+	Gen         string
+}
+
+// LineReader is what a Store may also implement so that the check of a
+// live line costs one round trip on a networked store: ListCallsTo, and
+// the caller's official record (the Store keeps the official numbers too)
+// as it stands at the moment of reading, read together.
+type LineReader interface {
+	ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]Call, CallerLine, error)
+}
+
 // Directory answers what the numbers domain knows about a number.
 type Directory interface {
-	// OfficialNumber returns the official number or an error wrapping fault.ErrNotFound.
+	// OfficialNumber returns the official number, as the store has it at
+	// the moment of asking, or an error wrapping fault.ErrNotFound.
 	OfficialNumber(ctx context.Context, n phone.Number) (Official, error)
 	// BlockedCategory returns the blocklist category name (e.g. "CATEGORY_SCAM") when n matches an active entry.
 	BlockedCategory(ctx context.Context, n phone.Number) (category string, blocked bool, err error)
+}
+
+// IndexedDirectory is a Directory that also answers OfficialNumber from
+// memory, without a store round trip, as it answers BlockedCategory. What
+// it says may lag the store by a moment (a number registered or deleted on
+// another instance an instant ago), so the calls domain uses it only for
+// answers that lag may not make unsafe: every verdict but VERIFIED, and
+// whether to look for a caller's calls at all. A VERIFIED verdict is
+// always decided on OfficialNumber. While its memory cannot be kept
+// current it answers an error wrapping fault.ErrUnavailable.
+type IndexedDirectory interface {
+	Directory
+	IndexedOfficialNumber(n phone.Number) (Official, error)
 }
 
 // Store keeps the calls domain's state. Every method is one atomic step, so

@@ -34,7 +34,7 @@ func isBatchImporter(s blocklist.Store) bool { _, ok := s.(blocklist.BatchImport
 func testAuditImportBatches(t *testing.T, s blocklist.Store, a audit.Store) {
 	ctx := context.Background()
 	bi := s.(blocklist.BatchImporter)
-	if err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	t1 := t0.Add(time.Hour)
@@ -124,7 +124,7 @@ func wantEvents(t *testing.T, a audit.Store, n int, after string) audit.Event {
 
 func testAuditEntryWrites(t *testing.T, s blocklist.Store, a audit.Store) {
 	ctx := context.Background()
-	if err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	} // one event, counted below
 	e, _, err := s.CreateEntry(ctx, entry("+86170*", blocklist.CategoryScam), t0, ev("entry.create"))
@@ -185,7 +185,7 @@ func testAuditEntryWrites(t *testing.T, s blocklist.Store, a audit.Store) {
 
 func testAuditImportBatch(t *testing.T, s blocklist.Store, a audit.Store) {
 	ctx := context.Background()
-	if err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	} // one event, counted below
 	existing := mustCreate(t, s, entry("+8613800138000", blocklist.CategoryScam))

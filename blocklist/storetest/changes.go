@@ -47,9 +47,79 @@ func wantChanges(t *testing.T, what string, got, want []blocklist.Change) {
 		t.Fatalf("%s: the log holds %d changes %v, the writes returned %d %v", what, len(got), describe(got), len(want), describe(want))
 	}
 	for i := range got {
-		if got[i].Seq != want[i].Seq || got[i].Op != want[i].Op || !same(got[i].Entry, want[i].Entry) {
+		if got[i].Seq != want[i].Seq || got[i].Op != want[i].Op || !same(got[i].Entry, want[i].Entry) ||
+			!sameOfficial(got[i].Official, want[i].Official) {
 			t.Errorf("%s: change %d in the log = %+v, the write returned %+v", what, i, got[i], want[i])
 		}
+	}
+}
+
+// sameOfficial compares an official number's change records.
+func sameOfficial(a, b *blocklist.OfficialNumber) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Number == b.Number && a.Gen == b.Gen && a.Direction == b.Direction && a.DisplayName == b.DisplayName &&
+		a.Description == b.Description && a.CreateBy == b.CreateBy && a.CreateTime.Equal(b.CreateTime)
+}
+
+// testOfficialChanges: creating and deleting an official number append
+// their changes to the entries' log, numbered by the same counter, each
+// carrying the record (its generation included), so that a follower keeps
+// the official numbers in memory beside the entries; a refused create
+// appends nothing.
+func testOfficialChanges(t *testing.T, s blocklist.Store) {
+	ctx := context.Background()
+	seq0, err := s.ScanEntries(ctx, func(blocklist.Entry) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []blocklist.Change
+	_, c, err := s.CreateEntry(ctx, entry("+8613800138000", blocklist.CategoryScam), t0, ev("entry.create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, c)
+	o := official("+8695188", blocklist.DirectionOutbound)
+	put, err := s.CreateOfficialNumber(ctx, o, t0, officialEvent("official_number.create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.GetOfficialNumber(ctx, o.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if put.Op != blocklist.ChangeOfficialPut || put.Seq != c.Seq+1 || !sameOfficial(put.Official, &stored) || stored.Gen == "" {
+		t.Fatalf("CreateOfficialNumber returned %+v (record %+v); want change %d, a put of the record as stored, with its generation", put, put.Official, c.Seq+1)
+	}
+	want = append(want, put)
+	wantChanges(t, "after CreateOfficialNumber", allChanges(t, s, seq0, 10), want)
+
+	if _, err := s.CreateOfficialNumber(ctx, o, t0, officialEvent("official_number.create")); !errors.Is(err, fault.ErrAlreadyExists) {
+		t.Fatalf("second CreateOfficialNumber: %v, want ErrAlreadyExists", err)
+	}
+	wantChanges(t, "after a refused CreateOfficialNumber", allChanges(t, s, seq0, 10), want)
+
+	_, _, del, err := s.DeleteOfficialNumber(ctx, o.Number, t0, officialEvent("official_number.delete"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if del.Op != blocklist.ChangeOfficialDelete || del.Seq != put.Seq+1 || del.Official == nil ||
+		del.Official.Number != o.Number || del.Official.Gen != stored.Gen {
+		t.Fatalf("DeleteOfficialNumber returned %+v (record %+v); want change %d, a delete of %s generation %s", del, del.Official, put.Seq+1, o.Number, stored.Gen)
+	}
+	want = append(want, del)
+	_, c, err = s.CreateEntry(ctx, entry("+8613800138001", blocklist.CategoryScam), t0, ev("entry.create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Seq != del.Seq+1 {
+		t.Errorf("the entry created after the delete has change %d, want %d", c.Seq, del.Seq+1)
+	}
+	want = append(want, c)
+	wantChanges(t, "after DeleteOfficialNumber", allChanges(t, s, seq0, 10), want)
+	if seq, err := s.ScanEntries(ctx, func(blocklist.Entry) error { return nil }); err != nil || seq != c.Seq {
+		t.Errorf("ScanEntries = %d, %v; want the last change, %d", seq, err, c.Seq)
 	}
 }
 

@@ -288,10 +288,10 @@ func testEntryList(t *testing.T, s blocklist.Store) {
 
 func testEntryOfficialConflicts(t *testing.T, s blocklist.Store) {
 	ctx := context.Background()
-	if err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateOfficialNumber(ctx, official("+8640080088881", blocklist.DirectionOutbound), t0, officialEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, official("+8640080088881", blocklist.DirectionOutbound), t0, officialEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	later := t0.Add(time.Hour)
@@ -356,7 +356,7 @@ func testEntryOfficialConflicts(t *testing.T, s blocklist.Store) {
 		{"+8640080012345", t0, "+86400800*"}, // +86400800* is active until later
 		{"+8640080012345", later, ""},
 	} {
-		err := s.CreateOfficialNumber(ctx, official(tt.number, blocklist.DirectionBoth), tt.now, officialEvent("official_number.create"))
+		_, err := s.CreateOfficialNumber(ctx, official(tt.number, blocklist.DirectionBoth), tt.now, officialEvent("official_number.create"))
 		if tt.pattern == "" {
 			if err != nil {
 				t.Errorf("official %s at %v: %v", tt.number, tt.now, err)
@@ -390,7 +390,7 @@ func testEntryOfficialConcurrent(t *testing.T, s blocklist.Store) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			oerr = s.CreateOfficialNumber(ctx, official(string(num), blocklist.DirectionBoth), t0, officialEvent("official_number.create"))
+			_, oerr = s.CreateOfficialNumber(ctx, official(string(num), blocklist.DirectionBoth), t0, officialEvent("official_number.create"))
 		}()
 		go func() {
 			defer wg.Done()
@@ -475,7 +475,7 @@ func testEntryConcurrentUpdate(t *testing.T, s blocklist.Store) {
 
 func testImportEntries(t *testing.T, s blocklist.Store) {
 	ctx := context.Background()
-	if err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	existing := mustCreate(t, s, entry("+8613800138000", blocklist.CategoryScam))

@@ -36,7 +36,7 @@ func RunOfficialAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Stor
 		o := official("+8657188881234", blocklist.DirectionOutbound)
 		create := audit.Event{Time: t0, Actor: "admin-1", Role: "admin", Action: "official_number.create",
 			Target: o.Number.String(), After: map[string]any{"direction": "outbound"}}
-		if err := s.CreateOfficialNumber(ctx, o, t0, create); err != nil {
+		if _, err := s.CreateOfficialNumber(ctx, o, t0, create); err != nil {
 			t.Fatal(err)
 		}
 		got := events("official_number.create")
@@ -50,7 +50,7 @@ func RunOfficialAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Stor
 		if stored.Gen == "" {
 			t.Fatalf("a created official number has no generation")
 		}
-		if err := s.CreateOfficialNumber(ctx, o, t0, create); !errors.Is(err, fault.ErrAlreadyExists) {
+		if _, err := s.CreateOfficialNumber(ctx, o, t0, create); !errors.Is(err, fault.ErrAlreadyExists) {
 			t.Fatalf("second create: %v, want ErrAlreadyExists", err)
 		}
 		if got := events("official_number.create"); len(got) != 1 {
@@ -58,13 +58,13 @@ func RunOfficialAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Stor
 		}
 
 		del := audit.Event{Time: t0, Actor: "admin-1", Role: "admin", Action: "official_number.delete", Target: o.Number.String()}
-		if _, _, err := s.DeleteOfficialNumber(ctx, "+8695188", t0, del); !errors.Is(err, fault.ErrNotFound) {
+		if _, _, _, err := s.DeleteOfficialNumber(ctx, "+8695188", t0, del); !errors.Is(err, fault.ErrNotFound) {
 			t.Fatalf("delete of a missing number: %v, want ErrNotFound", err)
 		}
 		if got := events("official_number.delete"); len(got) != 0 {
 			t.Fatalf("a refused delete appended %d events, want none", len(got))
 		}
-		old, ended, err := s.DeleteOfficialNumber(ctx, o.Number, t0, del)
+		old, ended, _, err := s.DeleteOfficialNumber(ctx, o.Number, t0, del)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func RunOfficialAudit(t *testing.T, newStores func(t *testing.T) (blocklist.Stor
 		// the caller passes): its old calls must not verify under it.
 		again := o
 		again.Gen = stored.Gen
-		if err := s.CreateOfficialNumber(ctx, again, t0, create); err != nil {
+		if _, err := s.CreateOfficialNumber(ctx, again, t0, create); err != nil {
 			t.Fatal(err)
 		}
 		got2, err := s.GetOfficialNumber(ctx, o.Number)

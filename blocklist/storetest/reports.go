@@ -176,7 +176,7 @@ func testReportsList(t *testing.T, s blocklist.Store) {
 
 func testReportsResolve(t *testing.T, s blocklist.Store) {
 	ctx := context.Background()
-	if err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionInboundOnly), t0, officialEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []phone.Number{"+8617000000001", "+8617000000002", "+8695188", "+8617000000004"} {

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blocklist.Store) {
 	t.Run("EntryConcurrentUpdateSameRevision", func(t *testing.T) { t.Parallel(); testEntryConcurrentUpdate(t, newStore(t)) })
 	t.Run("ImportEntries", func(t *testing.T) { t.Parallel(); testImportEntries(t, newStore(t)) })
 	t.Run("ChangeLog", func(t *testing.T) { t.Parallel(); testChangeLog(t, newStore(t)) })
+	t.Run("ChangeLogOfficialNumbers", func(t *testing.T) { t.Parallel(); testOfficialChanges(t, newStore(t)) })
 	t.Run("ChangeLogConcurrentWriters", func(t *testing.T) { t.Parallel(); testChangeLogConcurrent(t, newStore(t)) })
 	t.Run("Reports", func(t *testing.T) { t.Parallel(); testReports(t, newStore(t)) })
 	t.Run("ReportsDailyLimit", func(t *testing.T) { t.Parallel(); testReportsDailyLimit(t, newStore(t)) })
@@ -61,11 +62,11 @@ func testOfficialNumbers(t *testing.T, s blocklist.Store) {
 		official("+8695188", blocklist.DirectionInboundOnly),
 	}
 	for _, o := range want {
-		if err := s.CreateOfficialNumber(ctx, o, t0, officialEvent("official_number.create")); err != nil {
+		if _, err := s.CreateOfficialNumber(ctx, o, t0, officialEvent("official_number.create")); err != nil {
 			t.Fatalf("Create %s: %v", o.Number, err)
 		}
 	}
-	if err := s.CreateOfficialNumber(ctx, want[0], t0, officialEvent("official_number.create")); !errors.Is(err, fault.ErrAlreadyExists) {
+	if _, err := s.CreateOfficialNumber(ctx, want[0], t0, officialEvent("official_number.create")); !errors.Is(err, fault.ErrAlreadyExists) {
 		t.Fatalf("second Create: err = %v, want ErrAlreadyExists", err)
 	}
 	got, err := s.GetOfficialNumber(ctx, "+8695188")
@@ -97,14 +98,14 @@ func testOfficialNumbers(t *testing.T, s blocklist.Store) {
 	if len(page) != 1 || page[0].Number != want[1].Number {
 		t.Errorf("List after %s limit 1 = %v, want [%s]", want[0].Number, page, want[1].Number)
 	}
-	old, _, err := s.DeleteOfficialNumber(ctx, want[1].Number, t0, officialEvent("official_number.delete"))
+	old, _, _, err := s.DeleteOfficialNumber(ctx, want[1].Number, t0, officialEvent("official_number.delete"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if old.Gen == "" || withoutGen(old) != want[1] {
 		t.Errorf("Delete returned %+v, want %+v with its generation", old, want[1])
 	}
-	if _, _, err := s.DeleteOfficialNumber(ctx, want[1].Number, t0, officialEvent("official_number.delete")); !errors.Is(err, fault.ErrNotFound) {
+	if _, _, _, err := s.DeleteOfficialNumber(ctx, want[1].Number, t0, officialEvent("official_number.delete")); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("second Delete: err = %v, want ErrNotFound", err)
 	}
 	if all, _ := s.ListOfficialNumbers(ctx, "", 10); len(all) != 2 {
@@ -121,7 +122,8 @@ func testOfficialConcurrentCreate(t *testing.T, s blocklist.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionBoth), t0, officialEvent("official_number.create"))
+			_, err := s.CreateOfficialNumber(ctx, official("+8695188", blocklist.DirectionBoth), t0, officialEvent("official_number.create"))
+			errs <- err
 		}()
 	}
 	wg.Wait()

@@ -1,7 +1,8 @@
 // Package directory answers the calls domain's questions about numbers
 // (verify.Directory) from the numbers domain (blocklist), so that neither
 // domain imports the other. It must hold no state of its own: every answer
-// is the numbers domain's at the moment of asking.
+// is the numbers domain's at the moment of asking (its store's, or its
+// in-memory index's for the Indexed answers).
 package directory
 
 import (
@@ -15,7 +16,7 @@ import (
 // Directory is verify.Directory over the numbers domain.
 type Directory struct{ numbers *blocklist.Service }
 
-var _ verify.Directory = Directory{}
+var _ verify.IndexedDirectory = Directory{}
 
 // New returns the directory of numbers.
 func New(numbers *blocklist.Service) Directory { return Directory{numbers: numbers} }
@@ -26,13 +27,27 @@ func (d Directory) OfficialNumber(ctx context.Context, n phone.Number) (verify.O
 	if err != nil {
 		return verify.Official{}, err
 	}
+	return official(o), nil
+}
+
+// IndexedOfficialNumber implements verify.IndexedDirectory from the
+// numbers domain's memory.
+func (d Directory) IndexedOfficialNumber(n phone.Number) (verify.Official, error) {
+	o, err := d.numbers.IndexedOfficialNumber(n)
+	if err != nil {
+		return verify.Official{}, err
+	}
+	return official(o), nil
+}
+
+func official(o blocklist.OfficialNumber) verify.Official {
 	return verify.Official{
 		Number:      o.Number,
 		DisplayName: o.DisplayName,
 		PlacesCalls: o.Direction.PlacesCalls(),
 		InboundOnly: o.Direction == blocklist.DirectionInboundOnly,
 		Gen:         o.Gen,
-	}, nil
+	}
 }
 
 // BlockedCategory implements verify.Directory.

@@ -161,11 +161,15 @@ func TestRedisGoneMidTrafficFailsClosedAndRecoversByItself(t *testing.T) {
 			p := newPair(t, redistest.Options{AppendOnly: true})
 			p.official(p.a)
 			p.stamp(p.a)
-			for _, d := range []*daemon{p.a, p.b} {
-				if v, err := p.verdict(d, officialLine); err != nil || v != callverifyv1.Verdict_VERDICT_VERIFIED {
-					t.Fatalf("%s before the outage: verdict %v, err %v; want VERIFIED", d.name, v, err)
+			// B knows the line once its follower has read A's create.
+			eventually(t, maxPropagation, "both verify before the outage", func() error {
+				for _, d := range []*daemon{p.a, p.b} {
+					if v, err := p.verdict(d, officialLine); err != nil || v != callverifyv1.Verdict_VERDICT_VERIFIED {
+						return fmt.Errorf("%s: verdict %v, err %v; want VERIFIED", d.name, v, err)
+					}
 				}
-			}
+				return nil
+			})
 			tr := p.startTraffic(t)
 			eventually(t, notReadyWithin, "traffic served on both before the outage", func() error {
 				tr.mu.Lock()

@@ -47,7 +47,7 @@ func newEnv(t *testing.T, batch int) env {
 		t.Fatal(err)
 	}
 	o := blocklist.OfficialNumber{Number: hotline, DisplayName: "Support", Direction: blocklist.DirectionOutbound}
-	if err := e.reports.CreateOfficialNumber(context.Background(), o, e.clock.Now(), audit.Event{}); err != nil {
+	if _, err := e.reports.CreateOfficialNumber(context.Background(), o, e.clock.Now(), audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	e.sweeper, err = retention.New(retention.Config{

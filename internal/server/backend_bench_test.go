@@ -18,7 +18,7 @@ import (
 
 // BenchmarkBackends measures, over real gRPC on loopback with parallel
 // clients, an empty handler (gRPC health), CheckCaller of a verified call
-// and StampCall (also with ~50 concurrent callers), on the embedded store
+// and of a blocked number, and StampCall (also with ~50 concurrent callers), on the embedded store
 // and on Redis, in one run. Quote each as a ratio to health in the same
 // run (at the same concurrency): the machine is shared.
 //
@@ -80,6 +80,24 @@ func BenchmarkBackends(b *testing.B) {
 					for pb.Next() {
 						r, err := vc.CheckCaller(cctx, &callverifyv1.CheckCallerRequest{CallerNumber: "+864008008888"})
 						if err != nil || r.GetVerdict() != callverifyv1.Verdict_VERDICT_VERIFIED {
+							b.Errorf("CheckCaller: %v, %v", r.GetVerdict(), err)
+							return
+						}
+					}
+				})
+			})
+			// A blocked number: its verdict needs no call, so it is
+			// answered from memory on either backend.
+			if _, err := callverifyv1.NewBlocklistServiceClient(env.Conn).CreateEntry(env.Ctx(env.Analyst()), &callverifyv1.CreateEntryRequest{Entry: &callverifyv1.Entry{
+				Pattern: "+8617012345678", Category: callverifyv1.Category_CATEGORY_SCAM,
+			}}); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("CheckCaller-fraud", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						r, err := vc.CheckCaller(cctx, &callverifyv1.CheckCallerRequest{CallerNumber: "+8617012345678"})
+						if err != nil || r.GetVerdict() != callverifyv1.Verdict_VERDICT_KNOWN_FRAUD {
 							b.Errorf("CheckCaller: %v, %v", r.GetVerdict(), err)
 							return
 						}

@@ -143,17 +143,20 @@ func decodeOfficial(v []byte) (blocklist.OfficialNumber, error) {
 	return r.official(), nil
 }
 
-// CreateOfficialNumber implements blocklist.Store: the number and its event
-// are one transaction.
-func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time, ev audit.Event) error {
+// CreateOfficialNumber implements blocklist.Store: the number, its event
+// and its change are one transaction.
+func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time, ev audit.Event) (blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return blocklist.Change{}, err
 	}
-	v, err := json.Marshal(officialToRecord(o))
+	rec := officialToRecord(o)
+	v, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return blocklist.Change{}, err
 	}
-	return storeErr(s.db.Update(func(tx *bolt.Tx) error {
+	stored := rec.official()
+	var c blocklist.Change
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOfficial)
 		k := []byte(o.Number.String())
 		if b.Get(k) != nil {
@@ -165,9 +168,32 @@ func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.O
 		if err := b.Put(k, v); err != nil {
 			return err
 		}
-		_, err := appendAudit(tx, ev)
+		var err error
+		if c, err = s.logOfficial(tx, blocklist.ChangeOfficialPut, stored); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, ev)
 		return err
-	}))
+	})
+	if err != nil {
+		return blocklist.Change{}, storeErr(err)
+	}
+	return c, nil
+}
+
+// logOfficial appends an official number's change to the blocklist's
+// change log, numbered by the same counter as the entries' changes.
+func (s *BlocklistStore) logOfficial(tx *bolt.Tx, op blocklist.ChangeOp, o blocklist.OfficialNumber) (blocklist.Change, error) {
+	t := s.entryTx(tx)
+	seq, err := t.entries.NextSequence()
+	if err != nil {
+		return blocklist.Change{}, err
+	}
+	c := blocklist.Change{Seq: seq, Op: op, Official: &o}
+	if err := t.logChange(c); err != nil {
+		return blocklist.Change{}, err
+	}
+	return c, t.trimChanges()
 }
 
 // GetOfficialNumber implements blocklist.Store.
@@ -218,13 +244,14 @@ func (s *BlocklistStore) ListOfficialNumbers(ctx context.Context, after string, 
 // DeleteOfficialNumber implements blocklist.Store. This backend keeps the
 // calls too (VerifyStore, same file): the number's live calls end, and the
 // event is appended, in the transaction that deletes it.
-func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (blocklist.OfficialNumber, int, error) {
+func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (blocklist.OfficialNumber, int, blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
-		return blocklist.OfficialNumber{}, 0, err
+		return blocklist.OfficialNumber{}, 0, blocklist.Change{}, err
 	}
 	var (
 		o     blocklist.OfficialNumber
 		ended int
+		c     blocklist.Change
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOfficial)
@@ -243,12 +270,15 @@ func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Numbe
 		if ended, err = vEndCallsFrom(tx, n, now, s.calls.notifier()); err != nil {
 			return err
 		}
+		if c, err = s.logOfficial(tx, blocklist.ChangeOfficialDelete, o); err != nil {
+			return err
+		}
 		ev.Before = o.Snapshot()
 		_, err = appendAudit(tx, withCount(ev, "ended_calls", ended))
 		return err
 	})
 	if err != nil {
-		return blocklist.OfficialNumber{}, 0, storeErr(err)
+		return blocklist.OfficialNumber{}, 0, blocklist.Change{}, storeErr(err)
 	}
-	return o, ended, nil
+	return o, ended, c, nil
 }

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -352,7 +353,22 @@ func decodeEntryV1(b []byte) (blocklist.Entry, error) {
 // op byte and a version 1 record.
 const changeV2 = 2
 
+// An official number's change is its op byte, then changeOfficialV1 and the
+// number's record as the official bucket stores it (JSON).
+const changeOfficialV1 = 0x10
+
 func encodeChange(c blocklist.Change) []byte {
+	if c.Official != nil {
+		o := c.Official
+		v, err := json.Marshal(officialRecord{
+			Number: o.Number.String(), DisplayName: o.DisplayName, Direction: int(o.Direction),
+			Description: o.Description, CreateBy: o.CreateBy, CreateTime: o.CreateTime, Gen: o.Gen,
+		})
+		if err != nil {
+			panic(err) // strings, ints and a time always marshal
+		}
+		return append([]byte{byte(c.Op), changeOfficialV1}, v...)
+	}
 	k := patternKeyOf(c.Entry.Pattern)
 	v := append([]byte{byte(c.Op), changeV2, byte(len(k))}, k...)
 	return append(v, encodeRecord(c.Entry, strRef{s: c.Entry.Reason}, strRef{s: c.Entry.CreateBy})...)
@@ -365,6 +381,16 @@ func decodeChange(k, v []byte) (blocklist.Change, error) {
 	c := blocklist.Change{Seq: binary.BigEndian.Uint64(k), Op: blocklist.ChangeOp(v[0])}
 	var err error
 	switch v[1] {
+	case changeOfficialV1:
+		if !c.Op.Official() {
+			return blocklist.Change{}, errBadRecord
+		}
+		o, err := decodeOfficial(v[2:])
+		if err != nil {
+			return blocklist.Change{}, err
+		}
+		c.Official = &o
+		return c, nil
 	case entryRecordV1:
 		c.Entry, err = decodeEntryV1(v[1:])
 	case changeV2:

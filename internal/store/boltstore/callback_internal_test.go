@@ -53,7 +53,7 @@ func TestAStoreFromBeforeCallbacksKeepsWorking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: c.Caller, DisplayName: "x", Direction: blocklist.DirectionOutbound},
+	if _, err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: c.Caller, DisplayName: "x", Direction: blocklist.DirectionOutbound},
 		c.CreateTime, audit.Event{}); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func BenchmarkCreateCall(b *testing.B) {
 			ctx := context.Background()
 			line := phone.Number("+8657188881234")
 			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-			if err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "Bank", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
+			if _, err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "Bank", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
 				b.Fatal(err)
 			}
 			stamp := func() {

@@ -32,7 +32,7 @@ func evStore(t *testing.T, db *bolt.DB) *boltstore.VerifyStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bl.CreateOfficialNumber(context.Background(), blocklist.OfficialNumber{Number: evLine, Direction: blocklist.DirectionOutbound},
+	if _, err := bl.CreateOfficialNumber(context.Background(), blocklist.OfficialNumber{Number: evLine, Direction: blocklist.DirectionOutbound},
 		evBase, audit.Event{Action: "official_number.create"}); err != nil && !errors.Is(err, fault.ErrAlreadyExists) {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestOpeningAnOlderStoreIndexesTheLiveCallsOfEachLine(t *testing.T) {
 	}
 	line := phone.Number("+8657188881234")
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "x", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
+	if _, err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "x", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"c1", "c2"} {
@@ -49,7 +49,7 @@ func TestOpeningAnOlderStoreIndexesTheLiveCallsOfEachLine(t *testing.T) {
 	if _, err := NewVerifyStore(db); err != nil {
 		t.Fatal(err)
 	}
-	_, ended, err := bl.DeleteOfficialNumber(ctx, line, now, audit.Event{})
+	_, ended, _, err := bl.DeleteOfficialNumber(ctx, line, now, audit.Event{})
 	if err != nil || ended != 2 {
 		t.Fatalf("DeleteOfficialNumber ended %d calls (%v), want 2", ended, err)
 	}
@@ -75,7 +75,7 @@ func TestOpeningAnOlderStoreIndexesEveryCallForPruning(t *testing.T) {
 	}
 	line := phone.Number("+8657188881234")
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "x", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
+	if _, err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "x", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range []string{"old", "new"} {

@@ -45,7 +45,7 @@ func oldStore(t *testing.T) (*bolt.DB, *VerifyStore, *BlocklistStore) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: oldCall.Caller, DisplayName: "Bank CS", Direction: blocklist.DirectionOutbound}, oldCallCreated, audit.Event{}); err != nil {
+	if _, err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: oldCall.Caller, DisplayName: "Bank CS", Direction: blocklist.DirectionOutbound}, oldCallCreated, audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	r := vCallOf(oldCall)
@@ -139,7 +139,7 @@ func TestOpeningAnOlderStoreIndexesItsJSONCalls(t *testing.T) {
 	if n, err := vs.PruneCalls(ctx, oldCall.ExpireTime.Add(-time.Second), 10, audit.Event{}); err != nil || n != 0 {
 		t.Fatalf("PruneCalls before the expiry pruned %d (%v), want 0", n, err)
 	}
-	_, ended, err := bl.DeleteOfficialNumber(ctx, oldCall.Caller, oldCallCreated.Add(time.Minute), audit.Event{})
+	_, ended, _, err := bl.DeleteOfficialNumber(ctx, oldCall.Caller, oldCallCreated.Add(time.Minute), audit.Event{})
 	if err != nil || ended != 1 {
 		t.Fatalf("DeleteOfficialNumber ended %d calls (%v), want the JSON record's 1", ended, err)
 	}

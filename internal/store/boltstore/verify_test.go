@@ -21,12 +21,13 @@ func (o officials) AddOfficial(ctx context.Context, n phone.Number, placesCalls 
 	if !placesCalls {
 		d = blocklist.DirectionInboundOnly
 	}
-	return o.s.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: n, DisplayName: "line " + n.String(), Direction: d},
+	_, err := o.s.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: n, DisplayName: "line " + n.String(), Direction: d},
 		time.Now(), audit.Event{Action: "official_number.create", Target: n.String()})
+	return err
 }
 
 func (o officials) RemoveOfficial(ctx context.Context, n phone.Number, at time.Time) (int, error) {
-	_, ended, err := o.s.DeleteOfficialNumber(ctx, n, at, audit.Event{Action: "official_number.delete", Target: n.String()})
+	_, ended, _, err := o.s.DeleteOfficialNumber(ctx, n, at, audit.Event{Action: "official_number.delete", Target: n.String()})
 	return ended, err
 }
 

@@ -196,6 +196,15 @@ local function del(p, dropid)
   redis.call('XADD', k('changes'), 'MAXLEN', RETAIN, string.format('%d-0', seq), 'o', 'd', 'id', e[1], 'rev', e[2], 'b', e[5])
   return seq
 end
+-- log_official appends an official number's change (op 'op' put, 'od'
+-- delete; n the number, b its record as JSON) to the change log, numbered
+-- by the entries' counter.
+local function log_official(op, n, b)
+  seq_now()
+  local seq = redis.call('INCR', k('seq'))
+  redis.call('XADD', k('changes'), 'MAXLEN', RETAIN, string.format('%d-0', seq), 'o', op, 'n', n, 'b', b)
+  return seq
+end
 -- fill puts values the script decided into an event marshalled with
 -- placeholders: fill(json, placeholder1, value1, ...), values JSON.
 local function fill(ev, ...)

@@ -47,7 +47,7 @@ func (f *migrationFixture) createEntry(t *testing.T, pattern string) {
 func (f *migrationFixture) createOfficial(t *testing.T) {
 	t.Helper()
 	o := blocklist.OfficialNumber{Number: migOfficial, DisplayName: "CS", Direction: blocklist.DirectionOutbound, CreateBy: "admin-1", CreateTime: blockT0}
-	if err := f.s.CreateOfficialNumber(context.Background(), o, blockT0, blockEvent("official_number.create")); err != nil {
+	if _, err := f.s.CreateOfficialNumber(context.Background(), o, blockT0, blockEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -154,9 +154,10 @@ var migrationCases = []struct {
 		setup: func(t *testing.T, f *migrationFixture) { f.createEntry(t, "+86171*") },
 		step: func(ctx context.Context, f *migrationFixture) error {
 			o := blocklist.OfficialNumber{Number: migOfficial, DisplayName: "CS", Direction: blocklist.DirectionOutbound, CreateBy: "admin-1", CreateTime: blockT0}
-			return f.s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create"))
+			_, err := f.s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create"))
+			return err
 		},
-		action: "official_number.create",
+		action: "official_number.create", changes: 1,
 		done: func(t *testing.T, f *migrationFixture) {
 			if _, err := f.s.GetOfficialNumber(context.Background(), migOfficial); err != nil {
 				t.Errorf("GetOfficialNumber after the create: %v", err)
@@ -167,10 +168,10 @@ var migrationCases = []struct {
 		name: "DeleteOfficialNumber/audit moved", moved: "audit",
 		setup: func(t *testing.T, f *migrationFixture) { f.createOfficial(t) },
 		step: func(ctx context.Context, f *migrationFixture) error {
-			_, _, err := f.s.DeleteOfficialNumber(ctx, migOfficial, blockT0, blockEvent("official_number.delete"))
+			_, _, _, err := f.s.DeleteOfficialNumber(ctx, migOfficial, blockT0, blockEvent("official_number.delete"))
 			return err
 		},
-		action: "official_number.delete",
+		action: "official_number.delete", changes: 1,
 		done: func(t *testing.T, f *migrationFixture) {
 			if _, err := f.s.GetOfficialNumber(context.Background(), migOfficial); !errors.Is(err, fault.ErrNotFound) {
 				t.Errorf("GetOfficialNumber after the delete: %v, want ErrNotFound", err)

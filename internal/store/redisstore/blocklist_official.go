@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -27,31 +28,69 @@ if c then return {'conflict', c[1], c[2], n} end
 redis.call('HSET', ok, 'direction', ARGV[5], 'gen', ARGV[4], 'display_name', ARGV[6],
   'description', ARGV[7], 'create_by', ARGV[8], 'create_time', ARGV[9])
 redis.call('ZADD', k('officials'), 0, n)
+local seq = log_official('op', n, ARGV[12])
 audit(ARGV[11])
-return {'ok'}
+return {'ok', seq}
 `)
 
+// officialChange is an official number's record in its change-log entry
+// (field b), as JSON.
+type officialChange struct {
+	Number      string    `json:"number"`
+	DisplayName string    `json:"display_name"`
+	Direction   int       `json:"direction"`
+	Description string    `json:"description,omitempty"`
+	CreateBy    string    `json:"create_by,omitempty"`
+	CreateTime  time.Time `json:"create_time"`
+	Gen         string    `json:"gen,omitempty"`
+}
+
+func encodeOfficialChange(o blocklist.OfficialNumber) (string, error) {
+	b, err := json.Marshal(officialChange{
+		Number: o.Number.String(), DisplayName: o.DisplayName, Direction: int(o.Direction),
+		Description: o.Description, CreateBy: o.CreateBy, CreateTime: o.CreateTime.UTC(), Gen: o.Gen,
+	})
+	return string(b), err
+}
+
+func decodeOfficialChange(b string) (blocklist.OfficialNumber, error) {
+	var c officialChange
+	if err := json.Unmarshal([]byte(b), &c); err != nil {
+		return blocklist.OfficialNumber{}, err
+	}
+	return blocklist.OfficialNumber{
+		Number: phone.Number(c.Number), DisplayName: c.DisplayName, Direction: blocklist.Direction(c.Direction),
+		Description: c.Description, CreateBy: c.CreateBy, CreateTime: c.CreateTime, Gen: c.Gen,
+	}, nil
+}
+
 // CreateOfficialNumber implements blocklist.Store.
-func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time, ev audit.Event) error {
+func (s *BlocklistStore) CreateOfficialNumber(ctx context.Context, o blocklist.OfficialNumber, now time.Time, ev audit.Event) (blocklist.Change, error) {
 	e, err := encodeEvent(ev)
 	if err != nil {
-		return err
+		return blocklist.Change{}, err
 	}
-	keys := s.keys("official:"+o.Number.String(), "officials", "audit").officialConflict(o.Number.String())
-	reply, err := s.run(ctx, createOfficialScript, keys, o.Number.String(), randomHex(16), int(o.Direction), o.DisplayName,
-		o.Description, o.CreateBy, o.CreateTime.UTC().Format(time.RFC3339Nano), now.UnixMilli(), e)
+	o.Gen = randomHex(16)
+	o.CreateTime = o.CreateTime.UTC()
+	b, err := encodeOfficialChange(o)
 	if err != nil {
-		return err
+		return blocklist.Change{}, err
+	}
+	keys := s.keys("official:"+o.Number.String(), "officials", "audit", "seq", "changes").officialConflict(o.Number.String())
+	reply, err := s.run(ctx, createOfficialScript, keys, o.Number.String(), o.Gen, int(o.Direction), o.DisplayName,
+		o.Description, o.CreateBy, o.CreateTime.Format(time.RFC3339Nano), now.UnixMilli(), e, b)
+	if err != nil {
+		return blocklist.Change{}, err
 	}
 	switch str(reply[0]) {
 	case "ok":
-		return nil
+		return blocklist.Change{Seq: uint64(num(reply[1])), Op: blocklist.ChangeOfficialPut, Official: &o}, nil
 	case "exists":
-		return fault.ErrAlreadyExists
+		return blocklist.Change{}, fault.ErrAlreadyExists
 	case "conflict":
-		return conflictErr(reply)
+		return blocklist.Change{}, conflictErr(reply)
 	}
-	return fault.Unavailable(fmt.Errorf("create official number: script said %v", reply))
+	return blocklist.Change{}, fault.Unavailable(fmt.Errorf("create official number: script said %v", reply))
 }
 
 // getOfficialScript reads the records of the official numbers ARGV[3:]
@@ -166,9 +205,10 @@ if not gen then return {'notfound'} end
 if gen ~= ARGV[4] then return {'retry'} end
 redis.call('DEL', ok)
 redis.call('ZREM', k('officials'), n)
+local seq = log_official('od', n, ARGV[8])
 local ended = redis.call('ZCOUNT', k('line:' .. n), '(' .. ARGV[5], '+inf')
 audit(fill(ARGV[6], ARGV[7], tostring(ended)))
-return {'ok', ended}
+return {'ok', ended, seq}
 `)
 
 // DeleteOfficialNumber implements blocklist.Store. The number goes, and its
@@ -178,41 +218,47 @@ return {'ok', ended}
 // shards; it may find fewer (a call may end by itself meanwhile). The
 // count returned is the event's. Should EndLine fail, the deletion stands
 // (and the calls no longer verify): the error says so, wrapping EndLine's.
-func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (blocklist.OfficialNumber, int, error) {
+func (s *BlocklistStore) DeleteOfficialNumber(ctx context.Context, n phone.Number, now time.Time, ev audit.Event) (blocklist.OfficialNumber, int, blocklist.Change, error) {
 	ph := newPlaceholders()
 	for range maxRetries {
 		o, gen, err := s.getOfficial(ctx, n)
 		if err != nil {
-			return blocklist.OfficialNumber{}, 0, err
+			return blocklist.OfficialNumber{}, 0, blocklist.Change{}, err
 		}
 		de := ev
 		de.Before = o.Snapshot()
 		de = withAfter(de, map[string]any{"ended_calls": ph.raw("ended_calls")})
 		e, err := encodeEvent(de)
 		if err != nil {
-			return blocklist.OfficialNumber{}, 0, err
+			return blocklist.OfficialNumber{}, 0, blocklist.Change{}, err
 		}
-		keys := s.keys("official:"+n.String(), "officials", "line:"+n.String(), "audit")
-		reply, err := s.run(ctx, deleteOfficialScript, keys, n.String(), gen, now.UnixMilli(), e, ph.text("ended_calls"))
+		b, err := encodeOfficialChange(o)
 		if err != nil {
-			return blocklist.OfficialNumber{}, 0, err
+			return blocklist.OfficialNumber{}, 0, blocklist.Change{}, err
+		}
+		keys := s.keys("official:"+n.String(), "officials", "line:"+n.String(), "audit", "seq", "changes")
+		reply, err := s.run(ctx, deleteOfficialScript, keys, n.String(), gen, now.UnixMilli(), e, ph.text("ended_calls"), b)
+		if err != nil {
+			return blocklist.OfficialNumber{}, 0, blocklist.Change{}, err
 		}
 		switch str(reply[0]) {
 		case "retry":
 			continue
 		case "notfound":
-			return blocklist.OfficialNumber{}, 0, fault.ErrNotFound
+			return blocklist.OfficialNumber{}, 0, blocklist.Change{}, fault.ErrNotFound
 		case "ok":
 		default:
-			return blocklist.OfficialNumber{}, 0, fault.Unavailable(fmt.Errorf("delete official number: script said %v", reply))
+			return blocklist.OfficialNumber{}, 0, blocklist.Change{}, fault.Unavailable(fmt.Errorf("delete official number: script said %v", reply))
 		}
 		ended := int(num(reply[1]))
+		deleted := o
+		c := blocklist.Change{Seq: uint64(num(reply[2])), Op: blocklist.ChangeOfficialDelete, Official: &deleted}
 		if s.endLine != nil {
 			if _, err := s.endLine(ctx, n, now); err != nil {
-				return o, ended, fmt.Errorf("official number %s deleted (its calls no longer verify), but marking its calls ended failed: %w", n, err)
+				return o, ended, c, fmt.Errorf("official number %s deleted (its calls no longer verify), but marking its calls ended failed: %w", n, err)
 			}
 		}
-		return o, ended, nil
+		return o, ended, c, nil
 	}
-	return blocklist.OfficialNumber{}, 0, errBusy
+	return blocklist.OfficialNumber{}, 0, blocklist.Change{}, errBusy
 }

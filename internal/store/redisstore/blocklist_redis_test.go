@@ -145,7 +145,7 @@ func TestDeleteOfficialNumberEndsTheLinesCalls(t *testing.T) {
 	}
 	a := streamAudit{rdb: rdb, key: "{" + prefix + ":dir}:audit"}
 	o := blocklist.OfficialNumber{Number: n, DisplayName: "CS", Direction: blocklist.DirectionOutbound, CreateBy: "admin-1", CreateTime: blockT0}
-	if err := s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	line := "{" + prefix + ":dir}:line:" + n.String()
@@ -154,7 +154,7 @@ func TestDeleteOfficialNumberEndsTheLinesCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, ended, err := s.DeleteOfficialNumber(ctx, n, now, blockEvent("official_number.delete"))
+	_, ended, _, err := s.DeleteOfficialNumber(ctx, n, now, blockEvent("official_number.delete"))
 	if err != nil || ended != 2 {
 		t.Fatalf("DeleteOfficialNumber = %d ended, %v; want 2", ended, err)
 	}
@@ -171,11 +171,11 @@ func TestDeleteOfficialNumberEndsTheLinesCalls(t *testing.T) {
 
 	// EndLine failing: the number is deleted all the same, and the error
 	// says so.
-	if err := s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create")); err != nil {
+	if _, err := s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create")); err != nil {
 		t.Fatal(err)
 	}
 	endErr = errors.New("shard down")
-	if _, _, err := s.DeleteOfficialNumber(ctx, n, now, blockEvent("official_number.delete")); !errors.Is(err, endErr) {
+	if _, _, _, err := s.DeleteOfficialNumber(ctx, n, now, blockEvent("official_number.delete")); !errors.Is(err, endErr) {
 		t.Errorf("DeleteOfficialNumber with EndLine failing: err = %v, want it wrapped", err)
 	}
 	if _, err := s.GetOfficialNumber(ctx, n); !errors.Is(err, fault.ErrNotFound) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
 )
 
 // pagePatternsScript answers {'ok', seq, pattern, ...}: the change
@@ -265,6 +266,18 @@ func decodeChange(id string, fields any) (blocklist.Change, error) {
 	m := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[str(kv[i])] = str(kv[i+1])
+	}
+	switch m["o"] {
+	case "op", "od":
+		o, err := decodeOfficialChange(m["b"])
+		if err != nil || o.Number != phone.Number(m["n"]) {
+			return blocklist.Change{}, fmt.Errorf("change %s: %w", id, errBadChange)
+		}
+		op := blocklist.ChangeOfficialPut
+		if m["o"] == "od" {
+			op = blocklist.ChangeOfficialDelete
+		}
+		return blocklist.Change{Seq: seq, Op: op, Official: &o}, nil
 	}
 	e, err := decodeEntry(m["id"], m["rev"], m["b"])
 	if err != nil {

@@ -21,3 +21,12 @@ func placesCalls(direction string) bool {
 	}
 	return false
 }
+
+// inboundOnly reports whether direction (as placesCalls reads it) is
+// inbound only.
+func inboundOnly(direction string) bool {
+	if n, err := strconv.Atoi(direction); err == nil {
+		return blocklist.Direction(n) == blocklist.DirectionInboundOnly
+	}
+	return direction == blocklist.DirectionInboundOnly.String()
+}

@@ -138,20 +138,29 @@ func reply(v any) (string, map[string]string) {
 type officialRecord struct {
 	exists      bool
 	placesCalls bool
+	inboundOnly bool
 	gen         string
 }
 
 func (s *VerifyStore) readOfficial(ctx context.Context, n phone.Number) (officialRecord, error) {
-	v, err := s.rdb.HMGet(ctx, s.keys.official(n), "direction", "gen").Result()
+	return officialOf(ctx, s.rdb.HMGet(ctx, s.keys.official(n), "direction", "gen"))
+}
+
+// officialOf decodes the reply of readOfficial's HMGET.
+func officialOf(ctx context.Context, cmd *redis.SliceCmd) (officialRecord, error) {
+	v, err := cmd.Result()
 	if err != nil {
 		return officialRecord{}, redisErr(ctx, "read official number", err)
+	}
+	if len(v) != 2 {
+		return officialRecord{}, fmt.Errorf("read official number: %d fields for 2", len(v))
 	}
 	dir, _ := v[0].(string)
 	gen, _ := v[1].(string)
 	if v[0] == nil {
 		return officialRecord{}, nil
 	}
-	return officialRecord{exists: true, placesCalls: placesCalls(dir), gen: gen}, nil
+	return officialRecord{exists: true, placesCalls: placesCalls(dir), inboundOnly: inboundOnly(dir), gen: gen}, nil
 }
 
 // CreateCall implements verify.Store. The official number is in {P:dir},
@@ -311,12 +320,68 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 	}
 	var out []verify.Call
 	for _, cust := range s.keys.customersOf(s.ring, callee) {
-		calls, err := s.activeCallsTo(ctx, cust, after, limit)
+		calls, err := s.activeCallsTo(ctx, cust, after, limit, nil)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, calls...)
 	}
+	return newestCalls(out, limit), nil
+}
+
+var _ verify.LineReader = (*VerifyStore)(nil)
+
+// ListCallsToWithLine implements verify.LineReader: the first batch of the
+// callee's index with its calls (scriptCalleeCalls, on the callee's shard)
+// and the caller's record (HMGET in {P:dir}) go in one pipeline, one round
+// trip to each node; a callee with calls under several HMAC keys (after a
+// rotation), a script Redis no longer holds, or more calls than a batch
+// read the rest as ListCallsTo does.
+func (s *VerifyStore) ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]verify.Call, verify.CallerLine, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, verify.CallerLine{}, err
+	}
+	custs := s.keys.customersOf(s.ring, callee)
+	if len(custs) != 1 || limit <= 0 {
+		calls, err := s.ListCallsTo(ctx, callee, after, limit)
+		if err != nil {
+			return nil, verify.CallerLine{}, err
+		}
+		rec, err := s.readOfficial(ctx, caller)
+		return calls, lineOf(rec), err
+	}
+	cust := custs[0]
+	pipe := s.rdb.Pipeline()
+	listed := scriptCalleeCalls.EvalSha(ctx, pipe, []string{s.keys.callee(cust)},
+		"("+ms(after), 0, listCallsBatch, s.keys.call(cust.shard, ""))
+	line := pipe.HMGet(ctx, s.keys.official(caller), "direction", "gen")
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	rec, err := officialOf(ctx, line)
+	if err != nil {
+		return nil, verify.CallerLine{}, err
+	}
+	var first *calleeBatch
+	if err := listed.Err(); err == nil || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+		b, err := calleeBatchOf(ctx, listed.Val(), err)
+		if err != nil {
+			return nil, verify.CallerLine{}, err
+		}
+		first = &b
+	}
+	calls, err := s.activeCallsTo(ctx, cust, after, limit, first)
+	if err != nil {
+		return nil, verify.CallerLine{}, err
+	}
+	return newestCalls(calls, limit), lineOf(rec), nil
+}
+
+func lineOf(r officialRecord) verify.CallerLine {
+	return verify.CallerLine{Registered: r.exists, PlacesCalls: r.placesCalls, InboundOnly: r.inboundOnly, Gen: r.gen}
+}
+
+// newestCalls orders calls newest first (latest expiry, then id) and keeps
+// limit.
+func newestCalls(out []verify.Call, limit int) []verify.Call {
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].ExpireTime.Equal(out[j].ExpireTime) {
 			return out[i].ExpireTime.After(out[j].ExpireTime)
@@ -326,7 +391,7 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 	if len(out) > limit {
 		out = out[:limit]
 	}
-	return out, nil
+	return out
 }
 
 // listCallsBatch is how many ids of a callee's index ListCallsTo reads at
@@ -338,13 +403,17 @@ const listCallsBatch = 64
 // index at a time: the ids and their calls in one step when every call
 // the index names is there to read (calleeCalls), else the ids, then the
 // calls by a script that declares their keys (declaredCalls).
-func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after time.Time, limit int) ([]verify.Call, error) {
+func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after time.Time, limit int, first *calleeBatch) ([]verify.Call, error) {
 	var out []verify.Call
 	for off := 0; len(out) < limit; off += listCallsBatch {
-		ids, hs, ok, err := s.calleeCalls(ctx, cust, after, off)
-		if err != nil {
+		var b calleeBatch
+		var err error
+		if off == 0 && first != nil {
+			b = *first
+		} else if b, err = s.calleeCalls(ctx, cust, after, off); err != nil {
 			return nil, err
 		}
+		ids, hs, ok := b.ids, b.hs, b.ok
 		if !ok {
 			if s.declared != nil {
 				s.declared()
@@ -373,30 +442,44 @@ func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after ti
 // round trip (scriptCalleeCalls): hs[i] the fields of ids[i] when it is
 // stored ACTIVE, else empty. ok is false when a call the index names was
 // not there to read; the caller then reads the batch by declaredCalls.
-func (s *VerifyStore) calleeCalls(ctx context.Context, cust customer, after time.Time, off int) (ids []string, hs []map[string]string, ok bool, err error) {
+func (s *VerifyStore) calleeCalls(ctx context.Context, cust customer, after time.Time, off int) (calleeBatch, error) {
 	v, err := scriptCalleeCalls.Run(ctx, s.rdb, []string{s.keys.callee(cust)},
 		"("+ms(after), off, listCallsBatch, s.keys.call(cust.shard, "")).Result()
+	return calleeBatchOf(ctx, v, err)
+}
+
+// calleeBatch is one batch of a callee's index as scriptCalleeCalls read
+// it: hs[i] the fields of ids[i] when it is stored ACTIVE, else empty; ok
+// false when a call the index names was not there to read.
+type calleeBatch struct {
+	ids []string
+	hs  []map[string]string
+	ok  bool
+}
+
+// calleeBatchOf decodes scriptCalleeCalls' reply.
+func calleeBatchOf(ctx context.Context, v any, err error) (calleeBatch, error) {
 	if errors.Is(err, redis.Nil) {
-		return nil, nil, false, nil // false: a call was missing
+		return calleeBatch{}, nil // not ok: a call was missing
 	}
 	if err != nil {
-		return nil, nil, false, redisErr(ctx, "list calls", err)
+		return calleeBatch{}, redisErr(ctx, "list calls", err)
 	}
 	a, _ := v.([]any)
 	if len(a) != 2 {
-		return nil, nil, false, fmt.Errorf("list calls: the script said %v", v)
+		return calleeBatch{}, fmt.Errorf("list calls: the script said %v", v)
 	}
 	rawIDs, _ := a[0].([]any)
 	rawCalls, _ := a[1].([]any)
 	if len(rawIDs) != len(rawCalls) {
-		return nil, nil, false, fmt.Errorf("list calls: %d calls for %d ids", len(rawCalls), len(rawIDs))
+		return calleeBatch{}, fmt.Errorf("list calls: %d calls for %d ids", len(rawCalls), len(rawIDs))
 	}
-	ids, hs = make([]string, len(rawIDs)), make([]map[string]string, len(rawIDs))
+	b := calleeBatch{ids: make([]string, len(rawIDs)), hs: make([]map[string]string, len(rawIDs)), ok: true}
 	for i := range rawIDs {
-		ids[i], _ = rawIDs[i].(string)
-		hs[i] = fields(rawCalls[i])
+		b.ids[i], _ = rawIDs[i].(string)
+		b.hs[i] = fields(rawCalls[i])
 	}
-	return ids, hs, true, nil
+	return b, nil
 }
 
 // declaredCalls reads the batch of cust's index at off, then its calls by

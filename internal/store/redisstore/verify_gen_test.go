@@ -81,7 +81,7 @@ func TestACallOfADeletedLineDoesNotVerifyUnderItsNewRegistration(t *testing.T) {
 			register := func() {
 				t.Helper()
 				o := blocklist.OfficialNumber{Number: line, DisplayName: "Example", Direction: blocklist.DirectionOutbound, CreateTime: clock.Now()}
-				if err := bl.CreateOfficialNumber(ctx, o, clock.Now(), rec.Event(admin, "official_number.create", line.String(), nil, o.Snapshot())); err != nil {
+				if _, err := bl.CreateOfficialNumber(ctx, o, clock.Now(), rec.Event(admin, "official_number.create", line.String(), nil, o.Snapshot())); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -105,7 +105,7 @@ func TestACallOfADeletedLineDoesNotVerifyUnderItsNewRegistration(t *testing.T) {
 			register()
 			old := stamp()
 			checkVerified(old.Call.ID)
-			if _, _, err := bl.DeleteOfficialNumber(ctx, line, clock.Now(), rec.Event(admin, "official_number.delete", line.String(), nil, nil)); err != nil {
+			if _, _, _, err := bl.DeleteOfficialNumber(ctx, line, clock.Now(), rec.Event(admin, "official_number.delete", line.String(), nil, nil)); err != nil {
 				t.Fatal(err)
 			}
 			register()

@@ -1,0 +1,151 @@
+package redisstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/audit"
+	"github.com/callverify/callverify/internal/clocktest"
+	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/store/redisstore"
+	"github.com/callverify/callverify/verify"
+)
+
+// memoryDirectory is genDirectory with a memory (verify.IndexedDirectory)
+// that says what it was last told to remember: a memory that lags.
+type memoryDirectory struct {
+	genDirectory
+	mu  sync.Mutex
+	mem map[phone.Number]verify.Official
+}
+
+func (d *memoryDirectory) IndexedOfficialNumber(n phone.Number) (verify.Official, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o, ok := d.mem[n]
+	if !ok {
+		return verify.Official{}, fault.ErrNotFound
+	}
+	return o, nil
+}
+
+func (d *memoryDirectory) remember(t *testing.T, n phone.Number) {
+	t.Helper()
+	o, err := d.OfficialNumber(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mem[n] = o
+}
+
+// TestALiveLineIsCheckedOnItsRecordReadWithItsCalls: the check of a line
+// that memory says is live reads the customer's calls and the line's record
+// together (ListCallsToWithLine, one pipeline over two slots), and decides
+// on that record: a line deleted a moment ago, still live in memory and
+// its call not yet marked ended (no EndLine here), never verifies. A script
+// that Redis no longer holds (a restart, SCRIPT FLUSH) is loaded again.
+func TestALiveLineIsCheckedOnItsRecordReadWithItsCalls(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			rdb := b.client(t)
+			l := layout(t)
+			vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			as, err := redisstore.NewAuditStore(rdb, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{KeyPrefix: l.Prefix, PseudonymKeys: testRing})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := clocktest.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))
+			rec := audit.NewRecorder(as, clock.Now)
+			parser, err := phone.NewParser("CN")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := &memoryDirectory{genDirectory: genDirectory{bl}, mem: map[phone.Number]verify.Official{}}
+			svc, err := verify.NewService(verify.Config{Store: vs, Directory: dir, Audit: rec, Phone: parser, Now: clock.Now, KEK: testKEK})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var (
+				line    = phone.Number("+8657188881234")
+				hotline = phone.Number("+8695188")
+				alice   = phone.Number("+8613800138000")
+				admin   = audit.Actor{Subject: "admin-1", Role: "admin"}
+				dialer  = audit.Actor{Subject: "dialer-1", Role: "dialer"}
+			)
+			for n, d := range map[phone.Number]blocklist.Direction{line: blocklist.DirectionOutbound, hotline: blocklist.DirectionInboundOnly} {
+				o := blocklist.OfficialNumber{Number: n, DisplayName: "Example", Direction: d, CreateTime: clock.Now()}
+				if _, err := bl.CreateOfficialNumber(ctx, o, clock.Now(), rec.Event(admin, "official_number.create", n.String(), nil, o.Snapshot())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := svc.StampCall(ctx, dialer, verify.StampRequest{CallerNumber: line.String(), CalleeNumber: alice.String(),
+				Reason: verify.ReasonRefund, AgentID: "agent-7", AgentName: "Wang"})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// What the one read says of each kind of number.
+			cur, err := bl.GetOfficialNumber(ctx, line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				caller phone.Number
+				want   verify.CallerLine
+			}{
+				{line, verify.CallerLine{Registered: true, PlacesCalls: true, Gen: cur.Gen}},
+				{hotline, verify.CallerLine{Registered: true, InboundOnly: true, Gen: "?"}},
+				{"+8613900139000", verify.CallerLine{}},
+			} {
+				calls, got, err := vs.ListCallsToWithLine(ctx, alice, tc.caller, clock.Now(), 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.want.Gen == "?" {
+					tc.want.Gen = got.Gen
+				}
+				if got != tc.want || len(calls) != 1 || calls[0].ID != st.Call.ID {
+					t.Errorf("ListCallsToWithLine(alice, %s) = %d calls, %+v; want alice's call and %+v", tc.caller, len(calls), got, tc.want)
+				}
+			}
+
+			check := func(want verify.Verdict) {
+				t.Helper()
+				res, err := svc.CheckCaller(ctx, alice, line.String(), "")
+				if err != nil || res.Verdict != want {
+					t.Fatalf("CheckCaller: %v (%v), want %v", res.Verdict, err, want)
+				}
+			}
+			dir.remember(t, line)
+			check(verify.VerdictVerified)
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			check(verify.VerdictVerified)
+
+			if _, _, _, err := bl.DeleteOfficialNumber(ctx, line, clock.Now(), rec.Event(admin, "official_number.delete", line.String(), nil, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := vs.GetCall(ctx, st.Call.ID); err != nil || c.State != verify.StateActive {
+				t.Fatalf("the call after the delete: %v (%v); want it still stored ACTIVE, as before EndLine runs", c.State, err)
+			}
+			check(verify.VerdictUnknown)
+		})
+	}
+}

@@ -1,0 +1,81 @@
+package verify_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/verify"
+)
+
+// A memory that still holds a line the store no longer has (deleted on
+// another instance an instant ago, its calls not yet marked ended by a
+// networked store) never makes a VERIFIED: the answer for a live number
+// is decided on the registration read at the moment of asking.
+func TestAStaleMemoryNeverMakesAVerified(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.stamp(outbound, aliceRaw)
+	n := e.num(outbound)
+	e.dir.remember(n)
+	e.dir.mu.Lock()
+	e.dir.gone = map[phone.Number]bool{n: true}
+	e.dir.mu.Unlock()
+	res, err := e.svc.CheckCaller(ctx, e.alice, outbound, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != verify.VerdictUnknown || res.Call != nil {
+		t.Errorf("CheckCaller with the line in memory but gone from the store: %v (call %v), want UNKNOWN", res.Verdict, res.Call)
+	}
+	if mine, err := e.svc.ListMyCalls(ctx, e.alice, ""); err != nil || len(mine) != 0 {
+		t.Errorf("ListMyCalls: %d cards, %v; want none", len(mine), err)
+	}
+}
+
+// A line registered a moment ago on another instance is not in this
+// instance's memory yet: its check answers UNKNOWN, the safe way, until
+// memory has it, and then VERIFIED.
+func TestALineNotYetInMemoryAnswersUnknownUntilItIs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	const fresh = "0571 8888 1299"
+	n := e.num(fresh)
+	e.dir.remember(n) // not registered, as memory knows it
+	e.addOfficial(fresh, "新线路", blocklist.DirectionOutbound)
+	e.stamp(fresh, aliceRaw)
+	res, err := e.svc.CheckCaller(ctx, e.alice, fresh, "")
+	if err != nil || res.Verdict != verify.VerdictUnknown {
+		t.Fatalf("CheckCaller before memory has the line: %v, %v; want UNKNOWN", res.Verdict, err)
+	}
+	e.dir.remember(n)
+	res, err = e.svc.CheckCaller(ctx, e.alice, fresh, "")
+	if err != nil || res.Verdict != verify.VerdictVerified {
+		t.Fatalf("CheckCaller once memory has the line: %v, %v; want VERIFIED", res.Verdict, err)
+	}
+}
+
+// A number that cannot verify is answered from memory: with the call store
+// down, the blocked, hotline and unknown numbers still get their verdicts,
+// and a live official number's check fails rather than guess.
+func TestNumbersThatCannotVerifyNeedNoCallRead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.block(fraudRaw, "CATEGORY_SCAM")
+	e.stamp(outbound, aliceRaw)
+	e.store.down.Store(true)
+	for caller, want := range map[string]verify.Verdict{
+		fraudRaw: verify.VerdictKnownFraud, hotlineRaw: verify.VerdictSpoofedHotline, "+44 20 7946 0958": verify.VerdictUnknown,
+	} {
+		if res, err := e.svc.CheckCaller(ctx, e.alice, caller, ""); err != nil || res.Verdict != want {
+			t.Errorf("CheckCaller %s with the call store down: %v, %v; want %v", caller, res.Verdict, err, want)
+		}
+	}
+	if res, err := e.svc.CheckCaller(ctx, e.alice, outbound, ""); err == nil {
+		t.Errorf("CheckCaller of a live line with the call store down: %v, want an error", res.Verdict)
+	}
+}
