@@ -329,8 +329,14 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	var serveErr error
 	select {
 	case <-ctx.Done():
+		// The cause names the signal when main's signal.NotifyContext
+		// ended ctx ("terminated signal received").
+		s.log.Info("draining for up to "+s.cfg.ShutdownTimeout.String(),
+			"cause", context.Cause(ctx).Error(), "shutdown_timeout", s.cfg.ShutdownTimeout)
 	case serveErr = <-errc:
 		s.log.Error("listener failed, shutting down", "error", serveErr)
+		s.log.Info("draining for up to "+s.cfg.ShutdownTimeout.String(),
+			"cause", "listener failed", "shutdown_timeout", s.cfg.ShutdownTimeout)
 	}
 	s.draining.Store(true)
 	close(s.drainStart)
