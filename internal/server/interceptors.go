@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -198,13 +199,23 @@ func (c *chain) authorize(ctx context.Context, method string) (context.Context, 
 	p, err := c.authn.Verify(ctx, tok)
 	if err != nil {
 		c.log.InfoContext(ctx, "token refused", "method", method, "error", err)
-		return ctx, status.Error(codes.Unauthenticated, "the bearer token is not valid")
+		if errors.Is(err, auth.ErrExpired) {
+			return ctx, status.Error(codes.Unauthenticated, msgTokenExpired)
+		}
+		return ctx, status.Error(codes.Unauthenticated, msgTokenInvalid)
 	}
 	if !a.allows(p.Role) {
 		return ctx, status.Error(codes.PermissionDenied, "your role may not call this method")
 	}
 	return auth.NewContext(ctx, p), nil
 }
+
+// What a refused bearer token is told: an expired one that it should get a
+// new one, any other only that it is not valid (never why).
+const (
+	msgTokenExpired = "the bearer token has expired; get a new one"
+	msgTokenInvalid = "the bearer token is not valid"
+)
 
 const lookupNumberMethod = "/callverify.v1.VerifyService/LookupNumber"
 
