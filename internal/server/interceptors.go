@@ -34,6 +34,9 @@ type chain struct {
 	timeout  time.Duration
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// outcomes counts answers beyond their status (registered with the
+	// chain, so every server has them once).
+	outcomes *outcomes
 	// perMethod holds each method's latency and OK series (method name to
 	// *methodMetrics), looked up once instead of hashing the labels on
 	// every call. Only registered methods reach the chain, so it is small.
@@ -73,6 +76,7 @@ func newChain(log *slog.Logger, authn Authenticator, reg prometheus.Registerer, 
 		}, []string{"method"}),
 	}
 	reg.MustRegister(c.requests, c.latency)
+	c.outcomes = newOutcomes(reg)
 	return c
 }
 
@@ -190,18 +194,22 @@ func (c *chain) authorize(ctx context.Context, method string) (context.Context, 
 	}
 	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(vals) != 1 {
+		c.outcomes.bearerRefused[bearerMissing].Inc()
 		return ctx, status.Error(codes.Unauthenticated, "a bearer token is required")
 	}
 	tok, err := auth.BearerToken(vals[0])
 	if err != nil {
+		c.outcomes.bearerRefused[bearerMissing].Inc()
 		return ctx, status.Error(codes.Unauthenticated, "a bearer token is required")
 	}
 	p, err := c.authn.Verify(ctx, tok)
 	if err != nil {
 		c.log.InfoContext(ctx, "token refused", "method", method, "error", err)
 		if errors.Is(err, auth.ErrExpired) {
+			c.outcomes.bearerRefused[bearerExpired].Inc()
 			return ctx, status.Error(codes.Unauthenticated, msgTokenExpired)
 		}
+		c.outcomes.bearerRefused[bearerInvalid].Inc()
 		return ctx, status.Error(codes.Unauthenticated, msgTokenInvalid)
 	}
 	if !a.allows(p.Role) {
