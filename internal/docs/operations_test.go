@@ -211,3 +211,17 @@ func TestOperationsListsEveryLogMessage(t *testing.T) {
 		}
 	}
 }
+
+var flagRE = regexp.MustCompile("--([a-z0-9][a-z0-9-]*)")
+
+// TestOperationsNamesOnlyRealFlags: every --flag docs/operations.md names
+// is one of callverifyd's (or --help, which prints them).
+func TestOperationsNamesOnlyRealFlags(t *testing.T) {
+	t.Parallel()
+	usage := app.Usage("callverifyd")
+	for _, m := range flagRE.FindAllStringSubmatch(readOperations(t), -1) {
+		if m[1] != "help" && !strings.Contains(usage, "--"+m[1]+" ") {
+			t.Errorf("docs/operations.md names --%s, which callverifyd --help does not list", m[1])
+		}
+	}
+}
