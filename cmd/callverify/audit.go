@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
@@ -23,7 +22,7 @@ func (cl *cli) newAuditCmd() *cobra.Command {
 		Short: "List audit events, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListAuditEventsResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListAuditEventsResponse, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).ListAuditEvents(ctx, &callverifyv1.ListAuditEventsRequest{
 					Actor: actorF, Action: action, PageSize: size, PageToken: token,
 				})
@@ -45,7 +44,7 @@ func printAuditEvents(w io.Writer, res *callverifyv1.ListAuditEventsResponse) er
 	for _, e := range res.GetEvents() {
 		after := ""
 		if e.GetAfter() != nil {
-			b, _ := protojson.Marshal(e.GetAfter())
+			b, _ := stableJSON(e.GetAfter(), "")
 			after = string(b)
 			if len(after) > 80 {
 				after = after[:77] + "..."

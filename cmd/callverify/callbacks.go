@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
@@ -31,43 +34,33 @@ func (cl *cli) newCallbacksCmd() *cobra.Command {
 				}
 				req.Reason = callverifyv1.CallReason(r)
 			}
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c := callverifyv1.NewCallbackServiceClient(cc)
-			all := &callverifyv1.ListCallbacksResponse{}
-			for {
-				page, err := c.ListCallbacks(ctx, req)
-				if err != nil {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListCallbacksResponse, error) {
+				c := callverifyv1.NewCallbackServiceClient(cc)
+				all := &callverifyv1.ListCallbacksResponse{}
+				for {
+					page, err := c.ListCallbacks(ctx, req)
+					if err != nil {
+						return nil, err
+					}
+					all.Callbacks = append(all.Callbacks, page.GetCallbacks()...)
+					if page.GetNextPageToken() == "" {
+						return all, nil
+					}
+					req.PageToken = page.GetNextPageToken()
+				}
+			}, func(out io.Writer, all *callverifyv1.ListCallbacksResponse) error {
+				w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "REQUEST\tCUSTOMER\tREASON\tORDER\tLANGUAGE\tWINDOW\tASKED")
+				for _, r := range all.GetCallbacks() {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.GetRequestId(), r.GetCalleeNumber(),
+						reasonName(r.GetReason()), dash(r.GetOrderRef()),
+						r.GetLanguage(), windowText(r.GetPreferredWindow()), r.GetCreateTime().AsTime().Local().Format(time.DateTime))
+				}
+				if err := w.Flush(); err != nil {
 					return err
 				}
-				all.Callbacks = append(all.Callbacks, page.GetCallbacks()...)
-				if page.GetNextPageToken() == "" {
-					break
-				}
-				req.PageToken = page.GetNextPageToken()
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), all)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "REQUEST\tCUSTOMER\tREASON\tORDER\tLANGUAGE\tWINDOW\tASKED")
-			for _, r := range all.GetCallbacks() {
-				win := "any time"
-				if pw := r.GetPreferredWindow(); pw != nil {
-					win = pw.GetStartTime().AsTime().Local().Format("01-02 15:04") + "–" + pw.GetEndTime().AsTime().Local().Format("15:04")
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.GetRequestId(), r.GetCalleeNumber(),
-					strings.ToLower(strings.TrimPrefix(r.GetReason().String(), "CALL_REASON_")), dash(r.GetOrderRef()),
-					r.GetLanguage(), win, r.GetCreateTime().AsTime().Local().Format(time.DateTime))
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d open requests\n", len(all.GetCallbacks()))
-			return err
+				return printf(out, "%d open requests\n", len(all.GetCallbacks()))
+			})
 		},
 	}
 	ls.Flags().StringVar(&reason, "reason", "", "only requests about this: follow_up, after_sales, refund, delivery, account_security or other")
@@ -78,28 +71,26 @@ func (cl *cli) newCallbacksCmd() *cobra.Command {
 		Short: "Claim an open request: it is yours to call back until the claim timeout; prints the customer's number",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			r, err := callverifyv1.NewCallbackServiceClient(cc).ClaimCallback(ctx, &callverifyv1.ClaimCallbackRequest{RequestId: args[0]})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), r)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "request   %s\ncustomer  %s\nreason    %s\norder     %s\nlanguage  %s\n"+
-				"next      callverify call stamp --callback %s --to %s --from YOUR_LINE --reason %s --agent-id ID --agent-name NAME\n",
-				r.GetRequestId(), r.GetCalleeNumber(), strings.ToLower(strings.TrimPrefix(r.GetReason().String(), "CALL_REASON_")),
-				dash(r.GetOrderRef()), r.GetLanguage(), r.GetRequestId(), r.GetCalleeNumber(),
-				strings.ToLower(strings.TrimPrefix(r.GetReason().String(), "CALL_REASON_")))
-			return err
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.CallbackRequest, error) {
+				return callverifyv1.NewCallbackServiceClient(cc).ClaimCallback(ctx, &callverifyv1.ClaimCallbackRequest{RequestId: args[0]})
+			}, func(w io.Writer, r *callverifyv1.CallbackRequest) error {
+				return printf(w, "request   %s\ncustomer  %s\nreason    %s\norder     %s\nlanguage  %s\n"+
+					"next      callverify call stamp --callback %s --to %s --from YOUR_LINE --reason %s --agent-id ID --agent-name NAME\n",
+					r.GetRequestId(), r.GetCalleeNumber(), reasonName(r.GetReason()),
+					dash(r.GetOrderRef()), r.GetLanguage(), r.GetRequestId(), r.GetCalleeNumber(), reasonName(r.GetReason()))
+			})
 		},
 	}
 	cmd.AddCommand(ls, claim)
 	return cmd
+}
+
+// windowText is a callback's preferred window, in local time.
+func windowText(pw *callverifyv1.TimeWindow) string {
+	if pw == nil {
+		return "any time"
+	}
+	return pw.GetStartTime().AsTime().Local().Format("01-02 15:04") + "–" + pw.GetEndTime().AsTime().Local().Format("15:04")
 }
 
 func dash(s string) string {

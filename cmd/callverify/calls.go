@@ -1,18 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
 
 func (cl *cli) newCallCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "call", Short: "Stamp and manage outbound calls (role dialer)"}
+	cmd := &cobra.Command{Use: "call", Aliases: []string{"calls"}, Short: "Stamp and manage outbound calls (role dialer; ls and end-all: role admin)"}
 
 	var req callverifyv1.StampCallRequest
 	var reason string
@@ -28,23 +31,14 @@ func (cl *cli) newCallCmd() *cobra.Command {
 			}
 			req.Reason = callverifyv1.CallReason(r)
 			req.TtlSeconds = int32(ttl / time.Second)
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := callverifyv1.NewCallServiceClient(cc).StampCall(ctx, &req)
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), resp)
-			}
-			c := resp.GetCall()
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "call      %s\ncode      %s (valid until %s)\nexpires   %s\ntoken     %s\n",
-				c.GetCallId(), resp.GetConfirmationCode(), resp.GetCodeExpiresAt().AsTime().Local().Format(time.TimeOnly),
-				c.GetExpireTime().AsTime().Local().Format(time.DateTime), resp.GetToken())
-			return err
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.StampCallResponse, error) {
+				return callverifyv1.NewCallServiceClient(cc).StampCall(ctx, &req)
+			}, func(w io.Writer, resp *callverifyv1.StampCallResponse) error {
+				c := resp.GetCall()
+				return printf(w, "call      %s\ncode      %s (valid until %s)\nexpires   %s\ntoken     %s\n",
+					c.GetCallId(), resp.GetConfirmationCode(), resp.GetCodeExpiresAt().AsTime().Local().Format(time.TimeOnly),
+					c.GetExpireTime().AsTime().Local().Format(time.DateTime), resp.GetToken())
+			})
 		},
 	}
 	f := stamp.Flags()
@@ -65,54 +59,30 @@ func (cl *cli) newCallCmd() *cobra.Command {
 	get := &cobra.Command{
 		Use: "get CALL_ID", Short: "Show a call", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c, err := callverifyv1.NewCallServiceClient(cc).GetCall(ctx, &callverifyv1.GetCallRequest{CallId: args[0]})
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), c)
+			// JSON with or without --json: a call has too many fields for a line.
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Call, error) {
+				return callverifyv1.NewCallServiceClient(cc).GetCall(ctx, &callverifyv1.GetCallRequest{CallId: args[0]})
+			}, nil)
 		},
 	}
 	end := &cobra.Command{
 		Use: "end CALL_ID", Short: "End a call: it stops verifying at once", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c, err := callverifyv1.NewCallServiceClient(cc).EndCall(ctx, &callverifyv1.EndCallRequest{CallId: args[0]})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), c)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "call %s is %s\n", c.GetCallId(), stateName(c.GetState()))
-			return err
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Call, error) {
+				return callverifyv1.NewCallServiceClient(cc).EndCall(ctx, &callverifyv1.EndCallRequest{CallId: args[0]})
+			}, func(w io.Writer, c *callverifyv1.Call) error {
+				return printf(w, "call %s is %s\n", c.GetCallId(), stateName(c.GetState()))
+			})
 		},
 	}
 	code := &cobra.Command{
 		Use: "code CALL_ID", Short: "The confirmation code the agent reads out now", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			r, err := callverifyv1.NewCallServiceClient(cc).GetConfirmationCode(ctx, &callverifyv1.GetConfirmationCodeRequest{CallId: args[0]})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), r)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s (valid until %s)\n", r.GetConfirmationCode(), r.GetCodeExpiresAt().AsTime().Local().Format(time.TimeOnly))
-			return err
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.GetConfirmationCodeResponse, error) {
+				return callverifyv1.NewCallServiceClient(cc).GetConfirmationCode(ctx, &callverifyv1.GetConfirmationCodeRequest{CallId: args[0]})
+			}, func(w io.Writer, r *callverifyv1.GetConfirmationCodeResponse) error {
+				return printf(w, "%s (valid until %s)\n", r.GetConfirmationCode(), r.GetCodeExpiresAt().AsTime().Local().Format(time.TimeOnly))
+			})
 		},
 	}
 	cmd.AddCommand(stamp, get, end, code, cl.newCallListCmd(), cl.newCallEndAllCmd())
@@ -127,37 +97,31 @@ func (cl *cli) newCallListCmd() *cobra.Command {
 		Short: "List the live calls of an official line, earliest expiry first (role admin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c := callverifyv1.NewCallServiceClient(cc)
-			all := &callverifyv1.ListCallsResponse{}
-			for tok := ""; ; {
-				page, err := c.ListCalls(ctx, &callverifyv1.ListCallsRequest{CallerNumber: caller, PageSize: 1000, PageToken: tok})
-				if err != nil {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListCallsResponse, error) {
+				c := callverifyv1.NewCallServiceClient(cc)
+				all := &callverifyv1.ListCallsResponse{}
+				for tok := ""; ; {
+					page, err := c.ListCalls(ctx, &callverifyv1.ListCallsRequest{CallerNumber: caller, PageSize: 1000, PageToken: tok})
+					if err != nil {
+						return nil, err
+					}
+					all.Calls = append(all.Calls, page.GetCalls()...)
+					if tok = page.GetNextPageToken(); tok == "" {
+						return all, nil
+					}
+				}
+			}, func(w io.Writer, all *callverifyv1.ListCallsResponse) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CALL\tCALLEE\tAGENT\tEXPIRES")
+				for _, call := range all.GetCalls() {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", call.GetCallId(), call.GetCalleeNumber(), call.GetAgentId(),
+						call.GetExpireTime().AsTime().Local().Format(time.DateTime))
+				}
+				if err := tw.Flush(); err != nil {
 					return err
 				}
-				all.Calls = append(all.Calls, page.GetCalls()...)
-				if tok = page.GetNextPageToken(); tok == "" {
-					break
-				}
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), all)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CALL\tCALLEE\tAGENT\tEXPIRES")
-			for _, call := range all.GetCalls() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", call.GetCallId(), call.GetCalleeNumber(), call.GetAgentId(),
-					call.GetExpireTime().AsTime().Local().Format(time.DateTime))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", plural(len(all.GetCalls()), "live call"))
-			return err
+				return printf(w, "%s\n", plural(len(all.GetCalls()), "live call"))
+			})
 		},
 	}
 	ls.Flags().StringVar(&caller, "caller", "", "the official line")
@@ -173,20 +137,11 @@ func (cl *cli) newCallEndAllCmd() *cobra.Command {
 		Short: "End every live call of an official line at once; they stop verifying (role admin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			r, err := callverifyv1.NewCallServiceClient(cc).EndCalls(ctx, &callverifyv1.EndCallsRequest{CallerNumber: caller})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), r)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "ended %s\n", plural(int(r.GetEndedCount()), "call"))
-			return err
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.EndCallsResponse, error) {
+				return callverifyv1.NewCallServiceClient(cc).EndCalls(ctx, &callverifyv1.EndCallsRequest{CallerNumber: caller})
+			}, func(w io.Writer, r *callverifyv1.EndCallsResponse) error {
+				return printf(w, "ended %s\n", plural(int(r.GetEndedCount()), "call"))
+			})
 		},
 	}
 	endAll.Flags().StringVar(&caller, "caller", "", "the official line")
@@ -201,27 +156,24 @@ func (cl *cli) newCheckCmd() *cobra.Command {
 		Short: "As a customer: is this number calling me on the platform's behalf right now?",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			r, err := callverifyv1.NewVerifyServiceClient(cc).CheckCaller(ctx, &callverifyv1.CheckCallerRequest{CallerNumber: args[0], Language: lang})
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), r)
-			}
-			var call string
-			if c := r.GetCall(); c != nil {
-				call = fmt.Sprintf("agent %s, %s, code %s", c.GetAgentName(), strings.ToLower(strings.TrimPrefix(c.GetReason().String(), "CALL_REASON_")), r.GetConfirmationCode())
-			}
-			return printVerdict(cmd.OutOrStdout(), r.GetVerdict(), r.GetCallerNumber(), r.GetMessage(), r.GetBlocklistCategory(), call, r.GetAdvice())
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.CheckCallerResponse, error) {
+				return callverifyv1.NewVerifyServiceClient(cc).CheckCaller(ctx, &callverifyv1.CheckCallerRequest{CallerNumber: args[0], Language: lang})
+			}, func(w io.Writer, r *callverifyv1.CheckCallerResponse) error {
+				var call string
+				if c := r.GetCall(); c != nil {
+					call = fmt.Sprintf("agent %s, %s, code %s", c.GetAgentName(), reasonName(c.GetReason()), r.GetConfirmationCode())
+				}
+				return printVerdict(w, r.GetVerdict(), r.GetCallerNumber(), r.GetMessage(), r.GetBlocklistCategory(), call, r.GetAdvice())
+			})
 		},
 	}
 	cmd.Flags().StringVar(&lang, "language", "zh-CN", "zh-CN or en")
 	return cmd
+}
+
+// reasonName is a call reason as the flags take it: "refund".
+func reasonName(r callverifyv1.CallReason) string {
+	return strings.ToLower(strings.TrimPrefix(r.String(), "CALL_REASON_"))
 }
 
 func stateName(s callverifyv1.CallState) string {

@@ -14,12 +14,15 @@ import (
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
 
-// csvColumns is the CSV layout of export, and what import reads (by header
+// csvColumns returns the CSV layout of export, and what import reads (by header
 // name, in any order; only pattern and category are required). Export
 // neutralises cells that a spreadsheet would run as formulas, and import
 // undoes that (see neutralise), so an export imports back as it is.
-var csvColumns = []string{"pattern", "category", "reason", "confidence", "expire_time",
-	"source", "entry_id", "kind", "create_by", "create_time", "update_time"}
+// A function, not a variable: a caller may keep or change the slice it gets.
+func csvColumns() []string {
+	return []string{"pattern", "category", "reason", "confidence", "expire_time",
+		"source", "entry_id", "kind", "create_by", "create_time", "update_time"}
+}
 
 type csvRows struct {
 	r    *csv.Reader
@@ -42,7 +45,7 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 	}
 	for _, need := range []string{"pattern", "category"} {
 		if _, ok := cols[need]; !ok {
-			return nil, fmt.Errorf("the CSV header has no %q column (want %s)", need, strings.Join(csvColumns[:5], ","))
+			return nil, fmt.Errorf("the CSV header has no %q column (want %s)", need, strings.Join(csvColumns()[:5], ","))
 		}
 	}
 	return &csvRows{r: cr, cols: cols}, nil

@@ -25,7 +25,7 @@ func (cl *cli) newLookupCmd() *cobra.Command {
 		Short: "Anyone, no token: what is known about this number (never VERIFIED; rate-limited)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return anonymousUnary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.LookupNumberResponse, error) {
+			return unary(cl, cmd, anonymous, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.LookupNumberResponse, error) {
 				return callverifyv1.NewVerifyServiceClient(cc).LookupNumber(ctx, &callverifyv1.LookupNumberRequest{Number: args[0], Language: lang})
 			}, func(w io.Writer, r *callverifyv1.LookupNumberResponse) error {
 				return printVerdict(w, r.GetVerdict(), r.GetNumber(), r.GetMessage(), r.GetBlocklistCategory(), "", r.GetAdvice())
@@ -64,7 +64,7 @@ func (cl *cli) newDevicesCmd() *cobra.Command {
 		Short: "Enrol an authenticator: prints its QR code to scan with any authenticator app",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.EnrollDeviceResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.EnrollDeviceResponse, error) {
 				return callverifyv1.NewVerifyServiceClient(cc).EnrollDevice(ctx, &callverifyv1.EnrollDeviceRequest{Label: label})
 			}, func(w io.Writer, r *callverifyv1.EnrollDeviceResponse) error {
 				if err := printQR(w, r.GetOtpauthUri(), invert); err != nil {
@@ -79,7 +79,7 @@ func (cl *cli) newDevicesCmd() *cobra.Command {
 	ls := &cobra.Command{
 		Use: "ls", Short: "List the enrolled devices, newest first", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListDevicesResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListDevicesResponse, error) {
 				return callverifyv1.NewVerifyServiceClient(cc).ListDevices(ctx, &callverifyv1.ListDevicesRequest{})
 			}, func(w io.Writer, r *callverifyv1.ListDevicesResponse) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -94,7 +94,7 @@ func (cl *cli) newDevicesCmd() *cobra.Command {
 	rm := &cobra.Command{
 		Use: "rm DEVICE_ID", Short: "Remove a device: its codes stop working", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteDeviceRequest, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteDeviceRequest, error) {
 				req := &callverifyv1.DeleteDeviceRequest{DeviceId: args[0]}
 				_, err := callverifyv1.NewVerifyServiceClient(cc).DeleteDevice(ctx, req)
 				return req, err
@@ -162,7 +162,7 @@ func (cl *cli) newPreferencesCmd() *cobra.Command {
 			default:
 				return fmt.Errorf("--marketing-calls: %q is not allow or refuse", marketing)
 			}
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Preferences, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Preferences, error) {
 				return callverifyv1.NewVerifyServiceClient(cc).UpdatePreferences(ctx, req)
 			}, func(w io.Writer, p *callverifyv1.Preferences) error {
 				return printf(w, "marketing calls allowed: %s\n", strconv.FormatBool(p.GetMarketingCallsAllowed()))

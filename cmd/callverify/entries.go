@@ -29,7 +29,7 @@ func (cl *cli) newBlocklistAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).CreateEntry(ctx, &callverifyv1.CreateEntryRequest{Entry: &callverifyv1.Entry{
 					Pattern: args[0], Category: cv, Reason: reason, Confidence: confidence, ExpireTime: exp,
 				}})
@@ -50,7 +50,7 @@ func (cl *cli) newBlocklistGetCmd() *cobra.Command {
 		Short: "Show one entry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).GetEntry(ctx, &callverifyv1.GetEntryRequest{EntryId: args[0]})
 			}, printEntry)
 		},
@@ -77,7 +77,7 @@ func (cl *cli) newBlocklistListCmd() *cobra.Command {
 					return err
 				}
 			}
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListEntriesResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListEntriesResponse, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).ListEntries(ctx, req)
 			}, func(w io.Writer, res *callverifyv1.ListEntriesResponse) error {
 				if err := printEntries(w, res.GetEntries()); err != nil {
@@ -142,7 +142,7 @@ func (cl *cli) newBlocklistUpdateCmd() *cobra.Command {
 			if len(paths) == 0 {
 				return errors.New("nothing to change: give at least one of --pattern, --category, --source, --reason, --confidence, --expire, --no-expire")
 			}
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.Entry, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).UpdateEntry(ctx, &callverifyv1.UpdateEntryRequest{
 					Entry: e, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
 				})
@@ -166,7 +166,7 @@ func (cl *cli) newBlocklistDeleteCmd() *cobra.Command {
 		Short: "Remove an entry; its pattern stops matching at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteEntryRequest, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteEntryRequest, error) {
 				req := &callverifyv1.DeleteEntryRequest{EntryId: args[0]}
 				_, err := callverifyv1.NewBlocklistServiceClient(cc).DeleteEntry(ctx, req)
 				return req, err
@@ -183,7 +183,7 @@ func (cl *cli) newBlocklistCheckCmd() *cobra.Command {
 		Short: "Say whether the blocklist matches a number (longest match wins)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.CheckNumberResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.CheckNumberResponse, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).CheckNumber(ctx, &callverifyv1.CheckNumberRequest{Number: args[0]})
 			}, func(w io.Writer, res *callverifyv1.CheckNumberResponse) error {
 				if !res.GetBlocked() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -46,6 +47,9 @@ func (cl *cli) newBlocklistExportCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format == "" {
 				format = "csv"
+				if cl.json {
+					format = "ndjson" // --json: one entry a line, as protojson
+				}
 				if output != "" && output != "-" {
 					if f, err := formatOf("", output); err == nil {
 						format = f
@@ -80,57 +84,54 @@ func (cl *cli) newBlocklistExportCmd() *cobra.Command {
 			var w exportWriter = ndjsonExport{bw}
 			if format == "csv" {
 				cw := csv.NewWriter(bw)
-				if err := cw.Write(csvColumns); err != nil {
+				if err := cw.Write(csvColumns()); err != nil {
 					return err
 				}
 				w = csvExport{cw}
 			}
 
-			cc, ctx, done, err := cl.dialStream(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			client := callverifyv1.NewBlocklistServiceClient(cc)
-			var bar *progressbar.ProgressBar
-			if showProgress(noProgress) {
-				total := int64(-1) // a spinner when the count is unknown
-				if res, err := client.ListEntries(ctx, &callverifyv1.ListEntriesRequest{PageSize: 1, Category: req.Category, Source: req.Source}); err == nil {
-					total = int64(res.GetTotalSize())
+			return withConn(cl, cmd, streaming, func(ctx context.Context, cc *grpc.ClientConn) error {
+				client := callverifyv1.NewBlocklistServiceClient(cc)
+				var bar *progressbar.ProgressBar
+				if showProgress(noProgress) {
+					total := int64(-1) // a spinner when the count is unknown
+					if res, err := client.ListEntries(ctx, &callverifyv1.ListEntriesRequest{PageSize: 1, Category: req.Category, Source: req.Source}); err == nil {
+						total = int64(res.GetTotalSize())
+					}
+					bar = progressbar.NewOptions64(total,
+						progressbar.OptionSetWriter(os.Stderr),
+						progressbar.OptionSetDescription("exporting"),
+						progressbar.OptionShowCount(),
+						progressbar.OptionShowIts(),
+						progressbar.OptionSetItsString("rows"),
+						progressbar.OptionSetPredictTime(true),
+						progressbar.OptionThrottle(200*time.Millisecond),
+						progressbar.OptionSetWidth(30),
+					)
 				}
-				bar = progressbar.NewOptions64(total,
-					progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription("exporting"),
-					progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(),
-					progressbar.OptionSetItsString("rows"),
-					progressbar.OptionSetPredictTime(true),
-					progressbar.OptionThrottle(200*time.Millisecond),
-					progressbar.OptionSetWidth(30),
-				)
-			}
-			stream, err := client.ExportEntries(ctx, req)
-			if err != nil {
-				return err
-			}
-			n, err := drainExport(stream, w, bar)
-			if bar != nil {
-				_ = bar.Finish()
-				fmt.Fprintln(os.Stderr)
-			}
-			if err != nil {
-				return err
-			}
-			if err := w.flush(); err != nil {
-				return err
-			}
-			if output != "" && output != "-" {
-				fmt.Fprintf(os.Stderr, "exported %d entries to %s\n", n, output)
-			}
-			return nil
+				stream, err := client.ExportEntries(ctx, req)
+				if err != nil {
+					return err
+				}
+				n, err := drainExport(stream, w, bar)
+				if bar != nil {
+					_ = bar.Finish()
+					fmt.Fprintln(os.Stderr)
+				}
+				if err != nil {
+					return err
+				}
+				if err := w.flush(); err != nil {
+					return err
+				}
+				if output != "" && output != "-" {
+					fmt.Fprintf(os.Stderr, "exported %d entries to %s\n", n, output)
+				}
+				return nil
+			})
 		},
 	}
-	c.Flags().StringVar(&format, "format", "", "csv or ndjson (default: from -o's extension, else csv)")
+	c.Flags().StringVar(&format, "format", "", "csv or ndjson (default: from -o's extension, else ndjson with --json, else csv)")
 	c.Flags().StringVarP(&output, "output", "o", "", "file to write (default stdout)")
 	c.Flags().StringVar(&cat, "category", "", "only this category")
 	c.Flags().StringVar(&src, "source", "", "only this source")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 	"github.com/callverify/callverify/internal/ndjson"
@@ -100,78 +102,75 @@ the others are imported.`,
 				rows = newNDJSONRows(in)
 			}
 
-			cc, ctx, done, err := cl.dialStream(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			stream, err := callverifyv1.NewBlocklistServiceClient(cc).ImportEntries(ctx)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			// Every row goes to the server, which judges and counts it: a
-			// row the CLI cannot read is sent with why, so that the CLI and
-			// REST report the same counts for the same file.
-			var lines []int32 // file line of each row sent, to say where an interrupted import stopped
-			for {
-				e, line, err := rows.next()
-				if errors.Is(err, io.EOF) {
-					break
+			return withConn(cl, cmd, streaming, func(ctx context.Context, cc *grpc.ClientConn) error {
+				stream, err := callverifyv1.NewBlocklistServiceClient(cc).ImportEntries(ctx)
+				if err != nil {
+					return err
 				}
-				var re *rowError
-				switch {
-				case errors.As(err, &re):
-					e = &callverifyv1.Entry{ImportRow: &callverifyv1.ImportRow{Error: re.msg}}
-				case err != nil:
-					stream.CloseSend()
-					return fmt.Errorf("read %s: %w", args[0], err)
-				}
-				if e.ImportRow == nil {
-					e.ImportRow = &callverifyv1.ImportRow{}
-				}
-				e.ImportRow.Line = int64(line)
-				if err := stream.Send(e); err != nil {
+				start := time.Now()
+				// Every row goes to the server, which judges and counts it: a
+				// row the CLI cannot read is sent with why, so that the CLI and
+				// REST report the same counts for the same file.
+				var lines []int32 // file line of each row sent, to say where an interrupted import stopped
+				for {
+					e, line, err := rows.next()
 					if errors.Is(err, io.EOF) {
-						break // the server ended the stream; CloseAndRecv says why
+						break
 					}
+					var re *rowError
+					switch {
+					case errors.As(err, &re):
+						e = &callverifyv1.Entry{ImportRow: &callverifyv1.ImportRow{Error: re.msg}}
+					case err != nil:
+						stream.CloseSend()
+						return fmt.Errorf("read %s: %w", args[0], err)
+					}
+					if e.ImportRow == nil {
+						e.ImportRow = &callverifyv1.ImportRow{}
+					}
+					e.ImportRow.Line = int64(line)
+					if err := stream.Send(e); err != nil {
+						if errors.Is(err, io.EOF) {
+							break // the server ended the stream; CloseAndRecv says why
+						}
+						return err
+					}
+					lines = append(lines, int32(line))
+					if bar != nil && len(lines)%2000 == 0 {
+						bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s", len(lines), float64(len(lines))/time.Since(start).Seconds()))
+					}
+				}
+				res, err := stream.CloseAndRecv()
+				if bar != nil {
+					_ = bar.Finish()
+					fmt.Fprintln(os.Stderr)
+				}
+				if err != nil {
 					return err
 				}
-				lines = append(lines, int32(line))
-				if bar != nil && len(lines)%2000 == 0 {
-					bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s", len(lines), float64(len(lines))/time.Since(start).Seconds()))
+				took := time.Since(start)
+				if cl.json {
+					if err := printJSON(cmd.OutOrStdout(), res); err != nil {
+						return err
+					}
+					return interruptedErr(res, lines)
 				}
-			}
-			res, err := stream.CloseAndRecv()
-			if bar != nil {
-				_ = bar.Finish()
-				fmt.Fprintln(os.Stderr)
-			}
-			if err != nil {
-				return err
-			}
-			took := time.Since(start)
-			if cl.json {
-				if err := printJSON(cmd.OutOrStdout(), res); err != nil {
-					return err
+				out := cmd.OutOrStdout()
+				taken := res.GetImported() + res.GetUpdated() + res.GetRejected()
+				fmt.Fprintf(out, "%d rows in %s (%.0f rows/s): %d imported, %d updated, %d rejected\n",
+					taken, took.Round(time.Millisecond), float64(taken)/took.Seconds(),
+					res.GetImported(), res.GetUpdated(), res.GetRejected())
+				errs := slices.Clone(res.GetErrors())
+				slices.SortStableFunc(errs, func(a, b *callverifyv1.ImportError) int { return int(a.GetLine() - b.GetLine()) })
+				shown := min(len(errs), maxErrors)
+				for _, se := range errs[:shown] {
+					fmt.Fprintf(out, "  line %d: %s\n", se.GetLine(), se.GetMessage())
+				}
+				if res.GetRejected() > int64(shown) {
+					fmt.Fprintf(out, "  ... and %d more rejected rows\n", res.GetRejected()-int64(shown))
 				}
 				return interruptedErr(res, lines)
-			}
-			out := cmd.OutOrStdout()
-			taken := res.GetImported() + res.GetUpdated() + res.GetRejected()
-			fmt.Fprintf(out, "%d rows in %s (%.0f rows/s): %d imported, %d updated, %d rejected\n",
-				taken, took.Round(time.Millisecond), float64(taken)/took.Seconds(),
-				res.GetImported(), res.GetUpdated(), res.GetRejected())
-			errs := slices.Clone(res.GetErrors())
-			slices.SortStableFunc(errs, func(a, b *callverifyv1.ImportError) int { return int(a.GetLine() - b.GetLine()) })
-			shown := min(len(errs), maxErrors)
-			for _, se := range errs[:shown] {
-				fmt.Fprintf(out, "  line %d: %s\n", se.GetLine(), se.GetMessage())
-			}
-			if res.GetRejected() > int64(shown) {
-				fmt.Fprintf(out, "  ... and %d more rejected rows\n", res.GetRejected()-int64(shown))
-			}
-			return interruptedErr(res, lines)
+			})
 		},
 	}
 	c.Flags().StringVar(&format, "format", "", "csv or ndjson (default: from the file extension)")

@@ -20,7 +20,7 @@ func (cl *cli) newKeysCmd() *cobra.Command {
 	ls := &cobra.Command{
 		Use: "ls", Short: "List the signing keys: the current one and the retired ones still published", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListSigningKeysResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListSigningKeysResponse, error) {
 				return callverifyv1.NewAdminServiceClient(cc).ListSigningKeys(ctx, &callverifyv1.ListSigningKeysRequest{})
 			}, func(w io.Writer, r *callverifyv1.ListSigningKeysResponse) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -43,7 +43,7 @@ func (cl *cli) newKeysCmd() *cobra.Command {
 		Short: "Make a new key current; the old one stays published while tokens it signed may be live",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.SigningKey, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.SigningKey, error) {
 				return callverifyv1.NewAdminServiceClient(cc).RotateSigningKey(ctx, &callverifyv1.RotateSigningKeyRequest{})
 			}, func(w io.Writer, k *callverifyv1.SigningKey) error {
 				return printf(w, "current key %s (%s)\n", k.GetKid(), k.GetAlgorithm())

@@ -1,10 +1,12 @@
-// Command callverify is the command-line tool for dialers, analysts and
-// admins: it mints development tokens and calls the service over gRPC.
+// Command callverify is the command-line tool for customers, dialers, analysts
+// and admins: it mints development tokens and calls every RPC of the service
+// over gRPC.
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +15,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -45,15 +44,24 @@ type cli struct {
 	timeout time.Duration
 }
 
+const rootLong = `callverify talks to callverifyd over gRPC: a command for every RPC of every service (docs/cli.md
+lists them). It reads the server's address from --server or CALLVERIFY_SERVER and the bearer token from --token
+or CALLVERIFY_TOKEN; against a server started with --dev, "callverify token mint" prints one.
+
+Every command prints for people by default and, with --json, the server's answer as protojson (streams: one
+object a line).
+
+` + exitCodesHelp
+
 func newRootCmd() *cobra.Command {
 	cl := &cli{}
 	root := &cobra.Command{
 		Use:           "callverify",
 		Short:         "Command-line tool for callverify: tokens, official numbers, calls and the blocklist",
+		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitCodesHelp + "\n")
 	server := os.Getenv("CALLVERIFY_SERVER")
 	if server == "" {
 		server = "localhost:9090"
@@ -64,48 +72,14 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().DurationVar(&cl.timeout, "timeout", 30*time.Second, "deadline of each call")
 	root.AddCommand(cl.newTokenCmd(), cl.newOfficialCmd(), cl.newKeysCmd(),
 		cl.newBlocklistCmd(), cl.newReportsCmd(), cl.newAuditCmd(),
-		cl.newCallCmd(), cl.newCheckCmd(), cl.newLookupCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newCallbacksCmd(), cl.newWatchCmd())
+		cl.newCallCmd(), cl.newCallbacksCmd(),
+		cl.newCheckCmd(), cl.newLookupCmd(), cl.newReportCmd(), cl.newMeCmd(), cl.newDevicesCmd(), cl.newPreferencesCmd(), cl.newWatchCmd())
 	return root
 }
 
-// dial connects to the server and returns a context that carries the
-// bearer token and the --timeout deadline. Call the returned close when done.
-func (cl *cli) dial(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
-	return cl.connect(cmd, cl.timeout)
-}
-
-// dialStream is dial without the deadline, for long imports and exports.
-func (cl *cli) dialStream(cmd *cobra.Command) (*grpc.ClientConn, context.Context, func(), error) {
-	return cl.connect(cmd, 0)
-}
-
-func (cl *cli) connect(cmd *cobra.Command, timeout time.Duration) (*grpc.ClientConn, context.Context, func(), error) {
-	return cl.connectAs(cmd, timeout, true)
-}
-
-// connectAs is connect; withToken false sends no token (anonymous RPCs).
-func (cl *cli) connectAs(cmd *cobra.Command, timeout time.Duration, withToken bool) (*grpc.ClientConn, context.Context, func(), error) {
-	if withToken && cl.token == "" {
-		return nil, nil, nil, errors.New("no token: set CALLVERIFY_TOKEN or --token (for a local server: callverify token mint)")
-	}
-	cc, err := grpc.NewClient(cl.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("connect to %s: %w", cl.server, err)
-	}
-	ctx := cmd.Context()
-	if withToken {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cl.token)
-	}
-	cancel := context.CancelFunc(func() {})
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-	}
-	return cc, ctx, func() { cancel(); cc.Close() }, nil
-}
-
-// printJSON writes m as indented protojson.
+// printJSON writes m as indented protojson, in one stable layout.
 func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	b, err := stableJSON(m, "  ")
 	if err != nil {
 		return err
 	}
@@ -116,10 +90,28 @@ func printJSON(w io.Writer, m proto.Message) error {
 // printJSONLine writes m as protojson on one line: a stream's items, one
 // per line (NDJSON).
 func printJSONLine(w io.Writer, m proto.Message) error {
-	b, err := protojson.Marshal(m)
+	b, err := stableJSON(m, "")
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(w, string(b))
 	return err
+}
+
+// stableJSON is m as protojson, laid out by encoding/json: compact when
+// indent is empty, else indented by it. protojson varies its whitespace on
+// purpose, from one build of the binary to the next, and scripts and the
+// README's test compare what the CLI prints.
+func stableJSON(m proto.Message, indent string) ([]byte, error) {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if indent == "" {
+		err = json.Compact(&out, b)
+	} else {
+		err = json.Indent(&out, b, "", indent)
+	}
+	return out.Bytes(), err
 }

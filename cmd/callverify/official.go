@@ -26,7 +26,7 @@ func (cl *cli) newOfficialCmd() *cobra.Command {
 			if !ok || d == 0 {
 				return fmt.Errorf("--direction: %q is not outbound, inbound_only or both", direction)
 			}
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.OfficialNumber, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.OfficialNumber, error) {
 				return callverifyv1.NewAdminServiceClient(cc).CreateOfficialNumber(ctx, &callverifyv1.CreateOfficialNumberRequest{
 					OfficialNumber: &callverifyv1.OfficialNumber{Number: args[0], DisplayName: name, Direction: callverifyv1.Direction(d), Description: desc},
 				})
@@ -45,32 +45,27 @@ func (cl *cli) newOfficialCmd() *cobra.Command {
 		Short: "List official numbers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := cl.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			c := callverifyv1.NewAdminServiceClient(cc)
-			all := &callverifyv1.ListOfficialNumbersResponse{}
-			for tok := ""; ; {
-				page, err := c.ListOfficialNumbers(ctx, &callverifyv1.ListOfficialNumbersRequest{PageSize: 1000, PageToken: tok})
-				if err != nil {
-					return err
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListOfficialNumbersResponse, error) {
+				c := callverifyv1.NewAdminServiceClient(cc)
+				all := &callverifyv1.ListOfficialNumbersResponse{}
+				for tok := ""; ; {
+					page, err := c.ListOfficialNumbers(ctx, &callverifyv1.ListOfficialNumbersRequest{PageSize: 1000, PageToken: tok})
+					if err != nil {
+						return nil, err
+					}
+					all.OfficialNumbers = append(all.OfficialNumbers, page.GetOfficialNumbers()...)
+					if tok = page.GetNextPageToken(); tok == "" {
+						return all, nil
+					}
 				}
-				all.OfficialNumbers = append(all.OfficialNumbers, page.GetOfficialNumbers()...)
-				if tok = page.GetNextPageToken(); tok == "" {
-					break
+			}, func(w io.Writer, all *callverifyv1.ListOfficialNumbersResponse) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NUMBER\tDIRECTION\tNAME")
+				for _, o := range all.GetOfficialNumbers() {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", o.GetNumber(), directionName(o.GetDirection()), o.GetDisplayName())
 				}
-			}
-			if cl.json {
-				return printJSON(cmd.OutOrStdout(), all)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NUMBER\tDIRECTION\tNAME")
-			for _, o := range all.GetOfficialNumbers() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", o.GetNumber(), directionName(o.GetDirection()), o.GetDisplayName())
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 
@@ -79,7 +74,7 @@ func (cl *cli) newOfficialCmd() *cobra.Command {
 		Short: "Remove an official number; its live calls end with it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteOfficialNumberRequest, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.DeleteOfficialNumberRequest, error) {
 				req := &callverifyv1.DeleteOfficialNumberRequest{Number: args[0]}
 				_, err := callverifyv1.NewAdminServiceClient(cc).DeleteOfficialNumber(ctx, req)
 				return req, err

@@ -23,7 +23,7 @@ func (cl *cli) newReportsCmd() *cobra.Command {
 		Short: "List reported numbers, open ones and the busiest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListReportedNumbersResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ListReportedNumbersResponse, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).ListReportedNumbers(ctx, &callverifyv1.ListReportedNumbersRequest{PageSize: size, PageToken: token})
 			}, printReportedNumbers)
 		},
@@ -51,7 +51,7 @@ func (cl *cli) newReportsCmd() *cobra.Command {
 			default:
 				return errors.New("say --block or --dismiss")
 			}
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ResolveReportedNumberResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.ResolveReportedNumberResponse, error) {
 				return callverifyv1.NewBlocklistServiceClient(cc).ResolveReportedNumber(ctx, req)
 			}, func(w io.Writer, res *callverifyv1.ResolveReportedNumberResponse) error {
 				r := res.GetReportedNumber()

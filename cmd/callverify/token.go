@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 
@@ -25,7 +26,7 @@ func (cl *cli) newTokenCmd() *cobra.Command {
 		Use:   "mint",
 		Short: "Print a bearer token accepted by a callverifyd started with --dev on the same data directory",
 		Long: "Mint signs a token with the development issuer's secret in the data directory " +
-			"(created on first use by callverifyd --dev or by this command). It prints the token and nothing else on stdout. " +
+			"(created on first use by callverifyd --dev or by this command). It prints the token and nothing else on stdout (with --json, {\"token\": ...}). " +
 			"A server started without --dev does not accept it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,6 +45,9 @@ func (cl *cli) newTokenCmd() *cobra.Command {
 			tok, err := auth.Mint(secret, auth.MintOptions{Subject: sub, Role: r, PhoneNumber: phoneNumber, TTL: ttl})
 			if err != nil {
 				return err
+			}
+			if cl.json {
+				return printJSON(cmd.OutOrStdout(), &structpb.Struct{Fields: map[string]*structpb.Value{"token": structpb.NewStringValue(tok)}})
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), tok)
 			return err
@@ -73,7 +77,7 @@ func (cl *cli) newTokenVerifyCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Token = args[0]
-			return unary(cl, cmd, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.VerifyTokenResponse, error) {
+			return unary(cl, cmd, withToken, func(ctx context.Context, cc *grpc.ClientConn) (*callverifyv1.VerifyTokenResponse, error) {
 				return callverifyv1.NewVerifyServiceClient(cc).VerifyToken(ctx, &req)
 			}, func(w io.Writer, r *callverifyv1.VerifyTokenResponse) error {
 				if !r.GetValid() {

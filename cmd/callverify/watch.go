@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -23,38 +25,35 @@ func (cl *cli) newWatchCmd() *cobra.Command {
 		Short: "As a customer: print call cards as dialers stamp calls to me, and what becomes of them (Ctrl-C to stop)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, done, err := cl.dialStream(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
-			stream, err := callverifyv1.NewVerifyServiceClient(cc).WatchMyCalls(ctx, &callverifyv1.WatchMyCallsRequest{Since: since, Language: lang})
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			for {
-				ev, err := stream.Recv()
-				switch {
-				case errors.Is(err, io.EOF):
-					return nil
-				case status.Code(err) == codes.Canceled && cmd.Context().Err() != nil:
-					return nil // interrupted: the end the user asked for
-				case err != nil:
-					return err
-				}
-				if ev.GetType() == callverifyv1.CallEventType_CALL_EVENT_TYPE_HEARTBEAT && !heartbeats {
-					continue
-				}
-				if cl.json {
-					err = printJSONLine(w, ev)
-				} else {
-					err = printCallEvent(w, ev)
-				}
+			return withConn(cl, cmd, streaming, func(ctx context.Context, cc *grpc.ClientConn) error {
+				stream, err := callverifyv1.NewVerifyServiceClient(cc).WatchMyCalls(ctx, &callverifyv1.WatchMyCallsRequest{Since: since, Language: lang})
 				if err != nil {
 					return err
 				}
-			}
+				w := cmd.OutOrStdout()
+				for {
+					ev, err := stream.Recv()
+					switch {
+					case errors.Is(err, io.EOF):
+						return nil
+					case status.Code(err) == codes.Canceled && cmd.Context().Err() != nil:
+						return nil // interrupted: the end the user asked for
+					case err != nil:
+						return err
+					}
+					if ev.GetType() == callverifyv1.CallEventType_CALL_EVENT_TYPE_HEARTBEAT && !heartbeats {
+						continue
+					}
+					if cl.json {
+						err = printJSONLine(w, ev)
+					} else {
+						err = printCallEvent(w, ev)
+					}
+					if err != nil {
+						return err
+					}
+				}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "resume after this event id (printed with each event)")
