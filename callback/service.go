@@ -241,6 +241,9 @@ func (s *Service) Cancel(ctx context.Context, actor audit.Actor, customer phone.
 	return r, err
 }
 
+// CountWaiting is how many requests wait in the queue (open or claimed).
+func (s *Service) CountWaiting(ctx context.Context) (int, error) { return s.store.CountWaiting(ctx) }
+
 // ListOpen lists the requests open now, oldest first, of reason (0 any).
 // The customers' numbers in them are for the dialer's screen only masked
 // (phone.Number.Masked): the full number goes to the claimer alone.

@@ -42,6 +42,11 @@ type Store interface {
 	// then id): its place in the queue, 1 being next. It is 0 for a request
 	// that is not OPEN at now, fault.ErrNotFound for none.
 	QueuePosition(ctx context.Context, id string, now time.Time) (int, error)
+	// CountWaiting returns how many requests the queue holds: stored OPEN
+	// or CLAIMED (one that passed its expiry counts until ExpireRequests
+	// marks it), without reading them. It is what the metric of callbacks
+	// waiting shows, cheap enough for every scrape.
+	CountWaiting(ctx context.Context) (int, error)
 	// ListOpen returns the requests OPEN at now (StateAt), oldest first
 	// (CreateTime, then id), of the given reason (0: any), at most limit,
 	// after the store's opaque cursor ("" for the start), and the cursor of

@@ -49,6 +49,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ClaimConcurrentOneWins", testClaimConcurrent},
 		{"LapsedClaimGoesBack", testLapsedClaim},
 		{"CancelOwnOnly", testCancel},
+		{"CountWaiting", testCountWaiting},
 		{"CallAnswersTheClaim", testCallAnswers},
 		{"CallRefusedWritesNothing", testCallRefused},
 		{"CallConcurrentAtMostOne", testCallConcurrent},
@@ -391,6 +392,35 @@ func testCancel(t *testing.T, h Harness) {
 	if n := len(events(t, h.Audit, "callback.cancel")); n != 1 {
 		t.Fatalf("%d cancel events, want 1", n)
 	}
+}
+
+func testCountWaiting(t *testing.T, h Harness) {
+	ctx := context.Background()
+	count := func(what string, want int) {
+		t.Helper()
+		n, err := h.Store.CountWaiting(ctx)
+		must(t, "CountWaiting", err)
+		if n != want {
+			t.Fatalf("%s: CountWaiting = %d, want %d", what, n, want)
+		}
+	}
+	count("empty", 0)
+	t0 := now()
+	a := create(t, h, alice, 1, t0, time.Hour)
+	b := create(t, h, bob, 2, t0, time.Hour)
+	count("two open", 2)
+	_, err := h.Store.Claim(ctx, b.ID, "dialer-1", t0, t0.Add(time.Minute), ev("callback.claim"), ev("callback.release"))
+	must(t, "Claim", err)
+	count("one open, one claimed", 2)
+	_, err = h.Store.Cancel(ctx, a.ID, alice, t0.Add(time.Second), ev("callback.cancel"))
+	must(t, "Cancel", err)
+	count("one cancelled", 1)
+	n, err := h.Store.ExpireRequests(ctx, t0.Add(2*time.Hour), 10, ev("callback.expire"))
+	must(t, "ExpireRequests", err)
+	if n != 1 {
+		t.Fatalf("ExpireRequests = %d, want 1", n)
+	}
+	count("the claimed one expired", 0)
 }
 
 // stamp is the call a dialer stamps to callee, answering request id.

@@ -47,12 +47,15 @@ type daemon struct {
 	logs *bytes.Buffer
 }
 
-func start(t *testing.T, bin, dataDir, grpcAddr, httpAddr string) *daemon {
+// start runs bin on the data directory and addresses, with env (NAME=value)
+// added to its environment, and waits until it is ready.
+func start(t *testing.T, bin, dataDir, grpcAddr, httpAddr string, env ...string) *daemon {
 	t.Helper()
 	d := &daemon{http: "http://" + httpAddr, logs: &bytes.Buffer{}}
 	d.cmd = exec.Command(bin)
 	d.cmd.Env = append(os.Environ(),
 		"CALLVERIFY_DEV=true", "CALLVERIFY_DATA_DIR="+dataDir, "CALLVERIFY_GRPC_ADDR="+grpcAddr, "CALLVERIFY_HTTP_ADDR="+httpAddr)
+	d.cmd.Env = append(d.cmd.Env, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -131,7 +131,7 @@ alike, so nothing can be probed.
 | gRPC code | HTTP | when |
 |---|---|---|
 | INVALID_ARGUMENT | 400 | the request is wrong; the message names the field and what is wrong |
-| UNAUTHENTICATED | 401 | no token, or a token that is not valid (expired, wrong issuer or audience, bad signature) |
+| UNAUTHENTICATED | 401 | no token, or a token that is not valid (wrong issuer or audience, bad signature): "the bearer token is not valid"; a good token whose exp has passed, or that was issued longer than --auth-max-token-age ago: "the bearer token has expired; get a new one" |
 | PERMISSION_DENIED | 403 | the token's role may not call this RPC |
 | NOT_FOUND | 404 | no such thing, or not yours to see |
 | ALREADY_EXISTS | 409 | a create found it already there |

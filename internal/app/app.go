@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/callverify/callverify/blocklist"
@@ -179,7 +180,7 @@ func New(ctx context.Context, cfg Config, opt Options) (_ *App, err error) {
 		ShutdownTimeout:  cfg.ShutdownTimeout,
 		LookupRate:       rate.Limit(cfg.LookupRate),
 		LookupBurst:      cfg.LookupBurst,
-		Collectors:       a.sweeper.Collectors(),
+		Collectors:       append(a.sweeper.Collectors(), st.collectors...),
 		DevMint:          devMint,
 		WatchHeartbeat:   cfg.WatchHeartbeat,
 		WatchPerCustomer: cfg.WatchPerCustomer,
@@ -227,10 +228,13 @@ func (a *App) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	return a.server.Serve(ctx, grpcLis, httpLis)
 }
 
-// Close stops the blocklist's follower and releases the store.
 // HTTPRoutes are the HTTP patterns served beside the RPCs' gateway routes.
 func (a *App) HTTPRoutes() []string { return a.server.HTTPRoutes() }
 
+// Registry is the Prometheus registry /metrics serves.
+func (a *App) Registry() *prometheus.Registry { return a.server.Registry() }
+
+// Close stops the blocklist's follower and releases the store.
 func (a *App) Close() error {
 	if a.numbers != nil {
 		if err := a.numbers.Close(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
@@ -48,7 +49,9 @@ type backend struct {
 	// watchCap caps a customer's live call streams across instances; nil
 	// caps them per instance.
 	watchCap streamcap.Cap
-	close    func() error
+	// collectors are the store's metrics, for the server's registry.
+	collectors []prometheus.Collector
+	close      func() error
 }
 
 // openBackend opens the backend the configuration names.
@@ -91,6 +94,7 @@ func openEmbedded(cfg Config, ring hmackeys.Ring) (_ *backend, err error) {
 		ready:         func(ctx context.Context) error { return boltstore.Ping(ctx, db) },
 		close:         db.Close,
 		indexSnapshot: filepath.Join(cfg.DataDir, boltstore.IndexSnapshotFile),
+		collectors:    boltCollectors(db),
 	}, nil
 }
 
@@ -117,6 +121,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	if err := redisconn.Ping(pctx, rdb); err != nil {
 		return nil, fmt.Errorf("redis at %s: %w", strings.Join(cfg.RedisAddrs, ","), err)
 	}
+	metrics := redisconn.AddMetrics(rdb)
 	layout := redisstore.Layout{Prefix: cfg.RedisKeyPrefix}
 	a, err := redisstore.NewAuditStore(rdb, layout)
 	if err != nil {
@@ -164,7 +169,8 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		indexSnapshots: bl.IndexSnapshots(),
 		ready:          func(ctx context.Context) error { return redisconn.Ping(ctx, rdb) },
 		lookup:         lookup, lookupGlobal: global,
-		close: func() error { _ = v.Close(); return rdb.Close() },
+		collectors: metrics.Collectors(),
+		close:      func() error { _ = v.Close(); return rdb.Close() },
 	}, nil
 }
 

@@ -23,6 +23,14 @@ import (
 // server logs, not for the caller, and never contains the token.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
+// ErrExpired is wrapped, beside ErrUnauthenticated, when a token is refused
+// only because its time is up: its signature is good and it would have
+// been accepted at its own expiry, but exp has passed or it was issued
+// longer than the maximum age ago. The caller may be told so (a forged or
+// foreign token never gets this answer), so that it fetches a new token
+// instead of reporting a fault.
+var ErrExpired = errors.New("the token has expired")
+
 // MaxTokenLength is the longest token, in bytes, that Verify will parse.
 const MaxTokenLength = 8 << 10
 
@@ -59,6 +67,8 @@ func (c *tokenClaims) Validate() error {
 type Verifier struct {
 	now    func() time.Time
 	parser *jwt.Parser
+	// opts are the parser's options, for the expiry check (expiredOnly).
+	opts []jwt.ParserOption
 	// claimsCheck is the parser's own claim validator (same options), run
 	// again on every use of a remembered token.
 	claimsCheck *jwt.Validator
@@ -158,6 +168,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		jwt.WithTimeFunc(v.now),
 	}
 	v.parser = jwt.NewParser(opts...)
+	v.opts = opts
 	v.claimsCheck = jwt.NewValidator(opts...)
 	v.verified = newVerified(verifiedTokens)
 	return v, nil
@@ -191,13 +202,36 @@ func (v *Verifier) Verify(ctx context.Context, bearer string) (*Principal, error
 		return v.key(ctx, &keys, t)
 	})
 	if err == nil {
-		err = v.checkAge(c.IssuedAt)
+		if err = v.checkAge(c.IssuedAt); err != nil && c.IssuedAt != nil {
+			err = expiredError{err} // too old; a missing iat is no expiry
+		}
+	} else if v.expiredOnly(err, &c) {
+		err = expiredError{err}
 	}
 	if err != nil {
 		return nil, &refusal{reason: err, claims: c}
 	}
 	v.verified.put(h, verifiedEntry{claims: c, keys: keys})
 	return principalOf(&c), nil
+}
+
+// expiredError marks a refusal as ErrExpired; its message is the reason's.
+type expiredError struct{ reason error }
+
+func (e expiredError) Error() string   { return e.reason.Error() }
+func (e expiredError) Unwrap() []error { return []error{ErrExpired, e.reason} }
+
+// expiredOnly reports whether a token the parser refused with err is
+// refused for its time alone: its signature verified (the parser validates
+// claims only then) and every claim passes at the moment of its expiry.
+func (v *Verifier) expiredOnly(err error, c *tokenClaims) bool {
+	if !errors.Is(err, jwt.ErrTokenExpired) || !errors.Is(err, jwt.ErrTokenInvalidClaims) ||
+		errors.Is(err, jwt.ErrTokenSignatureInvalid) || c.ExpiresAt == nil {
+		return false
+	}
+	at := c.ExpiresAt.Time
+	check := jwt.NewValidator(append(v.opts[:len(v.opts):len(v.opts)], jwt.WithTimeFunc(func() time.Time { return at }))...)
+	return check.Validate(c) == nil
 }
 
 // principalOf is the Principal of verified claims.

@@ -81,7 +81,7 @@ func New(cfg Config) (*Sweeper, error) {
 			return nil, fmt.Errorf("retention: kind %q needs a name, an action, a retention not below 0 and a prune function", k.Name)
 		}
 	}
-	return &Sweeper{
+	sw := &Sweeper{
 		cfg: cfg,
 		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callverify_retention_pruned_total",
@@ -91,7 +91,12 @@ func New(cfg Config) (*Sweeper, error) {
 			Name: "callverify_retention_failures_total",
 			Help: "Retention sweeps of a kind that ended in an error (retried at the next sweep).",
 		}, []string{"kind"}),
-	}, nil
+	}
+	for _, k := range cfg.Kinds { // so that every kind shows a zero
+		sw.pruned.WithLabelValues(k.Name)
+		sw.failures.WithLabelValues(k.Name)
+	}
+	return sw, nil
 }
 
 // Collectors are the sweeper's metrics, for the server's registry.

@@ -26,6 +26,8 @@ type (
 		watchers  *watchCap
 		heartbeat time.Duration
 		draining  <-chan struct{}
+		// outcomes counts verdicts, code attempts and call tokens.
+		outcomes *outcomes
 	}
 	blocklistServer struct {
 		callverifyv1.UnimplementedBlocklistServiceServer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -33,6 +34,9 @@ type chain struct {
 	timeout  time.Duration
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// outcomes counts answers beyond their status (registered with the
+	// chain, so every server has them once).
+	outcomes *outcomes
 	// perMethod holds each method's latency and OK series (method name to
 	// *methodMetrics), looked up once instead of hashing the labels on
 	// every call. Only registered methods reach the chain, so it is small.
@@ -72,6 +76,7 @@ func newChain(log *slog.Logger, authn Authenticator, reg prometheus.Registerer, 
 		}, []string{"method"}),
 	}
 	reg.MustRegister(c.requests, c.latency)
+	c.outcomes = newOutcomes(reg)
 	return c
 }
 
@@ -189,22 +194,36 @@ func (c *chain) authorize(ctx context.Context, method string) (context.Context, 
 	}
 	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(vals) != 1 {
+		c.outcomes.bearerRefused[bearerMissing].Inc()
 		return ctx, status.Error(codes.Unauthenticated, "a bearer token is required")
 	}
 	tok, err := auth.BearerToken(vals[0])
 	if err != nil {
+		c.outcomes.bearerRefused[bearerMissing].Inc()
 		return ctx, status.Error(codes.Unauthenticated, "a bearer token is required")
 	}
 	p, err := c.authn.Verify(ctx, tok)
 	if err != nil {
 		c.log.InfoContext(ctx, "token refused", "method", method, "error", err)
-		return ctx, status.Error(codes.Unauthenticated, "the bearer token is not valid")
+		if errors.Is(err, auth.ErrExpired) {
+			c.outcomes.bearerRefused[bearerExpired].Inc()
+			return ctx, status.Error(codes.Unauthenticated, msgTokenExpired)
+		}
+		c.outcomes.bearerRefused[bearerInvalid].Inc()
+		return ctx, status.Error(codes.Unauthenticated, msgTokenInvalid)
 	}
 	if !a.allows(p.Role) {
 		return ctx, status.Error(codes.PermissionDenied, "your role may not call this method")
 	}
 	return auth.NewContext(ctx, p), nil
 }
+
+// What a refused bearer token is told: an expired one that it should get a
+// new one, any other only that it is not valid (never why).
+const (
+	msgTokenExpired = "the bearer token has expired; get a new one"
+	msgTokenInvalid = "the bearer token is not valid"
+)
 
 const lookupNumberMethod = "/callverify.v1.VerifyService/LookupNumber"
 

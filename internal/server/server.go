@@ -106,9 +106,15 @@ type Server struct {
 	chain      *chain
 	verify     *verifyServer
 	conns      *netlimit.Limiter
+	// httpMetrics count and time the HTTP requests by route.
+	httpMetrics *httpMetrics
 	// sweep runs the in-memory lookup limiter's sweeper while serving.
 	sweep    func(ctx context.Context)
 	draining atomic.Bool
+	// storeUp and storeProbeFailures are what the health probe found of
+	// the store, for the metrics.
+	storeUp            atomic.Bool
+	storeProbeFailures atomic.Int64
 	// drainStart is closed when shutdown begins, for long streams to
 	// finish their work and answer.
 	drainStart chan struct{}
@@ -160,6 +166,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, registry: prometheus.NewRegistry(), drainStart: make(chan struct{})}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.registerIndexMetrics()
+	s.registerStatusMetrics()
 	s.registry.MustRegister(cfg.Collectors...)
 	s.conns = netlimit.New(netlimit.Limits{PerAddr: e.MaxConnsPerAddr, Total: e.MaxConns, Exempt: e.TrustedProxies.Trusts}, s.registry)
 	lookups, err := s.lookupLimits(cfg)
@@ -169,7 +176,8 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 	ch := newChain(cfg.Logger, cfg.Auth, s.registry, lookups, cfg.RequestTimeout)
 	s.chain = ch
 	s.verify = &verifyServer{d: deps, tokenNumbers: phone.NewMemo(deps.Phone, tokenNumberMemoSize),
-		watchers: newWatchCap(watchCap, s.registry), heartbeat: cfg.WatchHeartbeat, draining: s.drainStart}
+		watchers: newWatchCap(watchCap, s.registry), heartbeat: cfg.WatchHeartbeat, draining: s.drainStart,
+		outcomes: ch.outcomes}
 
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(ch.unary()...),
@@ -227,7 +235,9 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		conn.register(svc.desc, svc.impl)
 	}
 
+	s.httpMetrics = newHTTPMetrics(s.registry)
 	gw := gwruntime.NewServeMux(
+		gwruntime.WithMiddlewares(gatewayMiddleware),
 		gwruntime.WithMarshalerOption(gwruntime.MIMEWildcard, restMarshaler{&gwruntime.HTTPBodyMarshaler{
 			Marshaler: &gwruntime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
@@ -276,7 +286,7 @@ func New(cfg Config, deps *Deps) (*Server, error) {
 		}
 	}
 	s.http = &http.Server{
-		Handler:           s.edge(s.routes(gw)),
+		Handler:           s.edge(s.httpMetrics.wrap(s.routes(gw))),
 		ReadHeaderTimeout: e.ReadHeaderTimeout,
 		ReadTimeout:       e.ReadTimeout,
 		WriteTimeout:      e.WriteTimeout,
@@ -329,8 +339,14 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	var serveErr error
 	select {
 	case <-ctx.Done():
+		// The cause names the signal when main's signal.NotifyContext
+		// ended ctx ("terminated signal received").
+		s.log.Info("draining for up to "+s.cfg.ShutdownTimeout.String(),
+			"cause", context.Cause(ctx).Error(), "shutdown_timeout", s.cfg.ShutdownTimeout)
 	case serveErr = <-errc:
 		s.log.Error("listener failed, shutting down", "error", serveErr)
+		s.log.Info("draining for up to "+s.cfg.ShutdownTimeout.String(),
+			"cause", "listener failed", "shutdown_timeout", s.cfg.ShutdownTimeout)
 	}
 	s.draining.Store(true)
 	close(s.drainStart)
@@ -363,6 +379,15 @@ func (s *Server) watchHealth(ctx context.Context) {
 		if err := s.ready(pctx); err != nil && ctx.Err() == nil {
 			st = healthpb.HealthCheckResponse_NOT_SERVING
 			s.log.Warn("not ready", "error", err)
+			var behind errIndexBehind
+			if !errors.As(err, &behind) { // the store did not answer
+				s.storeUp.Store(false)
+				s.storeProbeFailures.Add(1)
+			} else {
+				s.storeUp.Store(true)
+			}
+		} else if err == nil {
+			s.storeUp.Store(true)
 		}
 		cancel()
 		if s.draining.Load() {

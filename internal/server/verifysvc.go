@@ -46,6 +46,7 @@ func (v *verifyServer) CheckCaller(ctx context.Context, req *callverifyv1.CheckC
 	if err != nil {
 		return nil, err
 	}
+	v.outcomes.verdict("CheckCaller", callverifyv1.Verdict(res.Verdict))
 	out := &callverifyv1.CheckCallerResponse{
 		Verdict:           callverifyv1.Verdict(res.Verdict),
 		CallerNumber:      res.Caller.String(),
@@ -69,6 +70,7 @@ func (v *verifyServer) LookupNumber(ctx context.Context, req *callverifyv1.Looku
 	if err != nil {
 		return nil, err
 	}
+	v.outcomes.verdict("LookupNumber", callverifyv1.Verdict(res.Verdict))
 	return &callverifyv1.LookupNumberResponse{
 		Verdict:           callverifyv1.Verdict(res.Verdict),
 		Number:            res.Number.String(),
@@ -118,6 +120,7 @@ func (v *verifyServer) ConfirmCode(ctx context.Context, req *callverifyv1.Confir
 		return nil, err
 	}
 	out := &callverifyv1.ConfirmCodeResponse{Match: res.Match, AttemptsRemaining: int32(res.AttemptsRemaining)}
+	v.outcomes.codeAttempt(out.Match, out.AttemptsRemaining)
 	if res.Match && res.Call != nil {
 		out.Call = callToProto(*res.Call)
 	}
@@ -139,6 +142,7 @@ func (v *verifyServer) VerifyToken(ctx context.Context, req *callverifyv1.Verify
 		CallId:    res.CallID,
 		CallState: callverifyv1.CallState(res.CallState),
 	}
+	v.outcomes.callToken(out.Failure)
 	if res.Claims != nil {
 		if out.Claims, err = structpb.NewStruct(res.Claims); err != nil {
 			return nil, fmt.Errorf("token claims to struct: %w", err)

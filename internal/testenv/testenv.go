@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -50,6 +51,8 @@ type Env struct {
 	// HTTPRoutes are the patterns ("GET /healthz") served beside the
 	// RPCs' gateway routes.
 	HTTPRoutes []string
+	// Registry is the service's Prometheus registry (what /metrics serves).
+	Registry *prometheus.Registry
 
 	cfg    app.Config
 	secret []byte
@@ -96,6 +99,7 @@ func (e *Env) start() {
 		t.Fatalf("testenv: start app: %v", err)
 	}
 	e.HTTPRoutes = a.HTTPRoutes()
+	e.Registry = a.Registry()
 	gl, err := net.Listen("tcp", e.cfg.GRPCAddr)
 	if err != nil {
 		t.Fatal(err)

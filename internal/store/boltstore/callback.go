@@ -139,6 +139,19 @@ type CallbackStore struct {
 
 var _ callback.Store = (*CallbackStore)(nil)
 
+// CountWaiting implements callback.Store: the keys of the queue bucket.
+func (s *CallbackStore) CountWaiting(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(cbQueue).Stats().KeyN
+		return nil
+	})
+	return n, storeErr(err)
+}
+
 // NewCallbackStore creates the buckets it needs in db.
 func NewCallbackStore(db *bolt.DB) (*CallbackStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {

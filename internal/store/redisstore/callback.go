@@ -335,6 +335,21 @@ func (s *CallbackStore) QueuePosition(ctx context.Context, id string, now time.T
 // listOpenScan bounds how many queue entries one page examines.
 const listOpenScan = 2000
 
+// CountWaiting implements callback.Store: ZCARD of the queue. A request
+// made final leaves the queue just after its script (or, should that
+// fail, at the next ListOpen or sweep), so the count may run one ahead
+// for that moment.
+func (s *CallbackStore) CountWaiting(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := s.rdb.ZCard(ctx, s.keys.cbQueue()).Result()
+	if err != nil {
+		return 0, redisErr(ctx, "count the callback queue", err)
+	}
+	return int(n), nil
+}
+
 // ListOpen implements callback.Store. The cursor is "<ms>:<id>" of the
 // last queue entry examined.
 func (s *CallbackStore) ListOpen(ctx context.Context, now time.Time, reason int, cursor string, limit int) ([]callback.Request, string, error) {
