@@ -143,11 +143,13 @@ func (h *harness) abRuns(ctx context.Context, s *server, t namedTarget, c int) (
 		if err := ctx.Err(); err != nil {
 			return row, err
 		}
-		a, err := h.ghzRun(h.baseGRPC, base, c, h.o.duration)
+		a, err := h.answered(h.o.duration, func(d time.Duration) (run, error) { return h.ghzRun(h.baseGRPC, base, c, d) })
 		if err != nil {
 			return row, err
 		}
-		b, err := measured(s, func() (run, error) { return h.ghzRun(s.grpcAddr, t.t, c, h.o.duration) })
+		b, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
+			return measured(s, func() (run, error) { return h.ghzRun(s.grpcAddr, t.t, c, d) })
+		})
 		if err != nil {
 			return row, err
 		}
@@ -159,6 +161,21 @@ func (h *harness) abRuns(ctx context.Context, s *server, t namedTarget, c int) (
 	}
 	h.logf("%s %-28s c=%-3d %.3fx  %7.0f/s  p50 %-9v p99 %v", s.backend, t.name, c, row.ratio(), row.rps(), row.p50().Round(time.Microsecond), row.p99().Round(time.Microsecond))
 	return row, nil
+}
+
+// answered runs f for d, and again for twice as long (up to twice more)
+// when nothing came back at all: on a starved machine a short run can end
+// before its first answer arrives. Answers that are errors are results and
+// are kept. Rates are per second, so a longer run compares with the rest.
+func (h *harness) answered(d time.Duration, f func(time.Duration) (run, error)) (run, error) {
+	for try := 0; ; try++ {
+		r, err := f(d)
+		if err != nil || r.requests > 0 || try == 2 {
+			return r, err
+		}
+		h.logf("no answer in %v: run again for %v", d, 2*d)
+		d *= 2
+	}
 }
 
 // abREST is abRuns over REST, against the baseline's empty HTTP handler.
@@ -176,11 +193,13 @@ func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, c int) (r
 		if err := ctx.Err(); err != nil {
 			return row, err
 		}
-		a, err := h.vegetaRun(base, c, h.o.duration)
+		a, err := h.answered(h.o.duration, func(d time.Duration) (run, error) { return h.vegetaRun(base, c, d) })
 		if err != nil {
 			return row, err
 		}
-		b, err := measured(s, func() (run, error) { return h.vegetaRun(t, c, h.o.duration) })
+		b, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
+			return measured(s, func() (run, error) { return h.vegetaRun(t, c, d) })
+		})
 		if err != nil {
 			return row, err
 		}
