@@ -255,6 +255,11 @@ func (f *follower) load(ctx context.Context) error {
 	if err := f.loadOfficials(ctx, x); err != nil {
 		return err
 	}
+	// The official numbers are listed after the scan: the changes since the
+	// scan go in before x is published, or their older half would roll the
+	// listing back until the follower's next step. A replay that fails is
+	// left to that step, which reloads on a gap.
+	_ = f.replay(ctx, x)
 	f.index.replace(x)
 	// A scan of 10M entries leaves some 20 bytes an entry of garbage
 	// (the builder's arrays) that the runtime would keep in the
@@ -269,6 +274,27 @@ func (f *follower) load(ctx context.Context) error {
 	f.mu.Unlock()
 	f.moved(true, started)
 	return nil
+}
+
+// replay applies to x, not yet published, the store's changes after its
+// sequence, up to the last; it fails on a read error or a gap.
+func (f *follower) replay(ctx context.Context, x *Index) error {
+	for {
+		after := x.seq
+		chs, err := f.store.Changes(ctx, after, f.batch)
+		if err != nil {
+			return err
+		}
+		for i, c := range chs {
+			if c.Seq != after+1+uint64(i) {
+				return fmt.Errorf("blocklist: change %d where %d was due: %w", c.Seq, after+1+uint64(i), ErrGap)
+			}
+		}
+		x.Apply(chs...)
+		if len(chs) < f.batch {
+			return nil
+		}
+	}
 }
 
 // officialsPage is how many official numbers one read of the store lists
@@ -348,21 +374,8 @@ func (f *follower) loadSnapshot(ctx context.Context, read func() (*Index, [32]by
 	if f.loadOfficials(ctx, x) != nil {
 		return false
 	}
-	for {
-		after := x.seq
-		chs, err := f.store.Changes(ctx, after, f.batch)
-		if err != nil {
-			return false
-		}
-		for i, c := range chs {
-			if c.Seq != after+1+uint64(i) {
-				return false
-			}
-		}
-		x.Apply(chs...)
-		if len(chs) < f.batch {
-			break
-		}
+	if f.replay(ctx, x) != nil {
+		return false
 	}
 	f.index.replace(x)
 	f.moved(true, started)

@@ -161,33 +161,43 @@ return out
 // reads); a number deleted in between is left out, as a list made a
 // moment later would.
 func (s *BlocklistStore) ListOfficialNumbers(ctx context.Context, after string, limit int) ([]blocklist.OfficialNumber, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	reply, err := s.run(ctx, listOfficialScript, s.keys("officials"), after, limit)
-	if err != nil {
-		return nil, err
-	}
-	if len(reply) == 1 {
-		return nil, nil
-	}
-	keys, args := s.keys(), make([]any, 0, len(reply)-1)
-	for _, n := range reply[1:] {
-		keys.add("official:" + str(n))
-		args = append(args, str(n))
-	}
-	if reply, err = s.run(ctx, getOfficialScript, keys, args...); err != nil {
-		return nil, err
-	}
+	// The numbers are listed, then their records read: a number deleted in
+	// between has no record, and its place is filled from further on, so
+	// that a page shorter than limit always means the end of the list
+	// (the index's load and the API's paging both rely on it).
 	var out []blocklist.OfficialNumber
-	for i := 1; i+1 < len(reply); i += 2 {
-		o, _, ok, err := officialFrom(str(reply[i]), fields(reply[i+1]))
+	for len(out) < limit {
+		want := limit - len(out)
+		reply, err := s.run(ctx, listOfficialScript, s.keys("officials"), after, want)
 		if err != nil {
-			return nil, fault.Unavailable(err)
+			return nil, err
 		}
-		if ok {
-			out = append(out, o)
+		listed := reply[1:]
+		if len(listed) == 0 {
+			break
 		}
+		keys, args := s.keys(), make([]any, 0, len(listed))
+		for _, n := range listed {
+			keys.add("official:" + str(n))
+			args = append(args, str(n))
+		}
+		recs, err := s.run(ctx, getOfficialScript, keys, args...)
+		if err != nil {
+			return nil, err
+		}
+		for i := 1; i+1 < len(recs); i += 2 {
+			o, _, ok, err := officialFrom(str(recs[i]), fields(recs[i+1]))
+			if err != nil {
+				return nil, fault.Unavailable(err)
+			}
+			if ok {
+				out = append(out, o)
+			}
+		}
+		if len(listed) < want {
+			break // the end of the list
+		}
+		after = str(listed[len(listed)-1])
 	}
 	return out, nil
 }

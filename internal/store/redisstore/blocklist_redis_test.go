@@ -282,3 +282,48 @@ func valueText(t *testing.T, rdb redis.UniversalClient, key string) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// A number deleted between the listing of a page and the read of its
+// records leaves no gap in the page: its place is filled from further on,
+// so a page shorter than asked still means the end of the list (the
+// index's load of the official numbers stops there). The state between
+// the two reads is made by hand: the number listed, its record gone.
+func TestListOfficialNumbersFillsThePlaceOfOneDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.NewServer(t, redistest.Options{}).Client(t)
+	s, prefix := newTestBlocklistStore(t, rdb, 0)
+	ctx := context.Background()
+	nums := []phone.Number{"+864008008801", "+864008008802", "+864008008803"}
+	for _, n := range nums {
+		o := blocklist.OfficialNumber{Number: n, DisplayName: "CS", Direction: blocklist.DirectionOutbound, CreateBy: "admin-1", CreateTime: blockT0}
+		if _, err := s.CreateOfficialNumber(ctx, o, blockT0, blockEvent("official_number.create")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rdb.Del(ctx, "{"+prefix+":dir}:official:"+nums[0].String()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	numbers := func(list []blocklist.OfficialNumber) []string {
+		var out []string
+		for _, o := range list {
+			out = append(out, o.Number.String())
+		}
+		return out
+	}
+	for _, c := range []struct {
+		limit int
+		want  []string
+	}{
+		{2, []string{nums[1].String(), nums[2].String()}},
+		{3, []string{nums[1].String(), nums[2].String()}},
+		{1, []string{nums[1].String()}},
+	} {
+		got, err := s.ListOfficialNumbers(ctx, "", c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := strings.Join(numbers(got), ","), strings.Join(c.want, ","); g != w {
+			t.Errorf("ListOfficialNumbers(limit %d) = %s, want %s", c.limit, g, w)
+		}
+	}
+}
