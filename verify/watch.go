@@ -1,8 +1,11 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/callverify/callverify/internal/fault"
@@ -205,9 +208,15 @@ func (w *watch) snapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Oldest first, as events come. Stamps of the same second have no
+	// order the store keeps: they come by call id, so a reconnect shows
+	// them as the last one did.
+	slices.SortFunc(calls, func(a, b Call) int {
+		return cmp.Or(a.CreateTime.Compare(b.CreateTime), strings.Compare(a.ID, b.ID))
+	})
 	live := liveCallers{}
-	for i := len(calls) - 1; i >= 0; i-- { // oldest first, as events come
-		mc, ok, err := w.s.myCall(ctx, w.customer, calls[i], now, w.lang, live)
+	for _, c := range calls {
+		mc, ok, err := w.s.myCall(ctx, w.customer, c, now, w.lang, live)
 		if err != nil {
 			return err
 		}

@@ -370,6 +370,26 @@ func TestWatchResumesWithoutLoss(t *testing.T) {
 	}
 }
 
+func TestWatchStartsWithTheLiveCardsOldestFirst(t *testing.T) {
+	t.Parallel()
+	env := watchEnv(t)
+	c := newClients(env)
+	// Stamped in this order, with lifetimes that make the order of their
+	// expiry another: the cards still come in the order of the stamps.
+	var want []string
+	for _, ttl := range []int32{600, 60, 300} {
+		want = append(want, stampGRPC(t, env, c, apiAlice, ttl).GetCall().GetCallId())
+		env.Clock.Advance(2 * time.Second)
+	}
+	for _, transport := range []string{"grpc", "rest"} {
+		w := openWatch(t, env, transport, apiAlice, "")
+		for _, id := range want {
+			w.want(t, eventDeadline, evStamped, id)
+		}
+		w.close()
+	}
+}
+
 func TestWatchFromAnUnknownPositionResets(t *testing.T) {
 	t.Parallel()
 	for _, transport := range []string{"grpc", "rest"} {

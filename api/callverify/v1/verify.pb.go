@@ -1473,7 +1473,8 @@ type WatchMyCallsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resume after this event: the event_id of the last event received
 	// (REST: the Last-Event-ID header). Empty: start with the customer's
-	// live calls as STAMPED events.
+	// live calls as STAMPED events, oldest first (calls stamped within the
+	// same second in no particular order).
 	Since string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
 	// "zh-CN" (default) or "en".
 	Language      string `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"`
