@@ -37,10 +37,12 @@ type CheckResult struct {
 // Any store or directory error is returned as it is: it never becomes a
 // verdict.
 //
-// A number that cannot verify (not official, inbound only, blocked) is
-// answered from the directory's memory when it has one (IndexedDirectory),
-// with no store round trip; a live official number's answer reads the
-// customer's calls and the number's registration at the moment of asking.
+// A number memory knows cannot verify (blocked, or official and not
+// placing calls) is answered from the directory's memory when it has one
+// (IndexedDirectory), with no store round trip; a number memory holds as a
+// live official line, or does not know at all, is answered on the
+// customer's calls and the number's registration read at the moment of
+// asking.
 func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCaller, language string) (CheckResult, error) {
 	caller, err := s.parseNumber("caller_number", rawCaller)
 	if err != nil {
@@ -48,19 +50,20 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 	}
 	lang := ParseLanguage(language)
 	now := s.now()
-	// Only a number that is, in memory, official, placing calls and not
-	// blocked may have a call that verifies: every other answer is the
-	// number's own verdict, with no store round trip.
 	reg, err := s.indexedRegistrationOf(ctx, caller)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	if reg.live() {
-		// Memory may lag the store by a moment: a line deleted on another
-		// instance an instant ago is still live here, and a networked
-		// store marks its calls ended after the delete. So the answer is
-		// decided on the registration read now, with the customer's calls:
-		// the two reads do not depend on each other, and overlap.
+	if reg.live() || reg.unknown() {
+		// Memory may lag the store by a moment, both ways: a line deleted
+		// on another instance an instant ago is still live here (and a
+		// networked store marks its calls ended after the delete), and a
+		// line registered there an instant ago, with a call stamped from
+		// it, is not known here yet. So the answer is decided on the
+		// registration read now, with the customer's calls: the two reads
+		// do not depend on each other, and overlap. Only a blocked number
+		// or a line that places no calls, which no call of theirs could
+		// verify, is answered from memory alone.
 		calls, fresh, err := s.callsAndRegistration(ctx, customer, caller, reg, now)
 		if err != nil {
 			return CheckResult{}, err
@@ -191,6 +194,9 @@ func (s *Service) indexedRegistrationOf(ctx context.Context, n phone.Number) (re
 func (r registration) live() bool {
 	return r.official && r.off.PlacesCalls && !r.off.InboundOnly && !r.blocked
 }
+
+// unknown reports whether the number is neither official nor blocked.
+func (r registration) unknown() bool { return !r.official && !r.blocked }
 
 // verdict is the verdict about the number regardless of calls: every
 // verdict but VERIFIED, in precedence order.

@@ -35,10 +35,10 @@ func TestAStaleMemoryNeverMakesAVerified(t *testing.T) {
 	}
 }
 
-// A line registered a moment ago on another instance is not in this
-// instance's memory yet: its check answers UNKNOWN, the safe way, until
-// memory has it, and then VERIFIED.
-func TestALineNotYetInMemoryAnswersUnknownUntilItIs(t *testing.T) {
+// A line registered a moment ago on another instance, with a call stamped
+// from it there, is not in this instance's memory yet: its check reads the
+// store, as for every number memory does not know, and verifies at once.
+func TestALineNotYetInMemoryVerifiesAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
@@ -48,19 +48,20 @@ func TestALineNotYetInMemoryAnswersUnknownUntilItIs(t *testing.T) {
 	e.addOfficial(fresh, "新线路", blocklist.DirectionOutbound)
 	e.stamp(fresh, aliceRaw)
 	res, err := e.svc.CheckCaller(ctx, e.alice, fresh, "")
-	if err != nil || res.Verdict != verify.VerdictUnknown {
-		t.Fatalf("CheckCaller before memory has the line: %v, %v; want UNKNOWN", res.Verdict, err)
-	}
-	e.dir.remember(n)
-	res, err = e.svc.CheckCaller(ctx, e.alice, fresh, "")
 	if err != nil || res.Verdict != verify.VerdictVerified {
-		t.Fatalf("CheckCaller once memory has the line: %v, %v; want VERIFIED", res.Verdict, err)
+		t.Fatalf("CheckCaller before memory has the line: %v, %v; want VERIFIED", res.Verdict, err)
+	}
+	// And the verdict without a call is the line's, as the store has it.
+	if res, err := e.svc.CheckCaller(ctx, e.bob, fresh, ""); err != nil || res.Verdict != verify.VerdictOfficialNotCalling {
+		t.Fatalf("CheckCaller of the line by another customer: %v, %v; want OFFICIAL_NOT_CALLING", res.Verdict, err)
 	}
 }
 
-// A number that cannot verify is answered from memory: with the call store
-// down, the blocked, hotline and unknown numbers still get their verdicts,
-// and a live official number's check fails rather than guess.
+// A number memory knows cannot verify is answered from memory: with the
+// call store down, the blocked and hotline numbers still get their
+// verdicts, and a live official number's check, or an unknown number's
+// (memory may not know a line registered a moment ago), fails rather than
+// guess.
 func TestNumbersThatCannotVerifyNeedNoCallRead(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -69,13 +70,15 @@ func TestNumbersThatCannotVerifyNeedNoCallRead(t *testing.T) {
 	e.stamp(outbound, aliceRaw)
 	e.store.down.Store(true)
 	for caller, want := range map[string]verify.Verdict{
-		fraudRaw: verify.VerdictKnownFraud, hotlineRaw: verify.VerdictSpoofedHotline, "+44 20 7946 0958": verify.VerdictUnknown,
+		fraudRaw: verify.VerdictKnownFraud, hotlineRaw: verify.VerdictSpoofedHotline,
 	} {
 		if res, err := e.svc.CheckCaller(ctx, e.alice, caller, ""); err != nil || res.Verdict != want {
 			t.Errorf("CheckCaller %s with the call store down: %v, %v; want %v", caller, res.Verdict, err, want)
 		}
 	}
-	if res, err := e.svc.CheckCaller(ctx, e.alice, outbound, ""); err == nil {
-		t.Errorf("CheckCaller of a live line with the call store down: %v, want an error", res.Verdict)
+	for _, caller := range []string{outbound, "+44 20 7946 0958"} {
+		if res, err := e.svc.CheckCaller(ctx, e.alice, caller, ""); err == nil {
+			t.Errorf("CheckCaller %s with the call store down: %v, want an error", caller, res.Verdict)
+		}
 	}
 }

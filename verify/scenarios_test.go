@@ -370,11 +370,12 @@ func TestStoreOrDirectoryDownNeverBecomesAVerdict(t *testing.T) {
 			if err == nil && res.Verdict == verify.VerdictVerified && caller == outbound && e.dir.down.Load() {
 				continue // the store knows the active call: the directory is not asked
 			}
-			// With only the call store down, a number that cannot verify
-			// (not official, a hotline, blocked) is answered from the
-			// directory's memory: its verdict needs no call. A live
-			// official number's needs the calls: it fails.
-			if e.store.down.Load() && caller != outbound {
+			// With only the call store down, a number memory knows cannot
+			// verify (a hotline, blocked) is answered from the directory's
+			// memory: its verdict needs no call. A live official number's
+			// needs the calls, and so does an unknown number's (memory may
+			// not have a line registered a moment ago): it fails.
+			if e.store.down.Load() && (caller == hotlineRaw || caller == fraudRaw) {
 				if err != nil || res.Verdict == verify.VerdictVerified || res.Verdict == verify.VerdictUnspecified {
 					t.Errorf("CheckCaller %s with the call store down: verdict %v, err %v; want its verdict from memory", caller, res.Verdict, err)
 				}
