@@ -37,12 +37,17 @@ third_party:
 	install -m 644 "$$gateway/LICENSE" third_party/grpc-gateway/; \
 	install -m 644 "$$gateway"/protoc-gen-openapiv2/options/*.proto third_party/grpc-gateway/protoc-gen-openapiv2/options/
 
+# The test packages that take longest, started first (go test runs the
+# packages in the order named; ./... adds the rest).
+SLOW_TESTS = ./internal/web ./internal/store/redisstore ./internal/server ./internal/docs ./blocklist ./internal/e2e
 test:
 	@# The load harness lives in the tools module (ghz and vegeta stay out of
 	@# go.mod): its test runs it for a moment on the embedded store, beside
 	@# the service's tests rather than after them.
+	@# -p 4: twice the cores, as many tests wait on servers and browsers;
+	@# the longest packages are named first so they start first.
 	@{ (cd tools && go test -race -count=1 ./load/) > .load-test.log 2>&1; echo $$? > .load-test.rc; } & \
-	go test -race -count=1 ./...; rc=$$?; wait; cat .load-test.log; \
+	go test -race -count=1 -p 4 $(SLOW_TESTS) ./...; rc=$$?; wait; cat .load-test.log; \
 	load=$$(cat .load-test.rc); rm -f .load-test.log .load-test.rc; \
 	[ $$rc -eq 0 ] && [ $$load -eq 0 ]
 

@@ -15,20 +15,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callverify/callverify/internal/testbin"
 )
 
-// buildBinaries compiles callverifyd and callverify once per test run.
+// buildBinaries returns callverifyd and callverify, built once for every
+// test package of the run (internal/testbin).
 func buildBinaries(t *testing.T) (server, cli string) {
 	t.Helper()
-	dir := t.TempDir()
-	server, cli = filepath.Join(dir, "callverifyd"), filepath.Join(dir, "callverify")
-	for out, pkg := range map[string]string{server: ".", cli: "../callverify"} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-		}
-	}
-	return server, cli
+	dir := testbin.For(t, "./cmd/callverifyd", "./cmd/callverify")
+	return filepath.Join(dir, "callverifyd"), filepath.Join(dir, "callverify")
 }
 
 func freePort(t *testing.T) string {

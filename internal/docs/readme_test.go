@@ -12,19 +12,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callverify/callverify/internal/testbin"
 )
 
 var updateReadme = flag.Bool("update-readme", false,
 	"write the walkthrough's actual outputs into README.md where they differ from the expected ones (review the diff: mask what varies with …)")
 
 // The README's walkthrough is run as written: every ```sh block of these
-// sections, in order, in one bash session against a freshly started
-// `callverifyd --dev`, each block's output (stdout and stderr, as a terminal
-// shows them) compared with the ```text block that follows it.
+// sections, in order, one bash session a section (the Walkthrough's against
+// a freshly started `callverifyd --dev`), each block's output (stdout and
+// stderr, as a terminal shows them) compared with the ```text block that
+// follows it.
 var walkthroughSections = []string{"Walkthrough", "Many instances on Redis"}
 
 // buildBlock is the walkthrough's first block. The test runs its go build
@@ -220,8 +225,11 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestReadmeWalkthroughRuns runs the README's walkthrough against a new
-// `callverifyd --dev` and holds each block to the output written under it.
+// TestReadmeWalkthroughRuns runs the README's walkthrough and holds each
+// block to the output written under it. Each section runs in a bash session
+// of its own, in a directory of its own, beside the others: the
+// Walkthrough's against a new `callverifyd --dev`, the one on Redis against
+// the redis-server and the two instances it starts itself.
 func TestReadmeWalkthroughRuns(t *testing.T) {
 	root := repoRoot(t)
 	readmePath := filepath.Join(root, "README.md")
@@ -236,36 +244,80 @@ func TestReadmeWalkthroughRuns(t *testing.T) {
 	if got := steps[0].code; got != buildBlock {
 		t.Fatalf("the walkthrough's first block is\n%s\nwant (the test builds these packages itself)\n%s", got, buildBlock)
 	}
-
-	// The session's directory: the binaries in bin/, the server's data in
-	// data/ (where `callverify token mint` finds the development secret),
-	// and whatever the walkthrough writes.
-	dir := t.TempDir()
+	var bin string
 	for _, args := range builds {
-		build := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, "bin") + "/"}, args...)...)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+		bin = testbin.For(t, args...)
 	}
-	bin := filepath.Join(dir, "bin")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-	var serverLog bytes.Buffer
-	server := exec.Command(filepath.Join(bin, "callverifyd"), "--dev", "--data-dir", filepath.Join(dir, "data"),
-		"--grpc-addr", grpcAddr, "--http-addr", httpAddr)
-	server.Dir = dir
-	server.Stdout, server.Stderr = &serverLog, &serverLog
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		server.Process.Signal(syscall.SIGTERM)
-		server.Wait()
-		if t.Failed() {
-			t.Logf("callverifyd's log:\n%s", serverLog.String())
+	var (
+		mu    sync.Mutex
+		fixes []readmeFix
+	)
+	t.Run("sections", func(t *testing.T) {
+		for _, section := range walkthroughSections {
+			var ss []step
+			for _, s := range steps[1:] { // the build, done above
+				if s.section == section {
+					ss = append(ss, s)
+				}
+			}
+			t.Run(section, func(t *testing.T) {
+				t.Parallel()
+				f := runSection(t, bin, section == "Walkthrough", ss, readme)
+				mu.Lock()
+				fixes = append(fixes, f...)
+				mu.Unlock()
+			})
 		}
 	})
-	waitReady(t, "http://"+httpAddr+"/readyz")
+	if !*updateReadme || len(fixes) == 0 {
+		return
+	}
+	// From the end of the file back, so each fix's offsets hold.
+	slices.SortFunc(fixes, func(a, b readmeFix) int { return b.start - a.start })
+	updated := readme
+	for _, f := range fixes {
+		updated = append(append(append([]byte{}, updated[:f.start]...), f.text...), updated[f.end:]...)
+	}
+	if err := os.WriteFile(readmePath, updated, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("README.md updated: review the diff")
+}
+
+// readmeFix replaces readme[start:end] with text (-update-readme).
+type readmeFix struct {
+	start, end int
+	text       string
+}
+
+// runSection runs steps, one section's blocks, in order in one bash session
+// in a new directory, with the binaries of bin first on its PATH, and holds
+// each to its expected output. With server, a `callverifyd --dev` with its
+// data in the directory's data/ (where `callverify token mint` finds the
+// development secret) serves the session at $GRPC and $HTTP. It returns the
+// README fixes -update-readme makes of the outputs that differ.
+func runSection(t *testing.T, bin string, server bool, steps []step, readme []byte) []readmeFix {
+	dir := t.TempDir()
+	var grpcAddr, httpAddr string
+	if server {
+		grpcAddr, httpAddr = freeAddr(t), freeAddr(t)
+		var serverLog bytes.Buffer
+		cmd := exec.Command(filepath.Join(bin, "callverifyd"), "--dev", "--data-dir", filepath.Join(dir, "data"),
+			"--grpc-addr", grpcAddr, "--http-addr", httpAddr)
+		cmd.Dir = dir
+		cmd.Stdout, cmd.Stderr = &serverLog, &serverLog
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("callverifyd's log:\n%s", serverLog.String())
+			}
+		})
+		waitReady(t, "http://"+httpAddr+"/readyz")
+	}
 
 	// One bash session runs every block in order (later blocks use the
 	// tokens and ids of earlier ones); a marker line before each block
@@ -274,10 +326,7 @@ func TestReadmeWalkthroughRuns(t *testing.T) {
 	var script strings.Builder
 	script.WriteString("exec 2>&1\n")
 	var run []step
-	for i, s := range steps {
-		if i == 0 {
-			continue // the build, done above
-		}
+	for _, s := range steps {
 		first, _, _ := strings.Cut(s.code, "\n")
 		if reason, ok := notRun[first]; ok {
 			t.Logf("not run: %s: %s", s.name(), reason)
@@ -332,34 +381,25 @@ func TestReadmeWalkthroughRuns(t *testing.T) {
 	if _, ok := got[len(run)-1]; !ok || !strings.Contains(string(out), marker+"end") {
 		t.Errorf("the session stopped before its end; its output:\n%s", out)
 	}
-	updated := readme
-	for i := len(run) - 1; i >= 0; i-- {
-		s := run[i]
+	var fixes []readmeFix
+	for i, s := range run {
 		g, ok := got[i]
-		if !ok {
+		switch {
+		case !ok:
 			t.Errorf("%s: never ran", s.name())
-			continue
+		case matches(s.want, g):
+		case *updateReadme && s.wantStart < 0:
+			// A block with no output written under it: a text block after
+			// its closing fence.
+			at := bytes.Index(readme[fenceEnd(readme, s):], []byte("```\n")) + fenceEnd(readme, s) + 4
+			fixes = append(fixes, readmeFix{at, at, "\n```text\n" + automask(g) + "\n```\n"})
+		case *updateReadme:
+			fixes = append(fixes, readmeFix{s.wantStart, s.wantEnd, automask(g) + "\n"})
+		default:
+			t.Errorf("%s printed\n%s\n\nwant (README, … any text within a line, ⋮ any lines)\n%s", s.name(), g, s.want)
 		}
-		if matches(s.want, g) {
-			continue
-		}
-		if *updateReadme && s.wantStart < 0 {
-			at := bytes.Index(updated[fenceEnd(updated, s):], []byte("```\n")) + fenceEnd(updated, s) + 4
-			updated = append(append(append([]byte{}, updated[:at]...), "\n```text\n"+automask(g)+"\n```\n"...), updated[at:]...)
-			continue
-		}
-		if *updateReadme {
-			updated = append(append(append([]byte{}, updated[:s.wantStart]...), automask(g)+"\n"...), updated[s.wantEnd:]...)
-			continue
-		}
-		t.Errorf("%s printed\n%s\n\nwant (README, … any text within a line, ⋮ any lines)\n%s", s.name(), g, s.want)
 	}
-	if *updateReadme && !bytes.Equal(updated, readme) {
-		if err := os.WriteFile(readmePath, updated, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Log("README.md updated: review the diff")
-	}
+	return fixes
 }
 
 // fenceEnd is the offset of the line after s's opening fence.

@@ -24,28 +24,22 @@ import (
 	"github.com/callverify/callverify/internal/auth"
 	"github.com/callverify/callverify/internal/redistest"
 	"github.com/callverify/callverify/internal/secretfile"
+	"github.com/callverify/callverify/internal/testbin"
 	"github.com/callverify/callverify/internal/testenv"
 )
 
-// daemonBinary is the callverifyd that TestMain builds before any test runs;
+// daemonBinary is the callverifyd that TestMain builds (internal/testbin);
 // it is never written after that.
 var daemonBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "e2e-bin-")
+	dir, err := testbin.Build("./cmd/callverifyd")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
 	daemonBinary = filepath.Join(dir, "callverifyd")
-	if out, err := exec.Command("go", "build", "-o", daemonBinary, "github.com/callverify/callverify/cmd/callverifyd").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go build callverifyd: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // Numbers the tests use: an official outbound line, a customer, and

@@ -53,7 +53,11 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.WindowSize(1200, 900),
 		chromedp.Flag("lang", "en-US"),
-		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
+		// Headless Chromium still builds its omnibox popups as web pages,
+		// one renderer for every tab, kept busy by each navigation: a third
+		// of the tests' CPU, for a UI nobody sees.
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,"+
+			"PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup"),
 	)
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox) // Chromium refuses root with its sandbox
@@ -164,13 +168,23 @@ func eval[T any](tb *tab, what, expr string, opts ...chromedp.EvaluateOption) T 
 	return v
 }
 
+// pollEvery is how often a step that waits for the page looks again.
+// chromedp's defaults (a query every 5ms, a script every animation frame)
+// keep Chromium drawing and answering flat out: with the flows in parallel
+// on two cores, the browser's CPU was most of the test's.
+const pollEvery = 25 * time.Millisecond
+
+// retry is the query option of every step on an element.
+var retry = chromedp.RetryInterval(pollEvery)
+
 // Shorthands for actions on the element a CSS selector finds.
-func click(sel string) step           { return chromedp.Click(chromedp.CSS(sel)) }
-func typeIn(sel, text string) step    { return chromedp.SendKeys(chromedp.CSS(sel), text) }
-func setValue(sel, value string) step { return chromedp.SetValue(chromedp.CSS(sel), value) }
-func visible(sel string) step         { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+func click(sel string) step           { return chromedp.Click(chromedp.CSS(sel), retry) }
+func typeIn(sel, text string) step    { return chromedp.SendKeys(chromedp.CSS(sel), text, retry) }
+func setValue(sel, value string) step { return chromedp.SetValue(chromedp.CSS(sel), value, retry) }
+func visible(sel string) step         { return chromedp.WaitVisible(chromedp.CSS(sel), retry) }
+func gone(sel string) step            { return chromedp.WaitNotPresent(chromedp.CSS(sel), retry) }
 func upload(sel string, files ...string) step {
-	return chromedp.SetUploadFiles(chromedp.CSS(sel), files)
+	return chromedp.SetUploadFiles(chromedp.CSS(sel), files, retry)
 }
 
 // clearIn empties a field (chromedp.Clear leaves a text input's value).
@@ -184,14 +198,14 @@ func clearIn(sel string) step {
 // waitText waits until the element sel holds text.
 func waitText(sel, text string) step {
 	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%s); return !!el && el.textContent.includes(%s); })()`,
-		strconv.Quote(sel), strconv.Quote(text)), chromedp.WithPollingTimeout(stepTimeout))
+		strconv.Quote(sel), strconv.Quote(text)), chromedp.WithPollingInterval(pollEvery), chromedp.WithPollingTimeout(stepTimeout))
 }
 
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), retry))
 	if err != nil {
 		tb.fatal("read "+sel, err)
 	}

@@ -98,7 +98,7 @@ func callbackFlow(t *testing.T, b *browser) {
 	must(t, e, "POST", "/v1/callbacks/"+other+":claim", e.Token(auth.RoleDialer, "dialer-2", ""), map[string]any{})
 	d.run("a claim lost to another dialer", click(`button[aria-label^="Claim the request of +86136****6000 (Refund, asked "]`),
 		waitText("#cb-error", "Too late: the request of +86136****6000 is no longer in the queue. Another dialer claimed it first"),
-		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label^="Claim the request of +86136****6000 (Refund, asked "]`)))
+		gone(`button[aria-label^="Claim the request of +86136****6000 (Refund, asked "]`))
 	d.run("claim the customer's refund", click(`button[aria-label^="Claim the request of +86137****7000 (Refund, asked "]`),
 		waitText("#cb-claimed", "Call +8613700137000"), waitText("#cb-claimed", "A-2002"))
 	d.axe("callback queue with a claim")

@@ -80,7 +80,7 @@ func analystBlocklist(t *testing.T, b *browser) {
 		t.Errorf("after the edit the entry is %s", r.Body)
 	}
 	tb.run("delete +8617100001111", click(`button[aria-label="Delete +8617100001111"]`), waitText(`button[aria-label="Delete +8617100001111"]`, "Really delete?"),
-		click(`button[aria-label="Delete +8617100001111"]`), chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label="Delete +8617100001111"]`)))
+		click(`button[aria-label="Delete +8617100001111"]`), gone(`button[aria-label="Delete +8617100001111"]`))
 	if r := e.Do("GET", "/v1/blocklist:check?number=%2B8617100001111", e.Analyst(), nil); !strings.Contains(string(r.Body), `"blocked":false`) {
 		t.Errorf("after the delete the number is still blocked: %s", r.Body)
 	}
@@ -262,7 +262,7 @@ func dialerAndCustomer(t *testing.T, b *browser) {
 	d.run("stamp and end a call", clearIn("#d-callee"), typeIn("#d-callee", "139 0013 9000"), click("#d-stamp"),
 		waitText("#d-stamped", "To +8613900139000"), click(`article[aria-label="Call to +8613900139000"] button`),
 		waitText(`.mycalls article[aria-label="Call to +8613900139000"]`, "ended"),
-		chromedp.WaitNotPresent(chromedp.CSS(`#d-stamped article`)))
+		gone(`#d-stamped article`))
 	d.screen("callbacks")
 	d.run("callback queue", waitText("#callbacks-list", "The queue is empty."))
 	d.axe("callback queue")
