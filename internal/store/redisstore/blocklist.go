@@ -41,6 +41,9 @@ type BlocklistStore struct {
 	tag string
 	// argvBase are the prelude's arguments.
 	argvBase []any
+	// indexScanPage is how many entries one round trip of
+	// ScanIndexEntries reads.
+	indexScanPage int
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
@@ -93,7 +96,7 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 	tag := ks.dir()
 	return &BlocklistStore{
 		rdb: rdb, ring: opt.PseudonymKeys, endLine: opt.EndLine,
-		tag: tag, argvBase: []any{tag + ":", opt.ChangeLogRetain},
+		tag: tag, argvBase: []any{tag + ":", opt.ChangeLogRetain}, indexScanPage: indexScanPage,
 	}, nil
 }
 

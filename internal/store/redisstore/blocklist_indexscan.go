@@ -25,7 +25,7 @@ return {'ok', seq_now(), #ps, table.concat(ps, '\n')}
 `)
 
 // indexScanPage is how many entries one round trip of ScanIndexEntries
-// reads.
+// reads (BlocklistStore.indexScanPage; the tests make it small).
 const indexScanPage = 4096
 
 var _ blocklist.IndexScanner = (*BlocklistStore)(nil)
@@ -60,7 +60,7 @@ func (s *BlocklistStore) ScanIndexEntries(ctx context.Context, fn func(blocklist
 			return 0, err
 		}
 		var next string
-		if len(pats.list) == indexScanPage {
+		if len(pats.list) == s.indexScanPage {
 			next = pats.list[len(pats.list)-1]
 		}
 		nextPats, err := s.pipeIndexPage(ctx, fn, next, pats.list...)
@@ -94,7 +94,7 @@ func (s *BlocklistStore) pipeIndexPage(ctx context.Context, fn func(blocklist.En
 	}
 	var pcmd *redis.Cmd
 	if wantPats {
-		pcmd = indexPatternsScript.EvalSha(ctx, pipe, s.keys("seq", "entries").keys, append(s.argvBase[:len(s.argvBase):len(s.argvBase)], after, indexScanPage)...)
+		pcmd = indexPatternsScript.EvalSha(ctx, pipe, s.keys("seq", "entries").keys, append(s.argvBase[:len(s.argvBase):len(s.argvBase)], after, s.indexScanPage)...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return patternPage{}, redisErr(ctx, "blocklist index scan", err)

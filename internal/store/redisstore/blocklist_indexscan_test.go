@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/redistest"
 	"github.com/callverify/callverify/internal/store/redisstore"
@@ -24,8 +26,22 @@ func fieldsOf(e blocklist.Entry) indexFields {
 	return indexFields{e.Kind, e.Category, e.Source, e.Confidence, e.ExpireTime}
 }
 
-// indexScanPages is more than two of ScanIndexEntries' pages (4096).
-const indexScanPages = 2*4096 + 10
+// testScanPage is the ScanIndexEntries page of these tests (4096 in use):
+// small, so that a few hundred entries cross pages.
+const testScanPage = 64
+
+// indexScanPages is more than two of the tests' pages.
+const indexScanPages = 2*testScanPage + 10
+
+// newIndexScanStore is a store on client whose ScanIndexEntries reads
+// testScanPage entries a round trip, filled by fillIndexScanStore.
+func newIndexScanStore(t *testing.T, client redis.UniversalClient) *redisstore.BlocklistStore {
+	t.Helper()
+	s, _ := newTestBlocklistStore(t, client, 0)
+	redisstore.SetIndexScanPage(s, testScanPage)
+	fillIndexScanStore(t, s)
+	return s
+}
 
 // fillIndexScanStore imports indexScanPages entries of every kind of
 // index field: prefixes, expiries, confidences, a reason that spells a
@@ -48,7 +64,7 @@ func fillIndexScanStore(t *testing.T, s *redisstore.BlocklistStore) {
 		if i%11 == 0 {
 			e.Reason = `said "f":99, "c":1 on the phone`
 		}
-		if i%97 == 0 {
+		if i%17 == 0 {
 			e.Pattern, e.Kind = fmt.Sprintf("+8617%04d*", i), blocklist.KindPrefix
 		}
 		batch = append(batch, e)
@@ -68,8 +84,7 @@ func TestScanIndexEntriesReadsWhatTheFullScanReads(t *testing.T) {
 	for _, srv := range blockServers {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := newTestBlocklistStore(t, srv.client(t), 0)
-			fillIndexScanStore(t, s)
+			s := newIndexScanStore(t, srv.client(t))
 			ctx := context.Background()
 			var want, got []blocklist.Entry
 			wantSeq, err := s.ScanEntries(ctx, func(e blocklist.Entry) error { want = append(want, e); return nil })
@@ -97,8 +112,7 @@ func TestScanIndexEntriesReadsWhatTheFullScanReads(t *testing.T) {
 // from the sequence it returned ends in the store's state.
 func TestScanIndexEntriesWhileWritingConvergesAfterReplay(t *testing.T) {
 	t.Parallel()
-	s, _ := newTestBlocklistStore(t, redistest.Standalone(t).Client(t), 0)
-	fillIndexScanStore(t, s)
+	s := newIndexScanStore(t, redistest.Standalone(t).Client(t))
 	ctx := context.Background()
 	all := func() []blocklist.Entry {
 		var out []blocklist.Entry
@@ -117,7 +131,7 @@ func TestScanIndexEntriesWhileWritingConvergesAfterReplay(t *testing.T) {
 	seen := 0
 	seq, err := s.ScanIndexEntries(ctx, func(e blocklist.Entry) error {
 		seen++
-		if seen == 1 || seen == 4097 {
+		if seen == 1 || seen == testScanPage+1 {
 			cur := all()
 			// Behind the scan (the first entries), ahead of it (the
 			// last), and new ones at both ends.
