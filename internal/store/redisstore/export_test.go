@@ -8,3 +8,11 @@ func SetStampedHook(s *VerifyStore, f func()) { s.stamped = f }
 // SetDeclaredHook makes f run each time ListCallsTo reads a batch by its
 // declared-keys path instead of its one-step script.
 func SetDeclaredHook(s *VerifyStore, f func()) { s.declared = f }
+
+// QueuedReads is how many reads wait for the next batch of
+// ListCallsToWithLine's pipeline.
+func QueuedReads(s *VerifyStore) int {
+	s.lines.mu.Lock()
+	defer s.lines.mu.Unlock()
+	return len(s.lines.queue)
+}
