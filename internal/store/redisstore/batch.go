@@ -11,6 +11,11 @@ import (
 // commands).
 const maxBatchReads = 64
 
+// maxBatchesInFlight is how many batches may be in flight at once: two, so
+// that Redis works on one while the next is written, and two checks at a
+// time (a quiet service) still go out at once.
+const maxBatchesInFlight = 2
+
 // readBatcher sends the reads of concurrent requests in one pipeline: a
 // read that arrives while a batch is in flight joins the next one. There is
 // no waiting for company: a lone read goes out at once, and under load each
@@ -26,7 +31,7 @@ type readBatcher struct {
 
 	mu      sync.Mutex
 	queue   []*batchedRead
-	sending bool // a goroutine is sending batches (send)
+	senders int // goroutines sending batches (send), at most maxBatchesInFlight
 }
 
 // batchedRead is one request's part of a batch: add queues its commands on
@@ -50,8 +55,8 @@ func (b *readBatcher) do(ctx context.Context, add func(ctx context.Context, p re
 	r := &batchedRead{ctx: ctx, add: add, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
-	if !b.sending {
-		b.sending = true
+	if b.senders < maxBatchesInFlight {
+		b.senders++
 		go b.send()
 	}
 	b.mu.Unlock()
@@ -69,7 +74,7 @@ func (b *readBatcher) send() {
 		b.mu.Lock()
 		n := min(len(b.queue), maxBatchReads)
 		if n == 0 {
-			b.sending = false
+			b.senders--
 			b.queue = nil
 			b.mu.Unlock()
 			return

@@ -16,3 +16,7 @@ func QueuedReads(s *VerifyStore) int {
 	defer s.lines.mu.Unlock()
 	return len(s.lines.queue)
 }
+
+// MaxBatchesInFlight is how many batches of ListCallsToWithLine's reads
+// may be in flight at once.
+const MaxBatchesInFlight = maxBatchesInFlight

@@ -31,7 +31,7 @@ type batchFixture struct {
 	gens      map[phone.Number]string   // line -> its record's gen
 }
 
-func newBatchFixture(t *testing.T, rdb redis.UniversalClient, nLines, nCustomers int) *batchFixture {
+func newBatchFixture(t testing.TB, rdb redis.UniversalClient, nLines, nCustomers int) *batchFixture {
 	t.Helper()
 	ctx := context.Background()
 	vs, _, o := newStores(t, rdb)
@@ -163,10 +163,11 @@ func TestConcurrentChecksShareAPipelineAndEachGetsItsOwnAnswer(t *testing.T) {
 	}
 }
 
-// TestACheckThatGivesUpMidBatchLeavesTheOthersTheirAnswers: reads that
-// arrive while a batch is in flight go out together in the next one; a read
-// whose context ends while its batch is in flight returns its context's
-// error at once, and the batch goes on for the others.
+// TestACheckThatGivesUpMidBatchLeavesTheOthersTheirAnswers: a read goes
+// out at once while a sender is free; reads that arrive while every sender
+// has a batch in flight go out together in the next one; a read whose
+// context ends while its batch is in flight returns its context's error at
+// once, and the batch goes on for the others.
 func TestACheckThatGivesUpMidBatchLeavesTheOthersTheirAnswers(t *testing.T) {
 	t.Parallel()
 	for _, b := range backends {
@@ -204,10 +205,14 @@ func TestACheckThatGivesUpMidBatchLeavesTheOthersTheirAnswers(t *testing.T) {
 				}
 			}
 
+			// Every sender busy, each with a lone read that went out at once.
 			hook.hold.Store(true)
-			first := read(context.Background(), 0)
-			if n := <-hook.held; n != 1 {
-				t.Fatalf("the first batch carried %d reads, want 1 (a lone read goes out at once)", n)
+			var first []<-chan result
+			for range redisstore.MaxBatchesInFlight {
+				first = append(first, read(context.Background(), 0))
+				if n := <-hook.held; n != 1 {
+					t.Fatalf("a lone read went out in a batch of %d, want 1 (it goes out at once)", n)
+				}
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -215,14 +220,13 @@ func TestACheckThatGivesUpMidBatchLeavesTheOthersTheirAnswers(t *testing.T) {
 			others := []<-chan result{read(context.Background(), 2), read(context.Background(), 3)}
 			for deadline := time.Now().Add(10 * time.Second); redisstore.QueuedReads(f.vs) < 3; {
 				if time.Now().After(deadline) {
-					t.Fatalf("%d reads queued behind the batch in flight, want 3", redisstore.QueuedReads(f.vs))
+					t.Fatalf("%d reads queued behind the batches in flight, want 3", redisstore.QueuedReads(f.vs))
 				}
 				time.Sleep(time.Millisecond)
 			}
-			hook.release <- struct{}{}
-			answer("the first read", first)
+			hook.release <- struct{}{} // one batch ends: its sender takes the queue
 			if n := <-hook.held; n != 3 {
-				t.Fatalf("the second batch carried %d reads, want the 3 that arrived during the first", n)
+				t.Fatalf("the next batch carried %d reads, want the 3 that arrived meanwhile", n)
 			}
 			cancel()
 			select {
@@ -234,9 +238,14 @@ func TestACheckThatGivesUpMidBatchLeavesTheOthersTheirAnswers(t *testing.T) {
 				t.Fatal("the read that gave up waits for its batch")
 			}
 			hook.hold.Store(false)
-			hook.release <- struct{}{}
+			for range redisstore.MaxBatchesInFlight { // the other first batches and the batch of three
+				hook.release <- struct{}{}
+			}
+			for i, ch := range first {
+				answer(fmt.Sprintf("lone read %d", i), ch)
+			}
 			for i, ch := range others {
-				answer(fmt.Sprintf("read %d of the second batch", i+2), ch)
+				answer(fmt.Sprintf("read %d of the later batch", i+2), ch)
 			}
 		})
 	}
