@@ -17,9 +17,10 @@ const maxBatchReads = 64
 const maxBatchesInFlight = 2
 
 // readBatcher sends the reads of concurrent requests in one pipeline: a
-// read that arrives while a batch is in flight joins the next one. There is
-// no waiting for company: a lone read goes out at once, and under load each
-// batch carries what arrived during the one before, so many requests share
+// read that arrives while every sender has a batch in flight joins the next
+// one. There is no waiting for company: a read goes out at once while a
+// sender is free, and under load each batch carries what arrived during the
+// ones before, so many requests share
 // one write and one read on each connection (each node, on a Cluster: the
 // pipeline is split by node) instead of paying one round trip each.
 //
