@@ -28,7 +28,7 @@ var backends = []struct {
 
 // layout is a fresh key space for one test: its own prefix, few shards
 // (enough to spread over the cluster's three masters).
-func layout(t *testing.T) redisstore.Layout {
+func layout(t testing.TB) redisstore.Layout {
 	return redisstore.Layout{Prefix: strings.TrimSuffix(redistest.Prefix(t), ":"), Shards: 8}
 }
 

@@ -12,3 +12,15 @@ func SetDeclaredHook(s *VerifyStore, f func()) { s.declared = f }
 // SetIndexScanPage sets how many entries one round trip of
 // ScanIndexEntries reads, so a test crosses pages with few entries.
 func SetIndexScanPage(s *BlocklistStore, n int) { s.indexScanPage = n }
+
+// QueuedReads is how many reads wait for the next batch of
+// ListCallsToWithLine's pipeline.
+func QueuedReads(s *VerifyStore) int {
+	s.lines.mu.Lock()
+	defer s.lines.mu.Unlock()
+	return len(s.lines.queue)
+}
+
+// MaxBatchesInFlight is how many batches of ListCallsToWithLine's reads
+// may be in flight at once.
+const MaxBatchesInFlight = maxBatchesInFlight

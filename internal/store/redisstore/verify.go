@@ -52,6 +52,8 @@ type VerifyStore struct {
 	ring      hmackeys.Ring
 	seal      *seal.Sealer
 	retention time.Duration
+	// lines batches the reads of concurrent checks (ListCallsToWithLine).
+	lines *readBatcher
 
 	// eventRetention trims the event streams; hub wakes this instance's
 	// watchers, fed by one subscription to the events channel (follow),
@@ -93,7 +95,7 @@ func NewVerifyStore(rdb redis.UniversalClient, o VerifyOptions) (*VerifyStore, e
 		o.EventRetention = DefaultEventRetention
 	}
 	return &VerifyStore{rdb: rdb, keys: k, ring: o.HMAC, seal: sealer, retention: o.CallRetention,
-		eventRetention: o.EventRetention, hub: notify.New()}, nil
+		lines: newReadBatcher(rdb), eventRetention: o.EventRetention, hub: notify.New()}, nil
 }
 
 // idAlphabet is the call id alphabet (verify's: lower-case base32).

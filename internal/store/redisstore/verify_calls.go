@@ -333,8 +333,9 @@ var _ verify.LineReader = (*VerifyStore)(nil)
 
 // ListCallsToWithLine implements verify.LineReader: the first batch of the
 // callee's index with its calls (scriptCalleeCalls, on the callee's shard)
-// and the caller's record (HMGET in {P:dir}) go in one pipeline, one round
-// trip to each node; a callee with calls under several HMAC keys (after a
+// and the caller's record (HMGET in {P:dir}) go in one pipeline, shared
+// with the checks running at the same time (readBatcher): one round trip
+// to each node for all of them; a callee with calls under several HMAC keys (after a
 // rotation), a script Redis no longer holds, or more calls than a batch
 // read the rest as ListCallsTo does.
 func (s *VerifyStore) ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]verify.Call, verify.CallerLine, error) {
@@ -351,11 +352,15 @@ func (s *VerifyStore) ListCallsToWithLine(ctx context.Context, callee, caller ph
 		return calls, lineOf(rec), err
 	}
 	cust := custs[0]
-	pipe := s.rdb.Pipeline()
-	listed := scriptCalleeCalls.EvalSha(ctx, pipe, []string{s.keys.callee(cust)},
-		"("+ms(after), 0, listCallsBatch, s.keys.call(cust.shard, ""))
-	line := pipe.HMGet(ctx, s.keys.official(caller), "direction", "gen")
-	_, _ = pipe.Exec(ctx) // each command carries its own error
+	var listed *redis.Cmd
+	var line *redis.SliceCmd
+	if err := s.lines.do(ctx, func(bctx context.Context, p redis.Pipeliner) {
+		listed = scriptCalleeCalls.EvalSha(bctx, p, []string{s.keys.callee(cust)},
+			"("+ms(after), 0, listCallsBatch, s.keys.call(cust.shard, ""))
+		line = p.HMGet(bctx, s.keys.official(caller), "direction", "gen")
+	}); err != nil {
+		return nil, verify.CallerLine{}, err
+	}
 	rec, err := officialOf(ctx, line)
 	if err != nil {
 		return nil, verify.CallerLine{}, err

@@ -56,7 +56,7 @@ var (
 
 // newStores returns a calls store and its audit store on a fresh key
 // space of rdb.
-func newStores(t *testing.T, rdb redis.UniversalClient) (*redisstore.VerifyStore, *redisstore.AuditStore, officials) {
+func newStores(t testing.TB, rdb redis.UniversalClient) (*redisstore.VerifyStore, *redisstore.AuditStore, officials) {
 	t.Helper()
 	l := layout(t)
 	vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
