@@ -139,8 +139,14 @@ func newHarness(ctx context.Context, o options, log io.Writer) (h *harness, err 
 			h.close()
 		}
 	}()
-	bin := filepath.Join(h.tmp, "bin")
-	h.logf("building callverifyd, callverify and genblocklist from %s", o.repo)
+	// In the repository's bin/load/, where go build leaves a binary alone
+	// when it is up to date: a second run links nothing.
+	repo, err := filepath.Abs(o.repo)
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(repo, "bin", "load")
+	h.logf("building callverifyd, callverify and genblocklist from %s into %s", o.repo, bin)
 	// Without the symbol table and DWARF: the same code, linked faster.
 	build := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
 		"./cmd/callverifyd", "./cmd/callverify", "./scripts/genblocklist")
