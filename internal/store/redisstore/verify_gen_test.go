@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/clocktest"
@@ -33,6 +35,45 @@ func (genDirectory) BlockedCategory(context.Context, phone.Number) (string, bool
 	return "", false, nil
 }
 
+// lineEnv is a verify.Service on Redis stores, its directory made over
+// their official numbers by dir, and what the line tests use of it.
+type lineEnv struct {
+	vs    *redisstore.VerifyStore
+	bl    *redisstore.BlocklistStore
+	rec   *audit.Recorder
+	clock *clocktest.Clock
+	svc   *verify.Service
+}
+
+func newLineEnv(t *testing.T, rdb redis.UniversalClient, dir func(*redisstore.BlocklistStore) verify.Directory) lineEnv {
+	t.Helper()
+	l := layout(t)
+	vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := redisstore.NewAuditStore(rdb, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No EndLine: a deleted line's calls are never marked ended.
+	bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{KeyPrefix: l.Prefix, PseudonymKeys: testRing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := clocktest.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))
+	rec := audit.NewRecorder(as, clock.Now)
+	parser, err := phone.NewParser("CN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := verify.NewService(verify.Config{Store: vs, Directory: dir(bl), Audit: rec, Phone: parser, Now: clock.Now, KEK: testKEK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lineEnv{vs: vs, bl: bl, rec: rec, clock: clock, svc: svc}
+}
+
 // TestACallOfADeletedLineDoesNotVerifyUnderItsNewRegistration: deleting an
 // official number is one script on {P:dir}; its calls are marked ENDED in
 // their shards only afterwards (EndLine), which may not have run yet or may
@@ -46,31 +87,8 @@ func TestACallOfADeletedLineDoesNotVerifyUnderItsNewRegistration(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			rdb := b.client(t)
-			l := layout(t)
-			vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			as, err := redisstore.NewAuditStore(rdb, l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// No EndLine: the calls are never marked ended.
-			bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{KeyPrefix: l.Prefix, PseudonymKeys: testRing})
-			if err != nil {
-				t.Fatal(err)
-			}
-			clock := clocktest.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))
-			rec := audit.NewRecorder(as, clock.Now)
-			parser, err := phone.NewParser("CN")
-			if err != nil {
-				t.Fatal(err)
-			}
-			svc, err := verify.NewService(verify.Config{Store: vs, Directory: genDirectory{bl}, Audit: rec, Phone: parser,
-				Now: clock.Now, KEK: testKEK})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := newLineEnv(t, rdb, func(bl *redisstore.BlocklistStore) verify.Directory { return genDirectory{bl} })
+			vs, bl, rec, clock, svc := e.vs, e.bl, e.rec, e.clock, e.svc
 			var (
 				line     = phone.Number("+8657188881234")
 				alice    = phone.Number("+8613800138000")

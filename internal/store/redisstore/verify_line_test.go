@@ -4,11 +4,9 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
-	"github.com/callverify/callverify/internal/clocktest"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/store/redisstore"
@@ -57,30 +55,12 @@ func TestALiveLineIsCheckedOnItsRecordReadWithItsCalls(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			rdb := b.client(t)
-			l := layout(t)
-			vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
-			as, err := redisstore.NewAuditStore(rdb, l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{KeyPrefix: l.Prefix, PseudonymKeys: testRing})
-			if err != nil {
-				t.Fatal(err)
-			}
-			clock := clocktest.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))
-			rec := audit.NewRecorder(as, clock.Now)
-			parser, err := phone.NewParser("CN")
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := &memoryDirectory{genDirectory: genDirectory{bl}, mem: map[phone.Number]verify.Official{}}
-			svc, err := verify.NewService(verify.Config{Store: vs, Directory: dir, Audit: rec, Phone: parser, Now: clock.Now, KEK: testKEK})
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir := &memoryDirectory{mem: map[phone.Number]verify.Official{}}
+			e := newLineEnv(t, rdb, func(bl *redisstore.BlocklistStore) verify.Directory {
+				dir.genDirectory = genDirectory{bl}
+				return dir
+			})
+			vs, bl, rec, clock, svc := e.vs, e.bl, e.rec, e.clock, e.svc
 			var (
 				line    = phone.Number("+8657188881234")
 				hotline = phone.Number("+8695188")
