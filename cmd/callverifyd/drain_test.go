@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callverify/callverify/internal/testbin"
 )
 
 // TestSignalLogsTheDrainWithItsDeadline: SIGINT and SIGTERM each start a
@@ -23,7 +25,7 @@ func TestSignalLogsTheDrainWithItsDeadline(t *testing.T) {
 	} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			dataDir := filepath.Join(t.TempDir(), "data")
-			d := start(t, server, dataDir, freePort(t), freePort(t), "CALLVERIFY_SHUTDOWN_TIMEOUT=7s")
+			d := start(t, server, dataDir, testbin.FreeAddr(t), testbin.FreeAddr(t), "CALLVERIFY_SHUTDOWN_TIMEOUT=7s")
 			if err := d.cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+
+	"github.com/callverify/callverify/internal/testbin"
 )
 
 // TestAcknowledgedStampsSurviveKill9UnderLoad kills the real binary with
@@ -29,7 +31,7 @@ func TestAcknowledgedStampsSurviveKill9UnderLoad(t *testing.T) {
 	t.Parallel() // its own binary, data directory and ports
 	server, cli := buildBinaries(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	grpcAddr, httpAddr := freePort(t), freePort(t)
+	grpcAddr, httpAddr := testbin.FreeAddr(t), testbin.FreeAddr(t)
 	d := start(t, server, dataDir, grpcAddr, httpAddr)
 	admin := mint(t, cli, dataDir, "--role", "admin", "--sub", "alice")
 	dialer := mint(t, cli, dataDir, "--role", "dialer", "--sub", "dialer-1")

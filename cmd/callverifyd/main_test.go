@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,16 +24,6 @@ func buildBinaries(t *testing.T) (server, cli string) {
 	t.Helper()
 	dir := testbin.For(t, "./cmd/callverifyd", "./cmd/callverify")
 	return filepath.Join(dir, "callverifyd"), filepath.Join(dir, "callverify")
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 type daemon struct {
@@ -105,7 +94,7 @@ func do(t *testing.T, method, url, token, body string) (int, string) {
 func TestOfficialNumbersSurviveKill9(t *testing.T) {
 	server, cli := buildBinaries(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	grpcAddr, httpAddr := freePort(t), freePort(t)
+	grpcAddr, httpAddr := testbin.FreeAddr(t), testbin.FreeAddr(t)
 	d := start(t, server, dataDir, grpcAddr, httpAddr)
 	admin := mint(t, cli, dataDir, "--role", "admin", "--sub", "alice")
 

@@ -215,16 +215,6 @@ func automask(got string) string {
 	return got
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestReadmeWalkthroughRuns runs the README's walkthrough and holds each
 // block to the output written under it. Each section runs in a bash session
 // of its own, in a directory of its own, beside the others: the
@@ -294,13 +284,15 @@ type readmeFix struct {
 // in a new directory, with the binaries of bin first on its PATH, and holds
 // each to its expected output. With server, a `callverifyd --dev` with its
 // data in the directory's data/ (where `callverify token mint` finds the
-// development secret) serves the session at $GRPC and $HTTP. It returns the
+// development secret) serves the session at $GRPC and $HTTP; without, the
+// session has free ports for the Redis section's redis-server and two
+// instances ($REDIS, $A_GRPC, $A_HTTP, $B_GRPC, $B_HTTP). It returns the
 // README fixes -update-readme makes of the outputs that differ.
 func runSection(t *testing.T, bin string, server bool, steps []step, readme []byte) []readmeFix {
 	dir := t.TempDir()
 	var grpcAddr, httpAddr string
 	if server {
-		grpcAddr, httpAddr = freeAddr(t), freeAddr(t)
+		grpcAddr, httpAddr = testbin.FreeAddr(t), testbin.FreeAddr(t)
 		var serverLog bytes.Buffer
 		cmd := exec.Command(filepath.Join(bin, "callverifyd"), "--dev", "--data-dir", filepath.Join(dir, "data"),
 			"--grpc-addr", grpcAddr, "--http-addr", httpAddr)
@@ -350,17 +342,19 @@ func runSection(t *testing.T, bin string, server bool, steps []step, readme []by
 			env = append(env, kv)
 		}
 	}
-	// The section on Redis starts its own redis-server and two instances:
-	// on free ports, and Redis is shut down whatever happens.
-	ports := map[string]string{}
-	for _, k := range []string{"REDIS", "A_GRPC", "A_HTTP", "B_GRPC", "B_HTTP"} {
-		_, ports[k], _ = net.SplitHostPort(freeAddr(t))
-	}
-	t.Cleanup(func() { exec.Command("redis-cli", "-p", ports["REDIS"], "shutdown", "nosave").Run() })
-	sh.Env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"HTTP="+httpAddr, "GRPC="+grpcAddr, "TZ=UTC", "LC_ALL=C.UTF-8")
-	for k, v := range ports {
-		sh.Env = append(sh.Env, k+"="+v)
+	sh.Env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "TZ=UTC", "LC_ALL=C.UTF-8")
+	if server {
+		sh.Env = append(sh.Env, "HTTP="+httpAddr, "GRPC="+grpcAddr)
+	} else {
+		// The section on Redis starts its own redis-server and two
+		// instances: on free ports, and Redis is shut down whatever
+		// happens.
+		ports := map[string]string{}
+		for _, k := range []string{"REDIS", "A_GRPC", "A_HTTP", "B_GRPC", "B_HTTP"} {
+			_, ports[k], _ = net.SplitHostPort(testbin.FreeAddr(t))
+			sh.Env = append(sh.Env, k+"="+ports[k])
+		}
+		t.Cleanup(func() { exec.Command("redis-cli", "-p", ports["REDIS"], "shutdown", "nosave").Run() })
 	}
 	out, err := sh.CombinedOutput()
 	// Stray background processes of the walkthrough go with the session.

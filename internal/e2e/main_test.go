@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -100,16 +99,6 @@ type daemon struct {
 	health    healthpb.HealthClient
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // start runs callverifyd on the pair's Redis and waits until it is ready;
 // it is stopped with SIGTERM when the test ends. The ports are picked free
 // and then released, so another process may take one before the daemon
@@ -134,8 +123,8 @@ func (p *pair) start(name string) *daemon {
 func (p *pair) startOnce(name string) (*daemon, error) {
 	t := p.t
 	t.Helper()
-	d := &daemon{name: name, grpcAddr: freeAddr(t), logs: &testenv.SyncBuffer{}, exited: make(chan struct{})}
-	httpAddr := freeAddr(t)
+	d := &daemon{name: name, grpcAddr: testbin.FreeAddr(t), logs: &testenv.SyncBuffer{}, exited: make(chan struct{})}
+	httpAddr := testbin.FreeAddr(t)
 	d.httpURL = "http://" + httpAddr
 	d.cmd = exec.Command(daemonBinary, "--dev", "--data-dir", p.dataDir, "--kek-file", p.kekFile,
 		"--redis-addrs", p.redis.Addr(), "--grpc-addr", d.grpcAddr, "--http-addr", httpAddr,

@@ -1,6 +1,6 @@
 // Package testbin builds the repository's commands for the tests that run
 // them as processes (the daemon's kill -9 and drain tests, the end-to-end
-// tests, the README's walkthrough).
+// tests, the README's walkthrough), and finds them free addresses.
 //
 // The binaries go to bin/test/ under the module's root, one directory for
 // every test process of the checkout: go build leaves a binary alone when
@@ -14,6 +14,7 @@ package testbin
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,4 +91,16 @@ func moduleRoot() (string, error) {
 		return "", fmt.Errorf("testbin: not inside the callverify module")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// FreeAddr is a loopback address with a port free a moment ago, for a
+// process the test starts to listen on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
