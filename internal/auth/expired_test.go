@@ -52,20 +52,3 @@ func TestVerifySaysExpiredOnlyOfAGoodTokenPastItsTime(t *testing.T) {
 		})
 	}
 }
-
-// TestVerifySaysExpiredOfARememberedToken: a token accepted (and so
-// remembered) earlier is answered expired once its time is up.
-func TestVerifySaysExpiredOfARememberedToken(t *testing.T) {
-	t.Parallel()
-	k := getKeys()
-	clock := newClock()
-	v := hmacVerifier(t, clock.Now)
-	token := sign(t, jwt.SigningMethodHS256, k.hmacSecret, "", claimsMap()) // exp t0+1h
-	if _, err := v.Verify(context.Background(), token); err != nil {
-		t.Fatalf("fresh token: %v", err)
-	}
-	clock.Advance(time.Hour + DefaultLeeway + time.Second)
-	if _, err := v.Verify(context.Background(), token); !errors.Is(err, ErrExpired) {
-		t.Fatalf("after its exp: %v, want ErrExpired", err)
-	}
-}

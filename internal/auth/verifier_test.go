@@ -272,11 +272,13 @@ func TestVerifyHonoursConfiguredLeeway(t *testing.T) {
 	c["exp"] = t0.Add(-10 * time.Second).Unix() // inside the default 30s, outside 5s
 	_, err = v.Verify(context.Background(), sign(t, jwt.SigningMethodHS256, k.hmacSecret, "", c))
 	wantUnauthenticated(t, err)
-	if !errors.Is(err, jwt.ErrTokenExpired) {
-		t.Fatalf("error %q, want token expired", err)
+	if !errors.Is(err, jwt.ErrTokenExpired) || !errors.Is(err, ErrExpired) {
+		t.Fatalf("error %q, want token expired (ErrExpired)", err)
 	}
 }
 
+// TestVerifyUsesInjectedClockForExpiry: a token accepted (and so
+// remembered) earlier is answered expired once its time is up.
 func TestVerifyUsesInjectedClockForExpiry(t *testing.T) {
 	t.Parallel()
 	k := getKeys()
