@@ -154,18 +154,7 @@ type registration struct {
 
 // registrationOf reads n's registration from the directory.
 func (s *Service) registrationOf(ctx context.Context, n phone.Number) (registration, error) {
-	var r registration
-	off, err := s.dir.OfficialNumber(ctx, n)
-	switch {
-	case err == nil:
-		r.off, r.official = off, true
-	case !errors.Is(err, fault.ErrNotFound):
-		return registration{}, err
-	}
-	if r.category, r.blocked, err = s.dir.BlockedCategory(ctx, n); err != nil {
-		return registration{}, err
-	}
-	return r, nil
+	return s.registration(ctx, n, func() (Official, error) { return s.dir.OfficialNumber(ctx, n) })
 }
 
 // indexedRegistrationOf is registrationOf from the directory's memory when
@@ -175,8 +164,14 @@ func (s *Service) indexedRegistrationOf(ctx context.Context, n phone.Number) (re
 	if s.idir == nil {
 		return s.registrationOf(ctx, n)
 	}
+	return s.registration(ctx, n, func() (Official, error) { return s.idir.IndexedOfficialNumber(n) })
+}
+
+// registration is n's registration, its official record from official and
+// its blocklist match from the directory.
+func (s *Service) registration(ctx context.Context, n phone.Number, official func() (Official, error)) (registration, error) {
 	var r registration
-	off, err := s.idir.IndexedOfficialNumber(n)
+	off, err := official()
 	switch {
 	case err == nil:
 		r.off, r.official = off, true
