@@ -46,7 +46,10 @@ test:
 	@# the service's tests rather than after them.
 	@# -p 4: twice the cores, as many tests wait on servers and browsers;
 	@# the longest packages are named first so they start first.
-	@{ (cd tools && go test -race -count=1 ./load/) > .load-test.log 2>&1; echo $$? > .load-test.rc; } & \
+	@# atexit_sleep_ms=0: a race-enabled binary otherwise sleeps a second
+	@# before it exits, a second per package.
+	@export GORACE="atexit_sleep_ms=0 $$GORACE"; \
+	{ (cd tools && go test -race -count=1 ./load/) > .load-test.log 2>&1; echo $$? > .load-test.rc; } & \
 	go test -race -count=1 -p 4 $(SLOW_TESTS) ./...; rc=$$?; wait; cat .load-test.log; \
 	load=$$(cat .load-test.rc); rm -f .load-test.log .load-test.rc; \
 	[ $$rc -eq 0 ] && [ $$load -eq 0 ]
