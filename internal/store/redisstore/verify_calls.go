@@ -7,21 +7,24 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
+	"github.com/callverify/callverify/internal/store/redisstore/internal/recordpb"
 	"github.com/callverify/callverify/verify"
 )
 
-// callData is the part of a call that never changes (the d field), decoupled
-// from verify.Call so that a rename there does not change what is stored.
-type callData struct {
+// jsonCallData is the d field of the calls stored before recordpb.CallData,
+// read still; nothing writes it.
+type jsonCallData struct {
 	Caller       string    `json:"caller"`
-	Customer     []byte    `json:"customer"` // sealed customerData
+	Customer     []byte    `json:"customer"` // sealed jsonCustomer
 	Reason       int       `json:"reason"`
 	ReasonText   string    `json:"reason_text,omitempty"`
 	OrderRef     string    `json:"order_ref,omitempty"`
@@ -35,8 +38,8 @@ type callData struct {
 	SealedSecret []byte    `json:"sealed_secret"`
 }
 
-// customerData is what a call says of its customer, sealed.
-type customerData struct {
+// jsonCustomer is the sealed customer of a jsonCallData.
+type jsonCustomer struct {
 	Callee     string `json:"callee"`
 	CustomerID string `json:"customer_id,omitempty"`
 }
@@ -60,42 +63,36 @@ func parseTime(s string) (time.Time, error) {
 // ms is t as the Unix milliseconds of index scores and script checks.
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-// encodeCallData is the d field of c.
+// encodeCallData is the d field of c: a recordpb.CallData, its customer
+// sealed.
 func (s *VerifyStore) encodeCallData(c verify.Call) (string, error) {
-	cust, err := json.Marshal(customerData{Callee: c.Callee.String(), CustomerID: c.CustomerID})
+	cust, err := proto.Marshal(&recordpb.CallCustomer{Callee: c.Callee.String(), CustomerId: c.CustomerID})
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(callData{
-		Caller: c.Caller.String(), Customer: s.seal.Seal(cust, aadCallCustomer(c.ID)), Reason: int(c.Reason),
-		ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentID: c.AgentID, AgentName: c.AgentName,
-		DisplayName: c.DisplayName, OrigID: c.OrigID, CreateTime: c.CreateTime.UTC(), ExpireTime: c.ExpireTime.UTC(),
-		DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
+	b, err := proto.Marshal(&recordpb.CallData{
+		Caller: c.Caller.String(), Customer: s.seal.Seal(cust, aadCallCustomer(c.ID)), Reason: int32(c.Reason),
+		ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentId: c.AgentID, AgentName: c.AgentName,
+		DisplayName: c.DisplayName, OrigId: c.OrigID, CreateTime: nanosOf(c.CreateTime),
+		ExpireTime: nanosOf(c.ExpireTime), DeviceId: c.DeviceID, SealedSecret: c.SealedSecret,
 	})
 	return string(b), err
 }
 
 // decodeCall reads call id from its hash fields.
 func (s *VerifyStore) decodeCall(id string, h map[string]string) (verify.Call, error) {
-	var d callData
-	if err := json.Unmarshal([]byte(h["d"]), &d); err != nil {
+	c, sealed, err := decodeCallData(h["d"])
+	if err != nil {
 		return verify.Call{}, fmt.Errorf("decode call %s: %w", id, err)
 	}
-	plain, err := s.seal.Open(d.Customer, aadCallCustomer(id))
+	plain, err := s.seal.Open(sealed, aadCallCustomer(id))
 	if err != nil {
 		return verify.Call{}, fmt.Errorf("call %s: %w", id, err)
 	}
-	var cust customerData
-	if err := json.Unmarshal(plain, &cust); err != nil {
+	if c.Callee, c.CustomerID, err = decodeCallCustomer(plain); err != nil {
 		return verify.Call{}, fmt.Errorf("decode call %s: %w", id, err)
 	}
-	c := verify.Call{
-		ID: id, Caller: phone.Number(d.Caller), Callee: phone.Number(cust.Callee), CustomerID: cust.CustomerID,
-		Reason: verify.Reason(d.Reason), ReasonText: d.ReasonText, OrderRef: d.OrderRef, AgentID: d.AgentID,
-		AgentName: d.AgentName, DisplayName: d.DisplayName, OrigID: d.OrigID, CreateBy: h["by"], Gen: h["gen"],
-		CallbackRequestID: h["cb"],
-		CreateTime:        d.CreateTime, ExpireTime: d.ExpireTime, DeviceID: d.DeviceID, SealedSecret: d.SealedSecret,
-	}
+	c.ID, c.CreateBy, c.Gen, c.CallbackRequestID = id, h["by"], h["gen"], h["cb"]
 	st, err1 := strconv.Atoi(h["st"])
 	wr, err2 := strconv.Atoi(h["wr"])
 	ls, err3 := strconv.ParseInt(h["ls"], 10, 64)
@@ -106,6 +103,64 @@ func (s *VerifyStore) decodeCall(id string, h map[string]string) (verify.Call, e
 	}
 	c.State, c.WrongAttempts, c.LastCodeStep, c.ConfirmTime, c.EndTime = verify.State(st), wr, ls, ct, et
 	return c, nil
+}
+
+// decodeCallData reads a d field in either format (recordpb.CallData, or
+// the JSON written before it, which begins with '{'): the call's fields
+// that never change, and its sealed customer.
+func decodeCallData(d string) (verify.Call, []byte, error) {
+	if strings.HasPrefix(d, "{") {
+		var j jsonCallData
+		if err := json.Unmarshal([]byte(d), &j); err != nil {
+			return verify.Call{}, nil, err
+		}
+		return verify.Call{
+			Caller: phone.Number(j.Caller), Reason: verify.Reason(j.Reason), ReasonText: j.ReasonText,
+			OrderRef: j.OrderRef, AgentID: j.AgentID, AgentName: j.AgentName, DisplayName: j.DisplayName,
+			OrigID: j.OrigID, CreateTime: j.CreateTime, ExpireTime: j.ExpireTime, DeviceID: j.DeviceID,
+			SealedSecret: j.SealedSecret,
+		}, j.Customer, nil
+	}
+	var m recordpb.CallData
+	if err := proto.Unmarshal([]byte(d), &m); err != nil {
+		return verify.Call{}, nil, err
+	}
+	return verify.Call{
+		Caller: phone.Number(m.Caller), Reason: verify.Reason(m.Reason), ReasonText: m.ReasonText,
+		OrderRef: m.OrderRef, AgentID: m.AgentId, AgentName: m.AgentName, DisplayName: m.DisplayName,
+		OrigID: m.OrigId, CreateTime: timeOf(m.CreateTime), ExpireTime: timeOf(m.ExpireTime), DeviceID: m.DeviceId,
+		SealedSecret: m.SealedSecret,
+	}, m.Customer, nil
+}
+
+// decodeCallCustomer reads an opened customer in either format, as
+// decodeCallData.
+func decodeCallCustomer(plain []byte) (phone.Number, string, error) {
+	if len(plain) > 0 && plain[0] == '{' {
+		var j jsonCustomer
+		err := json.Unmarshal(plain, &j)
+		return phone.Number(j.Callee), j.CustomerID, err
+	}
+	var m recordpb.CallCustomer
+	err := proto.Unmarshal(plain, &m)
+	return phone.Number(m.Callee), m.CustomerId, err
+}
+
+// nanosOf stores t as Unix nanoseconds, and the zero time as absent.
+func nanosOf(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+// timeOf is nanosOf's inverse, in UTC.
+func timeOf(n *int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *n).UTC()
 }
 
 // fields turns a script's HGETALL reply into a map.

@@ -5,7 +5,7 @@ import "github.com/redis/go-redis/v9"
 // The Lua scripts of VerifyStore. Each touches the keys of one partition
 // only (one hash tag, one cluster slot). A call is a hash:
 //
-//	d    JSON of what never changes (callData), the customer sealed
+//	d    what never changes (recordpb.CallData), the customer sealed
 //	by   the subject that stamped it
 //	st   verify.State as a number (1 ACTIVE, 2 ENDED, 4 LOCKED)
 //	wr   wrong code attempts
