@@ -62,7 +62,7 @@ test:
 
 # The browser tests write their screenshots to docs/screenshots (the README
 # shows them). They need Chromium, and a CJK font for the Chinese pages
-# (apt-get install chromium fonts-wqy-microhei).
+# (apt-get install chromium-headless-shell fonts-wqy-microhei).
 screenshots:
 	go test -count=1 -run TestBrowser ./internal/web -args -screenshots
 
