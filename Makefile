@@ -51,10 +51,11 @@ test:
 	@# -ldflags=-w: test binaries without DWARF (stack traces and race
 	@# reports keep their lines) link in a fifth less CPU, and linking is
 	@# a quarter of the CPU of the whole run.
-	@# GOFLAGS=-trimpath, for the tests and the commands they build: the
-	@# build cache then does not depend on where the clone is, so a fresh
-	@# clone reuses what any other clone compiled.
-	@export GORACE="atexit_sleep_ms=0 $$GORACE" GOFLAGS="-trimpath $$GOFLAGS"; \
+	@# GOFLAGS, for the tests and the commands they build: -trimpath, so
+	@# the build cache does not depend on where the clone is (a fresh clone
+	@# reuses what any other compiled); -buildvcs=false, so a commit alone
+	@# does not relink the commands the tests run.
+	@export GORACE="atexit_sleep_ms=0 $$GORACE" GOFLAGS="-trimpath -buildvcs=false $$GOFLAGS"; \
 	{ (cd tools && go test -race -count=1 -ldflags=-w ./load/) > .load-test.log 2>&1; echo $$? > .load-test.rc; } & \
 	go test -race -count=1 -ldflags=-w -p 4 $(SLOW_TESTS) ./...; rc=$$?; wait; cat .load-test.log; \
 	load=$$(cat .load-test.rc); rm -f .load-test.log .load-test.rc; \
