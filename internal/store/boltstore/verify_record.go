@@ -8,6 +8,7 @@ import (
 
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/store/boltstore/internal/recordpb"
+	"github.com/callverify/callverify/internal/store/unixnano"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -73,9 +74,9 @@ func vEncodeCall(r vCall) ([]byte, error) {
 		Reason: int32(r.Reason), ReasonText: r.ReasonText, OrderRef: r.OrderRef, AgentId: r.AgentID,
 		AgentName: r.AgentName, DisplayName: r.DisplayName, OrigId: r.OrigID, CreateBy: r.CreateBy,
 		State: int32(r.State), WrongAttempts: int32(r.WrongAttempts),
-		CreateTime: nanosOf(r.CreateTime), ExpireTime: nanosOf(r.ExpireTime), EndTime: nanosOf(r.EndTime),
+		CreateTime: unixnano.FromTime(r.CreateTime), ExpireTime: unixnano.FromTime(r.ExpireTime), EndTime: unixnano.FromTime(r.EndTime),
 		DeviceId: r.DeviceID, SealedSecret: r.SealedSecret, LastCodeStep: r.LastCodeStep,
-		ConfirmTime: nanosOf(r.ConfirmTime), Gen: r.Gen, CallbackRequestId: r.CallbackRequestID,
+		ConfirmTime: unixnano.FromTime(r.ConfirmTime), Gen: r.Gen, CallbackRequestId: r.CallbackRequestID,
 	})
 }
 
@@ -96,25 +97,8 @@ func vDecodeCall(v []byte) (vCall, error) {
 		Reason: int(m.Reason), ReasonText: m.ReasonText, OrderRef: m.OrderRef, AgentID: m.AgentId,
 		AgentName: m.AgentName, DisplayName: m.DisplayName, OrigID: m.OrigId, CreateBy: m.CreateBy,
 		State: int(m.State), WrongAttempts: int(m.WrongAttempts),
-		CreateTime: timeOf(m.CreateTime), ExpireTime: timeOf(m.ExpireTime), EndTime: timeOf(m.EndTime),
+		CreateTime: unixnano.ToTime(m.CreateTime), ExpireTime: unixnano.ToTime(m.ExpireTime), EndTime: unixnano.ToTime(m.EndTime),
 		DeviceID: m.DeviceId, SealedSecret: m.SealedSecret, LastCodeStep: m.LastCodeStep,
-		ConfirmTime: timeOf(m.ConfirmTime), Gen: m.Gen, CallbackRequestID: m.CallbackRequestId,
+		ConfirmTime: unixnano.ToTime(m.ConfirmTime), Gen: m.Gen, CallbackRequestID: m.CallbackRequestId,
 	}, nil
-}
-
-// nanosOf stores t as Unix nanoseconds, and the zero time as absent.
-func nanosOf(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	n := t.UnixNano()
-	return &n
-}
-
-// timeOf is nanosOf's inverse, in UTC.
-func timeOf(n *int64) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return time.Unix(0, *n).UTC()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/store/redisstore/internal/recordpb"
+	"github.com/callverify/callverify/internal/store/unixnano"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -73,8 +74,8 @@ func (s *VerifyStore) encodeCallData(c verify.Call) (string, error) {
 	b, err := proto.Marshal(&recordpb.CallData{
 		Caller: c.Caller.String(), Customer: s.seal.Seal(cust, aadCallCustomer(c.ID)), Reason: int32(c.Reason),
 		ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentId: c.AgentID, AgentName: c.AgentName,
-		DisplayName: c.DisplayName, OrigId: c.OrigID, CreateTime: nanosOf(c.CreateTime),
-		ExpireTime: nanosOf(c.ExpireTime), DeviceId: c.DeviceID, SealedSecret: c.SealedSecret,
+		DisplayName: c.DisplayName, OrigId: c.OrigID, CreateTime: unixnano.FromTime(c.CreateTime),
+		ExpireTime: unixnano.FromTime(c.ExpireTime), DeviceId: c.DeviceID, SealedSecret: c.SealedSecret,
 	})
 	return string(b), err
 }
@@ -128,7 +129,7 @@ func decodeCallData(d string) (verify.Call, []byte, error) {
 	return verify.Call{
 		Caller: phone.Number(m.Caller), Reason: verify.Reason(m.Reason), ReasonText: m.ReasonText,
 		OrderRef: m.OrderRef, AgentID: m.AgentId, AgentName: m.AgentName, DisplayName: m.DisplayName,
-		OrigID: m.OrigId, CreateTime: timeOf(m.CreateTime), ExpireTime: timeOf(m.ExpireTime), DeviceID: m.DeviceId,
+		OrigID: m.OrigId, CreateTime: unixnano.ToTime(m.CreateTime), ExpireTime: unixnano.ToTime(m.ExpireTime), DeviceID: m.DeviceId,
 		SealedSecret: m.SealedSecret,
 	}, m.Customer, nil
 }
@@ -144,23 +145,6 @@ func decodeCallCustomer(plain []byte) (phone.Number, string, error) {
 	var m recordpb.CallCustomer
 	err := proto.Unmarshal(plain, &m)
 	return phone.Number(m.Callee), m.CustomerId, err
-}
-
-// nanosOf stores t as Unix nanoseconds, and the zero time as absent.
-func nanosOf(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	n := t.UnixNano()
-	return &n
-}
-
-// timeOf is nanosOf's inverse, in UTC.
-func timeOf(n *int64) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return time.Unix(0, *n).UTC()
 }
 
 // fields turns a script's HGETALL reply into a map.
