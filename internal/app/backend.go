@@ -129,6 +129,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	}
 	v, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{
 		Layout: layout, HMAC: ring, KEK: kek, CallRetention: cfg.CallRetention, EventRetention: cfg.WatchRetention,
+		JSONCallRecords: cfg.RedisJSONCallRecords,
 	})
 	if err != nil {
 		return nil, err

@@ -35,6 +35,10 @@ type VerifyOptions struct {
 	// resume (each shard's event stream is trimmed to it as it grows);
 	// default DefaultEventRetention.
 	EventRetention time.Duration
+	// JSONCallRecords makes new calls keep their d field in the JSON of the
+	// versions before recordpb.CallData, which read nothing else: for a
+	// rolling upgrade from one (docs/operations.md). Both are always read.
+	JSONCallRecords bool
 }
 
 // DefaultEventRetention is VerifyOptions.EventRetention's default.
@@ -52,6 +56,7 @@ type VerifyStore struct {
 	ring      hmackeys.Ring
 	seal      *seal.Sealer
 	retention time.Duration
+	jsonCalls bool // VerifyOptions.JSONCallRecords
 	// lines batches the reads of concurrent checks (ListCallsToWithLine).
 	lines *readBatcher
 
@@ -95,7 +100,7 @@ func NewVerifyStore(rdb redis.UniversalClient, o VerifyOptions) (*VerifyStore, e
 		o.EventRetention = DefaultEventRetention
 	}
 	return &VerifyStore{rdb: rdb, keys: k, ring: o.HMAC, seal: sealer, retention: o.CallRetention,
-		lines: newReadBatcher(rdb), eventRetention: o.EventRetention, hub: notify.New()}, nil
+		jsonCalls: o.JSONCallRecords, lines: newReadBatcher(rdb), eventRetention: o.EventRetention, hub: notify.New()}, nil
 }
 
 // idAlphabet is the call id alphabet (verify's: lower-case base32).

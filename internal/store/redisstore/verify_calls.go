@@ -22,7 +22,7 @@ import (
 )
 
 // jsonCallData is the d field of the calls stored before recordpb.CallData,
-// read still; nothing writes it.
+// read still, and written under VerifyOptions.JSONCallRecords.
 type jsonCallData struct {
 	Caller       string    `json:"caller"`
 	Customer     []byte    `json:"customer"` // sealed jsonCustomer
@@ -65,8 +65,11 @@ func parseTime(s string) (time.Time, error) {
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // encodeCallData is the d field of c: a recordpb.CallData, its customer
-// sealed.
+// sealed (or their JSON, under VerifyOptions.JSONCallRecords).
 func (s *VerifyStore) encodeCallData(c verify.Call) (string, error) {
+	if s.jsonCalls {
+		return s.encodeJSONCallData(c)
+	}
 	cust, err := proto.Marshal(&recordpb.CallCustomer{Callee: c.Callee.String(), CustomerId: c.CustomerID})
 	if err != nil {
 		return "", err
@@ -76,6 +79,22 @@ func (s *VerifyStore) encodeCallData(c verify.Call) (string, error) {
 		ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentId: c.AgentID, AgentName: c.AgentName,
 		DisplayName: c.DisplayName, OrigId: c.OrigID, CreateTime: unixnano.FromTime(c.CreateTime),
 		ExpireTime: unixnano.FromTime(c.ExpireTime), DeviceId: c.DeviceID, SealedSecret: c.SealedSecret,
+	})
+	return string(b), err
+}
+
+// encodeJSONCallData is the d field of c as the versions before
+// recordpb.CallData wrote it.
+func (s *VerifyStore) encodeJSONCallData(c verify.Call) (string, error) {
+	cust, err := json.Marshal(jsonCustomer{Callee: c.Callee.String(), CustomerID: c.CustomerID})
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(jsonCallData{
+		Caller: c.Caller.String(), Customer: s.seal.Seal(cust, aadCallCustomer(c.ID)), Reason: int(c.Reason),
+		ReasonText: c.ReasonText, OrderRef: c.OrderRef, AgentID: c.AgentID, AgentName: c.AgentName,
+		DisplayName: c.DisplayName, OrigID: c.OrigID, CreateTime: c.CreateTime.UTC(), ExpireTime: c.ExpireTime.UTC(),
+		DeviceID: c.DeviceID, SealedSecret: c.SealedSecret,
 	})
 	return string(b), err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/internal/redistest"
 	"github.com/callverify/callverify/internal/seal"
+	"github.com/callverify/callverify/internal/store/redisstore"
 	"github.com/callverify/callverify/verify"
 )
 
@@ -92,4 +93,55 @@ func callKey(t *testing.T, rdb redis.UniversalClient, id string) string {
 		t.Fatalf("the keys of call %s: %v %v", id, keys, err)
 	}
 	return keys[0]
+}
+
+// Under JSONCallRecords (a rolling upgrade from a version that reads only
+// JSON) a new call is stored as JSON, and a store without it reads the call
+// as the one that wrote it does.
+func TestJSONCallRecordsWritesWhatOlderVersionsRead(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Standalone(t).Client(t)
+	l := layout(t)
+	ctx := t.Context()
+	stores := make([]*redisstore.VerifyStore, 2)
+	for i, asJSON := range []bool{true, false} {
+		vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK,
+			CallRetention: time.Hour, JSONCallRecords: asJSON})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = vs
+	}
+	o := officials{rdb: rdb, prefix: l.Prefix, calls: stores[0]}
+	line, alice := phone.Number("+8657188881234"), phone.Number("+8613800138000")
+	if err := o.AddOfficial(ctx, line, true); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	// A call with only what a stamp must have: the fields JSON omits when
+	// empty, and no secret.
+	c := verify.Call{ID: stores[0].NewCallID(alice), Caller: line, Callee: alice, State: verify.StateActive,
+		AgentID: "a-1", CreateTime: now, ExpireTime: now.Add(time.Minute)}
+	if err := stores[0].CreateCall(ctx, c, audit.Event{Time: now, Actor: "dialer", Action: "call.stamp"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := rdb.HGet(ctx, callKey(t, rdb, c.ID), "d").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old map[string]any
+	if err := json.Unmarshal([]byte(d), &old); err != nil || old["caller"] != line.String() || old["agent_id"] != "a-1" {
+		t.Fatalf("d is not the JSON of before (%v): %s", err, d)
+	}
+	byWriter, err := stores[0].GetCall(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOther, err := stores[1].GetCall(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(byWriter, byOther) || byOther.Callee != alice || !byOther.ExpireTime.Equal(c.ExpireTime) {
+		t.Errorf("the writer reads:\n%+v\nthe other store reads:\n%+v", byWriter, byOther)
+	}
 }
