@@ -63,8 +63,9 @@ func newBrowser(t *testing.T) *browser {
 		// of the tests' CPU, for a UI nobody sees.
 		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,"+
 			"PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup"),
-		// Every tab is on the one test server: one renderer for all of them
-		// instead of one each (a sixth less CPU in the browser tests).
+		// Every test server is on loopback, one site for Chromium whatever
+		// the port: one renderer for all the tabs instead of one each (a
+		// fifth less CPU in the browser tests).
 		chromedp.Flag("process-per-site", true),
 	)
 	if os.Geteuid() == 0 {
@@ -78,6 +79,11 @@ func newBrowser(t *testing.T) *browser {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if *writeScreenshots {
+		if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return &browser{ctx: bctx, axe: string(axe)}
 }
 
