@@ -18,19 +18,11 @@ func TestCallbackStoreConformance(t *testing.T) {
 			callbackstoretest.Run(t, func(t *testing.T) callbackstoretest.Harness {
 				rdb := b.client(t)
 				l := layout(t)
-				vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
-				if err != nil {
-					t.Fatal(err)
-				}
-				as, err := redisstore.NewAuditStore(rdb, l)
-				if err != nil {
-					t.Fatal(err)
-				}
+				vs, as, o := newStoresIn(t, rdb, l)
 				cs, err := redisstore.NewCallbackStore(rdb, redisstore.CallbackOptions{Layout: l, HMAC: testRing, KEK: testKEK, Retention: 7 * 24 * time.Hour})
 				if err != nil {
 					t.Fatal(err)
 				}
-				o := officials{rdb: rdb, prefix: l.Prefix, calls: vs}
 				return callbackstoretest.Harness{
 					Store: cs, Calls: vs, Audit: as,
 					AddOfficial: func(ctx context.Context, n phone.Number) error { return o.AddOfficial(ctx, n, true) },

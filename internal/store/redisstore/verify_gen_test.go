@@ -48,14 +48,7 @@ type lineEnv struct {
 func newLineEnv(t *testing.T, rdb redis.UniversalClient, dir func(*redisstore.BlocklistStore) verify.Directory) lineEnv {
 	t.Helper()
 	l := layout(t)
-	vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := redisstore.NewAuditStore(rdb, l)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vs, as, _ := newStoresIn(t, rdb, l)
 	// No EndLine: a deleted line's calls are never marked ended.
 	bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{KeyPrefix: l.Prefix, PseudonymKeys: testRing})
 	if err != nil {

@@ -58,7 +58,12 @@ var (
 // space of rdb.
 func newStores(t testing.TB, rdb redis.UniversalClient) (*redisstore.VerifyStore, *redisstore.AuditStore, officials) {
 	t.Helper()
-	l := layout(t)
+	return newStoresIn(t, rdb, layout(t))
+}
+
+// newStoresIn is newStores on the key space of layout l.
+func newStoresIn(t testing.TB, rdb redis.UniversalClient, l redisstore.Layout) (*redisstore.VerifyStore, *redisstore.AuditStore, officials) {
+	t.Helper()
 	vs, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{Layout: l, HMAC: testRing, KEK: testKEK, CallRetention: 7 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
