@@ -76,9 +76,13 @@ var renderings = sync.OnceValues(renderAll)
 // kustomization written next to the overlays, as kustomize takes relative
 // paths inside the tree only).
 func renderAll() ([]rendering, error) {
+	kustomize, err := kustomizeBinary()
+	if err != nil {
+		return nil, err
+	}
 	var out []rendering
 	for _, o := range overlays {
-		r, err := render(o, filepath.Join("k8s", "overlays", o))
+		r, err := render(kustomize, o, filepath.Join("k8s", "overlays", o))
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +99,7 @@ func renderAll() ([]rendering, error) {
 			if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 				return nil, err
 			}
-			r, err := render(o+"+"+c, dir)
+			r, err := render(kustomize, o+"+"+c, dir)
 			if err != nil {
 				return nil, err
 			}
@@ -105,13 +109,38 @@ func renderAll() ([]rendering, error) {
 	return out, nil
 }
 
-func render(name, dir string) (rendering, error) {
+// kustomizeBinary returns the path of the pinned kustomize (tools/go.mod),
+// built into the Go build cache. The renders run it directly: each
+// `go tool` would load the tools module's graph again, which costs several
+// times what a render does.
+func kustomizeBinary() (string, error) {
+	// go tool -n builds the tool and prints its command line without
+	// running it. On a build cache miss that is the build's temporary file,
+	// removed when go returns; the build is cached by then, so the second
+	// answer is the cached binary.
+	for range 2 {
+		cmd := exec.Command("go", "tool", "-n", "-modfile=tools/go.mod", "kustomize")
+		cmd.Dir = ".." // the repository root
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", errors.New("go tool -n kustomize: " + err.Error() + ": " + stderr.String())
+		}
+		path := strings.TrimSpace(string(out))
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		}
+	}
+	return "", errors.New("go tool -n kustomize: the binary it names does not exist")
+}
+
+func render(kustomize, name, dir string) (rendering, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return rendering{}, err
 	}
-	cmd := exec.Command("go", "tool", "-modfile=tools/go.mod", "kustomize", "build", abs)
-	cmd.Dir = ".." // the repository root
+	cmd := exec.Command(kustomize, "build", abs)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
