@@ -2,13 +2,14 @@
 // them as processes (the daemon's kill -9 and drain tests, the end-to-end
 // tests, the README's walkthrough), and finds them free addresses.
 //
-// The binaries go to bin/test/ under the module's root, one directory for
-// every test process of the checkout: go build leaves a binary alone when
-// its build ID says it is up to date, so the packages of one `go test ./...`
-// share one link of each command instead of linking it again each (a link
-// of callverifyd costs seconds of CPU, and the test run is CPU-bound). A
-// lock file serializes the builds of concurrent test processes, so none
-// runs a binary another is writing.
+// The binaries are the go command's own: `go run -exec echo` builds a main
+// package (or finds it up to date) in the Go build cache, where go run
+// keeps the executables it links, and names it. A link of callverifyd costs
+// seconds of CPU and the test run is CPU-bound, so every test process of a
+// run, and every later run, fresh clones of the same code included, shares
+// one link of each command. bin/test/ under the module's root holds a
+// symbolic link to each, replaced atomically, so a test can put the
+// commands on a PATH.
 package testbin
 
 import (
@@ -18,9 +19,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -29,9 +31,10 @@ var (
 	built = map[string]error{} // by the build's arguments, in this process
 )
 
-// Build runs `go build -o DIR/ args...` in the module's root, at most once
-// per process for the same args, and returns DIR. args are go build's flags
-// and packages, as on its command line.
+// Build makes DIR/NAME run the command NAME of each main package that args
+// name, and returns DIR. args are go build's flags and packages (patterns
+// included), as on its command line. It builds at most once per process
+// for the same args.
 func Build(args ...string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
@@ -63,21 +66,83 @@ func build(root, dir string, args []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	var flags, pkgs []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			flags = append(flags, a)
+		} else {
+			pkgs = append(pkgs, a)
+		}
+	}
+	pkgs, err := mainPackages(root, flags, pkgs)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("testbin: lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, args...)...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", strings.Join(args, " "), err, out)
+	for _, pkg := range pkgs {
+		exe, err := cachedExecutable(root, flags, pkg)
+		if err != nil {
+			return err
+		}
+		// Replace DIR/NAME at once: a process starting it meanwhile runs
+		// the old binary or the new one, both whole.
+		link := filepath.Join(dir, filepath.Base(exe))
+		tmp := link + ".tmp" + strconv.Itoa(os.Getpid())
+		os.Remove(tmp)
+		if err := os.Symlink(exe, tmp); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, link); err != nil {
+			os.Remove(tmp)
+			return err
+		}
 	}
 	return nil
+}
+
+// mainPackages expands the patterns among pkgs (./cmd/...) to the main
+// packages they match; go run takes one package.
+func mainPackages(root string, flags, pkgs []string) ([]string, error) {
+	if !slices.ContainsFunc(pkgs, func(p string) bool { return strings.Contains(p, "...") }) {
+		return pkgs, nil
+	}
+	args := append(append([]string{"list"}, flags...), "-f", "{{if eq .Name \"main\"}}{{.ImportPath}}{{end}}")
+	out, err := goCommand(root, append(args, pkgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// cachedExecutable returns the path of pkg's binary in the Go build cache,
+// building it first if it is not there.
+func cachedExecutable(root string, flags []string, pkg string) (string, error) {
+	args := append(append([]string{"run"}, flags...), "-exec", "echo", pkg)
+	// On a cache miss go run names the file it linked in its temporary
+	// directory, removed when it returns; by then the binary is cached, so
+	// the second answer names the cached one.
+	for range 2 {
+		out, err := goCommand(root, args...)
+		if err != nil {
+			return "", err
+		}
+		exe := strings.TrimSpace(string(out))
+		if _, err := os.Stat(exe); err == nil {
+			return exe, nil
+		}
+	}
+	return "", fmt.Errorf("testbin: go %s names no binary that exists", strings.Join(args, " "))
+}
+
+func goCommand(root string, args ...string) ([]byte, error) {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return out, nil
 }
 
 // moduleRoot is the directory of the main module's go.mod.

@@ -139,22 +139,14 @@ func newHarness(ctx context.Context, o options, log io.Writer) (h *harness, err 
 			h.close()
 		}
 	}()
-	// In the repository's bin/load/, where go build leaves a binary alone
-	// when it is up to date: a second run links nothing.
-	repo, err := filepath.Abs(o.repo)
-	if err != nil {
-		return nil, err
+	h.logf("building callverifyd, callverify and genblocklist from %s", o.repo)
+	bins := make([]string, 3)
+	for i, pkg := range []string{"./cmd/callverifyd", "./cmd/callverify", "./scripts/genblocklist"} {
+		if bins[i], err = cachedBinary(ctx, o.repo, pkg); err != nil {
+			return nil, err
+		}
 	}
-	bin := filepath.Join(repo, "bin", "load")
-	h.logf("building callverifyd, callverify and genblocklist from %s into %s", o.repo, bin)
-	// Without the symbol table and DWARF: the same code, linked faster.
-	build := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
-		"./cmd/callverifyd", "./cmd/callverify", "./scripts/genblocklist")
-	build.Dir = o.repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	h.daemon, h.cli, h.gen = filepath.Join(bin, "callverifyd"), filepath.Join(bin, "callverify"), filepath.Join(bin, "genblocklist")
+	h.daemon, h.cli, h.gen = bins[0], bins[1], bins[2]
 
 	self, err := os.Executable()
 	if err != nil {
@@ -408,4 +400,30 @@ func diskUsage(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// cachedBinary returns the path of the main package pkg of repo as the go
+// command builds it for go run: in the Go build cache, where go run keeps
+// the executables it links, so a later run (or make test's, which builds
+// the same commands with the same flags) links nothing.
+func cachedBinary(ctx context.Context, repo, pkg string) (string, error) {
+	// -exec echo: go run names the binary instead of running it. On a
+	// cache miss that is the file it linked in its temporary directory,
+	// removed when it returns; by then the binary is cached, so the second
+	// answer names the cached one.
+	for range 2 {
+		cmd := exec.CommandContext(ctx, "go", "run", "-exec", "echo", pkg)
+		cmd.Dir = repo
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("go run %s: %w\n%s", pkg, err, stderr.Bytes())
+		}
+		exe := strings.TrimSpace(string(out))
+		if _, err := os.Stat(exe); err == nil {
+			return exe, nil
+		}
+	}
+	return "", fmt.Errorf("go run -exec echo %s names no binary that exists", pkg)
 }
