@@ -42,7 +42,7 @@ func TestHarnessFillsEveryRow(t *testing.T) {
 	// plumbing, not the figure. The import benchmark takes its size from
 	// the environment: a few thousand rows, once.
 	t.Setenv("CALLVERIFY_BENCH_IMPORT_ROWS", "2000")
-	err := realMain(ctx, []string{"-repo", "../..", "-backends", "bolt", "-duration", "150ms", "-reps", "1", "-c", "4",
+	err := realMain(ctx, []string{"-repo", "../..", "-backends", "bolt", "-duration", "100ms", "-reps", "1", "-c", "4",
 		"-rows", "300", "-blocklist", "200", "-match-bench", "^BenchmarkImport$", "-match-benchtime", "1x",
 		"-md", md}, &stdout, &stderr)
 	if err != nil {
