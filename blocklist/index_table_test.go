@@ -121,8 +121,8 @@ func TestTableEncodingEdgeCases(t *testing.T) {
 		{"two entries", newTableCase(2, random, oneMeta, 1, sameExp), either, 1},
 		{"extremes", newTableCase(4, func(i int) uint64 { return []uint64{0, 1, 1<<keyBits - 2, 1<<keyBits - 1}[i] }, oneMeta, 2, sameExp), either, 1},
 		{"small table", newTableCase(1000, random, manyMetas, 3, sameExp), either, 1},
-		{"at the small-table limit", newTableCase(smallTable, random, oneMeta, 50, sameExp), dict, 1},
-		{"just over it", newTableCase(smallTable+1, random, oneMeta, 50, sameExp), dict, 1},
+		{"at the small-table limit", newTableCase(smallTable, random, oneMeta, 50, sameExp), dict, 3},
+		{"just over it", newTableCase(smallTable+1, random, oneMeta, 50, sameExp), dict, 3},
 		{"shared expiry", newTableCase(100_000, random, oneMeta, 50, sameExp), dict, 5},
 		// More distinct expiries than the dictionary holds (maxDict).
 		{"expiries all different", newTableCase(100_000, random, oneMeta, 20, ownExp), sparse, 7},
