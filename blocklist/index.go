@@ -70,10 +70,12 @@ type Change struct {
 // entries, longest first, skipping those a one-bit filter rules out. A
 // table (index_table.go) keeps each entry in a few bytes: its key, the
 // pattern's digits as an integer scrambled by a bijective hash, less the
-// top bits that its bucket already implies, and an index into a small
-// dictionary of category, source, confidence and expiry. A directory small
-// enough to stay in the CPU caches leads to the bucket, one or two cache
-// lines, so a lookup in 10M entries costs about one DRAM access.
+// bits that its bucket or block already implies, and an index into a small
+// dictionary of category, source, confidence and expiry. A small table
+// leads to its bucket through a directory; a big one (the exact numbers
+// at 10M) is cut into blocks of one cache line that a key's hash finds
+// without one, in huge pages outside the Go heap, so a lookup in 10M
+// entries reads one cache line from DRAM and nothing else from memory.
 //
 // Updates. Tables are immutable once published: a reader loads one
 // snapshot pointer and never takes a lock. Changes go into a small sorted
@@ -426,21 +428,26 @@ func (x *Index) Apply(changes ...Change) {
 // position and dictionary index there (for its expiry); a tombstone in the
 // delta hides the base.
 func (s *snapshot) find(slot int, key uint64) (meta uint64, t *table, pos int, mi uint64) {
-	if d := s.delta[slot]; d != nil {
-		if pos, mi, ok := d.find(key); ok {
-			m := uint64(d.metas[mi])
-			if m&bitTomb != 0 {
-				return 0, nil, 0, 0
-			}
-			return m, d, pos, mi
+	if t, pos, mi := s.delta[slot].find(key); t != nil {
+		m := uint64(t.metas[mi])
+		if m&bitTomb != 0 {
+			return 0, nil, 0, 0
 		}
+		return m, t, pos, mi
 	}
-	if b := s.base[slot]; b != nil {
-		if pos, mi, ok := b.find(key); ok {
-			return uint64(b.metas[mi]), b, pos, mi
-		}
+	if t, pos, mi := s.base[slot].find(key); t != nil {
+		return uint64(t.metas[mi]), t, pos, mi
 	}
 	return 0, nil, 0, 0
+}
+
+// offHeap returns the bytes of s's tables outside the Go heap.
+func (s *snapshot) offHeap() int {
+	n := 0
+	for slot := range numSlots {
+		n += s.base[slot].offHeap() + s.delta[slot].offHeap()
+	}
+	return n
 }
 
 // query is a number taken apart for a lookup: "+" and 1 to 15 digits.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // An index snapshot is the Index as it lies in memory, written to a file
@@ -23,7 +24,11 @@ import (
 // ignored and the index is loaded from a full scan.
 //
 // Layout: snapMagic, then the body, then the CRC-32C of both.
-const snapMagic = "CVBLIX01"
+//
+// CVBLIX02 added the blocked layout of big tables (index_table.go): the
+// number of blocks after the table's fields, and the overflow table after
+// its patterns. A CVBLIX01 snapshot is ignored like any unreadable one.
+const snapMagic = "CVBLIX02"
 
 // errBadSnapshot says a snapshot cannot be read; the caller scans instead.
 var errBadSnapshot = errors.New("blocklist: the index snapshot is unreadable")
@@ -130,11 +135,12 @@ func (s snapWriter) table(t *table) {
 		dictMode = 1
 	}
 	s.u64(1)
-	for _, v := range [...]uint64{uint64(t.n), uint64(t.rbits), uint64(t.kbits), uint64(t.w), uint64(t.gshift), dictMode} {
+	for _, v := range [...]uint64{uint64(t.n), uint64(t.rbits), uint64(t.kbits), uint64(t.w), uint64(t.gshift), dictMode, t.nblk} {
 		s.u64(v)
 	}
 	s.u64(uint64(len(t.slots)))
 	s.bytes(t.slots)
+	runtime.KeepAlive(t) // the slots may be outside the heap
 	s.u64(uint64(len(t.hi)))
 	for _, v := range t.hi {
 		s.u64(uint64(v))
@@ -159,6 +165,9 @@ func (s snapWriter) table(t *table) {
 	for _, p := range t.pats {
 		s.u64(uint64(len(p)))
 		s.w.WriteString(p)
+	}
+	if t.nblk != 0 {
+		s.table(t.over)
 	}
 }
 
@@ -243,27 +252,36 @@ func (r *snapReader) table(prefix bool) *table {
 	}
 	t := &table{}
 	var dictMode uint64
-	var f [6]uint64
+	var f [7]uint64
 	for i := range f {
 		f[i] = r.u64()
 	}
-	n, rbits, kbits, w, gshift := f[0], f[1], f[2], f[3], f[4]
+	n, rbits, kbits, w, gshift, nblk := f[0], f[1], f[2], f[3], f[4], f[6]
 	dictMode = f[5]
-	if r.err || n == 0 || n > 1<<32 || rbits > keyBits || w < 1 || w > 8 || rbits+kbits > 8*w || gshift > 30 {
+	if r.err || n == 0 || n > 1<<32 || rbits > keyBits || w < 1 || w > 8 || rbits+kbits > 8*w || gshift > 30 || nblk > n {
 		r.err = true
 		return nil
 	}
-	t.n, t.rbits, t.kbits, t.w, t.gshift = int(n), uint(rbits), uint(kbits), int(w), uint(gshift)
+	t.n, t.rbits, t.kbits, t.w, t.gshift, t.nblk = int(n), uint(rbits), uint(kbits), int(w), uint(gshift), nblk
 	t.wmask = ^uint64(0)
 	if t.w < 8 {
 		t.wmask = 1<<(8*t.w) - 1
 	}
-	if ns := r.count(len(r.b)); ns != t.n*t.w+7 {
+	size := t.n*t.w + 7
+	if nblk != 0 {
+		size = int(nblk)*blockBytes + 7
+		t.bcap = min((blockBytes-1)/t.w, blockCount)
+		if prefix || gshift != 0 || t.rbits != blockRemBits(nblk) {
+			r.err = true
+			return nil
+		}
+	}
+	if ns := r.count(len(r.b)); ns != size {
 		r.err = true
 		return nil
 	}
-	t.slots = make([]byte, t.n*t.w+7)
-	copy(t.slots, r.take(t.n*t.w+7))
+	t.allocSlots(size, offHeapMin)
+	copy(t.slots, r.take(size))
 	nb := 1 << (keyBits - t.rbits)
 	t.hi = make([]uint32, r.count(len(r.b)))
 	for i := range t.hi {
@@ -299,11 +317,34 @@ func (r *snapReader) table(prefix bool) *table {
 		}
 	}
 	// What a lookup indexes without checking: the directory covers every
-	// bucket, metadata covers every dictionary index, patterns every
-	// position of a prefix table.
-	if len(t.lo) != nb+1 || len(t.hi) != nb>>t.gshift+1 || len(t.metas) == 0 || len(t.metas) > 1<<t.kbits ||
+	// bucket (blocked: every block holds at most bcap entries, and they
+	// and the overflow table's, bucketed, are all of them), metadata
+	// covers every dictionary index, patterns every position of a prefix
+	// table.
+	if len(t.metas) == 0 || len(t.metas) > 1<<t.kbits ||
 		prefix != (t.pats != nil) || prefix && len(t.pats) != t.n || dictMode == 1 && len(t.ats) != len(t.metas) ||
-		dictMode == 0 && len(t.expPos) != len(t.expAt) || t.start(uint64(nb)) != t.n {
+		dictMode == 0 && len(t.expPos) != len(t.expAt) {
+		r.err = true
+		return nil
+	}
+	if t.nblk == 0 {
+		if len(t.lo) != nb+1 || len(t.hi) != nb>>t.gshift+1 || t.start(uint64(nb)) != t.n {
+			r.err = true
+			return nil
+		}
+		return t
+	}
+	t.over = r.table(false)
+	held := t.over.len()
+	for b := range int(t.nblk) {
+		c := int(t.slots[b*blockBytes] & blockCount)
+		if c > t.bcap {
+			r.err = true
+			return nil
+		}
+		held += c
+	}
+	if r.err || len(t.hi) != 0 || len(t.lo) != 0 || held != t.n || t.over != nil && t.over.nblk != 0 {
 		r.err = true
 		return nil
 	}

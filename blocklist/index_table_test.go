@@ -71,26 +71,26 @@ func checkTable(t *testing.T, tb *table, c tableCase, keepPats bool, stride int)
 	in := func(k uint64) bool { _, ok := slices.BinarySearch(c.keys, k); return ok }
 	for i := 0; i < len(c.keys); i += stride {
 		k := c.keys[i]
-		pos, mi, ok := tb.find(k)
-		if !ok {
+		h, pos, mi := tb.find(k)
+		if h == nil {
 			t.Fatalf("key %#x (entry %d of %d) not found", k, i, len(c.keys))
 		}
-		if got := tb.metas[mi]; got != c.metas[i] {
+		if got := h.metas[mi]; got != c.metas[i] {
 			t.Fatalf("key %#x: metadata %#x, want %#x", k, got, c.metas[i])
 		}
 		if c.metas[i]&bitExp != 0 {
-			if got := tb.expiry(pos, mi); got != c.ats[i] {
+			if got := h.expiry(pos, mi); got != c.ats[i] {
 				t.Fatalf("key %#x: expiry %d, want %d", k, got, c.ats[i])
 			}
 		}
-		if keepPats && tb.pats[pos] != patOf(k) {
-			t.Fatalf("key %#x: pattern %q", k, tb.pats[pos])
+		if keepPats && h.pats[pos] != patOf(k) {
+			t.Fatalf("key %#x: pattern %q", k, h.pats[pos])
 		}
 		rem := k & (1<<tb.rbits - 1)
 		for _, o := range []uint64{k - 1, k + 1, rem, rem | (1<<keyBits-1)&^(1<<tb.rbits-1), k ^ 1<<tb.rbits, k ^ 1<<(keyBits-1)} {
 			o &= 1<<keyBits - 1
-			if _, _, ok := tb.find(o); ok != in(o) {
-				t.Fatalf("key %#x (near %#x): found %v, want %v", o, k, ok, in(o))
+			if h, _, _ := tb.find(o); (h != nil) != in(o) {
+				t.Fatalf("key %#x (near %#x): found %v, want %v", o, k, h != nil, in(o))
 			}
 		}
 	}
@@ -158,14 +158,15 @@ func TestTableEncodingEdgeCases(t *testing.T) {
 
 func TestTableDirectoryFallsBackWhenABucketOverflows(t *testing.T) {
 	t.Parallel()
+	bucketed := layout{offHeapMin: offHeapMin}
 	c := newTableCase(100_000, func(i int) uint64 { return uint64(i) }, func(int) uint16 { return 4 }, 0, nil)
-	tb := encode(c.run(false), false)
+	tb := encodeAs(c.run(false), false, bucketed)
 	if tb.gshift != 0 {
 		t.Errorf("group shift %d, want 0: the first bucket holds all %d entries", tb.gshift, len(c.keys))
 	}
 	// An even spread keeps big groups.
 	rng := rand.New(rand.NewPCG(1, 1))
-	even := encode(newTableCase(100_000, func(int) uint64 { return rng.Uint64() }, func(int) uint16 { return 4 }, 0, nil).run(false), false)
+	even := encodeAs(newTableCase(100_000, func(int) uint64 { return rng.Uint64() }, func(int) uint16 { return 4 }, 0, nil).run(false), false, bucketed)
 	if even.gshift < 8 {
 		t.Errorf("group shift %d for evenly spread keys, want at least 8", even.gshift)
 	}
