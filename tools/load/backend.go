@@ -52,9 +52,10 @@ type storeResult struct {
 func (h *harness) runBackend(ctx context.Context, backend string) (backendResult, error) {
 	br := backendResult{name: backend}
 	var redisAddr string
+	var redisProc *proc
 	if backend == "redis" {
 		var err error
-		if redisAddr, err = h.redisServer(ctx); err != nil {
+		if redisAddr, redisProc, err = h.redisServer(ctx); err != nil {
 			return br, err
 		}
 	}
@@ -71,6 +72,7 @@ func (h *harness) runBackend(ctx context.Context, backend string) (backendResult
 		return br, err
 	}
 	defer s.p.stop()
+	s.store = redisProc
 	file, err := h.generate(ctx, h.o.blocklist, 3, "csv")
 	if err != nil {
 		return br, err

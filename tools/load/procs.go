@@ -209,17 +209,17 @@ func httpOK(url string) error {
 // redisServer starts a redis-server on a free loopback port, its append-only
 // file fsynced on every write (README, "Many instances on Redis"), in a
 // directory of its own.
-func (h *harness) redisServer(ctx context.Context) (string, error) {
+func (h *harness) redisServer(ctx context.Context) (string, *proc, error) {
 	dir, err := os.MkdirTemp(h.tmp, "redis-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	addr := freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
 	p, err := startProc("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no")
 	if err != nil {
-		return "", fmt.Errorf("%w (install redis-server: apt-get install redis-server)", err)
+		return "", nil, fmt.Errorf("%w (install redis-server: apt-get install redis-server)", err)
 	}
 	h.closers = append(h.closers, func() { p.stop() })
 	err = p.waitFor(ctx, 10*time.Second, "answering PING", func() error {
@@ -241,7 +241,7 @@ func (h *harness) redisServer(ctx context.Context) (string, error) {
 		}
 		return nil
 	})
-	return addr, err
+	return addr, p, err
 }
 
 // server is one callverifyd process and what the harness needs to reach it.
@@ -253,7 +253,10 @@ type server struct {
 	grpcAddr string
 	httpAddr string
 	p        *proc
-	tokens   map[principal]string
+	// store is the redis-server the server uses, whose CPU the hot RPCs'
+	// runs measure too; nil on the embedded store.
+	store  *proc
+	tokens map[principal]string
 }
 
 // startServer starts callverifyd on a fresh data directory: the embedded

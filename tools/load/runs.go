@@ -22,6 +22,7 @@ type run struct {
 	p50, p99 time.Duration
 	errors   map[string]int
 	cpu      time.Duration // the server's utime+stime over the run (B only)
+	storeCPU time.Duration // its redis-server's, when it has one (B only)
 	rss      int64         // the server's VmRSS after the run (B only)
 }
 
@@ -156,6 +157,12 @@ func measured(s *server, f func() (run, error)) (run, error) {
 	if err != nil {
 		return run{}, err
 	}
+	var storeBefore time.Duration
+	if s.store != nil {
+		if storeBefore, err = cpuTime(s.store.pid()); err != nil {
+			return run{}, err
+		}
+	}
 	r, err := f()
 	if err != nil {
 		return run{}, err
@@ -165,6 +172,13 @@ func measured(s *server, f func() (run, error)) (run, error) {
 		return run{}, err
 	}
 	r.cpu = after - before
+	if s.store != nil {
+		storeAfter, err := cpuTime(s.store.pid())
+		if err != nil {
+			return run{}, err
+		}
+		r.storeCPU = storeAfter - storeBefore
+	}
 	if r.rss, err = vmRSS(s.p.pid()); err != nil {
 		return run{}, err
 	}
@@ -213,10 +227,22 @@ func (r rpcRow) p99() time.Duration {
 // cpuPerReq is the server's CPU time over every B run divided by the
 // requests they made.
 func (r rpcRow) cpuPerReq() time.Duration {
+	return r.perReq(func(x run) time.Duration { return x.cpu })
+}
+
+// storeCPUPerReq is cpuPerReq for the server's redis-server (0 on the
+// embedded store).
+func (r rpcRow) storeCPUPerReq() time.Duration {
+	return r.perReq(func(x run) time.Duration { return x.storeCPU })
+}
+
+// perReq is the sum of f over every B run divided by the requests they
+// made.
+func (r rpcRow) perReq(f func(run) time.Duration) time.Duration {
 	var cpu time.Duration
 	var n int64
 	for _, x := range r.b {
-		cpu += x.cpu
+		cpu += f(x)
 		n += x.requests
 	}
 	if n == 0 {
