@@ -129,7 +129,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 	}
 	v, err := redisstore.NewVerifyStore(rdb, redisstore.VerifyOptions{
 		Layout: layout, HMAC: ring, KEK: kek, CallRetention: cfg.CallRetention, EventRetention: cfg.WatchRetention,
-		JSONCallRecords: cfg.RedisJSONCallRecords,
+		JSONCallRecords: cfg.RedisJSONRecords,
 	})
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func openRedis(ctx context.Context, cfg Config, kek []byte, ring hmackeys.Ring) 
 		return nil, err
 	}
 	bl, err := redisstore.NewBlocklistStore(rdb, redisstore.BlocklistOptions{
-		KeyPrefix: cfg.RedisKeyPrefix, PseudonymKeys: ring,
+		KeyPrefix: cfg.RedisKeyPrefix, PseudonymKeys: ring, JSONEntryRecords: cfg.RedisJSONRecords,
 		EndLine: func(ctx context.Context, caller phone.Number, at time.Time) (int, error) {
 			return v.EndLine(ctx, caller, at)
 		},

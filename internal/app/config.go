@@ -39,9 +39,10 @@ type Config struct {
 	// RedisKeyPrefix starts every key (docs/redis.md), so that several
 	// deployments can share one Redis.
 	RedisKeyPrefix string
-	// RedisJSONCallRecords writes calls in the JSON of the versions before
-	// protobuf call records, for a rolling upgrade from one of them.
-	RedisJSONCallRecords bool
+	// RedisJSONRecords writes calls and blocklist entries in the JSON of
+	// the versions before protobuf records, for a rolling upgrade from one
+	// of them.
+	RedisJSONRecords bool
 
 	// Dev accepts bearer tokens of the development issuer, whose secret is
 	// created in DataDir (see callverify token mint). It excludes an
@@ -156,7 +157,7 @@ func (c *Config) bind(f flags) {
 	f.String(&c.RedisTLSCAFile, "redis-tls-ca-file", "", "PEM file of the CAs of Redis's certificates; empty = the system's")
 	f.String(&c.RedisTLSServerName, "redis-tls-server-name", "", "name Redis's certificate must carry; empty = the host of each address")
 	f.String(&c.RedisKeyPrefix, "redis-key-prefix", "cv", "prefix of every Redis key (letters, digits, '-', '_'), so deployments can share one Redis")
-	f.Bool(&c.RedisJSONCallRecords, "redis-json-call-records", false, "write calls as JSON, the format of versions before protobuf call records, while such instances still run (a rolling upgrade; every version since reads both)")
+	f.Bool(&c.RedisJSONRecords, "redis-json-records", false, "write calls and blocklist entries as JSON, the format of versions before protobuf records, while such instances still run (a rolling upgrade; every version since reads both)")
 	f.String(&c.DefaultRegion, "default-region", "CN", "region for numbers written without a country code")
 	f.Bool(&c.Dev, "dev", false, "accept bearer tokens of the development issuer (callverify token mint), for local use; excludes --auth-*")
 	f.String(&c.AuthIssuer, "auth-issuer", "", "issuer (iss) of callers' bearer tokens")
@@ -388,7 +389,7 @@ func (c Config) validateRedis() []error {
 			{"redis-master-name", c.RedisMasterName != ""}, {"redis-username", c.RedisUsername != ""},
 			{"redis-password-file", c.RedisPasswordFile != ""}, {"redis-db", c.RedisDB != 0}, {"redis-tls", c.RedisTLS},
 			{"redis-tls-ca-file", c.RedisTLSCAFile != ""}, {"redis-tls-server-name", c.RedisTLSServerName != ""},
-			{"redis-key-prefix", c.RedisKeyPrefix != "cv"}, {"redis-json-call-records", c.RedisJSONCallRecords},
+			{"redis-key-prefix", c.RedisKeyPrefix != "cv"}, {"redis-json-records", c.RedisJSONRecords},
 		} {
 			if s.set {
 				errs = append(errs, fmt.Errorf("%s: set without --redis-addrs, so the embedded store would be used and the setting ignored", setting(s.flag)))

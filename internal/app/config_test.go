@@ -29,7 +29,7 @@ func TestEveryDocumentedFlagAndVariableExists(t *testing.T) {
 		"shutdown-timeout", "request-timeout", "lookup-rate", "lookup-burst",
 		"max-reports-per-day", "auto-block-reporters", "auto-block-window",
 		"redis-master-name", "redis-username", "redis-password-file", "redis-db", "redis-tls", "redis-tls-ca-file", "redis-tls-server-name", "redis-key-prefix",
-		"redis-json-call-records", "call-retention", "report-retention", "retention-sweep-interval",
+		"redis-json-records", "call-retention", "report-retention", "retention-sweep-interval",
 	} {
 		f := fs.Lookup(name)
 		if f == nil {
@@ -69,7 +69,7 @@ var typedFlags = map[string]func(Config) any{
 	"watch-max-per-customer":   func(c Config) any { return c.WatchPerCustomer },
 	"redis-db":                 func(c Config) any { return c.RedisDB },
 	"redis-tls":                func(c Config) any { return c.RedisTLS },
-	"redis-json-call-records":  func(c Config) any { return c.RedisJSONCallRecords },
+	"redis-json-records":       func(c Config) any { return c.RedisJSONRecords },
 	"callback-max-open":        func(c Config) any { return c.CallbackMaxOpen },
 	"callback-ttl":             func(c Config) any { return c.CallbackTTL },
 	"callback-claim-timeout":   func(c Config) any { return c.CallbackClaimTimeout },
@@ -94,13 +94,13 @@ var typedFlags = map[string]func(Config) any{
 // pairedWith are the settings a flag is checked against, set so that any
 // good value of the flag alone is accepted.
 var pairedWith = map[string][]string{
-	"request-timeout":         {"--http-write-timeout=24h"},
-	"http-write-timeout":      {"--request-timeout=1ms"},
-	"watch-heartbeat":         {"--stream-idle-timeout=876000h"},
-	"stream-idle-timeout":     {"--watch-heartbeat=1ns"},
-	"redis-db":                {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
-	"redis-tls":               {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
-	"redis-json-call-records": {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
+	"request-timeout":     {"--http-write-timeout=24h"},
+	"http-write-timeout":  {"--request-timeout=1ms"},
+	"watch-heartbeat":     {"--stream-idle-timeout=876000h"},
+	"stream-idle-timeout": {"--watch-heartbeat=1ns"},
+	"redis-db":            {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
+	"redis-tls":           {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
+	"redis-json-records":  {"--redis-addrs=127.0.0.1:6379", "--kek-file=kek.key"},
 }
 
 type valueCase struct {

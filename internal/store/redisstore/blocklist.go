@@ -44,6 +44,8 @@ type BlocklistStore struct {
 	// indexScanPage is how many entries one round trip of
 	// ScanIndexEntries reads.
 	indexScanPage int
+	// jsonEntries is BlocklistOptions.JSONEntryRecords.
+	jsonEntries bool
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
@@ -65,6 +67,11 @@ type BlocklistOptions struct {
 	// calls). Those calls stopped verifying already, in the delete's own
 	// script, by the generation rule of docs/redis.md.
 	EndLine func(ctx context.Context, caller phone.Number, at time.Time) (int, error)
+	// JSONEntryRecords makes entry writes keep their body (field b of an
+	// entry's hash and of its change log records) in the JSON of the
+	// versions before recordpb.Entry, which read nothing else: for a
+	// rolling upgrade from one of them. Both formats are always read.
+	JSONEntryRecords bool
 }
 
 // DefaultChangeLogRetain is the change log's default retention.
@@ -97,6 +104,7 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 	return &BlocklistStore{
 		rdb: rdb, ring: opt.PseudonymKeys, endLine: opt.EndLine,
 		tag: tag, argvBase: []any{tag + ":", opt.ChangeLogRetain}, indexScanPage: indexScanPage,
+		jsonEntries: opt.JSONEntryRecords,
 	}, nil
 }
 

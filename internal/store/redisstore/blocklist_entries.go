@@ -3,19 +3,24 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/store/redisstore/internal/recordpb"
 )
 
-// entryBody is an entry as stored (field b of e:<pattern>, and of the
-// change log's records), without its ID and Rev, which the hash and the
-// record hold on their own so that a script can set them.
-type entryBody struct {
+// jsonEntry is an entry's body (field b of e:<pattern> and of its change
+// log records) as stored before recordpb.Entry: read still, and written
+// under BlocklistOptions.JSONEntryRecords.
+type jsonEntry struct {
 	Pattern    string `json:"p"`
 	Kind       uint8  `json:"k"`
 	Category   uint8  `json:"c"`
@@ -28,35 +33,64 @@ type entryBody struct {
 	Expire     int64  `json:"xt,omitempty"`
 }
 
-func encodeEntry(e blocklist.Entry) string {
-	b, _ := json.Marshal(entryBody{
-		Pattern: e.Pattern, Kind: uint8(e.Kind), Category: uint8(e.Category), Reason: e.Reason,
-		Source: uint8(e.Source), Confidence: e.Confidence, CreateBy: e.CreateBy,
-		Create: millis(e.CreateTime), Update: millis(e.UpdateTime), Expire: millis(e.ExpireTime),
+// encodeEntry is e's body: a recordpb.Entry (or the JSON of before, under
+// BlocklistOptions.JSONEntryRecords), without its ID and revision, which
+// the hash and the change log record hold on their own so that a script
+// can set them.
+func (s *BlocklistStore) encodeEntry(e blocklist.Entry) string {
+	if s.jsonEntries {
+		b, _ := json.Marshal(jsonEntry{
+			Pattern: e.Pattern, Kind: uint8(e.Kind), Category: uint8(e.Category), Reason: e.Reason,
+			Source: uint8(e.Source), Confidence: e.Confidence, CreateBy: e.CreateBy,
+			Create: millis(e.CreateTime), Update: millis(e.UpdateTime), Expire: millis(e.ExpireTime),
+		})
+		return string(b)
+	}
+	b, _ := proto.Marshal(&recordpb.Entry{
+		Pattern: e.Pattern, Kind: int32(e.Kind), Category: int32(e.Category), Source: int32(e.Source),
+		Confidence: int32(e.Confidence), Reason: e.Reason, CreateBy: e.CreateBy,
+		CreateMs: millis(e.CreateTime), UpdateMs: millis(e.UpdateTime), ExpireMs: millis(e.ExpireTime),
 	})
 	return string(b)
 }
 
+// decodeEntry reads entry id at revision rev from its body in either
+// format: the JSON of before begins with '{', which never begins a
+// recordpb.Entry (it would be field 15 with the group wire type).
 func decodeEntry(id, rev, body string) (blocklist.Entry, error) {
-	var b entryBody
-	if err := json.Unmarshal([]byte(body), &b); err != nil {
-		return blocklist.Entry{}, fmt.Errorf("decode blocklist entry %s: %w", id, err)
-	}
 	r, err := strconv.ParseUint(rev, 10, 64)
 	if err != nil {
 		return blocklist.Entry{}, fmt.Errorf("blocklist entry %s: bad revision %q", id, rev)
 	}
+	if strings.HasPrefix(body, "{") {
+		var b jsonEntry
+		if err := json.Unmarshal([]byte(body), &b); err != nil {
+			return blocklist.Entry{}, fmt.Errorf("decode blocklist entry %s: %w", id, err)
+		}
+		return blocklist.Entry{
+			ID: id, Pattern: b.Pattern, Kind: blocklist.Kind(b.Kind), Category: blocklist.Category(b.Category),
+			Reason: b.Reason, Source: blocklist.Source(b.Source), Confidence: b.Confidence, CreateBy: b.CreateBy,
+			CreateTime: fromMillis(b.Create), UpdateTime: fromMillis(b.Update), ExpireTime: fromMillis(b.Expire), Rev: r,
+		}, nil
+	}
+	var m recordpb.Entry
+	// An entry always has a pattern, so its record is never empty.
+	if err := proto.Unmarshal([]byte(body), &m); err != nil || m.Pattern == "" {
+		return blocklist.Entry{}, fmt.Errorf("decode blocklist entry %s: %w", id, errors.Join(err, errBadEntryRecord))
+	}
 	return blocklist.Entry{
-		ID: id, Pattern: b.Pattern, Kind: blocklist.Kind(b.Kind), Category: blocklist.Category(b.Category),
-		Reason: b.Reason, Source: blocklist.Source(b.Source), Confidence: b.Confidence, CreateBy: b.CreateBy,
-		CreateTime: fromMillis(b.Create), UpdateTime: fromMillis(b.Update), ExpireTime: fromMillis(b.Expire), Rev: r,
+		ID: id, Pattern: m.Pattern, Kind: blocklist.Kind(m.Kind), Category: blocklist.Category(m.Category),
+		Reason: m.Reason, Source: blocklist.Source(m.Source), Confidence: int(m.Confidence), CreateBy: m.CreateBy,
+		CreateTime: fromMillis(m.CreateMs), UpdateTime: fromMillis(m.UpdateMs), ExpireTime: fromMillis(m.ExpireMs), Rev: r,
 	}, nil
 }
 
+var errBadEntryRecord = errors.New("corrupt blocklist entry record")
+
 // entryArgs are the script arguments that write e: pattern, id, body,
 // category, source, expiry.
-func entryArgs(e blocklist.Entry) []any {
-	return []any{e.Pattern, e.ID, encodeEntry(e), int(e.Category), int(e.Source), millis(e.ExpireTime)}
+func (s *BlocklistStore) entryArgs(e blocklist.Entry) []any {
+	return []any{e.Pattern, e.ID, s.encodeEntry(e), int(e.Category), int(e.Source), millis(e.ExpireTime)}
 }
 
 // newEntryID is a random 64-bit ID; a script refuses one in use (and the
@@ -83,7 +117,7 @@ func (s *BlocklistStore) CreateEntry(ctx context.Context, e blocklist.Entry, now
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}
 		keys := s.keys().put(e.Pattern, e.ID).entryConflict(e.Pattern).add("audit")
-		reply, err := s.run(ctx, createEntryScript, keys, append(entryArgs(e), now.UnixMilli(), evs)...)
+		reply, err := s.run(ctx, createEntryScript, keys, append(s.entryArgs(e), now.UnixMilli(), evs)...)
 		if err != nil {
 			return blocklist.Entry{}, blocklist.Change{}, err
 		}
@@ -264,7 +298,7 @@ func (s *BlocklistStore) UpdateEntry(ctx context.Context, e blocklist.Entry, rev
 	if err != nil {
 		return blocklist.Entry{}, nil, err
 	}
-	args := append([]any{e.ID, cur.Pattern, strconv.FormatUint(rev, 10)}, entryArgs(e)...)
+	args := append([]any{e.ID, cur.Pattern, strconv.FormatUint(rev, 10)}, s.entryArgs(e)...)
 	keys := s.keys().put(cur.Pattern, e.ID).put(e.Pattern, e.ID).entryConflict(e.Pattern).add("audit")
 	reply, err := s.run(ctx, updateEntryScript, keys, append(args, now.UnixMilli(), evs)...)
 	if err != nil {

@@ -209,7 +209,7 @@ func (s *BlocklistStore) importPlanned(ctx context.Context, batch []blocklist.En
 			result = blocklist.ImportUpdated
 		}
 		outs[i] = blocklist.ImportOutcome{Result: result, Entry: row}
-		writes = append(writes, entryArgs(row)...)
+		writes = append(writes, s.entryArgs(row)...)
 		keys.put(row.Pattern, row.ID)
 		written = append(written, i)
 		st.e, st.exists = row, true

@@ -8,9 +8,11 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/store/redisstore/internal/recordpb"
 )
 
 // indexPatternsScript answers {'ok', seq, n, patterns}: the change sequence
@@ -40,7 +42,7 @@ var _ blocklist.IndexScanner = (*BlocklistStore)(nil)
 // the CPU on them that a script's redis.call costs it (measured: 2.6 µs an
 // entry against 5.1), and a single-key read follows a slot migration's ASK
 // as a script's undeclared key would not. The confidence is only in the
-// body b, read without decoding it (jsonConfidence).
+// body b, read without decoding it (bodyConfidence).
 func (s *BlocklistStore) ScanIndexEntries(ctx context.Context, fn func(blocklist.Entry) error) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -165,7 +167,7 @@ func emitIndexEntry(p string, v []any, fn func(blocklist.Entry) error) error {
 	c, errC := strconv.ParseUint(str(v[0]), 10, 8)
 	src, errS := strconv.ParseUint(str(v[1]), 10, 8)
 	x, errX := strconv.ParseInt(str(v[2]), 10, 64)
-	f, okF := jsonConfidence(str(v[3]))
+	f, okF := bodyConfidence(str(v[3]))
 	if errC != nil || errS != nil || errX != nil || !okF {
 		return fault.Unavailable(fmt.Errorf("blocklist entry %s: %w", p, errBadIndexFields))
 	}
@@ -178,6 +180,46 @@ func emitIndexEntry(p string, v []any, fn func(blocklist.Entry) error) error {
 	}
 	return fn(e)
 }
+
+// bodyConfidence reads the confidence from an entry's body in either
+// format (see decodeEntry) without decoding the rest.
+func bodyConfidence(body string) (int, bool) {
+	if strings.HasPrefix(body, "{") {
+		return jsonConfidence(body)
+	}
+	return protoConfidence(body)
+}
+
+// protoConfidence reads field confidence of a recordpb.Entry by walking
+// its fields' tags; an absent field is 0, as protobuf decodes it.
+func protoConfidence(body string) (int, bool) {
+	b := []byte(body)
+	f := 0
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0, false
+		}
+		b = b[n:]
+		if num == confidenceField && typ == protowire.VarintType {
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return 0, false
+			}
+			f, b = int(int32(v)), b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return 0, false
+		}
+		b = b[m:]
+	}
+	return f, true
+}
+
+// confidenceField is recordpb.Entry's confidence.
+var confidenceField = (&recordpb.Entry{}).ProtoReflect().Descriptor().Fields().ByName("confidence").Number()
 
 // jsonConfidence reads the confidence from an entry's JSON body (field
 // "f" of entryBody) without decoding the rest. The first "f": is the

@@ -415,7 +415,7 @@ func (s *BlocklistStore) ResolveReportedNumber(ctx context.Context, n phone.Numb
 			}
 			after.EntryID = entry.ID
 			blocked = &entry
-			args = append([]any{n.String(), cur.v, int(status), "1", rev, write}, entryArgs(entry)...)
+			args = append([]any{n.String(), cur.v, int(status), "1", rev, write}, s.entryArgs(entry)...)
 		} else {
 			args = append(args, "", "", "", 0, 0, 0)
 		}

@@ -229,6 +229,131 @@ func (x *CallCustomer) GetCustomerId() string {
 	return ""
 }
 
+// Entry is a blocklist entry as stored: the b field of its hash
+// ({P:dir}:e:<pattern>) and of its records in the change log
+// ({P:dir}:changes), without its ID and revision, which the hash and the
+// record hold on their own so that a script can set them. Entries stored
+// before this message hold a JSON object there (first byte '{', as for
+// CallData), and still read.
+//
+// Times are Unix milliseconds in UTC, 0 for the zero time: the precision
+// entries always had (the JSON before, the embedded store).
+type Entry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pattern       string                 `protobuf:"bytes,1,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	Kind          int32                  `protobuf:"varint,2,opt,name=kind,proto3" json:"kind,omitempty"`             // blocklist.Kind
+	Category      int32                  `protobuf:"varint,3,opt,name=category,proto3" json:"category,omitempty"`     // blocklist.Category
+	Source        int32                  `protobuf:"varint,4,opt,name=source,proto3" json:"source,omitempty"`         // blocklist.Source
+	Confidence    int32                  `protobuf:"varint,5,opt,name=confidence,proto3" json:"confidence,omitempty"` // 0 to 100
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreateBy      string                 `protobuf:"bytes,7,opt,name=create_by,json=createBy,proto3" json:"create_by,omitempty"`
+	CreateMs      int64                  `protobuf:"varint,8,opt,name=create_ms,json=createMs,proto3" json:"create_ms,omitempty"`
+	UpdateMs      int64                  `protobuf:"varint,9,opt,name=update_ms,json=updateMs,proto3" json:"update_ms,omitempty"`
+	ExpireMs      int64                  `protobuf:"varint,10,opt,name=expire_ms,json=expireMs,proto3" json:"expire_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Entry) Reset() {
+	*x = Entry{}
+	mi := &file_internal_store_redisstore_internal_recordpb_records_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Entry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Entry) ProtoMessage() {}
+
+func (x *Entry) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_store_redisstore_internal_recordpb_records_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Entry.ProtoReflect.Descriptor instead.
+func (*Entry) Descriptor() ([]byte, []int) {
+	return file_internal_store_redisstore_internal_recordpb_records_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Entry) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+func (x *Entry) GetKind() int32 {
+	if x != nil {
+		return x.Kind
+	}
+	return 0
+}
+
+func (x *Entry) GetCategory() int32 {
+	if x != nil {
+		return x.Category
+	}
+	return 0
+}
+
+func (x *Entry) GetSource() int32 {
+	if x != nil {
+		return x.Source
+	}
+	return 0
+}
+
+func (x *Entry) GetConfidence() int32 {
+	if x != nil {
+		return x.Confidence
+	}
+	return 0
+}
+
+func (x *Entry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Entry) GetCreateBy() string {
+	if x != nil {
+		return x.CreateBy
+	}
+	return ""
+}
+
+func (x *Entry) GetCreateMs() int64 {
+	if x != nil {
+		return x.CreateMs
+	}
+	return 0
+}
+
+func (x *Entry) GetUpdateMs() int64 {
+	if x != nil {
+		return x.UpdateMs
+	}
+	return 0
+}
+
+func (x *Entry) GetExpireMs() int64 {
+	if x != nil {
+		return x.ExpireMs
+	}
+	return 0
+}
+
 var File_internal_store_redisstore_internal_recordpb_records_proto protoreflect.FileDescriptor
 
 const file_internal_store_redisstore_internal_recordpb_records_proto_rawDesc = "" +
@@ -258,7 +383,21 @@ const file_internal_store_redisstore_internal_recordpb_records_proto_rawDesc = "
 	"\fCallCustomer\x12\x16\n" +
 	"\x06callee\x18\x01 \x01(\tR\x06callee\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
-	"customerIdBNZLgithub.com/callverify/callverify/internal/store/redisstore/internal/recordpbb\x06proto3"
+	"customerId\"\x95\x02\n" +
+	"\x05Entry\x12\x18\n" +
+	"\apattern\x18\x01 \x01(\tR\apattern\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\x05R\x04kind\x12\x1a\n" +
+	"\bcategory\x18\x03 \x01(\x05R\bcategory\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\x05R\x06source\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x05 \x01(\x05R\n" +
+	"confidence\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1b\n" +
+	"\tcreate_by\x18\a \x01(\tR\bcreateBy\x12\x1b\n" +
+	"\tcreate_ms\x18\b \x01(\x03R\bcreateMs\x12\x1b\n" +
+	"\tupdate_ms\x18\t \x01(\x03R\bupdateMs\x12\x1b\n" +
+	"\texpire_ms\x18\n" +
+	" \x01(\x03R\bexpireMsBNZLgithub.com/callverify/callverify/internal/store/redisstore/internal/recordpbb\x06proto3"
 
 var (
 	file_internal_store_redisstore_internal_recordpb_records_proto_rawDescOnce sync.Once
@@ -272,10 +411,11 @@ func file_internal_store_redisstore_internal_recordpb_records_proto_rawDescGZIP(
 	return file_internal_store_redisstore_internal_recordpb_records_proto_rawDescData
 }
 
-var file_internal_store_redisstore_internal_recordpb_records_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_internal_store_redisstore_internal_recordpb_records_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_internal_store_redisstore_internal_recordpb_records_proto_goTypes = []any{
 	(*CallData)(nil),     // 0: callverify.redisstore.CallData
 	(*CallCustomer)(nil), // 1: callverify.redisstore.CallCustomer
+	(*Entry)(nil),        // 2: callverify.redisstore.Entry
 }
 var file_internal_store_redisstore_internal_recordpb_records_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -297,7 +437,7 @@ func file_internal_store_redisstore_internal_recordpb_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_store_redisstore_internal_recordpb_records_proto_rawDesc), len(file_internal_store_redisstore_internal_recordpb_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
