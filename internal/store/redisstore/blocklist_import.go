@@ -13,19 +13,49 @@ import (
 	"github.com/callverify/callverify/internal/phone"
 )
 
+// importLua are the import scripts' own helpers, after the prelude: a
+// batch checks and writes its rows with a handful of commands over many
+// keys or members where each row took several commands, and count_exists
+// and each_chunk split such a command into calls of at most CHUNK
+// arguments, within what Lua's unpack may return.
+const importLua = `
+local CHUNK = 1000
+local function each_chunk(list, fn)
+  for i = 1, #list, CHUNK do fn(unpack(list, i, math.min(i + CHUNK - 1, #list))) end
+end
+local function count_exists(keys)
+  local n = 0
+  each_chunk(keys, function(...) n = n + redis.call('EXISTS', ...) end)
+  return n
+end
+`
+
 // importReadScript reads, for each row (pattern, expiry), the stored entry
 // (id, rev, body, empty for none) and the official number the row, active
-// at ARGV[3], would match (empty for none).
-var importReadScript = script(`
+// at ARGV[3], would match (empty for none). One EXISTS over the rows'
+// entries, and one over the official numbers of the exact rows, spare the
+// per-row reads when none exists (a new import's rows).
+var importReadScript = script(importLua + `
 local now = tonumber(ARGV[3])
+local entries, officials = {}, {}
+for i = 4, #ARGV, 2 do
+  local p = ARGV[i]
+  entries[#entries + 1] = k('e:' .. p)
+  if string.sub(p, -1) ~= '*' then officials[#officials + 1] = k('official:' .. p) end
+end
+local anyEntry = count_exists(entries) > 0
+local anyOfficial = count_exists(officials) > 0
 local out = {'ok'}
 for i = 4, #ARGV, 2 do
   local p = ARGV[i]
-  local e = redis.call('HMGET', k('e:' .. p), 'id', 'rev', 'b')
+  local e = {}
+  if anyEntry then e = redis.call('HMGET', k('e:' .. p), 'id', 'rev', 'b') end
   out[#out + 1] = e[1] or ''
   out[#out + 1] = e[2] or ''
   out[#out + 1] = e[3] or ''
-  out[#out + 1] = entry_conflict(p, ARGV[i + 1], now) or ''
+  local o = nil
+  if anyOfficial or string.sub(p, -1) == '*' then o = entry_conflict(p, ARGV[i + 1], now) end
+  out[#out + 1] = o or ''
 end
 return out
 `)
@@ -34,39 +64,87 @@ return out
 // importReadScript said, if that is still so: each pattern's revision (empty for
 // none), each checked row's conflict ('1' or '0'), and that the new IDs
 // are free; otherwise it answers 'retry' having written nothing. Then it
-// writes the rows in order and appends the batch's event.
+// writes the rows in order, as the prelude's put would one by one (the
+// same keys, counts, revisions and change log records), and appends the
+// batch's event. It answers {'ok', the first row's revision}; the rows
+// after it have the revisions after it, in order.
 //
 // ARGV: 3 now, 4 event, 5 n patterns, then (pattern, rev) pairs, then n
 // checks and (pattern, expiry, conflict) triples, then n new IDs and the
 // IDs, then the writes as (pattern, id, body, category, source, expiry).
-var importWriteScript = script(`
+var importWriteScript = script(importLua + `
 local now = tonumber(ARGV[3])
 local i = 6
+-- cs[p] is the 'category:source' pattern p holds now, false for none:
+-- what a write takes off the counts.
+local cs = {}
+local absent = {}
 for _ = 1, tonumber(ARGV[5]) do
-  if (redis.call('HGET', k('e:' .. ARGV[i]), 'rev') or '') ~= ARGV[i + 1] then return {'retry'} end
+  local p, rev = ARGV[i], ARGV[i + 1]
+  if rev == '' then
+    absent[#absent + 1] = k('e:' .. p)
+    cs[p] = false
+  else
+    local e = redis.call('HMGET', k('e:' .. p), 'rev', 'c', 's')
+    if e[1] ~= rev then return {'retry'} end
+    cs[p] = e[2] .. ':' .. e[3]
+  end
   i = i + 2
 end
+if count_exists(absent) > 0 then return {'retry'} end
 local nc = tonumber(ARGV[i])
 i = i + 1
+local free, taken = {}, {}
 for _ = 1, nc do
-  local c = '0'
-  if entry_conflict(ARGV[i], ARGV[i + 1], now) then c = '1' end
-  if c ~= ARGV[i + 2] then return {'retry'} end
+  local p, x, c = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if string.sub(p, -1) == '*' or not active(x, now) then
+    local o = '0'
+    if entry_conflict(p, x, now) then o = '1' end
+    if o ~= c then return {'retry'} end
+  elseif c == '1' then
+    taken[#taken + 1] = k('official:' .. p)
+  else
+    free[#free + 1] = k('official:' .. p)
+  end
   i = i + 3
 end
+if count_exists(free) > 0 or count_exists(taken) ~= #taken then return {'retry'} end
 local nn = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, nn do
-  if redis.call('EXISTS', k('id:' .. ARGV[i])) == 1 then return {'retry'} end
-  i = i + 1
-end
-local out = {'ok'}
-while i + 5 <= #ARGV do
-  out[#out + 1] = put(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
-  i = i + 6
+local ids = {}
+for j = 1, nn do ids[j] = k('id:' .. ARGV[i + j]) end
+if count_exists(ids) > 0 then return {'retry'} end
+i = i + 1 + nn
+local nw = (#ARGV - i + 1) / 6
+if nw > 0 then
+  seq_now()
+  local seq = redis.call('INCRBY', k('seq'), nw) - nw
+  local first = seq + 1
+  local delta, members, idp = {}, {}, {}
+  while i + 5 <= #ARGV do
+    local p, id, b, c, s, x = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+    seq = seq + 1
+    if cs[p] then delta[cs[p]] = (delta[cs[p]] or 0) - 1 end
+    cs[p] = c .. ':' .. s
+    delta[cs[p]] = (delta[cs[p]] or 0) + 1
+    redis.call('HSET', k('e:' .. p), 'id', id, 'rev', seq, 'c', c, 's', s, 'x', x, 'b', b)
+    idp[#idp + 1] = k('id:' .. id)
+    idp[#idp + 1] = p
+    members[#members + 1] = 0
+    members[#members + 1] = p
+    redis.call('XADD', k('changes'), string.format('%d-0', seq), 'o', 'p', 'id', id, 'rev', seq, 'b', b)
+    i = i + 6
+  end
+  each_chunk(idp, function(...) redis.call('MSET', ...) end)
+  each_chunk(members, function(...) redis.call('ZADD', k('entries'), ...) end)
+  for key, d in pairs(delta) do
+    if d ~= 0 then redis.call('HINCRBY', k('counts'), key, d) end
+  end
+  redis.call('XTRIM', k('changes'), 'MAXLEN', RETAIN)
+  audit(ARGV[4])
+  return {'ok', first}
 end
 audit(ARGV[4])
-return out
+return {'ok', 0}
 `)
 
 // ImportEntries implements blocklist.Store in two scripts: one reads what
@@ -236,13 +314,13 @@ func (s *BlocklistStore) importPlanned(ctx context.Context, batch []blocklist.En
 	default:
 		return nil, nil, false, fault.Unavailable(fmt.Errorf("import: script said %v", reply))
 	}
-	if len(reply) != 1+len(written) {
-		return nil, nil, false, fault.Unavailable(fmt.Errorf("import: script wrote %d rows, want %d", len(reply)-1, len(written)))
+	if len(written) > 0 && (len(reply) != 2 || num(reply[1]) <= 0) {
+		return nil, nil, false, fault.Unavailable(fmt.Errorf("import: script said %v for %d rows written", reply, len(written)))
 	}
 	chs = make([]blocklist.Change, 0, len(written))
 	for j, i := range written {
 		e := outs[i].Entry
-		e.Rev = uint64(num(reply[1+j]))
+		e.Rev = uint64(num(reply[1])) + uint64(j)
 		outs[i].Entry = e
 		chs = append(chs, blocklist.Change{Seq: e.Rev, Op: blocklist.ChangePut, Entry: e})
 	}
