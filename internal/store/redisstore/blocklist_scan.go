@@ -202,30 +202,24 @@ func (s *BlocklistStore) ScanEntries(ctx context.Context, fn func(blocklist.Entr
 	}
 }
 
-var changesScript = script(`
-local last = tonumber(redis.call('GET', k('seq')) or '0')
-local after = tonumber(ARGV[3])
-if after == last then return {'ok'} end
-if after > last then return {'gap', last} end
-local from = ARGV[4] .. '-0'
-local r = redis.call('XRANGE', k('changes'), from, '+', 'COUNT', tonumber(ARGV[5]))
-if #r == 0 or r[1][1] ~= from then return {'gap', last} end
-local out = {'ok'}
-for _, m in ipairs(r) do
-  out[#out + 1] = m[1]
-  out[#out + 1] = m[2]
-end
-return out
-`)
-
 // Changes implements blocklist.Store from the stream {P:dir}:changes,
 // whose entry IDs are "<seq>-0". The log keeps the last ChangeLogRetain
-// changes (MAXLEN in the script that appends); a follower asking for a
-// trimmed change, or beyond {P:dir}:seq (Redis lost its data, or the
-// prefix names another store), gets ErrGap and reloads. A Redis that lost
-// its data starts the sequence again at its clock in microseconds (seq_now),
-// above any sequence it handed out before, so a follower finds the gap even
-// when other instances wrote more changes meanwhile than it had seen.
+// changes (trimmed by exact MAXLEN in the script that appends); a follower
+// asking for a trimmed change, or beyond {P:dir}:seq (Redis lost its data,
+// or the prefix names another store), gets ErrGap and reloads. A Redis
+// that lost its data starts the sequence again at its clock in
+// microseconds (seq_now), above any sequence it handed out before, so a
+// follower finds the gap even when other instances wrote more changes
+// meanwhile than it had seen.
+//
+// One pipeline reads the sequence, then the records from afterSeq+1: plain
+// commands, not a script, which would cost Redis the stream's records
+// twice more (into Lua and out again). The log only grows at its end and
+// is trimmed at its start, so each answer is the one a script would have
+// given at the time of the one read or the other: records from afterSeq+1
+// on are the changes after afterSeq whenever they were read; none, at the
+// sequence read, is no change yet; and a sequence below afterSeq, or a
+// log without afterSeq+1 while the sequence is past it, is a gap.
 func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int) ([]blocklist.Change, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -233,60 +227,71 @@ func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int
 	if limit <= 0 {
 		return nil, fault.Invalid("limit", "must be positive")
 	}
-	reply, err := s.run(ctx, changesScript, s.keys("seq", "changes"), strconv.FormatUint(afterSeq, 10), strconv.FormatUint(afterSeq+1, 10), limit)
-	if err != nil {
-		return nil, err
+	from := strconv.FormatUint(afterSeq+1, 10) + "-0"
+	pipe := s.rdb.Pipeline()
+	seqCmd := pipe.Get(ctx, dirKey(s.tag, "seq"))
+	logCmd := pipe.XRangeN(ctx, dirKey(s.tag, "changes"), from, "+", int64(limit))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, redisErr(ctx, "blocklist changes", err)
 	}
-	switch str(reply[0]) {
-	case "ok":
-	case "gap":
-		return nil, fault.Wrap(fault.ErrFailedPrecondition, "the change log no longer holds the changes asked for; reload",
-			fmt.Errorf("changes after %d (last %s): %w", afterSeq, str(reply[1]), blocklist.ErrGap))
-	default:
-		return nil, fault.Unavailable(fmt.Errorf("changes: script said %v", reply))
-	}
-	out := make([]blocklist.Change, 0, (len(reply)-1)/2)
-	for i := 1; i+1 < len(reply); i += 2 {
-		c, err := decodeChange(str(reply[i]), reply[i+1])
-		if err != nil {
-			return nil, fault.Unavailable(err)
+	var last uint64
+	if v, err := seqCmd.Result(); err == nil {
+		if last, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return nil, fault.Unavailable(fmt.Errorf("blocklist sequence %q: %w", v, err))
 		}
-		out = append(out, c)
+	} else if !errors.Is(err, redis.Nil) {
+		return nil, redisErr(ctx, "blocklist changes", err)
 	}
-	return out, nil
+	msgs, err := logCmd.Result()
+	if err != nil {
+		return nil, redisErr(ctx, "blocklist changes", err)
+	}
+	switch {
+	case afterSeq > last:
+	case len(msgs) > 0 && msgs[0].ID == from:
+		out := make([]blocklist.Change, 0, len(msgs))
+		for _, m := range msgs {
+			c, err := decodeChange(m.ID, m.Values)
+			if err != nil {
+				return nil, fault.Unavailable(err)
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	case afterSeq == last:
+		return []blocklist.Change{}, nil
+	}
+	return nil, fault.Wrap(fault.ErrFailedPrecondition, "the change log no longer holds the changes asked for; reload",
+		fmt.Errorf("changes after %d (last %d): %w", afterSeq, last, blocklist.ErrGap))
 }
 
 var errBadChange = errors.New("corrupt blocklist change record")
 
-func decodeChange(id string, fields any) (blocklist.Change, error) {
+func decodeChange(id string, fields map[string]any) (blocklist.Change, error) {
 	seqText, _, _ := strings.Cut(id, "-")
 	seq, err := strconv.ParseUint(seqText, 10, 64)
 	if err != nil {
 		return blocklist.Change{}, fmt.Errorf("change %s: %w", id, errBadChange)
 	}
-	kv, _ := fields.([]any)
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[str(kv[i])] = str(kv[i+1])
-	}
-	switch m["o"] {
+	m := func(f string) string { return str(fields[f]) }
+	switch m("o") {
 	case "op", "od":
-		o, err := decodeOfficialChange(m["b"])
-		if err != nil || o.Number != phone.Number(m["n"]) {
+		o, err := decodeOfficialChange(m("b"))
+		if err != nil || o.Number != phone.Number(m("n")) {
 			return blocklist.Change{}, fmt.Errorf("change %s: %w", id, errBadChange)
 		}
 		op := blocklist.ChangeOfficialPut
-		if m["o"] == "od" {
+		if m("o") == "od" {
 			op = blocklist.ChangeOfficialDelete
 		}
 		return blocklist.Change{Seq: seq, Op: op, Official: &o}, nil
 	}
-	e, err := decodeEntry(m["id"], m["rev"], m["b"])
+	e, err := decodeEntry(m("id"), m("rev"), m("b"))
 	if err != nil {
 		return blocklist.Change{}, fmt.Errorf("change %s: %w", id, err)
 	}
 	op := blocklist.ChangePut
-	switch m["o"] {
+	switch m("o") {
 	case "p":
 	case "d":
 		op = blocklist.ChangeDelete
