@@ -252,14 +252,30 @@ func (s *BlocklistStore) keys(names ...string) *dirKeys {
 	return (&dirKeys{tag: s.tag, seen: map[string]bool{}}).add(names...)
 }
 
+// keysFor is keys for a script that declares about n keys (an import
+// batch's thousands), sized for them at once.
+func (s *BlocklistStore) keysFor(n int, names ...string) *dirKeys {
+	return (&dirKeys{tag: s.tag, keys: make([]string, 0, n), seen: make(map[string]bool, n)}).add(names...)
+}
+
 // add declares the keys P:name.
 func (d *dirKeys) add(names ...string) *dirKeys {
 	for _, n := range names {
-		key := dirKey(d.tag, n)
-		if !d.seen[key] {
-			d.seen[key] = true
-			d.keys = append(d.keys, key)
-		}
+		d.addKey(dirKey(d.tag, n))
+	}
+	return d
+}
+
+// addOf declares the key P:kind<name> (kind "e:", "id:", ...), built in
+// one string.
+func (d *dirKeys) addOf(kind, name string) *dirKeys {
+	return d.addKey(d.tag + ":" + kind + name)
+}
+
+func (d *dirKeys) addKey(key string) *dirKeys {
+	if !d.seen[key] {
+		d.seen[key] = true
+		d.keys = append(d.keys, key)
 	}
 	return d
 }
@@ -270,7 +286,7 @@ func (d *dirKeys) entryConflict(p string) *dirKeys {
 	if strings.HasSuffix(p, "*") {
 		return d.add("officials")
 	}
-	return d.add("official:" + p)
+	return d.addOf("official:", p)
 }
 
 // officialConflict declares what official_conflict reads for number n:
@@ -286,7 +302,7 @@ func (d *dirKeys) officialConflict(n string) *dirKeys {
 
 // put declares what put and del write for pattern p and entry id.
 func (d *dirKeys) put(p, id string) *dirKeys {
-	return d.add("e:"+p, "id:"+id, "counts", "seq", "entries", "changes")
+	return d.addOf("e:", p).addOf("id:", id).add("counts", "seq", "entries", "changes")
 }
 
 // run runs sc on the directory's slot with keys and the method's

@@ -216,10 +216,11 @@ func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []block
 
 // importReadArgs are the keys and arguments of importReadScript for batch.
 func importReadArgs(s *BlocklistStore, batch []blocklist.Entry, now time.Time) (*dirKeys, []any) {
-	read, readKeys := []any{now.UnixMilli()}, s.keys()
+	read, readKeys := make([]any, 0, 1+2*len(batch)), s.keysFor(2*len(batch))
+	read = append(read, now.UnixMilli())
 	for _, row := range batch {
 		read = append(read, row.Pattern, millis(row.ExpireTime))
-		readKeys.add("e:" + row.Pattern).entryConflict(row.Pattern)
+		readKeys.addOf("e:", row.Pattern).entryConflict(row.Pattern)
 	}
 	return readKeys, read
 }
@@ -236,10 +237,11 @@ func (s *BlocklistStore) importPlanned(ctx context.Context, batch []blocklist.En
 		e      blocklist.Entry
 		exists bool
 	}
-	cur := map[string]*state{}
-	var revs, checks, newIDs, writes []any
-	keys := s.keys("counts", "seq", "entries", "changes", "audit")
-	var written []int // the rows in writes, in order
+	n := len(batch)
+	cur := make(map[string]*state, n)
+	revs, checks, newIDs, writes := make([]any, 0, 2*n), make([]any, 0, 3*n), make([]any, 0, n), make([]any, 0, 6*n)
+	keys := s.keysFor(3*len(batch)+5, "counts", "seq", "entries", "changes", "audit")
+	written := make([]int, 0, n) // the rows in writes, in order
 	outs = make([]blocklist.ImportOutcome, len(batch))
 	for i, row := range batch {
 		r := reply[1+4*i:]
@@ -255,7 +257,7 @@ func (s *BlocklistStore) importPlanned(ctx context.Context, batch []blocklist.En
 			}
 			cur[row.Pattern] = st
 			revs = append(revs, row.Pattern, str(r[1]))
-			keys.add("e:" + row.Pattern)
+			keys.addOf("e:", row.Pattern)
 		}
 		if st.exists && st.e.SameContent(row) {
 			outs[i] = blocklist.ImportOutcome{Result: blocklist.ImportUnchanged, Entry: st.e}
@@ -301,7 +303,7 @@ func (s *BlocklistStore) importPlanned(ctx context.Context, batch []blocklist.En
 	args = append(append(args, checks...), len(newIDs))
 	args = append(append(args, newIDs...), writes...)
 	for _, id := range newIDs {
-		keys.add("id:" + id.(string))
+		keys.addOf("id:", id.(string))
 	}
 	reply, err = s.run(ctx, importWriteScript, keys, args...)
 	if err != nil {
