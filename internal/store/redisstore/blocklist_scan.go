@@ -38,7 +38,7 @@ type page struct {
 // page reads up to limit entries of f after the pattern after, looking at
 // maxScan patterns at most, in two round trips: a script reads the
 // sequence and the patterns, then one pipeline an HMGET of each pattern's
-// entry (id, rev, b, and c and s to filter on). Plain HMGETs, not a
+// entry (id, rev, b, and when filtered c and s). Plain HMGETs, not a
 // script, as in ScanIndexEntries: they cost Redis about half what a
 // script's redis.call does, and each follows a slot migration's ASK. An
 // entry deleted in between is not seen, one created in between not
@@ -75,7 +75,12 @@ func (s *BlocklistStore) page(ctx context.Context, f blocklist.EntryFilter, afte
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.SliceCmd, chunk)
 		for i := range cmds {
-			cmds[i] = pipe.HMGet(ctx, dirKey(s.tag, "e:"+str(patterns[looked+i])), "id", "rev", "b", "c", "s")
+			key := s.tag + ":e:" + str(patterns[looked+i])
+			if filtered {
+				cmds[i] = pipe.HMGet(ctx, key, "id", "rev", "b", "c", "s")
+			} else {
+				cmds[i] = pipe.HMGet(ctx, key, "id", "rev", "b")
+			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return page{}, redisErr(ctx, "list entries", err)
@@ -86,7 +91,7 @@ func (s *BlocklistStore) page(ctx context.Context, f blocklist.EntryFilter, afte
 			}
 			looked++
 			v := c.Val()
-			if len(v) != 5 || v[0] == nil {
+			if len(v) < 3 || v[0] == nil {
 				continue // deleted since its pattern was read
 			}
 			if filtered && !f.Match(blocklist.Entry{Category: blocklist.Category(num(v[3])), Source: blocklist.Source(num(v[4]))}) {
