@@ -337,23 +337,46 @@ func (s *Service) CheckNumber(ctx context.Context, raw string) (phone.Number, En
 // ExportEntries calls fn for every entry f selects, in pattern order. It
 // reads the store a page at a time, so a slow reader never holds a store
 // snapshot open; entries changed during an export may show either version.
+// The next page is read while fn takes the one before (a store across
+// the network answers while the export writes), one page ahead at most.
 func (s *Service) ExportEntries(ctx context.Context, f EntryFilter, fn func(Entry) error) error {
-	after := ""
-	for {
-		page, err := s.store.ListEntries(ctx, f, after, exportPage)
-		if err != nil {
-			return err
+	ctx, cancel := context.WithCancel(ctx)
+	type result struct {
+		page []Entry
+		err  error
+	}
+	pages := make(chan result, 1)
+	go func() {
+		defer close(pages)
+		after := ""
+		for {
+			page, err := s.store.ListEntries(ctx, f, after, exportPage)
+			pages <- result{page, err}
+			if err != nil || len(page) < exportPage {
+				return
+			}
+			after = page[len(page)-1].Pattern
 		}
-		for _, e := range page {
+	}()
+	// On the way out the reader stops (its read fails on the cancelled
+	// context, or the channel has room for its last page) before
+	// ExportEntries returns.
+	defer func() {
+		cancel()
+		for range pages {
+		}
+	}()
+	for r := range pages {
+		if r.err != nil {
+			return r.err
+		}
+		for _, e := range r.page {
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		if len(page) < exportPage {
-			return nil
-		}
-		after = page[len(page)-1].Pattern
 	}
+	return nil
 }
 
 const exportPage = 1000
