@@ -251,6 +251,29 @@ func TestExportStreamsEveryEntryInPatternOrder(t *testing.T) {
 	}
 }
 
+// An export whose writer fails stops there with the writer's error, however
+// many pages the store still holds (the next page was being read meanwhile).
+func TestExportStopsAtTheWritersError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var rows []blocklist.Entry
+	for i := range 2345 {
+		rows = append(rows, blocklist.Entry{Pattern: fmt.Sprintf("+86170%08d", i), Category: blocklist.CategoryScam})
+	}
+	importRows(t, e, rows)
+	broken := errors.New("client went away")
+	n := 0
+	err := e.svc.ExportEntries(context.Background(), blocklist.EntryFilter{}, func(blocklist.Entry) error {
+		if n++; n == 1500 {
+			return broken
+		}
+		return nil
+	})
+	if !errors.Is(err, broken) || n != 1500 {
+		t.Errorf("export took %d entries and said %v; want 1500 and %v", n, err, broken)
+	}
+}
+
 // Rejected rows are listed by index whether the row was bad or the store
 // refused it, even when a later batch's bad row was judged before an
 // earlier batch's refusal came back.
