@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,6 +47,11 @@ type BlocklistStore struct {
 	indexScanPage int
 	// jsonEntries is BlocklistOptions.JSONEntryRecords.
 	jsonEntries bool
+	// importsNew says that the last import batch read found no entry and
+	// no official number for any of its rows: the next batches are
+	// planned without a read first (ImportEntries). Only a hint; the write
+	// script checks every plan.
+	importsNew *atomic.Bool
 }
 
 var _ blocklist.Store = (*BlocklistStore)(nil)
@@ -104,7 +110,7 @@ func NewBlocklistStore(rdb redis.UniversalClient, opt BlocklistOptions) (*Blockl
 	return &BlocklistStore{
 		rdb: rdb, ring: opt.PseudonymKeys, endLine: opt.EndLine,
 		tag: tag, argvBase: []any{tag + ":", opt.ChangeLogRetain}, indexScanPage: indexScanPage,
-		jsonEntries: opt.JSONEntryRecords,
+		jsonEntries: opt.JSONEntryRecords, importsNew: new(atomic.Bool),
 	}, nil
 }
 

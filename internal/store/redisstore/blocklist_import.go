@@ -152,19 +152,52 @@ return {'ok', 0}
 // event from it (the event needs them), and one checks that nothing it
 // planned on has changed and commits the batch, or answers 'retry' and the
 // method plans again.
+//
+// While imports meet only new patterns (the last batch read found no entry
+// and no official number for any row), a batch is first planned as if its
+// read had said so, without reading: the write script checks exactly
+// that, as it checks any plan, and answers 'retry' having written nothing
+// when a row meets something after all; the batch is then read and
+// planned as above.
 func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.Entry, now time.Time, ev audit.Event) ([]blocklist.ImportOutcome, []blocklist.Change, error) {
+	if s.importsNew.Load() {
+		outs, chs, retry, err := s.importPlanned(ctx, batch, now, ev, nothingFound(batch))
+		if err != nil || !retry {
+			return outs, chs, err
+		}
+	}
 	for range maxRetries {
 		keys, args := importReadArgs(s, batch, now)
 		reply, err := s.run(ctx, importReadScript, keys, args...)
 		if err != nil {
 			return nil, nil, err
 		}
+		s.importsNew.Store(foundNothing(reply))
 		outs, chs, retry, err := s.importPlanned(ctx, batch, now, ev, reply)
 		if err != nil || !retry {
 			return outs, chs, err
 		}
 	}
 	return nil, nil, errBusy
+}
+
+// nothingFound is what importReadScript answers for batch when no row
+// meets an entry or an official number.
+func nothingFound(batch []blocklist.Entry) []any {
+	reply := make([]any, 1+4*len(batch))
+	reply[0] = "ok"
+	return reply // nil reads as "" (str)
+}
+
+// foundNothing reports whether importReadScript's reply found no entry
+// and no official number for any row.
+func foundNothing(reply []any) bool {
+	for i := 1; i+3 < len(reply); i += 4 {
+		if str(reply[i]) != "" || str(reply[i+3]) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 var _ blocklist.BatchImporter = (*BlocklistStore)(nil)
@@ -175,27 +208,38 @@ var _ blocklist.BatchImporter = (*BlocklistStore)(nil)
 // own atomic step. A batch whose read another batch of the group (or
 // another writer) has since made stale is answered 'retry' by its write
 // script, which wrote nothing, and is read and planned again on its own.
+// While imports meet only new patterns (see ImportEntries) the reads are
+// left out, and each batch is planned as if its read had found nothing.
 func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []blocklist.ImportBatchInput, now time.Time) ([]blocklist.ImportBatchResult, error) {
 	reads := make([]*redis.Cmd, len(batches))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, b := range batches {
-			keys, args := importReadArgs(s, b.Entries, now)
-			argv := make([]any, 0, len(s.argvBase)+len(args))
-			argv = append(append(argv, s.argvBase...), args...)
-			// EVALSHA: the script is loaded by any earlier import; one
-			// that is not (a restarted Redis) falls back below.
-			reads[i] = importReadScript.EvalSha(ctx, p, keys.keys, argv...)
-		}
-		return nil
-	})
+	var err error
+	if !s.importsNew.Load() {
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, b := range batches {
+				keys, args := importReadArgs(s, b.Entries, now)
+				argv := make([]any, 0, len(s.argvBase)+len(args))
+				argv = append(append(argv, s.argvBase...), args...)
+				// EVALSHA: the script is loaded by any earlier import; one
+				// that is not (a restarted Redis) falls back below.
+				reads[i] = importReadScript.EvalSha(ctx, p, keys.keys, argv...)
+			}
+			return nil
+		})
+	}
 	res := make([]blocklist.ImportBatchResult, 0, len(batches))
 	for i, b := range batches {
 		var outs []blocklist.ImportOutcome
 		var chs []blocklist.Change
 		retry := true
 		if err == nil {
-			reply, rerr := reads[i].Slice()
-			if rerr == nil && len(reply) > 0 {
+			var reply []any
+			if reads[i] == nil {
+				reply = nothingFound(b.Entries)
+			} else if r, rerr := reads[i].Slice(); rerr == nil && len(r) > 0 {
+				reply = r
+				s.importsNew.Store(foundNothing(r))
+			}
+			if reply != nil {
 				var perr error
 				outs, chs, retry, perr = s.importPlanned(ctx, b.Entries, now, b.Event, reply)
 				if perr != nil {
@@ -204,6 +248,10 @@ func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []block
 			}
 		}
 		if retry {
+			if reads[i] == nil {
+				// Planned without a read, and a row met something.
+				s.importsNew.Store(false)
+			}
 			var ierr error
 			if outs, chs, ierr = s.ImportEntries(ctx, b.Entries, now, b.Event); ierr != nil {
 				return res, ierr

@@ -24,3 +24,7 @@ func QueuedReads(s *VerifyStore) int {
 // MaxBatchesInFlight is how many batches of ListCallsToWithLine's reads
 // may be in flight at once.
 const MaxBatchesInFlight = maxBatchesInFlight
+
+// ImportsNew reports whether s plans its next import batch without reading
+// first (the last batch read found nothing).
+func ImportsNew(s *BlocklistStore) bool { return s.importsNew.Load() }
