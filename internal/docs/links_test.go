@@ -167,3 +167,21 @@ func TestEveryMarkdownLinkResolvesInsideTheRepository(t *testing.T) {
 		}
 	}
 }
+
+// No Markdown file keeps a merge's conflict markers (docs/redis.md once
+// did, unnoticed: Markdown renders them as text and a rule).
+func TestNoMarkdownKeepsConflictMarkers(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	for _, f := range markdownFiles(t, root) {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") || line == "=======" {
+				t.Errorf("%s:%d: a merge conflict marker: %q", f, i+1, line)
+			}
+		}
+	}
+}
