@@ -362,6 +362,19 @@ func runSection(t *testing.T, bin string, server bool, steps []step, readme []by
 	if err != nil {
 		t.Errorf("bash: %v", err)
 	}
+	if !server {
+		// What the section's own instances logged, should it fail.
+		t.Cleanup(func() {
+			if !t.Failed() {
+				return
+			}
+			for _, f := range []string{"a.log", "b.log"} {
+				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+					t.Logf("%s:\n%s", f, b)
+				}
+			}
+		})
+	}
 
 	chunks := strings.Split(string(out), marker)
 	got := map[int]string{}

@@ -15,6 +15,7 @@ package testbin
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -159,13 +160,54 @@ func moduleRoot() (string, error) {
 }
 
 // FreeAddr is a loopback address with a port free a moment ago, for a
-// process the test starts to listen on.
+// process the test starts to listen on. The port is below the kernel's
+// ephemeral range, from which it takes the local port of every outgoing
+// connection and of every listener on port 0: in a busy test run one of
+// those could take a port from that range before the process binds it, and
+// the process would fail to start. Below it, only another FreeAddr could.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := ephemeralLow()
+	if low < firstPort+1000 {
+		// An ephemeral range that leaves no room below it: any port.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(firstPort+rand.IntN(low-firstPort)))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken
+		}
+		l.Close()
+		return addr
+	}
+	t.Fatalf("testbin: no free port from %d to %d in 100 tries", firstPort, low-1)
+	return ""
+}
+
+// firstPort is the least port FreeAddr gives: above the well-known and
+// the usual service ports.
+const firstPort = 10000
+
+// ephemeralLow is the first port of the kernel's ephemeral range.
+func ephemeralLow() int {
+	const linuxDefault = 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return linuxDefault
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return linuxDefault
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return linuxDefault
+	}
+	return low
 }
