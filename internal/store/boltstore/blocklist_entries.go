@@ -705,6 +705,7 @@ func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int
 		if k == nil || binary.BigEndian.Uint64(k) != afterSeq+1 {
 			return gap()
 		}
+		out = make([]blocklist.Change, 0, min(uint64(limit), last-afterSeq))
 		for ; k != nil && len(out) < limit; k, v = c.Next() {
 			ch, err := decodeChange(k, v)
 			if err != nil {
