@@ -204,6 +204,9 @@ type Parser struct {
 	// to know when Parse would strip a prefix; a nil map disables the fast
 	// path.
 	nationalPrefix map[int]*regexp.Regexp
+	// valid holds, per country calling code judged against one metadata,
+	// IsValidNumber with its patterns compiled (see validity).
+	valid map[int]*validity
 }
 
 // NewParser returns a Parser whose default region is defaultRegion, a
@@ -218,7 +221,11 @@ func NewParser(defaultRegion string) (*Parser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Parser{region: region, nationalPrefix: np}, nil
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		return nil, fmt.Errorf("phone: loading metadata: %w", err)
+	}
+	return &Parser{region: region, nationalPrefix: np, valid: validities(coll)}, nil
 }
 
 // nationalPrefixes compiles, for every country calling code, the
@@ -320,7 +327,16 @@ func (p *Parser) parseE164(raw string) (Number, bool) {
 		return "", false
 	}
 	num := &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(nn)}
-	if !phonenumbers.IsValidNumber(num) &&
+	// national has no leading zero: it is the national significant
+	// number IsValidNumber would format from num.
+	var valid, decided bool
+	if v := p.valid[cc]; v != nil {
+		valid, decided = v.decide(national)
+	}
+	if !decided {
+		valid = phonenumbers.IsValidNumber(num)
+	}
+	if !valid &&
 		(p.region == "" || !phonenumbers.IsValidShortNumberForRegion(num, p.region)) {
 		return "", false
 	}

@@ -41,6 +41,9 @@ type entryTx struct {
 	// retain is how many changes the log keeps; 0 in a transaction that
 	// only reads.
 	retain uint64
+	// trimmedTo is where the log starts after this transaction's last
+	// trim (0: not trimmed yet).
+	trimmedTo uint64
 	// internReasons puts reasons in the dictionary (imports, which repeat
 	// them); an analyst's reason is stored inline. Authors always go in.
 	internReasons bool
@@ -69,7 +72,12 @@ func (t *entryTx) logChange(c blocklist.Change) error {
 	return t.changes.Put(binary.BigEndian.AppendUint64(nil, c.Seq), encodeChange(c))
 }
 
-// trimChanges drops the changes older than the last t.retain.
+// trimChanges drops the changes older than the last t.retain. The keys
+// are gathered first and deleted after: bbolt's cursor skips a key when
+// stepped after a delete. A transaction that trims again (an import's
+// batches) seeks past what it trimmed before: the emptied pages stay in
+// the tree until the commit rebalances it, and a cursor's First walks
+// every one of them.
 func (t *entryTx) trimChanges() error {
 	last := t.entries.Sequence()
 	if t.retain == 0 || last <= t.retain {
@@ -77,11 +85,24 @@ func (t *entryTx) trimChanges() error {
 	}
 	keepFrom := last - t.retain + 1
 	c := t.changes.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) < keepFrom; k, _ = c.First() {
-		if err := c.Delete(); err != nil {
+	var k []byte
+	if t.trimmedTo == 0 {
+		k, _ = c.First()
+	} else {
+		k, _ = c.Seek(binary.BigEndian.AppendUint64(nil, t.trimmedTo))
+	}
+	var old []uint64
+	for ; k != nil && binary.BigEndian.Uint64(k) < keepFrom; k, _ = c.Next() {
+		old = append(old, binary.BigEndian.Uint64(k))
+	}
+	var key [8]byte
+	for _, seq := range old {
+		binary.BigEndian.PutUint64(key[:], seq)
+		if err := t.changes.Delete(key[:]); err != nil {
 			return err
 		}
 	}
+	t.trimmedTo = keepFrom
 	return nil
 }
 
@@ -684,6 +705,7 @@ func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int
 		if k == nil || binary.BigEndian.Uint64(k) != afterSeq+1 {
 			return gap()
 		}
+		out = make([]blocklist.Change, 0, min(uint64(limit), last-afterSeq))
 		for ; k != nil && len(out) < limit; k, v = c.Next() {
 			ch, err := decodeChange(k, v)
 			if err != nil {

@@ -312,3 +312,51 @@ func TestTheStringDictionaryIsCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestIDBlocksChangedInPlaceKeepEveryID: a pending block is changed in
+// place; an ID cleared at the block's end (the value cut short), a later
+// ID set past it, and a block taken again from the bucket after a flush
+// all read back exactly what was set.
+func TestIDBlocksChangedInPlaceKeepEveryID(t *testing.T) {
+	t.Parallel()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	key := func(p string) []byte { return patternKeyOf(p) }
+	a, b, c := key("+8613800138000"), key("+8613800138001"), key("+86170*")
+	err = db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bIDBlocks)
+		if err != nil {
+			return err
+		}
+		x := idBlocks{b: bk}
+		x.set(64, a)   // block 1, slot 0
+		x.set(66, b)   // slot 2
+		x.set(66, nil) // cut back to slot 0
+		x.set(68, c)   // past the cut: slots 1 to 3 must read as none
+		for _, tc := range []struct {
+			seq  uint64
+			want []byte
+		}{{64, a}, {65, nil}, {66, nil}, {67, nil}, {68, c}, {69, nil}} {
+			if got := x.pattern(tc.seq); !bytes.Equal(got, tc.want) {
+				t.Errorf("before flush: ID %d -> %x, want %x", tc.seq, got, tc.want)
+			}
+		}
+		if err := x.flush(); err != nil {
+			return err
+		}
+		x.set(65, b) // from the stored block again
+		if got := x.pattern(68); !bytes.Equal(got, c) {
+			t.Errorf("after flush: ID 68 -> %x, want %x", got, c)
+		}
+		if got := x.pattern(65); !bytes.Equal(got, b) {
+			t.Errorf("after flush: ID 65 -> %x, want %x", got, b)
+		}
+		return x.flush()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -65,12 +65,22 @@ func (x *idBlocks) pattern(seq uint64) []byte {
 	return k[:n:n]
 }
 
-// set points ID seq at the packed pattern key (nil: at nothing).
+// set points ID seq at the packed pattern key (nil: at nothing). A block
+// already pending is changed in place (it is this transaction's own until
+// flush hands it to bbolt): an import sets every ID of a block in turn.
 func (x *idBlocks) set(seq uint64, key []byte) {
-	old := x.block(seq)
+	n := seq >> idBlockBits
+	v, owned := x.pending[n]
+	if !owned {
+		old := x.b.Get(idBlockKey(seq))
+		v = make([]byte, len(old), max(len(old), idBlockLen*8))
+		copy(v, old)
+	}
 	i := int(seq&(idBlockLen-1)) * 8
-	v := make([]byte, max(len(old), i+8))
-	copy(v, old)
+	if l := len(v); l < i+8 {
+		v = v[:i+8]
+		clear(v[l:]) // only zero slots are cut, but the bytes past len are not ours to trust
+	}
 	clear(v[i : i+8])
 	copy(v[i:], key)
 	for len(v) >= 8 && allZero(v[len(v)-8:]) {
@@ -79,7 +89,7 @@ func (x *idBlocks) set(seq uint64, key []byte) {
 	if x.pending == nil {
 		x.pending = map[uint64][]byte{}
 	}
-	x.pending[seq>>idBlockBits] = v
+	x.pending[n] = v
 }
 
 func allZero(b []byte) bool {

@@ -1,0 +1,100 @@
+package phone
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/nyaruka/phonenumbers"
+	"google.golang.org/protobuf/proto"
+)
+
+// libraryValid is what validity replaces: phonenumbers.IsValidNumber of
+// +cc national.
+func libraryValid(cc int, national string) bool {
+	nn, err := strconv.ParseUint(national, 10, 64)
+	if err != nil {
+		return false
+	}
+	return phonenumbers.IsValidNumber(&phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(nn)})
+}
+
+// nearMisses are national numbers around example: itself, one digit
+// shorter and one longer.
+func nearMisses(example string) []string {
+	if example == "" {
+		return nil
+	}
+	return []string{example, example[:len(example)-1], example + "5"}
+}
+
+// TestValidityAgreesWithTheLibrary checks the compiled patterns against
+// phonenumbers.IsValidNumber on each description's example number and
+// near misses of it, valid and not, for +86 and a third of the other
+// calling codes they cover (compiling every code's patterns, here and in
+// the library, is most of the test's cost under -race; FuzzValidity
+// reaches every code).
+func TestValidityAgreesWithTheLibrary(t *testing.T) {
+	t.Parallel()
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := validities(coll)
+	if vs[86] == nil || vs[44] != nil || vs[1] != nil {
+		t.Fatalf("validities cover +86: %v, +44: %v, +1: %v; want +86 only (+44 and +1 are shared by regions)",
+			vs[86] != nil, vs[44] != nil, vs[1] != nil)
+	}
+	checked, valid := 0, 0
+	for _, md := range coll.GetMetadata() {
+		cc := int(md.GetCountryCode())
+		v := vs[cc]
+		if v == nil || cc != 86 && cc%3 != 0 {
+			continue
+		}
+		for _, d := range []*phonenumbers.PhoneNumberDesc{md.GetGeneralDesc(), md.GetFixedLine(), md.GetMobile(),
+			md.GetTollFree(), md.GetPremiumRate(), md.GetSharedCost(), md.GetVoip(), md.GetPersonalNumber(),
+			md.GetPager(), md.GetUan(), md.GetVoicemail()} {
+			for _, national := range nearMisses(d.GetExampleNumber()) {
+				if national == "" || national[0] == '0' {
+					continue
+				}
+				got, ok := v.decide(national)
+				if want := libraryValid(cc, national); !ok || got != want {
+					t.Errorf("+%d %s: decide = %v, %v; IsValidNumber = %v", cc, national, got, ok, want)
+				}
+				checked++
+				if got {
+					valid++
+				}
+			}
+		}
+	}
+	if checked < 200 || valid < checked/4 || valid > checked*3/4 {
+		t.Errorf("checked %d numbers, %d of them valid: want 200 or more, valid and invalid both", checked, valid)
+	}
+}
+
+// FuzzValidity holds validity to phonenumbers.IsValidNumber for any
+// national number of any calling code it covers.
+func FuzzValidity(f *testing.F) {
+	f.Add(86, "13800138000")
+	f.Add(86, "95188")
+	f.Add(33, "612345678")
+	f.Add(49, "30123456")
+	f.Add(800, "12345678")
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		f.Fatal(err)
+	}
+	vs := validities(coll)
+	f.Fuzz(func(t *testing.T, cc int, in string) {
+		v := vs[cc]
+		national := asciiDigits(in, 17)
+		if v == nil || national == "" || national[0] == '0' {
+			return
+		}
+		if got, ok := v.decide(national); ok && got != libraryValid(cc, national) {
+			t.Fatalf("+%d %s: decide = %v, IsValidNumber = %v", cc, national, got, !got)
+		}
+	})
+}
