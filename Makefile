@@ -50,7 +50,7 @@ test:
 	@# before it exits, a second per package.
 	@# -ldflags=-w: test binaries without DWARF (stack traces and race
 	@# reports keep their lines) link in a fifth less CPU, and linking is
-	@# a quarter of the CPU of the whole run.
+	@# a third of the CPU of the whole run.
 	@# GOFLAGS, for the tests and the commands they build: -trimpath, so
 	@# the build cache does not depend on where the clone is (a fresh clone
 	@# reuses what any other compiled); -buildvcs=false, so a commit alone
