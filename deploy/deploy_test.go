@@ -27,6 +27,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/callverify/callverify/internal/app"
+	"github.com/callverify/callverify/internal/testbin"
 	"github.com/callverify/callverify/internal/testenv"
 )
 
@@ -110,29 +111,15 @@ func renderAll() ([]rendering, error) {
 }
 
 // kustomizeBinary returns the path of the pinned kustomize (tools/go.mod),
-// built into the Go build cache. The renders run it directly: each
-// `go tool` would load the tools module's graph again, which costs several
-// times what a render does.
+// built once for the whole test run (internal/testbin). The renders run it
+// directly: each `go tool` would load the tools module's graph again,
+// which costs several times what a render does.
 func kustomizeBinary() (string, error) {
-	// go tool -n builds the tool and prints its command line without
-	// running it. On a build cache miss that is the build's temporary file,
-	// removed when go returns; the build is cached by then, so the second
-	// answer is the cached binary.
-	for range 2 {
-		cmd := exec.Command("go", "tool", "-n", "-modfile=tools/go.mod", "kustomize")
-		cmd.Dir = ".." // the repository root
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return "", errors.New("go tool -n kustomize: " + err.Error() + ": " + stderr.String())
-		}
-		path := strings.TrimSpace(string(out))
-		if _, err := os.Stat(path); err == nil {
-			return path, nil
-		}
+	dir, err := testbin.Build("-modfile=tools/go.mod", "sigs.k8s.io/kustomize/kustomize/v5")
+	if err != nil {
+		return "", err
 	}
-	return "", errors.New("go tool -n kustomize: the binary it names does not exist")
+	return filepath.Join(dir, "kustomize"), nil
 }
 
 func render(kustomize, name, dir string) (rendering, error) {

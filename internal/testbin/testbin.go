@@ -1,6 +1,7 @@
-// Package testbin builds the repository's commands for the tests that run
-// them as processes (the daemon's kill -9 and drain tests, the end-to-end
-// tests, the README's walkthrough), and finds them free addresses.
+// Package testbin builds the repository's commands (and its pinned tools)
+// for the tests that run them as processes (the daemon's kill -9 and drain
+// tests, the end-to-end tests, the README's walkthrough, the deploy tests'
+// kustomize), and finds them free addresses.
 //
 // The binaries are the go command's own: `go run -exec echo` builds a main
 // package (or finds it up to date) in the Go build cache, where go run
