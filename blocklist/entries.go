@@ -345,7 +345,7 @@ func (s *Service) ExportEntries(ctx context.Context, f EntryFilter, fn func(Entr
 		page []Entry
 		err  error
 	}
-	pages := make(chan result, 1)
+	pages := make(chan result) // unbuffered: the reader holds the one page ahead
 	go func() {
 		defer close(pages)
 		after := ""
@@ -359,8 +359,8 @@ func (s *Service) ExportEntries(ctx context.Context, f EntryFilter, fn func(Entr
 		}
 	}()
 	// On the way out the reader stops (its read fails on the cancelled
-	// context, or the channel has room for its last page) before
-	// ExportEntries returns.
+	// context, or the drain takes the page it holds) before ExportEntries
+	// returns.
 	defer func() {
 		cancel()
 		for range pages {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -183,14 +184,21 @@ func (h *harness) vlogf(format string, args ...any) {
 	}
 }
 
-// freeAddr is a loopback address no one listens on right now.
+// freeAddr is a loopback address no one listens on right now, below the
+// kernel's ephemeral range (32768 and up by default): the kernel takes the
+// local port of every outgoing connection from that range, and while
+// make test runs this harness beside the other tests, one of those could
+// take a port from it before the process the harness starts binds it.
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err) // no loopback: nothing here can work
+	const first, ephemeral = 10000, 32768
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(first+mrand.IntN(ephemeral-first)))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	panic("no free loopback port below 32768 in 100 tries") // nothing here can work
 }
 
 func httpOK(url string) error {
