@@ -130,7 +130,13 @@ type httpTarget struct {
 // vegetaRun drives t with c workers, as fast as they go, for d.
 func (h *harness) vegetaRun(t httpTarget, c int, d time.Duration) (run, error) {
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: t.method, URL: t.url, Header: t.header, Body: t.body})
-	a := vegeta.NewAttacker(vegeta.Workers(uint64(c)), vegeta.MaxWorkers(uint64(c)),
+	// A transport of this run's own, closed after it: the attacker's would
+	// keep its c connections open for good, and callverifyd accepts 256
+	// from one address (--max-conns-per-addr), so the sixth run would fail.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	a := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: transport}),
+		vegeta.Workers(uint64(c)), vegeta.MaxWorkers(uint64(c)),
 		vegeta.Connections(c), vegeta.MaxConnections(c), vegeta.KeepAlive(true), vegeta.Timeout(20*time.Second))
 	var m vegeta.Metrics
 	// Rate 0 with MaxWorkers: each worker sends its next request as soon as
