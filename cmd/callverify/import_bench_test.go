@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,24 +101,11 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// redisCPUTime is the CPU time the Redis server has used (INFO cpu), or 0
-// without one.
+// redisCPUTime is the CPU time the Redis server has used, or 0 without
+// one.
 func redisCPUTime(b *testing.B, rdb redis.UniversalClient) time.Duration {
 	if rdb == nil {
 		return 0
 	}
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\r\n") {
-		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(line, f); ok {
-				x, _ := strconv.ParseFloat(v, 64)
-				total += x
-			}
-		}
-	}
-	return time.Duration(total * float64(time.Second))
+	return redistest.CPUTime(b, rdb)
 }

@@ -2,13 +2,10 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -101,26 +98,13 @@ func BenchmarkRESTImport(b *testing.B) {
 	}
 }
 
-// redisCPUTime is the CPU time the Redis server has used (INFO cpu), or 0
-// without one.
+// redisCPUTime is the CPU time the Redis server has used, or 0 without
+// one.
 func redisCPUTime(b *testing.B, rdb redis.UniversalClient) time.Duration {
 	if rdb == nil {
 		return 0
 	}
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\r\n") {
-		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(line, f); ok {
-				x, _ := strconv.ParseFloat(v, 64)
-				total += x
-			}
-		}
-	}
-	return time.Duration(total * float64(time.Second))
+	return redistest.CPUTime(b, rdb)
 }
 
 // BenchmarkRESTExport reads GET /v1/blocklist:export of 1M entries (100k

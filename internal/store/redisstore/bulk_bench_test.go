@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,20 +30,7 @@ func benchCPU(b *testing.B) cpuTimes {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)
 	}
-	info, err := redistest.Standalone(b).Client(b).Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var redisCPU float64
-	for _, line := range strings.Split(info, "\r\n") {
-		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(line, f); ok {
-				x, _ := strconv.ParseFloat(v, 64)
-				redisCPU += x
-			}
-		}
-	}
-	return cpuTimes{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), redis: time.Duration(redisCPU * float64(time.Second))}
+	return cpuTimes{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), redis: redistest.CPUTime(b, redistest.Standalone(b).Client(b))}
 }
 
 // reportCPU reports the CPU time per row since from: this process's
