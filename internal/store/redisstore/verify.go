@@ -72,9 +72,6 @@ type VerifyStore struct {
 	// stamped, when set (by tests), runs in CreateCall between storing
 	// the call and reading the caller's record again.
 	stamped func()
-	// declared, when set (by tests), runs when ListCallsTo reads a batch
-	// by its declared-keys path (a call its fast path found missing).
-	declared func()
 }
 
 var _ verify.Store = (*VerifyStore)(nil)

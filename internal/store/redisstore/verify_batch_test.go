@@ -86,12 +86,13 @@ func (f *batchFixture) check(customer, line phone.Number, calls []verify.Call, g
 	return ""
 }
 
-// pipelineHook counts the callee scripts of each pipeline and, while hold
-// is set, stops each such pipeline until release says go.
+// pipelineHook counts the reads each pipeline starts (a read of the
+// callee's index: its calls follow in a later pipeline) and, while hold is
+// set, stops each pipeline that starts reads until release says go.
 type pipelineHook struct {
-	most    atomic.Int64 // the most callee scripts one pipeline carried
+	most    atomic.Int64 // the most reads one pipeline started
 	hold    atomic.Bool
-	held    chan int // the scripts of a held pipeline
+	held    chan int // the reads a held pipeline starts
 	release chan struct{}
 }
 
@@ -105,7 +106,7 @@ func (h *pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		n := 0
 		for _, c := range cmds {
-			if c.Name() == "evalsha" || c.Name() == "eval" {
+			if c.Name() == "zrevrangebyscore" {
 				n++
 			}
 		}

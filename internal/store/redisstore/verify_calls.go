@@ -389,13 +389,13 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 
 var _ verify.LineReader = (*VerifyStore)(nil)
 
-// ListCallsToWithLine implements verify.LineReader: the first batch of the
-// callee's index with its calls (scriptCalleeCalls, on the callee's shard)
-// and the caller's record (HMGET in {P:dir}) go in one pipeline, shared
-// with the checks running at the same time (readBatcher): one round trip
-// to each node for all of them; a callee with calls under several HMAC keys (after a
-// rotation), a script Redis no longer holds, or more calls than a batch
-// read the rest as ListCallsTo does.
+// ListCallsToWithLine implements verify.LineReader: the first page of
+// the callee's index (on the callee's shard) and the caller's record (HMGET
+// in {P:dir}) go in one pipeline, then the calls the page names in a
+// second; both are shared with the checks running at the same time
+// (readBatcher): one round trip to each node for all of them, each time. A
+// callee with calls under several HMAC keys (after a rotation) is read as
+// ListCallsTo reads it.
 func (s *VerifyStore) ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]verify.Call, verify.CallerLine, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, verify.CallerLine{}, err
@@ -410,11 +410,10 @@ func (s *VerifyStore) ListCallsToWithLine(ctx context.Context, callee, caller ph
 		return calls, lineOf(rec), err
 	}
 	cust := custs[0]
-	var listed *redis.Cmd
+	var listed *redis.StringSliceCmd
 	var line *redis.SliceCmd
 	if err := s.lines.do(ctx, func(bctx context.Context, p redis.Pipeliner) {
-		listed = scriptCalleeCalls.EvalSha(bctx, p, []string{s.keys.callee(cust)},
-			"("+ms(after), 0, listCallsBatch, s.keys.call(cust.shard, ""))
+		listed = p.ZRevRangeByScore(bctx, s.keys.callee(cust), calleePage(after, 0))
 		line = p.HMGet(bctx, s.keys.official(caller), "direction", "gen")
 	}); err != nil {
 		return nil, verify.CallerLine{}, err
@@ -423,15 +422,11 @@ func (s *VerifyStore) ListCallsToWithLine(ctx context.Context, callee, caller ph
 	if err != nil {
 		return nil, verify.CallerLine{}, err
 	}
-	var first *calleeBatch
-	if err := listed.Err(); err == nil || !redis.HasErrorPrefix(err, "NOSCRIPT") {
-		b, err := calleeBatchOf(ctx, listed.Val(), err)
-		if err != nil {
-			return nil, verify.CallerLine{}, err
-		}
-		first = &b
+	first, err := listed.Result()
+	if err != nil {
+		return nil, verify.CallerLine{}, redisErr(ctx, "list calls", err)
 	}
-	calls, err := s.activeCallsTo(ctx, cust, after, limit, first)
+	calls, err := s.activeCallsTo(ctx, cust, after, limit, &first)
 	if err != nil {
 		return nil, verify.CallerLine{}, err
 	}
@@ -462,31 +457,36 @@ func newestCalls(out []verify.Call, limit int) []verify.Call {
 const listCallsBatch = 64
 
 // activeCallsTo lists the calls of cust's index stored ACTIVE whose
-// expiry is after after, latest expiry first, up to limit, a batch of the
-// index at a time: the ids and their calls in one step when every call
-// the index names is there to read (calleeCalls), else the ids, then the
-// calls by a script that declares their keys (declaredCalls).
-func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after time.Time, limit int, first *calleeBatch) ([]verify.Call, error) {
+// expiry is after after, latest expiry first, up to limit: a page of the
+// index at a time (first, when not nil, is the first page, already read),
+// then the calls the page names (activeCalls).
+//
+// The two reads are plain commands, not one script: a script reading the
+// calls would have to name keys it did not declare (their ids are in the
+// index), which a Cluster does not check and, while the shard's slot
+// migrates, reads on the wrong node as missing; and it costs Redis about
+// twice the CPU of the same reads as commands (BenchmarkListCallsToWithLine).
+// Between the two reads a call may be stamped (it is not listed, as if
+// asked a moment earlier), end or expire (read as it is then): each call's
+// state is what Redis holds when it is read.
+func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after time.Time, limit int, first *[]string) ([]verify.Call, error) {
 	var out []verify.Call
 	for off := 0; len(out) < limit; off += listCallsBatch {
-		var b calleeBatch
-		var err error
+		var ids []string
 		if off == 0 && first != nil {
-			b = *first
-		} else if b, err = s.calleeCalls(ctx, cust, after, off); err != nil {
+			ids = *first
+		} else {
+			var err error
+			if ids, err = s.rdb.ZRevRangeByScore(ctx, s.keys.callee(cust), calleePage(after, off)).Result(); err != nil {
+				return nil, redisErr(ctx, "list calls", err)
+			}
+		}
+		hs, err := s.activeCalls(ctx, cust.shard, ids)
+		if err != nil {
 			return nil, err
 		}
-		ids, hs, ok := b.ids, b.hs, b.ok
-		if !ok {
-			if s.declared != nil {
-				s.declared()
-			}
-			if ids, hs, err = s.declaredCalls(ctx, cust, after, off); err != nil {
-				return nil, err
-			}
-		}
 		for i, h := range hs {
-			if len(h) > 0 && len(out) < limit {
+			if h != nil && len(out) < limit {
 				c, err := s.decodeCall(ids[i], h)
 				if err != nil {
 					return nil, err
@@ -501,80 +501,39 @@ func (s *VerifyStore) activeCallsTo(ctx context.Context, cust customer, after ti
 	return out, nil
 }
 
-// calleeCalls reads the batch of cust's index at off and its calls in one
-// round trip (scriptCalleeCalls): hs[i] the fields of ids[i] when it is
-// stored ACTIVE, else empty. ok is false when a call the index names was
-// not there to read; the caller then reads the batch by declaredCalls.
-func (s *VerifyStore) calleeCalls(ctx context.Context, cust customer, after time.Time, off int) (calleeBatch, error) {
-	v, err := scriptCalleeCalls.Run(ctx, s.rdb, []string{s.keys.callee(cust)},
-		"("+ms(after), off, listCallsBatch, s.keys.call(cust.shard, "")).Result()
-	return calleeBatchOf(ctx, v, err)
+// calleePage is the page of a callee's index at off: the ids of calls
+// expiring after after, latest expiry first.
+func calleePage(after time.Time, off int) *redis.ZRangeBy {
+	return &redis.ZRangeBy{Min: "(" + ms(after), Max: "+inf", Offset: int64(off), Count: listCallsBatch}
 }
 
-// calleeBatch is one batch of a callee's index as scriptCalleeCalls read
-// it: hs[i] the fields of ids[i] when it is stored ACTIVE, else empty; ok
-// false when a call the index names was not there to read.
-type calleeBatch struct {
-	ids []string
-	hs  []map[string]string
-	ok  bool
-}
-
-// calleeBatchOf decodes scriptCalleeCalls' reply.
-func calleeBatchOf(ctx context.Context, v any, err error) (calleeBatch, error) {
-	if errors.Is(err, redis.Nil) {
-		return calleeBatch{}, nil // not ok: a call was missing
-	}
-	if err != nil {
-		return calleeBatch{}, redisErr(ctx, "list calls", err)
-	}
-	a, _ := v.([]any)
-	if len(a) != 2 {
-		return calleeBatch{}, fmt.Errorf("list calls: the script said %v", v)
-	}
-	rawIDs, _ := a[0].([]any)
-	rawCalls, _ := a[1].([]any)
-	if len(rawIDs) != len(rawCalls) {
-		return calleeBatch{}, fmt.Errorf("list calls: %d calls for %d ids", len(rawCalls), len(rawIDs))
-	}
-	b := calleeBatch{ids: make([]string, len(rawIDs)), hs: make([]map[string]string, len(rawIDs)), ok: true}
-	for i := range rawIDs {
-		b.ids[i], _ = rawIDs[i].(string)
-		b.hs[i] = fields(rawCalls[i])
-	}
-	return b, nil
-}
-
-// declaredCalls reads the batch of cust's index at off, then its calls by
-// a script that declares their keys: during a slot migration the script
-// is refused whole (and retried where the keys are) rather than reading
-// a moved call as none. hs[i] as in calleeCalls.
-func (s *VerifyStore) declaredCalls(ctx context.Context, cust customer, after time.Time, off int) ([]string, []map[string]string, error) {
-	ids, err := s.rdb.ZRevRangeByScore(ctx, s.keys.callee(cust), &redis.ZRangeBy{
-		Min: "(" + ms(after), Max: "+inf", Offset: int64(off), Count: listCallsBatch,
-	}).Result()
-	if err != nil {
-		return nil, nil, redisErr(ctx, "list calls", err)
-	}
+// activeCalls reads the calls of shard with ids in one pipeline, shared
+// with the reads running at the same time (readBatcher): hs[i] is the
+// fields of ids[i] when it is stored ACTIVE, else nil (ended, locked, or
+// gone by its TTL with its index entry lingering).
+func (s *VerifyStore) activeCalls(ctx context.Context, shard int, ids []string) ([]map[string]string, error) {
 	if len(ids) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.keys.call(cust.shard, id)
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	if err := s.lines.do(ctx, func(bctx context.Context, p redis.Pipeliner) {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(bctx, s.keys.call(shard, id))
+		}
+	}); err != nil {
+		return nil, err
 	}
-	v, err := scriptActiveCalls.Run(ctx, s.rdb, keys).Slice()
-	if err != nil {
-		return nil, nil, redisErr(ctx, "list calls", err)
+	hs := make([]map[string]string, len(ids))
+	for i, cmd := range cmds {
+		h, err := cmd.Result()
+		if err != nil {
+			return nil, redisErr(ctx, "list calls", err)
+		}
+		if h["st"] == "1" {
+			hs[i] = h
+		}
 	}
-	if len(v) != len(ids) {
-		return nil, nil, fmt.Errorf("list calls: %d replies for %d calls", len(v), len(ids))
-	}
-	hs := make([]map[string]string, len(v))
-	for i, item := range v {
-		hs[i] = fields(item)
-	}
-	return ids, hs, nil
+	return hs, nil
 }
 
 // lineCursor is a place in a line's index: after the entry of id with

@@ -19,8 +19,8 @@ import (
 // ListCallsTo still lists the call (or fails): it never answers "no
 // calls" for a customer who has one. A script used to read the calls
 // under keys it did not declare, which, run on the destination after ASK,
-// found none there; the one-step read still reads them undeclared, so a
-// call it does not find sends it to the declared-keys path.
+// found none there; the index and the calls are now read by plain
+// commands, each sent where its key is (MOVED and ASK followed).
 func TestListCallsToWhileTheShardSlotMigrates(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

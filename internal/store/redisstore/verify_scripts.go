@@ -140,46 +140,6 @@ end
 return {'wrong', redis.call('HGETALL', KEYS[1])}
 `)
 
-// scriptActiveCalls: KEYS calls (of one shard). For each, its fields
-// (HGETALL) when it is stored ACTIVE, else an empty list. The calls are
-// passed, not built from their ids in the script: a key a script does not
-// declare is not checked before it runs, and while the slot migrates the
-// script may run on a node that does not hold it, which reads as no call.
-var scriptActiveCalls = redis.NewScript(`
-local out = {}
-for i, k in ipairs(KEYS) do
-  if redis.call('HGET', k, 'st') == '1' then out[i] = redis.call('HGETALL', k) else out[i] = {} end
-end
-return out
-`)
-
-// scriptCalleeCalls reads a batch of a callee's index and its calls in
-// one step. KEYS the callee index. ARGV min score (exclusive, "(" ms),
-// offset, count, the key of a call without its id ("{P:s:K}:call:").
-// It returns {ids, calls}, calls[i] the fields of ids[i] when it is
-// stored ACTIVE, else an empty list; or false when a call the index names
-// is not there to read. The call keys are not declared (their ids are in
-// the index), so this is only a fast path: a call missing here may have
-// expired with its entry lingering, or be on the other node while the
-// slot migrates (a read of an undeclared key there is refused: pcall
-// turns that into missing too), and the caller then asks again with the
-// keys declared (scriptActiveCalls). no-writes: a partial read writes
-// nothing.
-var scriptCalleeCalls = redis.NewScript(`#!lua flags=no-writes
-local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[1], 'LIMIT', ARGV[2], ARGV[3])
-local calls = {}
-for i, id in ipairs(ids) do
-  local h = redis.pcall('HGETALL', ARGV[4] .. id)
-  if type(h) ~= 'table' or h.err or #h == 0 then return false end
-  local active = false
-  for j = 1, #h, 2 do
-    if h[j] == 'st' then active = h[j + 1] == '1' break end
-  end
-  if active then calls[i] = h else calls[i] = {} end
-end
-return {ids, calls}
-`)
-
 // scriptCreateDevice: KEYS devices, audit stream. ARGV id, device, limit,
 // event.
 var scriptCreateDevice = redis.NewScript(`
