@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callverify/callverify/internal/redisconn"
+	"github.com/callverify/callverify/internal/testbin"
 )
 
 // How long a server may take to answer after its start, and to exit after
@@ -131,11 +132,11 @@ func startServer(dir string, o Options, mode serverMode) (*Server, error) {
 	}
 	for attempt := 1; ; attempt++ {
 		s := &Server{dir: dir, args: args, sentinel: mode == sentinelServer}
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = testbin.FreePort(); err != nil {
 			return nil, err
 		}
 		if mode == clusterServer {
-			if s.busPort, err = freePort(); err != nil {
+			if s.busPort, err = testbin.FreePort(); err != nil {
 				return nil, err
 			}
 		}
@@ -147,22 +148,6 @@ func startServer(dir string, o Options, mode serverMode) (*Server, error) {
 			return nil, err
 		}
 		os.Remove(filepath.Join(dir, "redis.log"))
-	}
-}
-
-// freePort returns a loopback port nobody listens on now; never Redis's
-// default port, where the system's server may run.
-func freePort() (int, error) {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("redistest: find a free port: %w", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if port != 6379 && port != 16379 {
-			return port, nil
-		}
 	}
 }
 

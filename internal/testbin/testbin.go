@@ -160,35 +160,53 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// FreeAddr is a loopback address with a port free a moment ago, for a
-// process the test starts to listen on. The port is below the kernel's
-// ephemeral range, from which it takes the local port of every outgoing
-// connection and of every listener on port 0: in a busy test run one of
-// those could take a port from that range before the process binds it, and
-// the process would fail to start. Below it, only another FreeAddr could.
+// FreeAddr is a loopback address with a port free a moment ago (FreePort),
+// for a process the test starts to listen on.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// FreePort is a loopback port free a moment ago, for a process the test
+// starts to listen on. The port is below the kernel's ephemeral range, from
+// which it takes the local port of every outgoing connection and of every
+// listener on port 0: in a busy test run one of those could take a port
+// from that range before the process binds it, and the process would fail
+// to start. Below it, only another FreePort could. Never Redis's default
+// ports, where the system's server may run.
+func FreePort() (int, error) {
 	low := ephemeralLow()
 	if low < firstPort+1000 {
 		// An ephemeral range that leaves no room below it: any port.
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		for {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return 0, fmt.Errorf("testbin: find a free port: %w", err)
+			}
+			port := l.Addr().(*net.TCPAddr).Port
+			l.Close()
+			if port != 6379 && port != 16379 {
+				return port, nil
+			}
 		}
-		defer l.Close()
-		return l.Addr().String()
 	}
 	for range 100 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(firstPort+rand.IntN(low-firstPort)))
-		l, err := net.Listen("tcp", addr)
+		port := firstPort + rand.IntN(low-firstPort)
+		if port == 16379 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			continue // taken
 		}
 		l.Close()
-		return addr
+		return port, nil
 	}
-	t.Fatalf("testbin: no free port from %d to %d in 100 tries", firstPort, low-1)
-	return ""
+	return 0, fmt.Errorf("testbin: no free port from %d to %d in 100 tries", firstPort, low-1)
 }
 
 // firstPort is the least port FreeAddr gives: above the well-known and
