@@ -80,8 +80,8 @@ func (s *Service) CheckCaller(ctx context.Context, customer phone.Number, rawCal
 }
 
 // callsAndRegistration reads the customer's calls and the caller's
-// registration at the moment of asking: in one round trip when the store
-// reads both (LineReader), else overlapped. mem is what memory says of the
+// registration at the moment of asking: together when the store reads
+// both (LineReader), else overlapped. mem is what memory says of the
 // caller; its blocklist match stands.
 func (s *Service) callsAndRegistration(ctx context.Context, customer, caller phone.Number, mem registration, now time.Time) ([]Call, registration, error) {
 	if lr, ok := s.store.(LineReader); ok {

@@ -202,7 +202,7 @@ type CallerLine struct {
 }
 
 // LineReader is what a Store may also implement so that the check of a
-// live line costs one round trip on a networked store: ListCallsTo, and
+// live line costs fewer round trips on a networked store: ListCallsTo, and
 // the caller's official record (the Store keeps the official numbers too)
 // as it stands at the moment of reading, read together.
 type LineReader interface {

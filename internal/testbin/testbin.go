@@ -189,14 +189,14 @@ func FreePort() (int, error) {
 			}
 			port := l.Addr().(*net.TCPAddr).Port
 			l.Close()
-			if port != 6379 && port != 16379 {
+			if port != 6379 && port != 16379 && port != 26379 {
 				return port, nil
 			}
 		}
 	}
 	for range 100 {
 		port := firstPort + rand.IntN(low-firstPort)
-		if port == 16379 {
+		if port == 16379 || port == 26379 { // Redis Cluster's and Sentinel's defaults
 			continue
 		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))

@@ -37,11 +37,13 @@ type readBatcher struct {
 
 // batchedRead is one request's part of a batch: add queues its commands on
 // the batch's pipeline (each command carries its own reply or error, for
-// its request alone); done is closed once they have run.
+// its request alone); done is closed once they have run, or once the batch
+// left them out (queued false: the request had given up).
 type batchedRead struct {
-	ctx  context.Context
-	add  func(ctx context.Context, p redis.Pipeliner)
-	done chan struct{}
+	ctx    context.Context
+	add    func(ctx context.Context, p redis.Pipeliner)
+	done   chan struct{}
+	queued bool // set before done is closed
 }
 
 func newReadBatcher(rdb redis.UniversalClient) *readBatcher { return &readBatcher{rdb: rdb} }
@@ -63,6 +65,11 @@ func (b *readBatcher) do(ctx context.Context, add func(ctx context.Context, p re
 	b.mu.Unlock()
 	select {
 	case <-r.done:
+		if !r.queued {
+			// Left out of its batch: ctx ended, and done won the select
+			// over ctx.Done(). Nothing was read.
+			return ctx.Err()
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -96,6 +103,7 @@ func (b *readBatcher) run(batch []*batchedRead) {
 	for _, r := range batch {
 		if r.ctx.Err() == nil { // a request that gave up is left out
 			r.add(ctx, p)
+			r.queued = true
 		}
 	}
 	if p.Len() > 0 {

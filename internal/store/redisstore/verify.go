@@ -57,7 +57,8 @@ type VerifyStore struct {
 	seal      *seal.Sealer
 	retention time.Duration
 	jsonCalls bool // VerifyOptions.JSONCallRecords
-	// lines batches the reads of concurrent checks (ListCallsToWithLine).
+	// lines batches the reads of concurrent checks: ListCallsToWithLine's
+	// index page and line record, and the calls every ListCallsTo reads.
 	lines *readBatcher
 
 	// eventRetention trims the event streams; hub wakes this instance's
