@@ -63,16 +63,22 @@ func (b *readBatcher) do(ctx context.Context, add func(ctx context.Context, p re
 		go b.send()
 	}
 	b.mu.Unlock()
+	return r.wait()
+}
+
+// wait waits until r's commands have run (nil) or its context ends (its
+// error). A read left out of its batch (its context ended before the batch
+// went) has its done closed too, and then answers its context's error
+// whichever of the two the select picks: nothing was read.
+func (r *batchedRead) wait() error {
 	select {
 	case <-r.done:
 		if !r.queued {
-			// Left out of its batch: ctx ended, and done won the select
-			// over ctx.Done(). Nothing was read.
-			return ctx.Err()
+			return r.ctx.Err()
 		}
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-r.ctx.Done():
+		return r.ctx.Err()
 	}
 }
 
