@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,12 +68,12 @@ func BenchmarkCLIImport(b *testing.B) {
 				root.SetOut(&out)
 				root.SetErr(&out)
 				root.SetArgs([]string{"--server", env.GRPCAddr, "--token", env.Analyst(), "blocklist", "import", "--no-progress", file})
-				cpu0, rcpu0 := processCPU(b), redisCPUTime(b, rdb)
+				cpu0, rcpu0 := redistest.ProcessCPUTime(b), redistest.CPUTime(b, rdb)
 				b.StartTimer()
 				err := root.Execute()
 				b.StopTimer()
-				cpu += processCPU(b) - cpu0
-				redisCPU += redisCPUTime(b, rdb) - rcpu0
+				cpu += redistest.ProcessCPUTime(b) - cpu0
+				redisCPU += redistest.CPUTime(b, rdb) - rcpu0
 				if want := fmt.Sprintf("%d imported, 0 updated, 0 rejected", n); err != nil || !strings.Contains(out.String(), want) {
 					b.Fatalf("import: %v, want %q in\n%s", err, want, out.String())
 				}
@@ -90,22 +89,4 @@ func BenchmarkCLIImport(b *testing.B) {
 			}
 		})
 	}
-}
-
-// processCPU is the CPU time this process has used, user and system.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// redisCPUTime is the CPU time the Redis server has used, or 0 without
-// one.
-func redisCPUTime(b *testing.B, rdb redis.UniversalClient) time.Duration {
-	if rdb == nil {
-		return 0
-	}
-	return redistest.CPUTime(b, rdb)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,11 +12,15 @@ import (
 )
 
 // CPUTime is the CPU time, user and system, the Redis server behind rdb
-// has used (INFO cpu): benchmarks report it per operation, as the machine
-// is shared and CPU depends less than wall time on the others' load. On a
-// Cluster client it is that of the node the command reached.
+// has used (INFO cpu), or 0 when rdb is nil (a benchmark's row without
+// Redis): benchmarks report it per operation, as the machine is shared and
+// CPU depends less than wall time on the others' load. On a Cluster client
+// it is that of the node the command reached.
 func CPUTime(tb testing.TB, rdb redis.UniversalClient) time.Duration {
 	tb.Helper()
+	if rdb == nil {
+		return 0
+	}
 	info, err := rdb.Info(context.Background(), "cpu").Result()
 	if err != nil {
 		tb.Fatal(err)
@@ -33,4 +38,15 @@ func CPUTime(tb testing.TB, rdb redis.UniversalClient) time.Duration {
 		}
 	}
 	return time.Duration(total * float64(time.Second))
+}
+
+// ProcessCPUTime is the CPU time, user and system, this process has used:
+// a benchmark's own figure beside its Redis server's (CPUTime).
+func ProcessCPUTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,14 +5,13 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"syscall"
 	"testing"
-	"time"
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
+	"github.com/callverify/callverify/internal/redistest"
 	"github.com/callverify/callverify/internal/testenv"
 )
 
@@ -28,18 +27,9 @@ func parallel(b *testing.B, body func(pb *testing.PB)) {
 	b.Helper()
 	b.ReportAllocs()
 	b.SetParallelism(parallelism)
-	before := processCPU(b)
+	before := redistest.ProcessCPUTime(b)
 	b.RunParallel(body)
-	b.ReportMetric(float64((processCPU(b)-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
-}
-
-// processCPU is the user and system CPU time the process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((redistest.ProcessCPUTime(b)-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkHotPaths runs the hot RPCs of issue 16 on the embedded store,

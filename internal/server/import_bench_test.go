@@ -70,12 +70,12 @@ func BenchmarkRESTImport(b *testing.B) {
 				opts := append([]testenv.Option{func(c *appConfig) { c.LogLevel = "error" }}, be.opts(b)...)
 				env := testenv.New(b, opts...)
 				tok := env.Analyst()
-				cpu0, rcpu0 := processCPU(b), redisCPUTime(b, rdb)
+				cpu0, rcpu0 := redistest.ProcessCPUTime(b), redistest.CPUTime(b, rdb)
 				b.StartTimer()
 				resp := env.Do("POST", "/v1/blocklist:import", tok, body)
 				b.StopTimer()
-				cpu += processCPU(b) - cpu0
-				redisCPU += redisCPUTime(b, rdb) - rcpu0
+				cpu += redistest.ProcessCPUTime(b) - cpu0
+				redisCPU += redistest.CPUTime(b, rdb) - rcpu0
 				var res callverifyv1.ImportEntriesResponse
 				if resp.Status != http.StatusOK {
 					b.Fatalf("import: %d %s", resp.Status, resp.Body)
@@ -96,15 +96,6 @@ func BenchmarkRESTImport(b *testing.B) {
 			}
 		})
 	}
-}
-
-// redisCPUTime is the CPU time the Redis server has used, or 0 without
-// one.
-func redisCPUTime(b *testing.B, rdb redis.UniversalClient) time.Duration {
-	if rdb == nil {
-		return 0
-	}
-	return redistest.CPUTime(b, rdb)
 }
 
 // BenchmarkRESTExport reads GET /v1/blocklist:export of 1M entries (100k

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,11 +25,7 @@ type cpuTimes struct{ self, redis time.Duration }
 
 func benchCPU(b *testing.B) cpuTimes {
 	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return cpuTimes{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), redis: redistest.CPUTime(b, redistest.Standalone(b).Client(b))}
+	return cpuTimes{self: redistest.ProcessCPUTime(b), redis: redistest.CPUTime(b, redistest.Standalone(b).Client(b))}
 }
 
 // reportCPU reports the CPU time per row since from: this process's

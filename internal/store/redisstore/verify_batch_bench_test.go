@@ -2,12 +2,8 @@ package redisstore_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/callverify/callverify/internal/redistest"
 )
@@ -22,7 +18,7 @@ func BenchmarkListCallsToWithLine(b *testing.B) {
 	ctx := context.Background()
 	var next atomic.Int64
 	b.SetParallelism(25) // 50 goroutines on 2 cores
-	before := redisCPU(b, rdb)
+	before := redistest.CPUTime(b, rdb)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -40,27 +36,5 @@ func BenchmarkListCallsToWithLine(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric((redisCPU(b, rdb)-before)*1e6/float64(b.N), "redis-µs/op")
-}
-
-// redisCPU is the CPU seconds the server has spent (used_cpu_sys +
-// used_cpu_user of INFO cpu).
-func redisCPU(b *testing.B, rdb redis.UniversalClient) float64 {
-	b.Helper()
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	total := 0.0
-	for _, l := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(l, ":")
-		if k == "used_cpu_sys" || k == "used_cpu_user" {
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			total += x
-		}
-	}
-	return total
+	b.ReportMetric(float64((redistest.CPUTime(b, rdb)-before).Microseconds())/float64(b.N), "redis-µs/op")
 }
