@@ -250,9 +250,10 @@ type IndexedDirectory interface {
 // Implementations must pass storetest.Run.
 type Store interface {
 	// NewCallID returns a fresh call id for a call to callee: 26 lower-case
-	// base32 characters (what wellFormedID accepts), at least 118 of its
+	// base32 characters (what wellFormedID accepts), at least 80 of its
 	// bits random. A sharded backend puts the callee's shard in it, so
-	// that GetCall finds the call from the id alone.
+	// that GetCall finds the call from the id alone; an ordered one may
+	// put the time first, so that new calls are stored side by side.
 	NewCallID(callee phone.Number) string
 	// CreateCall stores a new call and appends ev. It fails with
 	// fault.ErrFailedPrecondition when c.Caller is not, at that moment, a

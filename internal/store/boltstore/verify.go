@@ -3,7 +3,9 @@ package boltstore
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -90,11 +92,24 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 	return &VerifyStore{db: db, commit: newCommitter(db), hub: notify.New()}, nil
 }
 
-// NewCallID implements verify.Store: 128 random bits, the same for every
-// callee (one file has no shards).
-func (s *VerifyStore) NewCallID(phone.Number) string {
+// NewCallID implements verify.Store: the milliseconds since the Unix epoch
+// (48 bits, big-endian) then 80 random bits, the same for every callee (one
+// file has no shards).
+//
+// The time comes first so that the calls a commit adds, whose ids share
+// their first characters, share the calls bucket's leaves too, where random
+// ids would dirty a leaf each (a group of 50 stamps took about twice the
+// time, BenchmarkCreateCall). The base32 alphabet puts its digits after its
+// letters, so ids do not sort by time as strings; they need not. The id tells no more than the call's own
+// create_time; 80 random bits are still beyond guessing.
+func (s *VerifyStore) NewCallID(phone.Number) string { return newCallID(time.Now()) }
+
+func newCallID(now time.Time) string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	ms := uint64(now.UnixMilli())
+	b[0], b[1] = byte(ms>>40), byte(ms>>32)
+	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
+	if _, err := rand.Read(b[6:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return callIDEncoding.EncodeToString(b[:])

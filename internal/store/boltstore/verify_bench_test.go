@@ -2,9 +2,11 @@ package boltstore_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,8 +43,11 @@ func BenchmarkCreateCall(b *testing.B) {
 			if _, err := bl.CreateOfficialNumber(ctx, blocklist.OfficialNumber{Number: line, DisplayName: "Bank", Direction: blocklist.DirectionOutbound}, now, audit.Event{}); err != nil {
 				b.Fatal(err)
 			}
+			var n atomic.Int64
 			stamp := func() {
-				c := verify.Call{ID: vs.NewCallID("+8613800138000"), Caller: line, Callee: "+8613800138000",
+				// Each stamp to another customer, as dialers call a list.
+				callee := phone.Number(fmt.Sprintf("+86138%08d", n.Add(7919)%100_000_000))
+				c := verify.Call{ID: vs.NewCallID(callee), Caller: line, Callee: callee,
 					AgentID: "agent-7", AgentName: "Li Wei", OrigID: "pbx-1", CreateBy: "dialer-1",
 					State: verify.StateActive, CreateTime: now, ExpireTime: now.Add(5 * time.Minute),
 					SealedSecret: make([]byte, 48)}

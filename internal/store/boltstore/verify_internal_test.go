@@ -139,3 +139,25 @@ func TestAnOfficialRecordOfAnOlderStoreHasNoGeneration(t *testing.T) {
 		t.Fatalf("GetCall: Gen %q (%v), want \"\"", got.Gen, err)
 	}
 }
+
+// TestCallIDsOfTheSameMomentShareTheirStart: an id starts with its
+// millisecond, so the ids of one commit's calls share their first
+// characters (they are stored side by side) and ids of the same
+// millisecond still differ in their random part.
+func TestCallIDsOfTheSameMomentShareTheirStart(t *testing.T) {
+	// The first 8 characters are the time's top 40 bits: a window of 256 ms.
+	t0 := time.UnixMilli(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixMilli() &^ 255)
+	first := newCallID(t0)
+	for ms := range 256 {
+		if id := newCallID(t0.Add(time.Duration(ms) * time.Millisecond)); id[:8] != first[:8] {
+			t.Fatalf("id at +%d ms %q does not start as %q at +0 ms", ms, id, first)
+		}
+	}
+	if id := newCallID(t0.Add(256 * time.Millisecond)); id[:8] == first[:8] {
+		t.Fatalf("id at +256 ms %q starts as %q at +0 ms", id, first)
+	}
+	a, b := newCallID(t0), newCallID(t0)
+	if a == b || a[10:] == b[10:] {
+		t.Fatalf("ids of the same millisecond %q and %q: want different random parts", a, b)
+	}
+}
