@@ -13,7 +13,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
 )
@@ -24,18 +23,22 @@ type exportWriter interface {
 	flush() error
 }
 
-type ndjsonExport struct{ w *bufio.Writer }
+type ndjsonExport struct {
+	w   *bufio.Writer
+	buf []byte
+}
 
-func (n ndjsonExport) write(e *callverifyv1.Entry) error {
-	b, err := protojson.Marshal(e)
+func (n *ndjsonExport) write(e *callverifyv1.Entry) error {
+	b, err := appendEntryJSON(n.buf[:0], e)
 	if err != nil {
 		return err
 	}
-	n.w.Write(b)
-	return n.w.WriteByte('\n')
+	n.buf = append(b, '\n')
+	_, err = n.w.Write(n.buf)
+	return err
 }
 
-func (n ndjsonExport) flush() error { return n.w.Flush() }
+func (n *ndjsonExport) flush() error { return n.w.Flush() }
 
 func (cl *cli) newBlocklistExportCmd() *cobra.Command {
 	var format, output, cat, src string
@@ -81,7 +84,7 @@ func (cl *cli) newBlocklistExportCmd() *cobra.Command {
 				out = f
 			}
 			bw := bufio.NewWriterSize(out, 256<<10)
-			var w exportWriter = ndjsonExport{bw}
+			var w exportWriter = &ndjsonExport{w: bw}
 			if format == "csv" {
 				cw := csv.NewWriter(bw)
 				if err := cw.Write(csvColumns()); err != nil {
