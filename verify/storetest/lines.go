@@ -464,3 +464,50 @@ func testCallsCarryTheirLinesGen(t *testing.T, h Harness) {
 		t.Fatalf("the old call's Gen changed to %q, want %q", old.Gen, first.Gen)
 	}
 }
+
+// testLineReader: a store that reads the customer's calls and the caller's
+// record together (verify.LineReader) answers what ListCallsTo and the
+// official record say apart: registered and placing calls, inbound-only,
+// not registered, and registered again under a new generation.
+func testLineReader(t *testing.T, h Harness) {
+	lr, ok := h.Store.(verify.LineReader)
+	if !ok {
+		t.Skipf("%T reads calls and lines apart (it does not implement verify.LineReader)", h.Store)
+	}
+	ctx := context.Background()
+	s := h.Store
+	now := base.Add(-time.Minute)
+	c := call(s.NewCallID(alice), alice, base.Add(time.Minute))
+	must(t, "CreateCall", s.CreateCall(ctx, c, ev("call.stamp")))
+	stamped, err := s.GetCall(ctx, c.ID)
+	must(t, "GetCall", err)
+	check := func(caller phone.Number, want verify.CallerLine) {
+		t.Helper()
+		calls, line, err := lr.ListCallsToWithLine(ctx, alice, caller, now, 10)
+		must(t, "ListCallsToWithLine", err)
+		apart, err := s.ListCallsTo(ctx, alice, now, 10)
+		must(t, "ListCallsTo", err)
+		if len(calls) != 1 || len(apart) != 1 || !reflect.DeepEqual(norm(calls[0]), norm(apart[0])) {
+			t.Fatalf("ListCallsToWithLine listed %+v, ListCallsTo %+v; want the one call", calls, apart)
+		}
+		if line != want {
+			t.Fatalf("ListCallsToWithLine(caller %s): line %+v, want %+v", caller, line, want)
+		}
+	}
+	check(hotline, verify.CallerLine{Registered: true, PlacesCalls: true, Gen: stamped.Gen})
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, false))
+	_, line, err := lr.ListCallsToWithLine(ctx, alice, line2, now, 10)
+	must(t, "ListCallsToWithLine", err)
+	if !line.Registered || line.PlacesCalls || !line.InboundOnly || line.Gen == "" {
+		t.Fatalf("inbound-only line: %+v, want registered, inbound only, not placing calls, with a generation", line)
+	}
+	check("+8657100000000", verify.CallerLine{})
+	_, err = h.Officials.RemoveOfficial(ctx, line2, now)
+	must(t, "RemoveOfficial", err)
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
+	_, again, err := lr.ListCallsToWithLine(ctx, alice, line2, now, 10)
+	must(t, "ListCallsToWithLine", err)
+	if !again.Registered || !again.PlacesCalls || again.InboundOnly || again.Gen == line.Gen {
+		t.Fatalf("line registered again: %+v, want registered, placing calls, with a new generation (was %q)", again, line.Gen)
+	}
+}

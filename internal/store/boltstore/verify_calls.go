@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
@@ -76,19 +77,8 @@ func vExpiryIndexKey(r vCall) []byte {
 // domain reads them here so that stamping and the check are one
 // transaction.
 func vCallerRecord(tx *bolt.Tx, n phone.Number) (placesCalls bool, gen string, err error) {
-	b := tx.Bucket(bOfficial)
-	if b == nil {
-		return false, "", nil
-	}
-	v := b.Get([]byte(n.String()))
-	if v == nil {
-		return false, "", nil
-	}
-	o, err := decodeOfficial(v)
-	if err != nil {
-		return false, "", err
-	}
-	return o.Direction.PlacesCalls(), o.Gen, nil
+	l, err := vCallerLine(tx, n)
+	return l.PlacesCalls, l.Gen, err
 }
 
 // vSetNotLive stores r, which was live, with its new state (ENDED or
@@ -236,38 +226,89 @@ func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, afte
 		return nil, err
 	}
 	var out []verify.Call
-	prefix := vCalleePrefix(callee)
-	floor := vTimeKey(after)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(vbByCallee).Cursor()
-		// Start just past the last key of this customer and walk back.
-		end := append(vCustomerKey(callee), 1)
-		k, _ := c.Seek(end)
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
-			rest := k[len(prefix):]
-			if len(rest) < 8 {
-				return fmt.Errorf("bad call index key")
-			}
-			if binary.BigEndian.Uint64(rest[:8]) <= floor {
-				break // everything further back expired by then
-			}
-			r, err := vGetCall(tx, string(rest[8:]))
-			if err != nil {
-				return err
-			}
-			if verify.State(r.State) != verify.StateActive {
-				continue
-			}
-			out = append(out, r.call())
-		}
-		return nil
+		var err error
+		out, err = vListCallsTo(tx, callee, after, limit)
+		return err
 	})
 	return out, storeErr(err)
+}
+
+// ListCallsToWithLine implements verify.LineReader: ListCallsTo and the
+// caller's official record in one read transaction, where the check would
+// otherwise read them in two, one of them on a goroutine of its own.
+func (s *VerifyStore) ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]verify.Call, verify.CallerLine, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, verify.CallerLine{}, err
+	}
+	var (
+		out  []verify.Call
+		line verify.CallerLine
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if out, err = vListCallsTo(tx, callee, after, limit); err != nil {
+			return err
+		}
+		line, err = vCallerLine(tx, caller)
+		return err
+	})
+	if err != nil {
+		return nil, verify.CallerLine{}, storeErr(err)
+	}
+	return out, line, nil
+}
+
+// vListCallsTo is ListCallsTo in tx.
+func vListCallsTo(tx *bolt.Tx, callee phone.Number, after time.Time, limit int) ([]verify.Call, error) {
+	var out []verify.Call
+	prefix := vCalleePrefix(callee)
+	floor := vTimeKey(after)
+	c := tx.Bucket(vbByCallee).Cursor()
+	// Start just past the last key of this customer and walk back.
+	end := append(vCustomerKey(callee), 1)
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
+		rest := k[len(prefix):]
+		if len(rest) < 8 {
+			return nil, fmt.Errorf("bad call index key")
+		}
+		if binary.BigEndian.Uint64(rest[:8]) <= floor {
+			break // everything further back expired by then
+		}
+		r, err := vGetCall(tx, string(rest[8:]))
+		if err != nil {
+			return nil, err
+		}
+		if verify.State(r.State) != verify.StateActive {
+			continue
+		}
+		out = append(out, r.call())
+	}
+	return out, nil
+}
+
+// vCallerLine reads n's official record in tx, as verify.CallerLine.
+func vCallerLine(tx *bolt.Tx, n phone.Number) (verify.CallerLine, error) {
+	b := tx.Bucket(bOfficial)
+	if b == nil {
+		return verify.CallerLine{}, nil
+	}
+	v := b.Get([]byte(n.String()))
+	if v == nil {
+		return verify.CallerLine{}, nil
+	}
+	o, err := decodeOfficial(v)
+	if err != nil {
+		return verify.CallerLine{}, err
+	}
+	return verify.CallerLine{Registered: true, PlacesCalls: o.Direction.PlacesCalls(),
+		InboundOnly: o.Direction == blocklist.DirectionInboundOnly, Gen: o.Gen}, nil
 }
 
 // ListCallsFrom implements verify.Store. The cursor is the hex of the last
