@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -136,11 +137,49 @@ func (r officialRecord) official() blocklist.OfficialNumber {
 }
 
 func decodeOfficial(v []byte) (blocklist.OfficialNumber, error) {
+	if o, ok := decodedOfficials.get(v); ok {
+		return o, nil
+	}
 	var r officialRecord
 	if err := json.Unmarshal(v, &r); err != nil {
 		return blocklist.OfficialNumber{}, fmt.Errorf("decode official number: %w", err)
 	}
-	return r.official(), nil
+	o := r.official()
+	decodedOfficials.put(v, o)
+	return o, nil
+}
+
+// decodedOfficials remembers official records decoded, by their stored
+// bytes. Every check reads its caller's record in the store, and a
+// platform calls from a few lines, so the same few records were decoded
+// from JSON again and again (4% of BenchmarkHotPaths/CheckCaller's CPU).
+// The bytes are the record (each write stores a new generation in it), so
+// what is remembered for them is what decoding them gives: the store is
+// still read every time, only the decoding is spared.
+var decodedOfficials = officialDecodings{m: map[string]blocklist.OfficialNumber{}}
+
+// maxDecodedOfficials bounds decodedOfficials: when full it is emptied.
+const maxDecodedOfficials = 1024
+
+type officialDecodings struct {
+	mu sync.RWMutex
+	m  map[string]blocklist.OfficialNumber
+}
+
+func (d *officialDecodings) get(v []byte) (blocklist.OfficialNumber, bool) {
+	d.mu.RLock()
+	o, ok := d.m[string(v)]
+	d.mu.RUnlock()
+	return o, ok
+}
+
+func (d *officialDecodings) put(v []byte, o blocklist.OfficialNumber) {
+	d.mu.Lock()
+	if len(d.m) >= maxDecodedOfficials {
+		clear(d.m)
+	}
+	d.m[string(v)] = o
+	d.mu.Unlock()
 }
 
 // CreateOfficialNumber implements blocklist.Store: the number, its event
