@@ -328,8 +328,9 @@ func (s *Service) parseOurs(ctx context.Context, token string) (claims jwt.MapCl
 		return nil, 0, false, nil
 	}
 	// As the jwt parser decodes claims (json.Unmarshal into a MapClaims).
-	claims = jwt.MapClaims{}
-	if err := json.Unmarshal(raw, &claims); err != nil {
+	if m, ok := decodeClaims(raw); ok {
+		claims = m
+	} else if err := json.Unmarshal(raw, &claims); err != nil {
 		return nil, 0, false, nil
 	}
 	signature, err := enc.DecodeString(sig)
