@@ -19,10 +19,13 @@ import (
 // twice as long as a CSV one. Anything this does not write the way protojson
 // does (an import_row, a string that is not UTF-8, a timestamp out of
 // protojson's range) goes to protojson itself, so the answer is always
-// protojson's (TestAppendEntryJSONIsProtojson, FuzzAppendEntryJSON).
+// protojson's (TestAppendEntryJSONIsProtojson, FuzzAppendEntryJSON). So is
+// an Entry with fields this does not know (entryFields): a field added to
+// the message is written by protojson, never silently left out, until this
+// writes it too (TestAppendEntryJSONWritesEveryField).
 func appendEntryJSON(out []byte, e *callverifyv1.Entry) ([]byte, error) {
-	if e.GetImportRow() != nil || !validTimestamp(e.GetCreateTime()) || !validTimestamp(e.GetUpdateTime()) ||
-		!validTimestamp(e.GetExpireTime()) {
+	if e.ProtoReflect().Descriptor().Fields().Len() != entryFields || e.GetImportRow() != nil ||
+		!validTimestamp(e.GetCreateTime()) || !validTimestamp(e.GetUpdateTime()) || !validTimestamp(e.GetExpireTime()) {
 		return protojson.MarshalOptions{}.MarshalAppend(out, e)
 	}
 	start := len(out)
@@ -45,6 +48,10 @@ func appendEntryJSON(out []byte, e *callverifyv1.Entry) ([]byte, error) {
 	}
 	return append(j.out, '}'), nil
 }
+
+// entryFields is how many fields of callverifyv1.Entry appendEntryJSON
+// knows: the eleven it writes and import_row, which goes to protojson.
+const entryFields = 12
 
 // jsonObject appends an object's members.
 type jsonObject struct {

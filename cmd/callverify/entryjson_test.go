@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	callverifyv1 "github.com/callverify/callverify/api/callverify/v1"
@@ -97,4 +98,62 @@ func FuzzAppendEntryJSON(f *testing.F) {
 		}
 		sameAsProtojson(t, e)
 	})
+}
+
+// TestAppendEntryJSONWritesEveryField: an Entry with every field of the
+// message set, whatever fields it has, is written as protojson writes it.
+// A field added to Entry is set here too, so this fails until
+// appendEntryJSON writes it (meanwhile appendEntryJSON hands such an Entry
+// to protojson, as entryFields no longer matches).
+func TestAppendEntryJSONWritesEveryField(t *testing.T) {
+	e := &callverifyv1.Entry{}
+	m := e.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Name() == "import_row" {
+			continue // an import row goes to protojson, by design
+		}
+		switch {
+		case fd.IsList() || fd.IsMap():
+			t.Fatalf("Entry.%s is a list or a map: appendEntryJSON writes neither; teach it, then this test", fd.Name())
+		case fd.Kind() == protoreflect.MessageKind:
+			v := m.NewField(fd)
+			if fd.Message().FullName() == "google.protobuf.Timestamp" {
+				v.Message().Set(fd.Message().Fields().ByName("seconds"), protoreflect.ValueOfInt64(1893456000))
+			}
+			m.Set(fd, v)
+		case fd.Kind() == protoreflect.EnumKind:
+			m.Set(fd, protoreflect.ValueOfEnum(1))
+		case fd.Kind() == protoreflect.StringKind:
+			m.Set(fd, protoreflect.ValueOfString("x"))
+		case fd.Kind() == protoreflect.BoolKind:
+			m.Set(fd, protoreflect.ValueOfBool(true))
+		case fd.Kind() == protoreflect.BytesKind:
+			m.Set(fd, protoreflect.ValueOfBytes([]byte{1}))
+		default:
+			v := m.NewField(fd) // any number: make it non-zero
+			switch fd.Kind() {
+			case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+				v = protoreflect.ValueOfInt32(1)
+			case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+				v = protoreflect.ValueOfInt64(1)
+			case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+				v = protoreflect.ValueOfUint32(1)
+			case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+				v = protoreflect.ValueOfUint64(1)
+			case protoreflect.FloatKind:
+				v = protoreflect.ValueOfFloat32(1)
+			case protoreflect.DoubleKind:
+				v = protoreflect.ValueOfFloat64(1)
+			}
+			m.Set(fd, v)
+		}
+	}
+	sameAsProtojson(t, e)
+	// And not by handing it to protojson: every field but import_row is
+	// one appendEntryJSON knows.
+	if n := fields.Len(); n != entryFields {
+		t.Fatalf("Entry has %d fields, appendEntryJSON knows %d: write the new ones and raise entryFields", n, entryFields)
+	}
 }
