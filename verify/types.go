@@ -55,7 +55,7 @@ func (s State) String() string {
 
 // Call is one stamped outbound call.
 type Call struct {
-	ID          string // 128 random bits, lower-case base32; the token's jti
+	ID          string // 26 lower-case base32 characters from Store.NewCallID (at least 80 random bits); the token's jti
 	Caller      phone.Number
 	Callee      phone.Number
 	CustomerID  string
