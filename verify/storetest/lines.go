@@ -504,6 +504,7 @@ func testLineReader(t *testing.T, h Harness) {
 	check("+8657100000000", verify.CallerLine{})
 	_, err = h.Officials.RemoveOfficial(ctx, line2, now)
 	must(t, "RemoveOfficial", err)
+	check(line2, verify.CallerLine{})
 	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
 	_, again, err := lr.ListCallsToWithLine(ctx, alice, line2, now, 10)
 	must(t, "ListCallsToWithLine", err)
