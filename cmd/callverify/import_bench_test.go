@@ -23,30 +23,9 @@ import (
 //
 //	go test -run '^$' -bench CLIImport -benchtime 1x ./cmd/callverify/
 func BenchmarkCLIImport(b *testing.B) {
-	n := 1_000_000
-	if testing.Short() {
-		n = 100_000
-	}
-	file := benchRows(b, n)
+	file, n := benchRows(b)
 	var rdb redis.UniversalClient // the Redis of the redis case, for its CPU time
-	for _, be := range []struct {
-		name string
-		opts func(b *testing.B) []testenv.Option
-	}{
-		{"embedded", func(*testing.B) []testenv.Option { return nil }},
-		{"redis", func(b *testing.B) []testenv.Option {
-			srv := redistest.NewServer(b, redistest.Options{})
-			rdb = srv.Client(b)
-			kek := filepath.Join(b.TempDir(), "kek.key")
-			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			return []testenv.Option{func(c *app.Config) {
-				c.RedisAddrs = []string{srv.Addr()}
-				c.KEKFile = kek
-			}}
-		}},
-	} {
+	for _, be := range benchBackends(&rdb) {
 		b.Run(be.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var cpu, redisCPU time.Duration
@@ -82,10 +61,15 @@ func BenchmarkCLIImport(b *testing.B) {
 	}
 }
 
-// benchRows writes a CSV file of n distinct scattered mobile numbers.
-func benchRows(b *testing.B, n int) string {
+// benchRows writes a CSV file of n distinct scattered mobile numbers: 1M,
+// or 100k with -short.
+func benchRows(b *testing.B) (file string, n int) {
 	b.Helper()
-	file := filepath.Join(b.TempDir(), "rows.csv")
+	n = 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	file = filepath.Join(b.TempDir(), "rows.csv")
 	var buf bytes.Buffer
 	buf.WriteString("pattern,category,reason,confidence,expire_time\n")
 	for i := range n {
@@ -95,7 +79,7 @@ func benchRows(b *testing.B, n int) string {
 	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	return file
+	return file, n
 }
 
 // BenchmarkCLIExport runs `callverify blocklist export` of 1M entries
@@ -106,30 +90,9 @@ func benchRows(b *testing.B, n int) string {
 //
 //	go test -run '^$' -bench CLIExport -benchtime 3x ./cmd/callverify/
 func BenchmarkCLIExport(b *testing.B) {
-	n := 1_000_000
-	if testing.Short() {
-		n = 100_000
-	}
-	rows := benchRows(b, n)
+	rows, n := benchRows(b)
 	var rdb redis.UniversalClient // the Redis of the redis case, for its CPU time
-	for _, be := range []struct {
-		name string
-		opts func(b *testing.B) []testenv.Option
-	}{
-		{"embedded", func(*testing.B) []testenv.Option { return nil }},
-		{"redis", func(b *testing.B) []testenv.Option {
-			srv := redistest.NewServer(b, redistest.Options{})
-			rdb = srv.Client(b)
-			kek := filepath.Join(b.TempDir(), "kek.key")
-			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			return []testenv.Option{func(c *app.Config) {
-				c.RedisAddrs = []string{srv.Addr()}
-				c.KEKFile = kek
-			}}
-		}},
-	} {
+	for _, be := range benchBackends(&rdb) {
 		b.Run(be.name, func(b *testing.B) {
 			opts := append([]testenv.Option{func(c *app.Config) { c.LogLevel = "error" }}, be.opts(b)...)
 			env := testenv.New(b, opts...)
@@ -170,5 +133,24 @@ func BenchmarkCLIExport(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// benchBackend is a store a CLI benchmark runs its server on.
+type benchBackend struct {
+	name string
+	opts func(b *testing.B) []testenv.Option
+}
+
+// benchBackends are the embedded store and a Redis of the benchmark's own,
+// whose client the redis case puts in *rdb (for its CPU time).
+func benchBackends(rdb *redis.UniversalClient) []benchBackend {
+	return []benchBackend{
+		{"embedded", func(*testing.B) []testenv.Option { return nil }},
+		{"redis", func(b *testing.B) []testenv.Option {
+			srv := redistest.NewServer(b, redistest.Options{})
+			*rdb = srv.Client(b)
+			return []testenv.Option{testenv.OnRedis(b, srv.Addr())}
+		}},
 	}
 }

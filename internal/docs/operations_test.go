@@ -74,17 +74,8 @@ func TestOperationsListsEveryMetric(t *testing.T) {
 	t.Parallel()
 	doc := section(t, readOperations(t), "Metrics")
 	redis := redistest.Standalone(t)
-	kek := filepath.Join(t.TempDir(), "kek.key")
-	if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	prefix := redistest.Prefix(t)
 	served := servedMetrics(t)
-	for name := range servedMetrics(t, func(c *app.Config) {
-		c.RedisAddrs = []string{redis.Addr()}
-		c.RedisKeyPrefix = strings.TrimRight(prefix, ":")
-		c.KEKFile = kek
-	}) {
+	for name := range servedMetrics(t, testenv.OnRedis(t, redis.Addr())) {
 		served[name] = true
 	}
 

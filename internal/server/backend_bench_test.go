@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -31,16 +29,7 @@ func BenchmarkBackends(b *testing.B) {
 		{"embedded", func(*testing.B) []testenv.Option { return nil }},
 		{"redis", func(b *testing.B) []testenv.Option {
 			srv := redistest.Standalone(b)
-			kek := filepath.Join(b.TempDir(), "kek.key")
-			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			prefix := redistest.Prefix(b)
-			return []testenv.Option{func(c *appConfig) {
-				c.RedisAddrs = []string{srv.Addr()}
-				c.RedisKeyPrefix = prefix[:len(prefix)-1]
-				c.KEKFile = kek
-			}}
+			return []testenv.Option{testenv.OnRedis(b, srv.Addr())}
 		}},
 	} {
 		b.Run(be.name, func(b *testing.B) {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -50,16 +48,7 @@ func BenchmarkRESTImport(b *testing.B) {
 		{"redis", func(b *testing.B) []testenv.Option {
 			srv := redistest.Standalone(b)
 			rdb = srv.Client(b)
-			kek := filepath.Join(b.TempDir(), "kek.key")
-			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			prefix := redistest.Prefix(b)
-			return []testenv.Option{func(c *appConfig) {
-				c.RedisAddrs = []string{srv.Addr()}
-				c.RedisKeyPrefix = prefix[:len(prefix)-1]
-				c.KEKFile = kek
-			}}
+			return []testenv.Option{testenv.OnRedis(b, srv.Addr())}
 		}},
 	} {
 		b.Run(be.name, func(b *testing.B) {
@@ -117,16 +106,7 @@ func BenchmarkRESTExport(b *testing.B) {
 		{"embedded", func(*testing.B) []testenv.Option { return nil }},
 		{"redis", func(b *testing.B) []testenv.Option {
 			srv := redistest.Standalone(b)
-			kek := filepath.Join(b.TempDir(), "kek.key")
-			if err := os.WriteFile(kek, make([]byte, 32), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			prefix := redistest.Prefix(b)
-			return []testenv.Option{func(c *appConfig) {
-				c.RedisAddrs = []string{srv.Addr()}
-				c.RedisKeyPrefix = prefix[:len(prefix)-1]
-				c.KEKFile = kek
-			}}
+			return []testenv.Option{testenv.OnRedis(b, srv.Addr())}
 		}},
 	} {
 		b.Run(be.name, func(b *testing.B) {
