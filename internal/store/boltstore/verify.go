@@ -100,8 +100,9 @@ func NewVerifyStore(db *bolt.DB) (*VerifyStore, error) {
 // their first characters, share the calls bucket's leaves too, where random
 // ids would dirty a leaf each (a group of 50 stamps took about twice the
 // time, BenchmarkCreateCall). The base32 alphabet puts its digits after its
-// letters, so ids do not sort by time as strings; they need not. The id tells no more than the call's own
-// create_time; 80 random bits are still beyond guessing.
+// letters, so ids do not sort by time as strings; they need not. The id
+// tells no more than the call's own create_time; 80 random bits are still
+// beyond guessing.
 func (s *VerifyStore) NewCallID(phone.Number) string { return newCallID(time.Now()) }
 
 func newCallID(now time.Time) string {
