@@ -12,7 +12,8 @@ import (
 // and non-negative integers. ok is false for anything else (an escape, a
 // fraction, a literal, a space, a string that is not UTF-8, deep nesting),
 // which json.Unmarshal then decodes. VerifyToken decodes the claims of
-// every token it checks; encoding/json's reflection was 13% of its CPU.
+// every token it checks; encoding/json's reflection was 6.3% of the
+// process's CPU in BenchmarkHotPaths/VerifyToken/grpc (2.1% after).
 // FuzzDecodeClaims checks the two agree.
 func decodeClaims(b []byte) (map[string]any, bool) {
 	d := claimsDecoder{b: b}
