@@ -93,8 +93,13 @@ type Importer struct {
 
 const (
 	// importGroup is how many batches the committer hands a BatchImporter
-	// at once, at most: those judged by the time the store is free.
-	importGroup = 32
+	// at once, at most: those judged by the time the store is free. Each
+	// group is a transaction that rewrites the pages its scattered rows
+	// touch, so larger groups make fewer rewrites (BenchmarkImport,
+	// 1M rows: 79-87k rows/s at 32, 102k at 64, 106k at 128). A group's
+	// changes stay well inside the embedded store's change log (100,000),
+	// so that the index follows them without a reload.
+	importGroup = 64
 	// importDepth is how many batches an import holds at once besides
 	// the one being filled: batches being judged while older ones commit.
 	// A whole group can wait judged while the one before it commits: with

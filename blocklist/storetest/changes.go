@@ -297,6 +297,26 @@ func testChangeLogGap(t *testing.T, s blocklist.Store) {
 	if _, ok := fault.Message(err); !ok {
 		t.Errorf("ErrGap %v carries no fault message", err)
 	}
+	// An import's changes, more than the retention in one write: the
+	// last 5 still read from any point, however many at a time.
+	rows := make([]blocklist.Entry, 12)
+	for i := range rows {
+		rows[i] = entry(fmt.Sprintf("+86139001390%02d", i), blocklist.CategorySpam)
+	}
+	_, imp, err := s.ImportEntries(ctx, rows, t0, ev("entry.import"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last = imp[len(imp)-1].Seq
+	for after := last - 5; after <= last; after++ {
+		for _, limit := range []int{1, 2, 3, 10} {
+			got := allChanges(t, s, after, limit)
+			wantChanges(t, fmt.Sprintf("after %d, %d at a time", after, limit), got, imp[len(imp)-int(last-after):])
+		}
+	}
+	if _, err := s.Changes(ctx, last-uint64(len(imp))-1, 10); !errors.Is(err, blocklist.ErrGap) {
+		t.Errorf("Changes from before the import, the log trimmed to 5: err = %v, want ErrGap", err)
+	}
 	// The deadline is honoured like any read's.
 	cctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
 	defer cancel()

@@ -232,7 +232,7 @@ func (s *BlocklistStore) logOfficial(tx *bolt.Tx, op blocklist.ChangeOp, o block
 	if err := t.logChange(c); err != nil {
 		return blocklist.Change{}, err
 	}
-	return c, t.trimChanges()
+	return c, t.writeLog()
 }
 
 // GetOfficialNumber implements blocklist.Store.

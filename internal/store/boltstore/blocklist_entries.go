@@ -24,10 +24,12 @@ import (
 var (
 	bEntries     = []byte("blocklist/entries.v2")   // packed pattern -> record (encodeRecord)
 	bEntryCounts = []byte("blocklist/entry_counts") // [category, source] -> uint64 count
-	// bChanges is the change log: big-endian sequence -> encodeChange.
-	// Every change is appended in the transaction that makes it, and that
-	// transaction trims the log to the store's retention, so it holds
-	// exactly the last ChangeLogRetain changes.
+	// bChanges is the change log: big-endian sequence -> encodeChange,
+	// or the first of a run of changes -> the run (changeRun). Every
+	// change is appended in the transaction that makes it, as a run when
+	// the transaction makes several, and that transaction trims the log
+	// to the store's retention: the log holds the last ChangeLogRetain
+	// changes and no record older than them.
 	bChanges = []byte("blocklist/changes")
 )
 
@@ -44,6 +46,15 @@ type entryTx struct {
 	// trimmedTo is where the log starts after this transaction's last
 	// trim (0: not trimmed yet).
 	trimmedTo uint64
+	// logged holds the changes logged and not yet written (each its
+	// length, then its encoding), loggedFirst and loggedN which.
+	logged               []byte
+	loggedFirst, loggedN uint64
+	// scratch is a change's encoding on its way into logged.
+	scratch []byte
+	// cur reads entries by pattern: one cursor for the whole
+	// transaction, whose stack every lookup reuses.
+	cur *bolt.Cursor
 	// internReasons puts reasons in the dictionary (imports, which repeat
 	// them); an analyst's reason is stored inline. Authors always go in.
 	internReasons bool
@@ -66,18 +77,51 @@ func (s *BlocklistStore) entryTx(tx *bolt.Tx) *entryTx {
 	return t
 }
 
-// logChange appends c to the change log.
+// logChange adds c to the changes this transaction logs; writeLog writes
+// them. The changes of one transaction are numbered one after the other.
 func (t *entryTx) logChange(c blocklist.Change) error {
-	t.changes.FillPercent = 1 // appended in key order, trimmed from the front
-	return t.changes.Put(binary.BigEndian.AppendUint64(nil, c.Seq), encodeChange(c))
+	if t.loggedN == 0 {
+		t.loggedFirst = c.Seq
+	} else if c.Seq != t.loggedFirst+t.loggedN {
+		return fmt.Errorf("change %d logged after %d", c.Seq, t.loggedFirst+t.loggedN-1)
+	}
+	t.scratch = appendChange(t.scratch[:0], c)
+	t.logged = binary.AppendUvarint(t.logged, uint64(len(t.scratch)))
+	t.logged = append(t.logged, t.scratch...)
+	t.loggedN++
+	return nil
 }
 
-// trimChanges drops the changes older than the last t.retain. The keys
-// are gathered first and deleted after: bbolt's cursor skips a key when
-// stepped after a delete. A transaction that trims again (an import's
-// batches) seeks past what it trimmed before: the emptied pages stay in
-// the tree until the commit rebalances it, and a cursor's First walks
-// every one of them.
+// writeLog appends the changes logged to the change log, a single change
+// as itself and several as a run, and trims the log.
+func (t *entryTx) writeLog() error {
+	if t.loggedN == 0 {
+		return t.trimChanges()
+	}
+	var v []byte
+	if t.loggedN == 1 {
+		_, w := binary.Uvarint(t.logged)
+		v = t.logged[w:]
+	} else {
+		v = make([]byte, 0, 1+binary.MaxVarintLen64+len(t.logged))
+		v = binary.AppendUvarint(append(v, changeRun), t.loggedN)
+		v = append(v, t.logged...)
+	}
+	t.changes.FillPercent = 1 // appended in key order, trimmed from the front
+	if err := t.changes.Put(binary.BigEndian.AppendUint64(nil, t.loggedFirst), v); err != nil {
+		return err
+	}
+	// bbolt keeps v until the commit: the next changes go in a new buffer.
+	t.logged, t.loggedN = nil, 0
+	return t.trimChanges()
+}
+
+// trimChanges drops the records of the log whose changes are all older
+// than the last t.retain. The keys are gathered first and deleted after:
+// bbolt's cursor skips a key when stepped after a delete. A transaction
+// that trims again seeks past what it trimmed before: the emptied pages
+// stay in the tree until the commit rebalances it, and a cursor's First
+// walks every one of them.
 func (t *entryTx) trimChanges() error {
 	last := t.entries.Sequence()
 	if t.retain == 0 || last <= t.retain {
@@ -85,15 +129,24 @@ func (t *entryTx) trimChanges() error {
 	}
 	keepFrom := last - t.retain + 1
 	c := t.changes.Cursor()
-	var k []byte
+	var k, v []byte
 	if t.trimmedTo == 0 {
-		k, _ = c.First()
+		k, v = c.First()
 	} else {
-		k, _ = c.Seek(binary.BigEndian.AppendUint64(nil, t.trimmedTo))
+		k, v = c.Seek(binary.BigEndian.AppendUint64(nil, t.trimmedTo))
 	}
 	var old []uint64
-	for ; k != nil && binary.BigEndian.Uint64(k) < keepFrom; k, _ = c.Next() {
-		old = append(old, binary.BigEndian.Uint64(k))
+	t.trimmedTo = keepFrom
+	for ; k != nil; k, v = c.Next() {
+		r, err := readChangeRecord(k, v)
+		if err != nil {
+			return fmt.Errorf("change log record %x: %w", k, err)
+		}
+		if r.last() >= keepFrom {
+			t.trimmedTo = r.first
+			break
+		}
+		old = append(old, r.first)
 	}
 	var key [8]byte
 	for _, seq := range old {
@@ -102,7 +155,6 @@ func (t *entryTx) trimChanges() error {
 			return err
 		}
 	}
-	t.trimmedTo = keepFrom
 	return nil
 }
 
@@ -124,8 +176,12 @@ func (t *entryTx) get(pattern string) (blocklist.Entry, bool, error) {
 	if k == nil {
 		return blocklist.Entry{}, false, nil
 	}
-	v := t.entries.Get(k)
-	if v == nil {
+	if t.cur == nil {
+		t.cur = t.entries.Cursor()
+	}
+	// Seek, not Get: Get makes a cursor for each lookup.
+	ck, v := t.cur.Seek(k)
+	if v == nil || !bytes.Equal(ck, k) {
 		return blocklist.Entry{}, false, nil
 	}
 	e, err := t.decode(k, v)
@@ -206,13 +262,13 @@ func (t *entryTx) remove(e blocklist.Entry, dropID bool) (blocklist.Change, erro
 	return c, t.logChange(c)
 }
 
-// flushCounts writes the pending count deltas and ID blocks and trims the
-// change log; every write of entries ends with it.
+// flushCounts writes the pending count deltas, ID blocks and changes and
+// trims the change log; every write of entries ends with it.
 func (t *entryTx) flushCounts() error {
 	if err := t.ids.flush(); err != nil {
 		return err
 	}
-	if err := t.trimChanges(); err != nil {
+	if err := t.writeLog(); err != nil {
 		return err
 	}
 	for k, d := range t.counts {
@@ -623,15 +679,12 @@ func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []block
 			if err != nil {
 				return err
 			}
-			if err := t.flushCounts(); err != nil {
-				return err
-			}
 			if _, err := appendAudit(tx, blocklist.ImportBatchEvent(b.Event, b.Entries, outs)); err != nil {
 				return err
 			}
 			res[i] = blocklist.ImportBatchResult{Outcomes: outs, Changes: chs}
 		}
-		return nil
+		return t.flushCounts()
 	})
 	if err != nil {
 		return nil, storeErr(err)
@@ -700,20 +753,41 @@ func (s *BlocklistStore) Changes(ctx context.Context, afterSeq uint64, limit int
 		if afterSeq > last {
 			return gap()
 		}
+		// The record that holds change afterSeq+1 is keyed by it or, in
+		// a run, by an earlier change.
+		want := afterSeq + 1
 		c := tx.Bucket(bChanges).Cursor()
-		k, v := c.Seek(binary.BigEndian.AppendUint64(nil, afterSeq+1))
-		if k == nil || binary.BigEndian.Uint64(k) != afterSeq+1 {
+		k, v := c.Seek(binary.BigEndian.AppendUint64(nil, want))
+		if k == nil {
+			k, v = c.Last()
+		} else if binary.BigEndian.Uint64(k) != want {
+			k, v = c.Prev()
+		}
+		if k == nil {
+			return gap()
+		}
+		r, err := readChangeRecord(k, v)
+		if err != nil {
+			return fmt.Errorf("change log record %x: %w", k, err)
+		}
+		if r.first > want || r.last() < want {
 			return gap()
 		}
 		out = make([]blocklist.Change, 0, min(uint64(limit), last-afterSeq))
-		for ; k != nil && len(out) < limit; k, v = c.Next() {
-			ch, err := decodeChange(k, v)
-			if err != nil {
-				return fmt.Errorf("change %x: %w", k, err)
+		for {
+			if out, err = r.changes(out, want, limit-len(out)); err != nil {
+				return fmt.Errorf("change log record %x: %w", k, err)
 			}
-			out = append(out, ch)
+			if len(out) == limit {
+				return nil
+			}
+			if k, v = c.Next(); k == nil {
+				return nil
+			}
+			if r, err = readChangeRecord(k, v); err != nil {
+				return fmt.Errorf("change log record %x: %w", k, err)
+			}
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, storeErr(err)

@@ -176,7 +176,13 @@ type strRef struct {
 
 // encodeRecord encodes e, its reason and author as given.
 func encodeRecord(e blocklist.Entry, reason, by strRef) []byte {
-	b := make([]byte, headerLen, 40+len(reason.s)+len(by.s))
+	return appendRecord(make([]byte, 0, 40+len(reason.s)+len(by.s)), e, reason, by)
+}
+
+// appendRecord appends encodeRecord's encoding of e to b.
+func appendRecord(b []byte, e blocklist.Entry, reason, by strRef) []byte {
+	h := len(b)
+	b = append(b, make([]byte, headerLen)...)
 	flags := byte(e.Kind) & flagKindMask
 	if !e.ExpireTime.IsZero() {
 		flags |= flagExpire
@@ -191,7 +197,7 @@ func encodeRecord(e blocklist.Entry, reason, by strRef) []byte {
 	if by.ref {
 		flags |= flagByRef
 	}
-	b[0], b[1], b[2], b[3], b[4] = recordV2, flags, byte(e.Category), byte(e.Source), byte(e.Confidence)
+	b[h], b[h+1], b[h+2], b[h+3], b[h+4] = recordV2, flags, byte(e.Category), byte(e.Source), byte(e.Confidence)
 	if !e.ExpireTime.IsZero() {
 		b = binary.AppendVarint(b, e.ExpireTime.UnixMilli())
 	}
@@ -357,7 +363,19 @@ const changeV2 = 2
 // number's record as the official bucket stores it (JSON).
 const changeOfficialV1 = 0x10
 
-func encodeChange(c blocklist.Change) []byte {
+// A transaction that logs more than one change logs them as one run: a
+// record under the first change's sequence whose value is changeRun, the
+// number of changes and each change (its length, then encodeChange's
+// encoding); the changes' sequences follow one another. A bulk import's
+// tens of thousands of changes are thus one value written once, not as
+// many keys put in the log's tree and later deleted from it one by one.
+// (No change starts with changeRun: it is no ChangeOp.)
+const changeRun = 0
+
+func encodeChange(c blocklist.Change) []byte { return appendChange(nil, c) }
+
+// appendChange appends encodeChange's encoding of c to b.
+func appendChange(b []byte, c blocklist.Change) []byte {
 	if c.Official != nil {
 		o := c.Official
 		v, err := json.Marshal(officialRecord{
@@ -367,18 +385,82 @@ func encodeChange(c blocklist.Change) []byte {
 		if err != nil {
 			panic(err) // strings, ints and a time always marshal
 		}
-		return append([]byte{byte(c.Op), changeOfficialV1}, v...)
+		return append(append(b, byte(c.Op), changeOfficialV1), v...)
 	}
-	k := patternKeyOf(c.Entry.Pattern)
-	v := append([]byte{byte(c.Op), changeV2, byte(len(k))}, k...)
-	return append(v, encodeRecord(c.Entry, strRef{s: c.Entry.Reason}, strRef{s: c.Entry.CreateBy})...)
+	k, n, ok := packPattern(c.Entry.Pattern)
+	if !ok {
+		n = 0
+	}
+	b = append(append(b, byte(c.Op), changeV2, byte(n)), k[:n]...)
+	return appendRecord(b, c.Entry, strRef{s: c.Entry.Reason}, strRef{s: c.Entry.CreateBy})
 }
 
-func decodeChange(k, v []byte) (blocklist.Change, error) {
-	if len(k) != 8 || len(v) < 2 {
+// changeRecord is a record of the change log: one change, or a run.
+type changeRecord struct {
+	first uint64 // the sequence of its first change
+	n     uint64 // how many changes it holds
+	run   bool   // v holds a run's changes, not a single change's encoding
+	v     []byte
+}
+
+// readChangeRecord reads the log's record (k, v) without decoding its
+// changes.
+func readChangeRecord(k, v []byte) (changeRecord, error) {
+	if len(k) != 8 || len(v) == 0 {
+		return changeRecord{}, errBadRecord
+	}
+	r := changeRecord{first: binary.BigEndian.Uint64(k), n: 1, v: v}
+	if v[0] != changeRun {
+		return r, nil
+	}
+	n, w := binary.Uvarint(v[1:])
+	if w <= 0 || n == 0 {
+		return changeRecord{}, errBadRecord
+	}
+	r.n, r.run, r.v = n, true, v[1+w:]
+	return r, nil
+}
+
+// last is the sequence of the record's last change.
+func (r changeRecord) last() uint64 { return r.first + r.n - 1 }
+
+// changes decodes the record's changes from the sequence from on, at most
+// limit of them, and appends them to out.
+func (r changeRecord) changes(out []blocklist.Change, from uint64, limit int) ([]blocklist.Change, error) {
+	if !r.run {
+		if r.first < from || limit <= 0 {
+			return out, nil
+		}
+		c, err := decodeChange(r.first, r.v)
+		return append(out, c), err
+	}
+	b := r.v
+	for seq := r.first; seq <= r.last() && limit > 0; seq++ {
+		l, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < l {
+			return out, errBadRecord
+		}
+		var c []byte
+		c, b = b[w:w+int(l)], b[w+int(l):]
+		if seq < from {
+			continue
+		}
+		ch, err := decodeChange(seq, c)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ch)
+		limit--
+	}
+	return out, nil
+}
+
+// decodeChange decodes the change numbered seq from its encoding v.
+func decodeChange(seq uint64, v []byte) (blocklist.Change, error) {
+	if len(v) < 2 {
 		return blocklist.Change{}, errBadRecord
 	}
-	c := blocklist.Change{Seq: binary.BigEndian.Uint64(k), Op: blocklist.ChangeOp(v[0])}
+	c := blocklist.Change{Seq: seq, Op: blocklist.ChangeOp(v[0])}
 	var err error
 	switch v[1] {
 	case changeOfficialV1:

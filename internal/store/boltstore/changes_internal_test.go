@@ -14,7 +14,8 @@ import (
 )
 
 // TestTheChangeLogHoldsExactlyItsRetention: each write trims what it
-// pushes past ChangeLogRetain, so the bucket never grows beyond it.
+// pushes past ChangeLogRetain, so a log of single changes never grows
+// beyond it.
 func TestTheChangeLogHoldsExactlyItsRetention(t *testing.T) {
 	t.Parallel()
 	db, err := Open(t.TempDir())
@@ -40,6 +41,61 @@ func TestTheChangeLogHoldsExactlyItsRetention(t *testing.T) {
 		}
 		if got != want {
 			t.Fatalf("after %d writes the log holds %d changes, want %d", i+1, got, want)
+		}
+	}
+}
+
+// TestTheChangeLogKeepsARunWhileItHoldsARetainedChange: an import's
+// changes are one record, trimmed only once all its changes are older
+// than the retention.
+func TestTheChangeLogKeepsARunWhileItHoldsARetainedChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ChangeLogRetain: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	entry := func(i int) blocklist.Entry {
+		return blocklist.Entry{Pattern: fmt.Sprintf("+86138001380%02d", i), Kind: blocklist.KindExact,
+			Category: blocklist.CategoryScam, Source: blocklist.SourceAnalyst, CreateTime: t0, UpdateTime: t0}
+	}
+	rows := make([]blocklist.Entry, 12)
+	for i := range rows {
+		rows[i] = entry(i)
+	}
+	if _, _, err := s.ImportEntries(ctx, rows, t0, audit.Event{Time: t0, Actor: "a", Action: "entry.import"}); err != nil {
+		t.Fatal(err)
+	}
+	records := func() (n int) {
+		t.Helper()
+		if err := db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bChanges).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i, want := range []struct {
+		records int    // records in the log after create i
+		from    uint64 // the first change the log gives
+	}{{2, 1}, {3, 1}, {4, 1}, {5, 1}, {5, 13}} {
+		if _, _, err := s.CreateEntry(ctx, entry(20+i), t0, audit.Event{Time: t0, Actor: "a", Action: "entry.create"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := records(); got != want.records {
+			t.Errorf("after %d creates the log holds %d records, want %d", i+1, got, want.records)
+		}
+		if _, err := s.Changes(ctx, want.from-1, 100); err != nil {
+			t.Errorf("after %d creates, Changes(%d): %v", i+1, want.from-1, err)
+		}
+		if want.from > 1 {
+			if _, err := s.Changes(ctx, want.from-2, 100); !errors.Is(err, blocklist.ErrGap) {
+				t.Errorf("after %d creates, Changes(%d): err = %v, want ErrGap", i+1, want.from-2, err)
+			}
 		}
 	}
 }
