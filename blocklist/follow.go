@@ -25,7 +25,10 @@ type Follow struct {
 	// log when nothing wakes it; 150ms when zero. A write through this
 	// Service wakes it at once.
 	Interval time.Duration
-	// Batch is how many changes one read of the log takes; 4096 when zero.
+	// Batch is how many changes one read of the log takes; 16384 when
+	// zero (an index applies a bulk import's changes in fewer, larger
+	// merges: BenchmarkImport's index took 1.97 s of CPU for 1M rows at
+	// 4096, 1.44 s at 16384).
 	Batch int
 	// Clock measures lag; time.Now when nil. It is not Config.Now: a test
 	// that moves the domain's clock by days must not make the index look
@@ -108,7 +111,7 @@ func newFollower(store Store, index *Index, f Follow) *follower {
 		f.Interval = 150 * time.Millisecond
 	}
 	if f.Batch <= 0 {
-		f.Batch = 4096
+		f.Batch = 16384
 	}
 	if f.Clock == nil {
 		f.Clock = time.Now
