@@ -27,6 +27,7 @@ type BlocklistStore struct {
 	commit     *committer // reports are grouped with concurrent ones
 	pseudonyms hmackeys.Ring
 	retain     int
+	importTx   int64        // pages an import's transaction may dirty before it commits
 	calls      *VerifyStore // wakes the watchers of the calls a deleted line ends; may be nil
 }
 
@@ -55,7 +56,24 @@ type BlocklistOptions struct {
 	// watchers of the calls that deleting an official number ends (their
 	// ENDED events are written either way).
 	Calls *VerifyStore
+
+	// ImportTxPages bounds the pages a transaction of ImportEntryBatches
+	// dirties: once its batches have dirtied that many, the next batches
+	// go in another transaction (DefaultImportTxPages when zero).
+	ImportTxPages int
 }
+
+// DefaultImportTxPages is the default ImportTxPages: 64 MiB of 4 KiB pages.
+//
+// A transaction writes a new copy of every page it dirties, and the copies
+// it replaces are free only once it commits, so the file must hold the
+// store and one transaction's pages besides; and bbolt never gives a page
+// back to the file system. Rows scattered over a large store dirty nearly
+// a page each: at 10M entries the import's groups of 64,000 rows dirtied
+// some 220 MB a transaction, a quarter of the store, which the file then
+// kept as free pages. Below some 16,000 pages (the entry tree of about a
+// million entries) a group commits in one transaction, as before.
+const DefaultImportTxPages = 16384
 
 // DefaultChangeLogRetain is the change log's default retention.
 const DefaultChangeLogRetain = 100_000
@@ -96,7 +114,14 @@ func NewBlocklistStore(db *bolt.DB, opt BlocklistOptions) (*BlocklistStore, erro
 	if opt.ChangeLogRetain == 0 {
 		opt.ChangeLogRetain = DefaultChangeLogRetain
 	}
-	return &BlocklistStore{db: db, commit: newCommitter(db), pseudonyms: ring, retain: opt.ChangeLogRetain, calls: opt.Calls}, nil
+	if opt.ImportTxPages < 0 {
+		return nil, fmt.Errorf("blocklist store: ImportTxPages %d is negative", opt.ImportTxPages)
+	}
+	if opt.ImportTxPages == 0 {
+		opt.ImportTxPages = DefaultImportTxPages
+	}
+	return &BlocklistStore{db: db, commit: newCommitter(db), pseudonyms: ring, retain: opt.ChangeLogRetain,
+		importTx: int64(opt.ImportTxPages), calls: opt.Calls}, nil
 }
 
 type officialRecord struct {

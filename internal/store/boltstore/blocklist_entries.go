@@ -661,33 +661,44 @@ func (s *BlocklistStore) ImportEntries(ctx context.Context, batch []blocklist.En
 
 var _ blocklist.BatchImporter = (*BlocklistStore)(nil)
 
-// ImportEntryBatches implements blocklist.BatchImporter: every batch, each
-// with its event, in one transaction, so that a bulk import pays one
-// commit (its page writes and its two syncs) for many batches. A page that
-// several batches touch is written once.
+// ImportEntryBatches implements blocklist.BatchImporter: the batches, each
+// with its event, in as few transactions as the store's ImportTxPages
+// allows (most often one), so that a bulk import pays one commit (its page
+// writes and its two syncs) for many batches. A page that several batches
+// touch is written once.
 func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []blocklist.ImportBatchInput, now time.Time) ([]blocklist.ImportBatchResult, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var res []blocklist.ImportBatchResult
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		res = make([]blocklist.ImportBatchResult, len(batches))
-		t := s.entryTx(tx)
-		t.internReasons = true
-		for i, b := range batches {
-			outs, chs, err := t.importBatch(b.Entries, now)
-			if err != nil {
-				return err
-			}
-			if _, err := appendAudit(tx, blocklist.ImportBatchEvent(b.Event, b.Entries, outs)); err != nil {
-				return err
-			}
-			res[i] = blocklist.ImportBatchResult{Outcomes: outs, Changes: chs}
+	res := make([]blocklist.ImportBatchResult, 0, len(batches))
+	for len(res) < len(batches) {
+		if err := ctx.Err(); err != nil {
+			return res, err
 		}
-		return t.flushCounts()
-	})
-	if err != nil {
-		return nil, storeErr(err)
+		var done []blocklist.ImportBatchResult
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			done = done[:0]
+			t := s.entryTx(tx)
+			t.internReasons = true
+			for _, b := range batches[len(res):] {
+				if len(done) > 0 {
+					st := tx.Stats()
+					if st.GetNodeCount() >= s.importTx {
+						break
+					}
+				}
+				outs, chs, err := t.importBatch(b.Entries, now)
+				if err != nil {
+					return err
+				}
+				if _, err := appendAudit(tx, blocklist.ImportBatchEvent(b.Event, b.Entries, outs)); err != nil {
+					return err
+				}
+				done = append(done, blocklist.ImportBatchResult{Outcomes: outs, Changes: chs})
+			}
+			return t.flushCounts()
+		})
+		if err != nil {
+			return res, storeErr(err)
+		}
+		res = append(res, done...)
 	}
 	return res, nil
 }

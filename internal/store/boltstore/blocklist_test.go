@@ -1,6 +1,7 @@
 package boltstore_test
 
 import (
+	"fmt"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,18 +54,25 @@ var testPseudonymKey = []byte("0123456789abcdef0123456789abcdef")
 
 func TestBlocklistStoreAuditsInTheSameStep(t *testing.T) {
 	t.Parallel()
-	storetest.RunAudit(t, func(t *testing.T) (blocklist.Store, audit.Store) {
-		db := openDB(t)
-		s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := boltstore.NewAuditStore(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s, a
-	})
+	// ImportTxPages 1: each batch of an import group commits in a
+	// transaction of its own, as the groups of a large store do.
+	for _, pages := range []int{0, 1} {
+		t.Run(fmt.Sprintf("ImportTxPages=%d", pages), func(t *testing.T) {
+			t.Parallel()
+			storetest.RunAudit(t, func(t *testing.T) (blocklist.Store, audit.Store) {
+				db := openDB(t)
+				s, err := boltstore.NewBlocklistStore(db, boltstore.BlocklistOptions{PseudonymKey: testPseudonymKey, ImportTxPages: pages})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := boltstore.NewAuditStore(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s, a
+			})
+		})
+	}
 }
 
 // openDB opens a store file in a new temporary directory, closed when t

@@ -135,3 +135,46 @@ func TestAStoreWrittenBeforeTheChangeLogFollowsFromItsLastChange(t *testing.T) {
 		t.Errorf("Changes(0) on a store without change 1 in its log: err = %v, want ErrGap", err)
 	}
 }
+
+// TestAnImportGroupSplitsAtItsPageBudget: the batches of one
+// ImportEntryBatches commit together until they have dirtied ImportTxPages
+// pages, then go on in another transaction (each writes one change-log
+// record).
+func TestAnImportGroupSplitsAtItsPageBudget(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	batch := func(b int) blocklist.ImportBatchInput {
+		var in blocklist.ImportBatchInput
+		for i := range 2 {
+			in.Entries = append(in.Entries, blocklist.Entry{Pattern: fmt.Sprintf("+8613800138%d%02d", b, i), Kind: blocklist.KindExact,
+				Category: blocklist.CategoryScam, Source: blocklist.SourceImport, CreateTime: t0, UpdateTime: t0})
+		}
+		in.Event = audit.Event{Time: t0, Actor: "a", Action: "entry.import"}
+		return in
+	}
+	for _, tc := range []struct{ pages, records int }{{0, 1}, {1, 3}} {
+		db, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ImportTxPages: tc.pages})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.ImportEntryBatches(context.Background(), []blocklist.ImportBatchInput{batch(1), batch(2), batch(3)}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 3 || len(res[2].Changes) != 2 {
+			t.Fatalf("ImportTxPages %d: results %+v, want 3 batches of 2 changes", tc.pages, res)
+		}
+		var n int
+		if err := db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bChanges).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != tc.records {
+			t.Errorf("ImportTxPages %d: 3 batches wrote %d change-log records, want %d (one a transaction)", tc.pages, n, tc.records)
+		}
+	}
+}
