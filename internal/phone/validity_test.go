@@ -98,3 +98,44 @@ func FuzzValidity(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkValidity measures one decide, patterns already compiled, for
+// Chinese mobile and fixed-line numbers (the fixed-line pattern is China's
+// largest), a Chinese number that is not valid, and mobile numbers of a few
+// other countries.
+//
+//	go test -run '^$' -bench Validity -benchmem ./internal/phone/
+func BenchmarkValidity(b *testing.B) {
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs := validities(coll)
+	for _, bc := range []struct {
+		name     string
+		cc       int
+		national string
+		want     bool
+	}{
+		{"CN/mobile", 86, "13800138000", true},
+		{"CN/fixed-Beijing", 86, "1012345678", true},
+		{"CN/fixed-Shenzhen", 86, "75512345678", true},
+		{"CN/invalid", 86, "12345678901", false},
+		{"DE/mobile", 49, "15123456789", true},
+		{"FR/mobile", 33, "612345678", true},
+		{"IN/mobile", 91, "8123456789", true},
+		{"JP/mobile", 81, "9012345678", true},
+		{"BR/mobile", 55, "11961234567", true},
+	} {
+		v := vs[bc.cc]
+		if got, ok := v.decide(bc.national); !ok || got != bc.want || got != libraryValid(bc.cc, bc.national) {
+			b.Fatalf("+%d %s: decide = %v, %v; want %v, true", bc.cc, bc.national, got, ok, bc.want)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v.decide(bc.national)
+			}
+		})
+	}
+}
