@@ -1,6 +1,8 @@
 package phone
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -27,19 +29,20 @@ func nearMisses(example string) []string {
 	return []string{example, example[:len(example)-1], example + "5"}
 }
 
-// TestValidityAgreesWithTheLibrary checks the compiled patterns against
-// phonenumbers.IsValidNumber on each description's example number and
-// near misses of it, valid and not, for +86 and a third of the other
-// calling codes they cover (compiling every code's patterns, here and in
-// the library, is most of the test's cost under -race; FuzzValidity
-// reaches every code).
+// TestValidityAgreesWithTheLibrary checks the compiled patterns (the
+// automata) against phonenumbers.IsValidNumber on each description's
+// example number and near misses of it, valid and not, for +86 and a third
+// of the other calling codes they cover (compiling every code's patterns
+// in the library is most of the test's cost under -race; FuzzValidity
+// reaches every code, and TestValidityAutomataAgreeWithRegexps holds every
+// code's automaton to its regexps).
 func TestValidityAgreesWithTheLibrary(t *testing.T) {
 	t.Parallel()
 	coll, err := phonenumbers.MetadataCollection()
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := validities(coll)
+	vs := validities(coll, validityDFAStates)
 	if vs[86] == nil || vs[44] != nil || vs[1] != nil {
 		t.Fatalf("validities cover +86: %v, +44: %v, +1: %v; want +86 only (+44 and +1 are shared by regions)",
 			vs[86] != nil, vs[44] != nil, vs[1] != nil)
@@ -74,6 +77,78 @@ func TestValidityAgreesWithTheLibrary(t *testing.T) {
 	}
 }
 
+// TestValidityAutomataAgreeWithRegexps checks, for every calling code
+// validities cover, that the code's patterns fit in an automaton and that
+// the automaton decides as the regexps do, on each description's example
+// number and on near misses of it: every prefix, the number with one more
+// digit, and the number with each digit in turn changed. It reports the
+// size of the automata.
+func TestValidityAutomataAgreeWithRegexps(t *testing.T) {
+	t.Parallel()
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dfas, res := validities(coll, validityDFAStates), validities(coll, 0)
+	checked, valid, tableBytes := 0, 0, 0
+	for _, md := range coll.GetMetadata() {
+		cc := int(md.GetCountryCode())
+		v, re := dfas[cc], res[cc]
+		if v == nil || md.GetId() != phonenumbers.GetRegionCodeForCountryCode(cc) {
+			continue
+		}
+		if _, ok := v.decide("1"); !ok || v.dfa == nil {
+			t.Errorf("+%d: no automaton (over %d states?): every code fits now, so a change of metadata or of compileDigitDFA did this",
+				cc, validityDFAStates)
+			continue
+		}
+		if re.decide("1"); re.dfa != nil {
+			t.Fatalf("+%d: validities(coll, 0) built an automaton", cc)
+		}
+		tableBytes += v.dfa.tableBytes()
+		if cc == 86 {
+			t.Logf("+86: %d states, %d bytes of tables", v.dfa.states(), v.dfa.tableBytes())
+		}
+		for _, d := range []*phonenumbers.PhoneNumberDesc{md.GetGeneralDesc(), md.GetFixedLine(), md.GetMobile(),
+			md.GetTollFree(), md.GetPremiumRate(), md.GetSharedCost(), md.GetVoip(), md.GetPersonalNumber(),
+			md.GetPager(), md.GetUan(), md.GetVoicemail()} {
+			for _, national := range digitNearMisses(d.GetExampleNumber()) {
+				got, ok := v.decide(national)
+				want, reOK := re.decide(national)
+				if !ok || !reOK || got != want {
+					t.Errorf("+%d %s: automaton = %v, %v; regexps = %v, %v", cc, national, got, ok, want, reOK)
+				}
+				checked++
+				if got {
+					valid++
+				}
+			}
+		}
+	}
+	t.Logf("%d codes' automata: %d bytes of tables; %d numbers checked, %d valid", len(dfas), tableBytes, checked, valid)
+	if checked < 5000 || valid < 500 || valid > checked/2 {
+		t.Errorf("checked %d numbers, %d of them valid: want 5000 or more, valid and invalid both", checked, valid)
+	}
+}
+
+// digitNearMisses are example, every prefix of it, it with one more digit,
+// and it with each digit in turn replaced by the next (9 by 0).
+func digitNearMisses(example string) []string {
+	if example == "" {
+		return nil
+	}
+	out := []string{example + "5"}
+	for i := 1; i <= len(example); i++ {
+		out = append(out, example[:i])
+	}
+	for i := range len(example) {
+		b := []byte(example)
+		b[i] = '0' + (b[i]-'0'+1)%10
+		out = append(out, string(b))
+	}
+	return out
+}
+
 // FuzzValidity holds validity to phonenumbers.IsValidNumber for any
 // national number of any calling code it covers.
 func FuzzValidity(f *testing.F) {
@@ -86,7 +161,7 @@ func FuzzValidity(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	vs := validities(coll)
+	vs := validities(coll, validityDFAStates)
 	f.Fuzz(func(t *testing.T, cc int, in string) {
 		v := vs[cc]
 		national := asciiDigits(in, 17)
@@ -95,6 +170,46 @@ func FuzzValidity(f *testing.F) {
 		}
 		if got, ok := v.decide(national); ok && got != libraryValid(cc, national) {
 			t.Fatalf("+%d %s: decide = %v, IsValidNumber = %v", cc, national, got, !got)
+		}
+	})
+}
+
+// FuzzValidityAutomaton holds each calling code's automaton to its
+// regexps for any string of up to 20 digits (past the 17 a national number
+// may have, too), leading zeros and the empty string included, and checks
+// that input with any other byte is left to the library. A cc that
+// validities do not cover picks one of the codes they do.
+func FuzzValidityAutomaton(f *testing.F) {
+	f.Add(86, "13800138000")
+	f.Add(86, "1012345678")
+	f.Add(86, "075512345678")
+	f.Add(33, "612345678")
+	f.Add(49, "30123456")
+	f.Add(800, "12345678")
+	f.Add(-1, "")
+	f.Add(7, "8(800)555-35-35")
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		f.Fatal(err)
+	}
+	dfas, res := validities(coll, validityDFAStates), validities(coll, 0)
+	codes := slices.Sorted(maps.Keys(dfas))
+	f.Fuzz(func(t *testing.T, cc int, in string) {
+		if dfas[cc] == nil {
+			cc = codes[uint(cc)%uint(len(codes))]
+		}
+		v, re := dfas[cc], res[cc]
+		national := asciiDigits(in, 20)
+		got, ok := v.decide(national)
+		want, reOK := re.decide(national)
+		if !ok || !reOK || got != want {
+			t.Fatalf("+%d %q: automaton = %v, %v; regexps = %v, %v", cc, national, got, ok, want, reOK)
+		}
+		if len(in) > 40 || asciiDigits(in, len(in)) == in {
+			return
+		}
+		if got, ok := v.decide(in); ok {
+			t.Fatalf("+%d %q: automaton = %v, %v for input that is not all digits; want it left to the library", cc, in, got, ok)
 		}
 	})
 }
@@ -110,7 +225,7 @@ func BenchmarkValidity(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	vs := validities(coll)
+	vs := validities(coll, validityDFAStates)
 	for _, bc := range []struct {
 		name     string
 		cc       int
