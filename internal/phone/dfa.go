@@ -245,9 +245,9 @@ func (b *dfaBuilder) closure(seeds []uint32, ctx syntax.EmptyOp) []uint32 {
 }
 
 // intern returns the state of set, adding it when new; the empty set is
-// the dead state.
+// the dead state, but at the start (which always has a state of its own).
 func (b *dfaBuilder) intern(set []uint32, atStart bool) uint16 {
-	if len(set) == 0 {
+	if len(set) == 0 && !atStart {
 		return 0
 	}
 	b.key = b.key[:0]
