@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"regexp/syntax"
 	"slices"
 )
@@ -100,14 +101,14 @@ func compileDigitDFA(patterns []string, maxStates int) (*digitDFA, error) {
 	}
 	b.seen = make([]bool, len(b.insts))
 	b.index = map[string]uint16{}
-	d := &digitDFA{}
+	d := &digitDFA{next: make([]uint16, 10), accept: make([]patternMask, 1)} // the dead state's
 	// State 0 is dead: no thread left. Each state is kept as its key:
 	// whether it is the start (only there do ^ assertions hold) and its
-	// threads, sorted.
+	// threads, sorted, as varints of their differences.
 	b.keys = []string{""}
-	d.accept = []patternMask{0}
 	b.intern(b.closure(starts, syntax.EmptyBeginText|syntax.EmptyBeginLine), true)
-	var set, seeds []uint32
+	var set []uint32
+	var seeds [10][]uint32
 	for s := dfaStart; s < len(b.keys); s++ {
 		if b.full || len(b.keys) > maxStates {
 			return nil, errDFATooLarge
@@ -126,20 +127,24 @@ func compileDigitDFA(patterns []string, maxStates int) (*digitDFA, error) {
 			}
 		}
 		d.accept = append(d.accept, acc)
-		for c := range 10 {
-			seeds = seeds[:0]
-			for _, t := range set {
-				if b.insts[t].digits&(1<<c) != 0 {
-					seeds = append(seeds, b.insts[t].out)
-				}
+		for c := range seeds {
+			seeds[c] = seeds[c][:0]
+		}
+		for _, t := range set {
+			for ds := b.insts[t].digits; ds != 0; ds &= ds - 1 {
+				c := bits.TrailingZeros16(ds)
+				seeds[c] = append(seeds[c], b.insts[t].out)
 			}
-			d.next = append(d.next, b.intern(b.closure(seeds, 0), false))
+		}
+		for c := range seeds {
+			d.next = append(d.next, b.intern(b.closure(seeds[c], 0), false))
 		}
 	}
 	if b.full || len(b.keys) > maxStates {
 		return nil, errDFATooLarge
 	}
-	d.next = append(make([]uint16, 10), d.next...) // the dead state's row
+	// Exactly as large as needed: the tables live as long as the parser.
+	d.next, d.accept = slices.Clone(d.next), slices.Clone(d.accept)
 	return d, nil
 }
 
@@ -256,8 +261,10 @@ func (b *dfaBuilder) intern(set []uint32, atStart bool) uint16 {
 	} else {
 		b.key = append(b.key, 0)
 	}
+	prev := uint32(0)
 	for _, t := range set {
-		b.key = binary.LittleEndian.AppendUint32(b.key, t)
+		b.key = binary.AppendUvarint(b.key, uint64(t-prev))
+		prev = t
 	}
 	if s, ok := b.index[string(b.key)]; ok {
 		return s
@@ -275,8 +282,12 @@ func (b *dfaBuilder) intern(set []uint32, atStart bool) uint16 {
 
 // decode appends to set the threads of a state's key.
 func (b *dfaBuilder) decode(key string, set []uint32) []uint32 {
-	for i := 1; i+4 <= len(key); i += 4 {
-		set = append(set, binary.LittleEndian.Uint32([]byte(key[i:i+4])))
+	t := uint64(0)
+	for i := 1; i < len(key); {
+		delta, n := binary.Uvarint([]byte(key[i:]))
+		t += delta
+		set = append(set, uint32(t))
+		i += n
 	}
 	return set
 }

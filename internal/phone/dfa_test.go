@@ -8,7 +8,7 @@ import (
 )
 
 // TestDigitDFAMatchesRegexps holds compileDigitDFA to regexp.MatchString
-// of the anchored patterns on every string of up to four digits, for
+// of the anchored patterns on every string of up to three digits, for
 // patterns with what the metadata's patterns hardly use: assertions in
 // the middle, multi-line anchors, classes and dots that match more than
 // digits, empty and impossible patterns, case folding.
@@ -19,7 +19,7 @@ func TestDigitDFAMatchesRegexps(t *testing.T) {
 		"1^", "^1", "1$2", "(?:1|$)", "(?:$|1)2?", "1$|2", "(?m)1$", "(?m)^1$|2(?m:$)", "$^", "(?:)$",
 	}
 	inputs := []string{""}
-	for n := 1; n <= 4; n++ {
+	for n := 1; n <= 3; n++ {
 		for i := range pow10(n) {
 			inputs = append(inputs, fmt.Sprintf("%0*d", n, i))
 		}
@@ -53,7 +53,7 @@ func TestDigitDFAMatchesRegexps(t *testing.T) {
 			t.Errorf(`match("1a") = %v, %v; want 0, false (not digits)`, got, ok)
 		}
 	}
-	if matched < 1000 {
+	if matched < 200 {
 		t.Errorf("%d matches in all: the inputs miss what the patterns match", matched)
 	}
 }
