@@ -25,8 +25,8 @@ import (
 //
 // The patterns of a code are compiled when a number of that code is first
 // judged: compiling all codes' automata takes 55-70 ms (their regexps
-// 25-45 ms), +86's 2 ms (its regexps 1.2); they then hold 455 KB of heap, about 11
-// KB of it +86's (the regexps held 6.4 MB).
+// 25-45 ms), +86's 2 ms (its regexps 1.2). They then hold 455 KB of
+// heap, about 11 KB of it +86's (the regexps held 6.4 MB).
 type validity struct {
 	md        *phonenumbers.PhoneMetadata
 	maxStates int // for the automaton; 0: regexps only
