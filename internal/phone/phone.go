@@ -225,7 +225,7 @@ func NewParser(defaultRegion string) (*Parser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("phone: loading metadata: %w", err)
 	}
-	return &Parser{region: region, nationalPrefix: np, valid: validities(coll)}, nil
+	return &Parser{region: region, nationalPrefix: np, valid: validities(coll, validityDFAStates)}, nil
 }
 
 // nationalPrefixes compiles, for every country calling code, the
