@@ -93,20 +93,22 @@ type Importer struct {
 
 const (
 	// importGroup is how many batches the committer hands a BatchImporter
-	// at once, at most: those judged by the time the store is free. Each
-	// group is a transaction that rewrites the pages its scattered rows
-	// touch, so larger groups make fewer rewrites (BenchmarkImport,
-	// 1M rows: 79-87k rows/s at 32, 102k at 64, 106k at 128). A group's
+	// at once, at most: those judged by the time the store is free. On the
+	// embedded store a group is one transaction (until it has dirtied the
+	// store's ImportTxPages) that rewrites the pages its scattered rows
+	// touch, so larger groups make fewer rewrites (BenchmarkImport, 1M
+	// rows: 79-87k rows/s at 32, 102k at 64, 106k at 128). A group's
 	// changes stay well inside the embedded store's change log (100,000),
-	// so that the index follows them without a reload.
+	// so that the index follows them without a reload. On Redis a group is
+	// one round trip for its reads; the harness's imports there measured
+	// the same at 32 and 64 (20k rows/s).
 	importGroup = 64
 	// importDepth is how many batches an import holds at once besides
-	// the one being filled: batches being judged while older ones commit.
-	// A whole group can wait judged while the one before it commits: with
-	// importGroup+8, a group of G left room for 40-G more, and groups
-	// settled near 20 batches, so a bulk import made half as many
-	// transactions again (each rewrites the pages its scattered rows
-	// touch, at a million entries nearly all of them).
+	// the one being filled: batches being judged while older ones commit,
+	// so that a whole group can wait judged while the one before it
+	// commits (with room for only 8 more, groups settled near 20 batches
+	// and a bulk import made half as many transactions again). It bounds
+	// an import's memory: some 128,000 rows held.
 	importDepth = 2 * importGroup
 )
 

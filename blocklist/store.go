@@ -178,8 +178,8 @@ type ImportBatchResult struct {
 }
 
 // BatchImporter is a Store that commits several import batches at once,
-// which an import uses when the store offers it: one transaction and one
-// sync to disk for many batches (the embedded store), or one round trip
+// which an import uses when the store offers it: few transactions and
+// syncs to disk for many batches (the embedded store), or one round trip
 // for many (Redis). Each batch is exactly what ImportEntries makes of it
 // (its rows, outcomes, changes and event, in one atomic step), and the
 // batches commit in order, so a batch sees every batch before it. On an

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -114,11 +115,21 @@ func encodeAuditEvent(e audit.Event) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// inflaters keeps flate readers (some tens of kB each) for a listing's
+// deflated events.
+var inflaters sync.Pool
+
 func decodeAuditEvent(v []byte) (audit.Event, error) {
 	var e audit.Event
 	if len(v) > 0 && v[0] == auditDeflated {
-		r := flate.NewReader(bytes.NewReader(v[1:]))
-		defer r.Close()
+		src := bytes.NewReader(v[1:])
+		r, _ := inflaters.Get().(io.ReadCloser)
+		if r == nil {
+			r = flate.NewReader(src)
+		} else if err := r.(flate.Resetter).Reset(src, nil); err != nil {
+			return audit.Event{}, err
+		}
+		defer inflaters.Put(r)
 		if err := json.NewDecoder(r).Decode(&e); err != nil {
 			return audit.Event{}, err
 		}

@@ -41,10 +41,11 @@ type BlocklistOptions struct {
 	// derives it from the key-encryption key.
 	PseudonymKey []byte
 	// ChangeLogRetain is how many of the latest entry changes the change
-	// log keeps (DefaultChangeLogRetain when zero). A follower further
-	// behind than that reloads from a full scan, so it bounds the log, not
-	// correctness: at about 100 bytes a change the default costs some 10 MB
-	// and covers an import of 100,000 rows.
+	// log keeps at least (DefaultChangeLogRetain when zero); it keeps a
+	// transaction's changes whole, so up to one transaction's more. A
+	// follower further behind than that reloads from a full scan, so it
+	// bounds the log, not correctness: at some 50 to 100 bytes a change
+	// the default costs 5 to 16 MB and covers an import of 100,000 rows.
 	ChangeLogRetain int
 
 	// PseudonymKeys, when it has keys, replaces PseudonymKey with a ring:
@@ -63,7 +64,10 @@ type BlocklistOptions struct {
 	ImportTxPages int
 }
 
-// DefaultImportTxPages is the default ImportTxPages: 64 MiB of 4 KiB pages.
+// DefaultImportTxPages is the default ImportTxPages: about 64 MiB of 4 KiB
+// pages. It counts the tree pages the batches change (bbolt's node count),
+// not the change-log run and audit events the transaction appends besides
+// (a few MB).
 //
 // A transaction writes a new copy of every page it dirties, and the copies
 // it replaces are free only once it commits, so the file must hold the

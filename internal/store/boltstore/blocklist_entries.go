@@ -47,7 +47,8 @@ type entryTx struct {
 	// trim (0: not trimmed yet).
 	trimmedTo uint64
 	// logged holds the changes logged and not yet written (each its
-	// length, then its encoding), loggedFirst and loggedN which.
+	// length, then its encoding) after runHeader bytes kept for a run's
+	// header; loggedFirst and loggedN say which.
 	logged               []byte
 	loggedFirst, loggedN uint64
 	// scratch is a change's encoding on its way into logged.
@@ -86,11 +87,18 @@ func (t *entryTx) logChange(c blocklist.Change) error {
 		return fmt.Errorf("change %d logged after %d", c.Seq, t.loggedFirst+t.loggedN-1)
 	}
 	t.scratch = appendChange(t.scratch[:0], c)
+	if t.logged == nil {
+		t.logged = make([]byte, runHeader, 4096)
+	}
 	t.logged = binary.AppendUvarint(t.logged, uint64(len(t.scratch)))
 	t.logged = append(t.logged, t.scratch...)
 	t.loggedN++
 	return nil
 }
+
+// runHeader is the room a run's header takes at most: changeRun and the
+// number of changes.
+const runHeader = 1 + binary.MaxVarintLen64
 
 // writeLog appends the changes logged to the change log, a single change
 // as itself and several as a run, and trims the log.
@@ -100,12 +108,13 @@ func (t *entryTx) writeLog() error {
 	}
 	var v []byte
 	if t.loggedN == 1 {
-		_, w := binary.Uvarint(t.logged)
-		v = t.logged[w:]
+		_, w := binary.Uvarint(t.logged[runHeader:])
+		v = t.logged[runHeader+w:]
 	} else {
-		v = make([]byte, 0, 1+binary.MaxVarintLen64+len(t.logged))
-		v = binary.AppendUvarint(append(v, changeRun), t.loggedN)
-		v = append(v, t.logged...)
+		var h [runHeader]byte
+		n := len(binary.AppendUvarint(append(h[:0], changeRun), t.loggedN))
+		v = t.logged[runHeader-n:]
+		copy(v, h[:n])
 	}
 	t.changes.FillPercent = 1 // appended in key order, trimmed from the front
 	if err := t.changes.Put(binary.BigEndian.AppendUint64(nil, t.loggedFirst), v); err != nil {

@@ -414,7 +414,7 @@ func readChangeRecord(k, v []byte) (changeRecord, error) {
 		return r, nil
 	}
 	n, w := binary.Uvarint(v[1:])
-	if w <= 0 || n == 0 {
+	if w <= 0 || n == 0 || n > uint64(len(v)) { // a change takes 3 bytes at least
 		return changeRecord{}, errBadRecord
 	}
 	r.n, r.run, r.v = n, true, v[1+w:]
@@ -451,6 +451,9 @@ func (r changeRecord) changes(out []blocklist.Change, from uint64, limit int) ([
 		}
 		out = append(out, ch)
 		limit--
+		if seq == r.last() && len(b) > 0 {
+			return out, errBadRecord // more than the run says it holds
+		}
 	}
 	return out, nil
 }

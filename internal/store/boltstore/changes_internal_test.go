@@ -35,14 +35,19 @@ func TestTheChangeLogHoldsExactlyItsRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := min(i+1, 5)
-		var got int
-		if err := db.View(func(tx *bolt.Tx) error { got = tx.Bucket(bChanges).Stats().KeyN; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
+		if got := logRecords(t, db); got != want {
 			t.Fatalf("after %d writes the log holds %d changes, want %d", i+1, got, want)
 		}
 	}
+}
+
+// logRecords is how many records db's change log holds.
+func logRecords(t *testing.T, db *bolt.DB) (n int) {
+	t.Helper()
+	if err := db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bChanges).Stats().KeyN; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestTheChangeLogKeepsARunWhileItHoldsARetainedChange: an import's
@@ -72,13 +77,6 @@ func TestTheChangeLogKeepsARunWhileItHoldsARetainedChange(t *testing.T) {
 	if _, _, err := s.ImportEntries(ctx, rows, t0, audit.Event{Time: t0, Actor: "a", Action: "entry.import"}); err != nil {
 		t.Fatal(err)
 	}
-	records := func() (n int) {
-		t.Helper()
-		if err := db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bChanges).Stats().KeyN; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	for i, want := range []struct {
 		records int    // records in the log after create i
 		from    uint64 // the first change the log gives
@@ -86,7 +84,7 @@ func TestTheChangeLogKeepsARunWhileItHoldsARetainedChange(t *testing.T) {
 		if _, _, err := s.CreateEntry(ctx, entry(20+i), t0, audit.Event{Time: t0, Actor: "a", Action: "entry.create"}); err != nil {
 			t.Fatal(err)
 		}
-		if got := records(); got != want.records {
+		if got := logRecords(t, db); got != want.records {
 			t.Errorf("after %d creates the log holds %d records, want %d", i+1, got, want.records)
 		}
 		if _, err := s.Changes(ctx, want.from-1, 100); err != nil {
@@ -169,12 +167,65 @@ func TestAnImportGroupSplitsAtItsPageBudget(t *testing.T) {
 		if len(res) != 3 || len(res[2].Changes) != 2 {
 			t.Fatalf("ImportTxPages %d: results %+v, want 3 batches of 2 changes", tc.pages, res)
 		}
-		var n int
-		if err := db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bChanges).Stats().KeyN; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		if n != tc.records {
+		if n := logRecords(t, db); n != tc.records {
 			t.Errorf("ImportTxPages %d: 3 batches wrote %d change-log records, want %d (one a transaction)", tc.pages, n, tc.records)
 		}
+	}
+}
+
+// TestAnImportGroupThatFailsReturnsWhatCommitted: a group split over
+// transactions that fails in a later one returns the results of the
+// batches that committed, whose rows and events are in the store, and
+// nothing of the batch that failed.
+func TestAnImportGroupThatFailsReturnsWhatCommitted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ImportTxPages: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAuditStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	row := func(p string) blocklist.Entry {
+		return blocklist.Entry{Pattern: p, Kind: blocklist.KindExact, Category: blocklist.CategoryScam,
+			Source: blocklist.SourceImport, CreateTime: t0, UpdateTime: t0}
+	}
+	batches := []blocklist.ImportBatchInput{
+		{Entries: []blocklist.Entry{row("+8613800138000")}, Event: audit.Event{Time: t0, Actor: "a", Action: "entry.import", After: map[string]any{"batch": 1}}},
+		// A store refuses a pattern that is not canonical: the importer
+		// never hands it one, so the write fails.
+		{Entries: []blocklist.Entry{row("+8613900139000"), row("not a pattern")}, Event: audit.Event{Time: t0, Actor: "a", Action: "entry.import", After: map[string]any{"batch": 2}}},
+	}
+	res, err := s.ImportEntryBatches(ctx, batches, t0)
+	if err == nil || len(res) != 1 || len(res[0].Changes) != 1 {
+		t.Fatalf("ImportEntryBatches = %d results, %v; want the first batch's and the second's error", len(res), err)
+	}
+	if _, err := s.GetEntryByPattern(ctx, "+8613800138000"); err != nil {
+		t.Errorf("the first batch's row: %v", err)
+	}
+	if _, err := s.GetEntryByPattern(ctx, "+8613900139000"); err == nil {
+		t.Error("a row of the batch that failed is in the store")
+	}
+	evs, _, err := a.ListAuditEvents(ctx, audit.Filter{}, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].After["batch"] != float64(1) {
+		t.Errorf("audit events %+v, want the first batch's only", evs)
+	}
+
+	// A context that has ended stops a group before its next transaction.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if res, err := s.ImportEntryBatches(cctx, batches[:1], t0); len(res) != 0 || err == nil {
+		t.Errorf("ImportEntryBatches with an ended context = %d results, %v; want none and its error", len(res), err)
 	}
 }
