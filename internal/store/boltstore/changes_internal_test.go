@@ -18,15 +18,7 @@ import (
 // beyond it.
 func TestTheChangeLogHoldsExactlyItsRetention(t *testing.T) {
 	t.Parallel()
-	db, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ChangeLogRetain: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, s := newInternalStore(t, BlocklistOptions{ChangeLogRetain: 5})
 	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	for i := range 20 {
 		e := blocklist.Entry{Pattern: fmt.Sprintf("+86138001380%02d", i), Kind: blocklist.KindExact,
@@ -39,6 +31,23 @@ func TestTheChangeLogHoldsExactlyItsRetention(t *testing.T) {
 			t.Fatalf("after %d writes the log holds %d changes, want %d", i+1, got, want)
 		}
 	}
+}
+
+// newInternalStore opens a blocklist store in a new temporary directory
+// with opt (and a pseudonym key), closed when t ends.
+func newInternalStore(t *testing.T, opt BlocklistOptions) (*bolt.DB, *BlocklistStore) {
+	t.Helper()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	opt.PseudonymKey = make([]byte, 32)
+	s, err := NewBlocklistStore(db, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, s
 }
 
 // logRecords is how many records db's change log holds.
@@ -56,15 +65,7 @@ func logRecords(t *testing.T, db *bolt.DB) (n int) {
 func TestTheChangeLogKeepsARunWhileItHoldsARetainedChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ChangeLogRetain: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, s := newInternalStore(t, BlocklistOptions{ChangeLogRetain: 5})
 	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	entry := func(i int) blocklist.Entry {
 		return blocklist.Entry{Pattern: fmt.Sprintf("+86138001380%02d", i), Kind: blocklist.KindExact,
@@ -151,15 +152,7 @@ func TestAnImportGroupSplitsAtItsPageBudget(t *testing.T) {
 		return in
 	}
 	for _, tc := range []struct{ pages, records int }{{0, 1}, {1, 3}} {
-		db, err := Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ImportTxPages: tc.pages})
-		if err != nil {
-			t.Fatal(err)
-		}
+		db, s := newInternalStore(t, BlocklistOptions{ImportTxPages: tc.pages})
 		res, err := s.ImportEntryBatches(context.Background(), []blocklist.ImportBatchInput{batch(1), batch(2), batch(3)}, t0)
 		if err != nil {
 			t.Fatal(err)
@@ -180,15 +173,7 @@ func TestAnImportGroupSplitsAtItsPageBudget(t *testing.T) {
 func TestAnImportGroupThatFailsReturnsWhatCommitted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := NewBlocklistStore(db, BlocklistOptions{PseudonymKey: make([]byte, 32), ImportTxPages: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, s := newInternalStore(t, BlocklistOptions{ImportTxPages: 1})
 	a, err := NewAuditStore(db)
 	if err != nil {
 		t.Fatal(err)
