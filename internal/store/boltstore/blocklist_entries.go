@@ -43,9 +43,6 @@ type entryTx struct {
 	// retain is how many changes the log keeps; 0 in a transaction that
 	// only reads.
 	retain uint64
-	// trimmedTo is where the log starts after this transaction's last
-	// trim (0: not trimmed yet).
-	trimmedTo uint64
 	// logged holds the changes logged and not yet written (each its
 	// length, then its encoding) after runHeader bytes kept for a run's
 	// header; loggedFirst and loggedN say which.
@@ -128,9 +125,7 @@ func (t *entryTx) writeLog() error {
 // trimChanges drops the records of the log whose changes are all older
 // than the last t.retain. The keys are gathered first and deleted after:
 // bbolt's cursor skips a key when stepped after a delete. A transaction
-// that trims again seeks past what it trimmed before: the emptied pages
-// stay in the tree until the commit rebalances it, and a cursor's First
-// walks every one of them.
+// trims once, when it writes its changes (writeLog).
 func (t *entryTx) trimChanges() error {
 	last := t.entries.Sequence()
 	if t.retain == 0 || last <= t.retain {
@@ -138,21 +133,13 @@ func (t *entryTx) trimChanges() error {
 	}
 	keepFrom := last - t.retain + 1
 	c := t.changes.Cursor()
-	var k, v []byte
-	if t.trimmedTo == 0 {
-		k, v = c.First()
-	} else {
-		k, v = c.Seek(binary.BigEndian.AppendUint64(nil, t.trimmedTo))
-	}
 	var old []uint64
-	t.trimmedTo = keepFrom
-	for ; k != nil; k, v = c.Next() {
+	for k, v := c.First(); k != nil; k, v = c.Next() {
 		r, err := readChangeRecord(k, v)
 		if err != nil {
 			return fmt.Errorf("change log record %x: %w", k, err)
 		}
 		if r.last() >= keepFrom {
-			t.trimmedTo = r.first
 			break
 		}
 		old = append(old, r.first)
