@@ -559,18 +559,26 @@ func (s *BlocklistStore) CountEntries(ctx context.Context, f blocklist.EntryFilt
 	}
 	var n int64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bEntryCounts).ForEach(func(k, v []byte) error {
-			if len(k) != 2 || len(v) != 8 {
-				return nil
-			}
-			if f.Category != 0 && blocklist.Category(k[0]) != f.Category || f.Source != 0 && blocklist.Source(k[1]) != f.Source {
-				return nil
-			}
-			n += int64(binary.BigEndian.Uint64(v))
-			return nil
-		})
+		n = countEntries(tx.Bucket(bEntryCounts), f)
+		return nil
 	})
 	return int(n), storeErr(err)
+}
+
+// countEntries sums the counts (bEntryCounts) of the entries f selects.
+func countEntries(cnt *bolt.Bucket, f blocklist.EntryFilter) int64 {
+	var n int64
+	_ = cnt.ForEach(func(k, v []byte) error {
+		if len(k) != 2 || len(v) != 8 {
+			return nil
+		}
+		if f.Category != 0 && blocklist.Category(k[0]) != f.Category || f.Source != 0 && blocklist.Source(k[1]) != f.Source {
+			return nil
+		}
+		n += int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return n
 }
 
 // ScanEntries implements blocklist.Store. One read transaction is one
@@ -673,10 +681,11 @@ func (s *BlocklistStore) ImportEntryBatches(ctx context.Context, batches []block
 			done = done[:0]
 			t := s.entryTx(tx)
 			t.internReasons = true
+			budget := s.importBudget(countEntries(t.cnt, blocklist.EntryFilter{}))
 			for _, b := range batches[len(res):] {
 				if len(done) > 0 {
 					st := tx.Stats()
-					if st.GetNodeCount() >= s.importTx {
+					if st.GetNodeCount() >= budget {
 						break
 					}
 				}

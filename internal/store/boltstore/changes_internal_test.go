@@ -214,3 +214,23 @@ func TestAnImportGroupThatFailsReturnsWhatCommitted(t *testing.T) {
 		t.Errorf("ImportEntryBatches with an ended context = %d results, %v; want none and its error", len(res), err)
 	}
 }
+
+// TestTheImportBudgetHalvesInALargeStore: the default page budget is
+// halved from LargeStore entries on; a budget the options set holds.
+func TestTheImportBudgetHalvesInALargeStore(t *testing.T) {
+	t.Parallel()
+	_, s := newInternalStore(t, BlocklistOptions{})
+	_, set := newInternalStore(t, BlocklistOptions{ImportTxPages: 100})
+	for _, tc := range []struct {
+		s       *BlocklistStore
+		entries int64
+		want    int64
+	}{
+		{s, 0, DefaultImportTxPages}, {s, LargeStore - 1, DefaultImportTxPages}, {s, LargeStore, DefaultImportTxPages / 2},
+		{set, 0, 100}, {set, LargeStore, 100},
+	} {
+		if got := tc.s.importBudget(tc.entries); got != tc.want {
+			t.Errorf("importBudget(%d) with ImportTxPages %d = %d, want %d", tc.entries, tc.s.importTx, got, tc.want)
+		}
+	}
+}
