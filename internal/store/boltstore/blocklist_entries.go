@@ -24,7 +24,7 @@ import (
 var (
 	bEntries     = []byte("blocklist/entries.v2")   // packed pattern -> record (encodeRecord)
 	bEntryCounts = []byte("blocklist/entry_counts") // [category, source] -> uint64 count
-	// bChanges is the change log: big-endian sequence -> encodeChange,
+	// bChanges is the change log: big-endian sequence -> appendChange's encoding,
 	// or the first of a run of changes -> the run (changeRun). Every
 	// change is appended in the transaction that makes it, as a run when
 	// the transaction makes several, and that transaction trims the log

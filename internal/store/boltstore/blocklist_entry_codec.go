@@ -365,16 +365,14 @@ const changeOfficialV1 = 0x10
 
 // A transaction that logs more than one change logs them as one run: a
 // record under the first change's sequence whose value is changeRun, the
-// number of changes and each change (its length, then encodeChange's
+// number of changes and each change (its length, then appendChange's
 // encoding); the changes' sequences follow one another. A bulk import's
 // tens of thousands of changes are thus one value written once, not as
 // many keys put in the log's tree and later deleted from it one by one.
 // (No change starts with changeRun: it is no ChangeOp.)
 const changeRun = 0
 
-func encodeChange(c blocklist.Change) []byte { return appendChange(nil, c) }
-
-// appendChange appends encodeChange's encoding of c to b.
+// appendChange appends c's encoding (changeV2 or changeOfficialV1) to b.
 func appendChange(b []byte, c blocklist.Change) []byte {
 	if c.Official != nil {
 		o := c.Official
