@@ -265,6 +265,41 @@ func (s *Service) getCall(ctx context.Context, id string) (Call, error) {
 	return c, err
 }
 
+// getLiveCall reads a call as getCall does, and whether it may verify now
+// as far as its caller goes (callerVerifies): in one store step when the
+// store reads both together (CallLineReader). hint, when set, is the
+// caller the request says the call is from; a networked store then reads
+// the call and that caller's record in one round trip.
+func (s *Service) getLiveCall(ctx context.Context, id string, hint phone.Number) (Call, bool, error) {
+	clr, ok := s.store.(CallLineReader)
+	if !ok {
+		c, err := s.getCall(ctx, id)
+		if err != nil {
+			return Call{}, false, err
+		}
+		live, err := s.callerVerifies(ctx, c)
+		return c, live, err
+	}
+	if !wellFormedID(id) {
+		return Call{}, false, fault.NotFound(msgCallNotFound)
+	}
+	c, line, err := clr.GetCallWithLine(ctx, id, hint)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Call{}, false, fault.Wrap(fault.ErrNotFound, msgCallNotFound, err)
+	}
+	if err != nil {
+		return Call{}, false, err
+	}
+	r := registration{official: line.Registered}
+	if line.Registered {
+		r.off = Official{Number: c.Caller, PlacesCalls: line.PlacesCalls, InboundOnly: line.InboundOnly, Gen: line.Gen}
+	}
+	if r.category, r.blocked, err = s.dir.BlockedCategory(ctx, c.Caller); err != nil {
+		return Call{}, false, err
+	}
+	return c, r.live() && sameRegistration(c, r.off), nil
+}
+
 // GetCall returns a call in any state, with State set to its effective
 // state now. A dialer sees only the calls it stamped: any other answers
 // exactly like an unknown call.
@@ -308,19 +343,12 @@ func (s *Service) EndCall(ctx context.Context, actor audit.Actor, id string) (Ca
 // since the call was stamped), or that another dialer stamped has no code,
 // and answers exactly like an unknown call.
 func (s *Service) GetConfirmationCode(ctx context.Context, actor audit.Actor, id string) (string, time.Time, error) {
-	c, err := s.getCall(ctx, id)
+	c, live, err := s.getLiveCall(ctx, id, "")
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	now := s.now()
-	if !mayUse(actor, c) || c.StateAt(now) != StateActive {
-		return "", time.Time{}, fault.NotFound(msgCallNotFound)
-	}
-	live, err := s.callerVerifies(ctx, c)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	if !live {
+	if !mayUse(actor, c) || c.StateAt(now) != StateActive || !live {
 		return "", time.Time{}, fault.NotFound(msgCallNotFound)
 	}
 	return s.codeNow(ctx, c, now)

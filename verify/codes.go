@@ -132,7 +132,7 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 		return ConfirmResult{}, fault.Invalid("code", "must be the 6 digits the caller read out")
 	}
 	nothing := ConfirmResult{}
-	c, err := s.getCall(ctx, callID)
+	c, live, err := s.getLiveCall(ctx, callID, "")
 	if errors.Is(err, fault.ErrNotFound) {
 		return nothing, nil
 	}
@@ -140,14 +140,7 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 		return ConfirmResult{}, err
 	}
 	now := s.now()
-	if c.Callee != customer || c.StateAt(now) != StateActive {
-		return nothing, nil
-	}
-	live, err := s.callerVerifies(ctx, c)
-	if err != nil {
-		return ConfirmResult{}, err
-	}
-	if !live {
+	if c.Callee != customer || c.StateAt(now) != StateActive || !live {
 		return nothing, nil
 	}
 	secret, err := s.codeSecret(ctx, c)

@@ -58,31 +58,33 @@ func (e *env) verifiesNot(t *testing.T, st verify.Stamped, caller string, wantVe
 
 func TestDeletingAnOfficialNumberEndsItsCalls(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	st := e.stamp(outbound, aliceRaw)
-	other := e.stamp(both, aliceRaw)
-	if n := e.removeOfficial(outbound); n != 1 {
-		t.Fatalf("deleting the number ended %d calls, want 1", n)
-	}
-	e.verifiesNot(t, st, outbound, verify.VerdictUnknown)
-	c, err := e.svc.GetCall(context.Background(), dialer, st.Call.ID)
-	if err != nil || c.State != verify.StateEnded || !c.EndTime.Equal(e.clock.Now()) {
-		t.Fatalf("the call after its number was deleted: %v ended %v (%v), want ENDED now", c.State, c.EndTime, err)
-	}
-	// A call from another official number is untouched.
-	res, err := e.svc.CheckCaller(context.Background(), e.alice, both, "")
-	if err != nil || res.Verdict != verify.VerdictVerified || res.Call.ID != other.Call.ID {
-		t.Fatalf("the other number's call: %v (%v), want VERIFIED", res.Verdict, err)
-	}
+	eachRecordSource(t, func(t *testing.T, e *env) {
+		st := e.stamp(outbound, aliceRaw)
+		other := e.stamp(both, aliceRaw)
+		if n := e.removeOfficial(outbound); n != 1 {
+			t.Fatalf("deleting the number ended %d calls, want 1", n)
+		}
+		e.verifiesNot(t, st, outbound, verify.VerdictUnknown)
+		c, err := e.svc.GetCall(context.Background(), dialer, st.Call.ID)
+		if err != nil || c.State != verify.StateEnded || !c.EndTime.Equal(e.clock.Now()) {
+			t.Fatalf("the call after its number was deleted: %v ended %v (%v), want ENDED now", c.State, c.EndTime, err)
+		}
+		// A call from another official number is untouched.
+		res, err := e.svc.CheckCaller(context.Background(), e.alice, both, "")
+		if err != nil || res.Verdict != verify.VerdictVerified || res.Call.ID != other.Call.ID {
+			t.Fatalf("the other number's call: %v (%v), want VERIFIED", res.Verdict, err)
+		}
+	})
 }
 
 func TestReRegisteringInboundOnlyEndsTheCalls(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	st := e.stamp(outbound, aliceRaw)
-	e.removeOfficial(outbound)
-	e.addOfficial(outbound, "示例平台客服", blocklist.DirectionInboundOnly)
-	e.verifiesNot(t, st, outbound, verify.VerdictSpoofedHotline)
+	eachRecordSource(t, func(t *testing.T, e *env) {
+		st := e.stamp(outbound, aliceRaw)
+		e.removeOfficial(outbound)
+		e.addOfficial(outbound, "示例平台客服", blocklist.DirectionInboundOnly)
+		e.verifiesNot(t, st, outbound, verify.VerdictSpoofedHotline)
+	})
 }
 
 // A number the store still knows as outbound but that the directory says
@@ -98,41 +100,43 @@ func TestAnInboundOnlyCallerDoesNotVerify(t *testing.T) {
 
 func TestABlockedCallerDoesNotVerify(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	st := e.stamp(outbound, aliceRaw)
-	e.block(outbound, "CATEGORY_IMPERSONATION")
-	e.verifiesNot(t, st, outbound, verify.VerdictKnownFraud)
-	// The call itself is not changed: it verifies again if the entry goes.
-	e.dir.mu.Lock()
-	delete(e.dir.blocked, e.num(outbound))
-	e.dir.mu.Unlock()
-	res, err := e.svc.CheckCaller(context.Background(), e.alice, outbound, "")
-	if err != nil || res.Verdict != verify.VerdictVerified {
-		t.Fatalf("after the entry is removed: %v (%v), want VERIFIED", res.Verdict, err)
-	}
+	eachRecordSource(t, func(t *testing.T, e *env) {
+		st := e.stamp(outbound, aliceRaw)
+		e.block(outbound, "CATEGORY_IMPERSONATION")
+		e.verifiesNot(t, st, outbound, verify.VerdictKnownFraud)
+		// The call itself is not changed: it verifies again if the entry goes.
+		e.dir.mu.Lock()
+		delete(e.dir.blocked, e.num(outbound))
+		e.dir.mu.Unlock()
+		res, err := e.svc.CheckCaller(context.Background(), e.alice, outbound, "")
+		if err != nil || res.Verdict != verify.VerdictVerified {
+			t.Fatalf("after the entry is removed: %v (%v), want VERIFIED", res.Verdict, err)
+		}
+	})
 }
 
 func TestADirectoryErrorIsNeverAVerdict(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	st := e.stamp(outbound, aliceRaw)
-	e.dir.down.Store(true)
-	ctx := context.Background()
-	if res, err := e.svc.CheckCaller(ctx, e.alice, outbound, ""); err == nil {
-		t.Errorf("CheckCaller with the directory down: %v, want an error", res.Verdict)
-	}
-	if _, err := e.svc.ListMyCalls(ctx, e.alice, ""); err == nil {
-		t.Errorf("ListMyCalls with the directory down: no error")
-	}
-	if _, _, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID); !errors.Is(err, fault.ErrUnavailable) {
-		t.Errorf("GetConfirmationCode with the directory down: %v, want unavailable", err)
-	}
-	if _, err := e.svc.ConfirmCode(ctx, customer, e.alice, st.Call.ID, st.Code); !errors.Is(err, fault.ErrUnavailable) {
-		t.Errorf("ConfirmCode with the directory down: %v, want unavailable", err)
-	}
-	if tr, err := e.svc.VerifyToken(ctx, verify.VerifyTokenRequest{Token: st.Token}); !errors.Is(err, fault.ErrUnavailable) {
-		t.Errorf("VerifyToken with the directory down: %+v %v, want unavailable", tr, err)
-	}
+	eachRecordSource(t, func(t *testing.T, e *env) {
+		st := e.stamp(outbound, aliceRaw)
+		e.dir.down.Store(true)
+		ctx := context.Background()
+		if res, err := e.svc.CheckCaller(ctx, e.alice, outbound, ""); err == nil {
+			t.Errorf("CheckCaller with the directory down: %v, want an error", res.Verdict)
+		}
+		if _, err := e.svc.ListMyCalls(ctx, e.alice, ""); err == nil {
+			t.Errorf("ListMyCalls with the directory down: no error")
+		}
+		if _, _, err := e.svc.GetConfirmationCode(ctx, dialer, st.Call.ID); !errors.Is(err, fault.ErrUnavailable) {
+			t.Errorf("GetConfirmationCode with the directory down: %v, want unavailable", err)
+		}
+		if _, err := e.svc.ConfirmCode(ctx, customer, e.alice, st.Call.ID, st.Code); !errors.Is(err, fault.ErrUnavailable) {
+			t.Errorf("ConfirmCode with the directory down: %v, want unavailable", err)
+		}
+		if tr, err := e.svc.VerifyToken(ctx, verify.VerifyTokenRequest{Token: st.Token}); !errors.Is(err, fault.ErrUnavailable) {
+			t.Errorf("VerifyToken with the directory down: %+v %v, want unavailable", tr, err)
+		}
+	})
 }
 
 // The directory says the caller is official (it answered before the number
@@ -372,16 +376,17 @@ func (d *genDir) OfficialNumber(ctx context.Context, n phone.Number) (verify.Off
 // registration made again as outbound does not bring them back.
 func TestReRegisteringOutboundDoesNotReviveTheCalls(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	st := e.stamp(outbound, aliceRaw)
-	e.removeOfficial(outbound)
-	e.addOfficial(outbound, "示例平台客服", blocklist.DirectionOutbound)
-	e.verifiesNot(t, st, outbound, verify.VerdictOfficialNotCalling)
-	fresh := e.stamp(outbound, aliceRaw)
-	res, err := e.svc.CheckCaller(context.Background(), e.alice, outbound, "")
-	if err != nil || res.Verdict != verify.VerdictVerified || res.Call.ID != fresh.Call.ID {
-		t.Fatalf("a call under the new registration: %v (%v), want VERIFIED by it", res.Verdict, err)
-	}
+	eachRecordSource(t, func(t *testing.T, e *env) {
+		st := e.stamp(outbound, aliceRaw)
+		e.removeOfficial(outbound)
+		e.addOfficial(outbound, "示例平台客服", blocklist.DirectionOutbound)
+		e.verifiesNot(t, st, outbound, verify.VerdictOfficialNotCalling)
+		fresh := e.stamp(outbound, aliceRaw)
+		res, err := e.svc.CheckCaller(context.Background(), e.alice, outbound, "")
+		if err != nil || res.Verdict != verify.VerdictVerified || res.Call.ID != fresh.Call.ID {
+			t.Fatalf("a call under the new registration: %v (%v), want VERIFIED by it", res.Verdict, err)
+		}
+	})
 }
 
 // A call is counted only under the registration of its caller it was

@@ -124,6 +124,45 @@ type flakyStore struct {
 	down atomic.Bool
 }
 
+// lineStore is flakyStore with the reads that take a caller's official
+// record together with its calls (verify.LineReader, verify.CallLineReader),
+// as both real stores have them. flakyStore alone hides them, and the
+// service then reads the record from the directory.
+type lineStore struct{ *flakyStore }
+
+func (l lineStore) ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]verify.Call, verify.CallerLine, error) {
+	if err := l.err(); err != nil {
+		return nil, verify.CallerLine{}, err
+	}
+	return l.Store.(verify.LineReader).ListCallsToWithLine(ctx, callee, caller, after, limit)
+}
+
+func (l lineStore) GetCallWithLine(ctx context.Context, id string, caller phone.Number) (verify.Call, verify.CallerLine, error) {
+	if err := l.err(); err != nil {
+		return verify.Call{}, verify.CallerLine{}, err
+	}
+	return l.Store.(verify.CallLineReader).GetCallWithLine(ctx, id, caller)
+}
+
+// withStoreLines makes the service read callers' records with the calls,
+// from the store (lineStore).
+func withStoreLines(c *verify.Config) { c.Store = lineStore{c.Store.(*flakyStore)} }
+
+// eachRecordSource runs test on a service that reads a caller's official
+// record from the directory, and on one that reads it from the store with
+// the calls (withStoreLines).
+func eachRecordSource(t *testing.T, test func(t *testing.T, e *env)) {
+	for _, src := range []struct {
+		name string
+		opts []envOpt
+	}{{"directory", nil}, {"store", []envOpt{withStoreLines}}} {
+		t.Run(src.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, newEnv(t, src.opts...))
+		})
+	}
+}
+
 func (f *flakyStore) err() error {
 	if f.down.Load() {
 		return fault.Unavailable(errDown)

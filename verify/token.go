@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/callverify/callverify/internal/fault"
+	"github.com/callverify/callverify/internal/phone"
 )
 
 // A call token is a PASSporT (RFC 8225) of the "shaken" extension
@@ -269,8 +270,11 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 		return res, nil
 	}
 
-	callerLive := true
-	c, err := s.getCall(ctx, pc.JTI)
+	// A call stops verifying when its caller stops being an official
+	// number that places calls, is blocked, or is registered again (a new
+	// generation) after the call. The token names the caller, so a
+	// networked store reads the call and the caller's record at once.
+	c, callerLive, err := s.getLiveCall(ctx, pc.JTI, tnNumber(pc.Orig.TN))
 	switch {
 	case errors.Is(err, fault.ErrNotFound):
 		res.CallState = StateUnspecified
@@ -278,14 +282,6 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 		return TokenResult{}, err
 	default:
 		res.CallState = c.StateAt(now)
-		if res.CallState == StateActive {
-			// A call stops verifying when its caller stops being an
-			// official number that places calls, is blocked, or is
-			// registered again (a new generation) after the call.
-			if callerLive, err = s.callerVerifies(ctx, c); err != nil {
-				return TokenResult{}, err
-			}
-		}
 	}
 	switch {
 	case caller != "" && caller != pc.Orig.TN:
@@ -298,6 +294,21 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 		res.Valid = true
 	}
 	return res, nil
+}
+
+// tnNumber is the number a claim's tn (E.164 digits, no '+') names, or ""
+// when tn is not 1 to 15 ASCII digits. It is only a hint (getLiveCall):
+// a tn that is not a real number costs a store read, never an answer.
+func tnNumber(tn string) phone.Number {
+	if len(tn) < 1 || len(tn) > 15 {
+		return ""
+	}
+	for i := 0; i < len(tn); i++ {
+		if tn[i] < '0' || tn[i] > '9' {
+			return ""
+		}
+	}
+	return phone.Number("+" + tn)
 }
 
 // parseOurs checks a token whose header is, byte for byte, the header a

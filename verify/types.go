@@ -209,6 +209,19 @@ type LineReader interface {
 	ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]Call, CallerLine, error)
 }
 
+// CallLineReader is what a Store may also implement so that reading a call
+// and deciding whether its caller still verifies costs one store step: the
+// call, as GetCall reads it, and its caller's official record as it stands
+// at the moment of reading, read together.
+type CallLineReader interface {
+	// GetCallWithLine returns call id and the official record of its
+	// caller. caller, when set, is the caller the request expects (a call
+	// token's orig): a networked store reads that record with the call,
+	// and reads the call's own caller's record after it only when the
+	// two differ. The record returned is always the call's caller's.
+	GetCallWithLine(ctx context.Context, id string, caller phone.Number) (Call, CallerLine, error)
+}
+
 // Directory answers what the numbers domain knows about a number.
 type Directory interface {
 	// OfficialNumber returns the official number, as the store has it at

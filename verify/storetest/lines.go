@@ -512,3 +512,65 @@ func testLineReader(t *testing.T, h Harness) {
 		t.Fatalf("line registered again: %+v, want registered, placing calls, with a new generation (was %q)", again, line.Gen)
 	}
 }
+
+// testCallLineReader: a store that reads a call with its caller's record
+// (verify.CallLineReader) answers what GetCall and the official record say
+// apart, whichever caller the request expected (the call's, another
+// number's, or none), as the line is registered, made inbound-only,
+// removed and registered again; and a call it does not have is not found.
+func testCallLineReader(t *testing.T, h Harness) {
+	clr, ok := h.Store.(verify.CallLineReader)
+	if !ok {
+		t.Skipf("%T reads calls and lines apart (it does not implement verify.CallLineReader)", h.Store)
+	}
+	ctx := context.Background()
+	s := h.Store
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
+	c := from(call(s.NewCallID(alice), alice, base.Add(time.Minute)), line2)
+	must(t, "CreateCall", s.CreateCall(ctx, c, ev("call.stamp")))
+	check := func(when string, want func(verify.CallerLine) bool) verify.CallerLine {
+		t.Helper()
+		apart, err := s.GetCall(ctx, c.ID)
+		must(t, "GetCall", err)
+		var first verify.CallerLine
+		for i, hint := range []phone.Number{line2, hotline, ""} {
+			got, line, err := clr.GetCallWithLine(ctx, c.ID, hint)
+			must(t, "GetCallWithLine", err)
+			if !reflect.DeepEqual(norm(got), norm(apart)) {
+				t.Fatalf("%s: GetCallWithLine(hint %q) read %+v, GetCall %+v", when, hint, got, apart)
+			}
+			if !want(line) {
+				t.Fatalf("%s: GetCallWithLine(hint %q): line %+v", when, hint, line)
+			}
+			if i == 0 {
+				first = line
+			} else if line != first {
+				t.Fatalf("%s: GetCallWithLine(hint %q): line %+v, with the call's caller as hint %+v", when, hint, line, first)
+			}
+		}
+		return first
+	}
+	stamped, err := s.GetCall(ctx, c.ID)
+	must(t, "GetCall", err)
+	live := check("registered", func(l verify.CallerLine) bool {
+		return l == verify.CallerLine{Registered: true, PlacesCalls: true, Gen: stamped.Gen}
+	})
+	_, err = h.Officials.RemoveOfficial(ctx, line2, base.Add(-time.Hour))
+	must(t, "RemoveOfficial", err)
+	check("removed", func(l verify.CallerLine) bool { return l == verify.CallerLine{} })
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, false))
+	check("inbound only", func(l verify.CallerLine) bool {
+		return l.Registered && !l.PlacesCalls && l.InboundOnly && l.Gen != "" && l.Gen != live.Gen
+	})
+	_, err = h.Officials.RemoveOfficial(ctx, line2, base.Add(-time.Hour))
+	must(t, "RemoveOfficial", err)
+	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
+	check("registered again", func(l verify.CallerLine) bool {
+		return l.Registered && l.PlacesCalls && !l.InboundOnly && l.Gen != "" && l.Gen != live.Gen
+	})
+
+	for _, hint := range []phone.Number{line2, ""} {
+		_, _, err := clr.GetCallWithLine(ctx, s.NewCallID(alice), hint)
+		wantKind(t, "GetCallWithLine of a call never stored", err, fault.ErrNotFound)
+	}
+}

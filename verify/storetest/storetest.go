@@ -62,6 +62,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("Calls", func(t *testing.T) { t.Parallel(); testCalls(t, newStore(t)) })
 	t.Run("ListCallsTo", func(t *testing.T) { t.Parallel(); testListCallsTo(t, newStore(t)) })
 	t.Run("ListCallsToWithLine", func(t *testing.T) { t.Parallel(); testLineReader(t, withHarness(t)) })
+	t.Run("GetCallWithLine", func(t *testing.T) { t.Parallel(); testCallLineReader(t, withHarness(t)) })
 	t.Run("EndCall", func(t *testing.T) { t.Parallel(); testEndCall(t, newStore(t)) })
 	t.Run("RecordCodeAttempt", func(t *testing.T) { t.Parallel(); testRecordCodeAttempt(t, newStore(t)) })
 	t.Run("RecordCodeAttemptConcurrent", func(t *testing.T) { t.Parallel(); testRecordCodeAttemptConcurrent(t, newStore(t)) })

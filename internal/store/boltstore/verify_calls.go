@@ -220,6 +220,33 @@ func (s *VerifyStore) GetCall(ctx context.Context, id string) (verify.Call, erro
 	return r.call(), nil
 }
 
+var _ verify.CallLineReader = (*VerifyStore)(nil)
+
+// GetCallWithLine implements verify.CallLineReader: the call and its
+// caller's official record in one read transaction (the hint is for
+// networked stores).
+func (s *VerifyStore) GetCallWithLine(ctx context.Context, id string, _ phone.Number) (verify.Call, verify.CallerLine, error) {
+	if err := ctx.Err(); err != nil {
+		return verify.Call{}, verify.CallerLine{}, err
+	}
+	var (
+		r    vCall
+		line verify.CallerLine
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if r, err = vGetCall(tx, id); err != nil {
+			return err
+		}
+		line, err = vCallerLine(tx, phone.Number(r.Caller))
+		return err
+	})
+	if err != nil {
+		return verify.Call{}, verify.CallerLine{}, storeErr(err)
+	}
+	return r.call(), line, nil
+}
+
 // ListCallsTo implements verify.Store: active calls, latest expire time first.
 func (s *VerifyStore) ListCallsTo(ctx context.Context, callee phone.Number, after time.Time, limit int) ([]verify.Call, error) {
 	if err := ctx.Err(); err != nil {
