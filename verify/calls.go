@@ -106,7 +106,7 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 	// The directory gives the display name and a friendly early answer;
 	// the store's check, in the step that creates the call, is what
 	// decides (a number deleted in between is caught there).
-	off, err := s.dir.OfficialNumber(ctx, caller)
+	off, err := s.stampingLine(ctx, caller)
 	if errors.Is(err, fault.ErrNotFound) {
 		return Stamped{}, fault.Precondition(msgNotOfficial)
 	}
@@ -176,6 +176,20 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 		return Stamped{}, err
 	}
 	return Stamped{Call: c, Token: token, Code: code, CodeExpiresAt: until}, nil
+}
+
+// stampingLine is the official record StampCall starts from: from the
+// directory's memory when it knows n as a line that places calls (no
+// store round trip; the store decides in the step that creates the
+// call), else from the store, so that a line registered an instant ago on
+// another instance, which memory may not know yet, is not refused.
+func (s *Service) stampingLine(ctx context.Context, n phone.Number) (Official, error) {
+	if s.idir != nil {
+		if off, err := s.idir.IndexedOfficialNumber(n); err == nil && off.PlacesCalls && !off.InboundOnly {
+			return off, nil
+		}
+	}
+	return s.dir.OfficialNumber(ctx, n)
 }
 
 // createCall stores c, and when it answers a callback request, the

@@ -2,9 +2,11 @@ package verify_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/callverify/callverify/blocklist"
+	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
 	"github.com/callverify/callverify/verify"
 )
@@ -80,5 +82,42 @@ func TestNumbersThatCannotVerifyNeedNoCallRead(t *testing.T) {
 		if res, err := e.svc.CheckCaller(ctx, e.alice, caller, ""); err == nil {
 			t.Errorf("CheckCaller %s with the call store down: %v, want an error", caller, res.Verdict)
 		}
+	}
+}
+
+// StampCall starts from memory when it knows the caller as a line that
+// places calls (the store decides in the step that creates the call), and
+// reads the store for any other number: a line registered a moment ago on
+// another instance is stamped at once, and one memory still holds after
+// its deletion is refused by the store.
+func TestStampCallReadsTheStoreOnlyForLinesMemoryDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.dir.remember(e.num(outbound))
+	e.dir.reads.Store(0)
+	st := e.stamp(outbound, aliceRaw)
+	if n := e.dir.reads.Load(); n != 0 {
+		t.Errorf("a stamp from a line memory knows read the directory's store %d times, want 0", n)
+	}
+	if st.Call.DisplayName != "示例平台客服" {
+		t.Errorf("display name %q, want memory's", st.Call.DisplayName)
+	}
+
+	const fresh = "0571 8888 1299"
+	e.dir.remember(e.num(fresh)) // not registered, as memory knows it
+	e.addOfficial(fresh, "新线路", blocklist.DirectionOutbound)
+	e.dir.reads.Store(0)
+	if st := e.stamp(fresh, aliceRaw); st.Call.DisplayName != "新线路" {
+		t.Errorf("a line not yet in memory: display name %q, want the store's", st.Call.DisplayName)
+	}
+	if n := e.dir.reads.Load(); n != 1 {
+		t.Errorf("a stamp from a line memory does not know read the directory's store %d times, want 1", n)
+	}
+
+	e.removeOfficial(outbound) // memory still holds it
+	_, err := e.svc.StampCall(ctx, dialer, stampReq(outbound, aliceRaw))
+	if msg, _ := fault.Message(err); !errors.Is(err, fault.ErrFailedPrecondition) || msg != "caller_number is not an official number that may place calls" {
+		t.Errorf("a stamp from a deleted line memory still holds: %v, want FAILED_PRECONDITION with the friendly message", err)
 	}
 }

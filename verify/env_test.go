@@ -44,6 +44,7 @@ type directory struct {
 	memory   map[phone.Number]*verify.Official // nil: not registered, in memory
 	gone     map[phone.Number]bool
 	down     atomic.Bool
+	reads    atomic.Int64 // OfficialNumber calls
 }
 
 var _ verify.IndexedDirectory = (*directory)(nil)
@@ -80,6 +81,7 @@ func (d *directory) remember(n phone.Number) {
 }
 
 func (d *directory) OfficialNumber(ctx context.Context, n phone.Number) (verify.Official, error) {
+	d.reads.Add(1)
 	if d.down.Load() {
 		return verify.Official{}, fault.Unavailable(errDown)
 	}

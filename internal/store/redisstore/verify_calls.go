@@ -200,8 +200,16 @@ type officialRecord struct {
 	gen         string
 }
 
+// readOfficial reads n's record in a pipeline shared with the reads
+// running at the same time (readBatcher).
 func (s *VerifyStore) readOfficial(ctx context.Context, n phone.Number) (officialRecord, error) {
-	return officialOf(ctx, s.rdb.HMGet(ctx, s.keys.official(n), "direction", "gen"))
+	var cmd *redis.SliceCmd
+	if err := s.lines.do(ctx, func(bctx context.Context, p redis.Pipeliner) {
+		cmd = p.HMGet(bctx, s.keys.official(n), "direction", "gen")
+	}); err != nil {
+		return officialRecord{}, err
+	}
+	return officialOf(ctx, cmd)
 }
 
 // officialOf decodes the reply of readOfficial's HMGET.
@@ -210,6 +218,11 @@ func officialOf(ctx context.Context, cmd *redis.SliceCmd) (officialRecord, error
 	if err != nil {
 		return officialRecord{}, redisErr(ctx, "read official number", err)
 	}
+	return lineRecordOf(v)
+}
+
+// lineRecordOf decodes an official record's direction and gen.
+func lineRecordOf(v []any) (officialRecord, error) {
 	if len(v) != 2 {
 		return officialRecord{}, fmt.Errorf("read official number: %d fields for 2", len(v))
 	}
@@ -223,9 +236,10 @@ func officialOf(ctx context.Context, cmd *redis.SliceCmd) (officialRecord, error
 
 // CreateCall implements verify.Store. The official number is in {P:dir},
 // the call in its callee's shard, so the check spans two slots
-// (docs/redis.md): read the caller's record (direction, gen); add the call
-// to the line's index in {P:dir}; store the call, carrying gen, with its
-// event in one script on the shard; read the record again. When it
+// (docs/redis.md): read the caller's record (direction, gen) and add the
+// call to the line's index in {P:dir}, in one script; store the call,
+// carrying gen, with its event in one script on the shard; read the
+// record again. When it
 // changed or is gone meanwhile, the call is ended at once and the stamp
 // fails with fault.ErrFailedPrecondition: whoever changed the record ends
 // the line's calls from the index (EndLine), and this ends the one that
@@ -242,7 +256,12 @@ func (s *VerifyStore) createCall(ctx context.Context, c verify.Call, ev audit.Ev
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	off, err := s.readOfficial(ctx, c.Caller)
+	reply, err := scriptAddToLine.Run(ctx, s.rdb, []string{s.keys.line(c.Caller), s.keys.official(c.Caller)},
+		c.ID, ms(c.ExpireTime), ms(c.CreateTime.Add(-s.retention))).Slice()
+	if err != nil {
+		return redisErr(ctx, "index the call", err)
+	}
+	off, err := lineRecordOf(reply)
 	if err != nil {
 		return err
 	}
@@ -267,9 +286,6 @@ func (s *VerifyStore) createCall(ctx context.Context, c verify.Call, ev audit.Ev
 		return err
 	}
 	keepUntil := c.ExpireTime.Add(s.retention)
-	if err := scriptAddToLine.Run(ctx, s.rdb, []string{s.keys.line(c.Caller)}, c.ID, ms(c.ExpireTime), ms(c.CreateTime.Add(-s.retention))).Err(); err != nil {
-		return redisErr(ctx, "index the call", err)
-	}
 	keys := []string{s.keys.call(shard, c.ID), s.keys.callee(cust), s.keys.audit(shard), s.keys.events(shard)}
 	args := []any{c.ID, d, c.CreateBy, int(c.State), c.WrongAttempts, c.LastCodeStep, formatTime(c.ConfirmTime),
 		ms(c.ExpireTime), off.gen, ms(keepUntil), ms(c.CreateTime.Add(-s.retention)), e, c.Caller.String(),

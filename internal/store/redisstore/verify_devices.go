@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
@@ -93,8 +95,17 @@ func (s *VerifyStore) ListDevices(ctx context.Context, customer phone.Number) ([
 	}
 	var out []verify.Device
 	seen := map[string]bool{}
-	for _, cust := range s.keys.customersOf(s.ring, customer) {
-		h, err := s.rdb.HGetAll(ctx, s.keys.devices(cust)).Result()
+	custs := s.keys.customersOf(s.ring, customer)
+	cmds := make([]*redis.MapStringStringCmd, len(custs))
+	if err := s.lines.do(ctx, func(bctx context.Context, p redis.Pipeliner) {
+		for i, cust := range custs {
+			cmds[i] = p.HGetAll(bctx, s.keys.devices(cust))
+		}
+	}); err != nil {
+		return nil, err
+	}
+	for _, cmd := range cmds {
+		h, err := cmd.Result()
 		if err != nil {
 			return nil, redisErr(ctx, "list devices", err)
 		}

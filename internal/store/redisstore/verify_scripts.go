@@ -107,12 +107,18 @@ if ARGV[1] ~= '' then redis.call('XADD', KEYS[2], '*', 'e', ARGV[1]) end
 return 'ok'
 `)
 
-// scriptAddToLine: KEYS line index. ARGV id, expiry ms, floor ms (the
-// entries of calls gone by their TTL by now are dropped).
+// scriptAddToLine: KEYS line index, the caller's official record (both in
+// {P:dir}). ARGV id, expiry ms, floor ms (the entries of calls gone by
+// their TTL by now are dropped). It answers the record's direction and
+// gen, as readOfficial's HMGET does, and adds the call to the line's index
+// only when there is a record: reading the record and indexing the call
+// are one step.
 var scriptAddToLine = redis.NewScript(`
+local r = redis.call('HMGET', KEYS[2], 'direction', 'gen')
+if not r[1] then return r end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-return 'ok'
+return r
 `)
 
 // scriptCodeAttempt: KEYS call, audit stream, event stream. ARGV step,
