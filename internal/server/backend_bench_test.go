@@ -16,7 +16,8 @@ import (
 
 // BenchmarkBackends measures, over real gRPC on loopback with parallel
 // clients, an empty handler (gRPC health), CheckCaller of a verified call
-// and of a blocked number, and StampCall (also with ~50 concurrent callers), on the embedded store
+// and of a blocked number, and StampCall (the verified check and the stamp
+// also with ~50 concurrent callers), on the embedded store
 // and on Redis, in one run. Quote each as a ratio to health in the same
 // run (at the same concurrency): the machine is shared.
 //
@@ -113,6 +114,18 @@ func BenchmarkBackends(b *testing.B) {
 					for pb.Next() {
 						if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+			b.Run("CheckCaller-c50", func(b *testing.B) {
+				b.SetParallelism(c50)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						r, err := vc.CheckCaller(cctx, &callverifyv1.CheckCallerRequest{CallerNumber: "+864008008888"})
+						if err != nil || r.GetVerdict() != callverifyv1.Verdict_VERDICT_VERIFIED {
+							b.Errorf("CheckCaller: %v, %v", r.GetVerdict(), err)
 							return
 						}
 					}
