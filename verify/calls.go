@@ -279,19 +279,21 @@ func (s *Service) getCall(ctx context.Context, id string) (Call, error) {
 	return c, err
 }
 
-// getLiveCall reads a call as getCall does, and whether it may verify now
-// as far as its caller goes (callerVerifies): in one store step when the
-// store reads both together (CallLineReader). hint, when set, is the
-// caller the request says the call is from; a networked store then reads
-// the call and that caller's record in one round trip.
-func (s *Service) getLiveCall(ctx context.Context, id string, hint phone.Number) (Call, bool, error) {
+// getLiveCall reads a call as getCall does and, when eligible says the
+// request may use it, whether it may verify now as far as its caller goes
+// (callerVerifies). A call that is not eligible is returned with live
+// false having cost what an unknown call costs: no further read, so it
+// answers like one (no probing). A store that reads a call with its
+// caller's record (CallLineReader) reads the call and the record of hint,
+// the caller the request says the call is from, in one step; the call's
+// own caller's record otherwise follows.
+func (s *Service) getLiveCall(ctx context.Context, id string, hint phone.Number, eligible func(Call) bool) (c Call, live bool, err error) {
 	clr, ok := s.store.(CallLineReader)
 	if !ok {
-		c, err := s.getCall(ctx, id)
-		if err != nil {
-			return Call{}, false, err
+		if c, err = s.getCall(ctx, id); err != nil || !eligible(c) {
+			return c, false, err
 		}
-		live, err := s.callerVerifies(ctx, c)
+		live, err = s.callerVerifies(ctx, c)
 		return c, live, err
 	}
 	if !wellFormedID(id) {
@@ -301,8 +303,13 @@ func (s *Service) getLiveCall(ctx context.Context, id string, hint phone.Number)
 	if errors.Is(err, fault.ErrNotFound) {
 		return Call{}, false, fault.Wrap(fault.ErrNotFound, msgCallNotFound, err)
 	}
-	if err != nil {
-		return Call{}, false, err
+	if err != nil || !eligible(c) {
+		return c, false, err
+	}
+	if line.Number == "" || line.Number != c.Caller {
+		if line, err = clr.CallerLine(ctx, c.Caller); err != nil {
+			return Call{}, false, err
+		}
 	}
 	r := registration{official: line.Registered}
 	if line.Registered {
@@ -357,12 +364,12 @@ func (s *Service) EndCall(ctx context.Context, actor audit.Actor, id string) (Ca
 // since the call was stamped), or that another dialer stamped has no code,
 // and answers exactly like an unknown call.
 func (s *Service) GetConfirmationCode(ctx context.Context, actor audit.Actor, id string) (string, time.Time, error) {
-	c, live, err := s.getLiveCall(ctx, id, "")
+	now := s.now()
+	c, live, err := s.getLiveCall(ctx, id, "", func(c Call) bool { return mayUse(actor, c) && c.StateAt(now) == StateActive })
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	now := s.now()
-	if !mayUse(actor, c) || c.StateAt(now) != StateActive || !live {
+	if !live {
 		return "", time.Time{}, fault.NotFound(msgCallNotFound)
 	}
 	return s.codeNow(ctx, c, now)

@@ -132,15 +132,15 @@ func (s *Service) ConfirmCode(ctx context.Context, actor audit.Actor, customer p
 		return ConfirmResult{}, fault.Invalid("code", "must be the 6 digits the caller read out")
 	}
 	nothing := ConfirmResult{}
-	c, live, err := s.getLiveCall(ctx, callID, "")
+	now := s.now()
+	c, live, err := s.getLiveCall(ctx, callID, "", func(c Call) bool { return c.Callee == customer && c.StateAt(now) == StateActive })
 	if errors.Is(err, fault.ErrNotFound) {
 		return nothing, nil
 	}
 	if err != nil {
 		return ConfirmResult{}, err
 	}
-	now := s.now()
-	if c.Callee != customer || c.StateAt(now) != StateActive || !live {
+	if !live {
 		return nothing, nil
 	}
 	secret, err := s.codeSecret(ctx, c)

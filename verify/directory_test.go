@@ -417,3 +417,44 @@ func TestACallVerifiesOnlyUnderItsCallersRegistration(t *testing.T) {
 		t.Fatalf("VerifyToken with the line's generation unknown: %v (%v), want valid", tr.Failure, err)
 	}
 }
+
+// A call the request may not use (another dialer's, another customer's,
+// an ended one) answers like an unknown call before anything about its
+// caller is read: with the directory down, the code RPCs still answer
+// "unknown", and VerifyToken of an ended call still says CALL_ENDED.
+func TestACallTheRequestMayNotUseAnswersBeforeItsCallerIsRead(t *testing.T) {
+	t.Parallel()
+	eachRecordSource(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		mine := e.stamp(outbound, aliceRaw)
+		ended := e.stamp(outbound, aliceRaw)
+		if _, err := e.svc.EndCall(ctx, dialer, ended.Call.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, _, errUnknown := e.svc.GetConfirmationCode(ctx, dialer, "aaaaaaaaaaaaaaaaaaaaaaaaaa")
+		msgUnknown, _ := fault.Message(errUnknown)
+		e.dir.down.Store(true)
+		other := audit.Actor{Subject: "dialer-2", Role: "dialer"}
+		for name, get := range map[string]func() error{
+			"another dialer's call": func() error { _, _, err := e.svc.GetConfirmationCode(ctx, other, mine.Call.ID); return err },
+			"an ended call":         func() error { _, _, err := e.svc.GetConfirmationCode(ctx, dialer, ended.Call.ID); return err },
+		} {
+			err := get()
+			if msg, _ := fault.Message(err); !errors.Is(err, fault.ErrNotFound) || msg != msgUnknown {
+				t.Errorf("GetConfirmationCode of %s with the directory down: %v, want the answer of an unknown call (%v)", name, err, errUnknown)
+			}
+		}
+		for name, id := range map[string]string{"another customer's call": mine.Call.ID, "an ended call": ended.Call.ID} {
+			who := e.alice
+			if id == mine.Call.ID {
+				who = e.bob
+			}
+			if cr, err := e.svc.ConfirmCode(ctx, customer, who, id, mine.Code); err != nil || cr != (verify.ConfirmResult{}) {
+				t.Errorf("ConfirmCode of %s with the directory down: %+v %v, want the answer of an unknown call", name, cr, err)
+			}
+		}
+		if tr, err := e.svc.VerifyToken(ctx, verify.VerifyTokenRequest{Token: ended.Token}); err != nil || tr.Failure != verify.TokenCallEnded {
+			t.Errorf("VerifyToken of an ended call with the directory down: %+v %v, want CALL_ENDED", tr, err)
+		}
+	})
+}

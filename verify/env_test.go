@@ -146,6 +146,13 @@ func (l lineStore) GetCallWithLine(ctx context.Context, id string, caller phone.
 	return l.Store.(verify.CallLineReader).GetCallWithLine(ctx, id, caller)
 }
 
+func (l lineStore) CallerLine(ctx context.Context, n phone.Number) (verify.CallerLine, error) {
+	if err := l.err(); err != nil {
+		return verify.CallerLine{}, err
+	}
+	return l.Store.(verify.CallLineReader).CallerLine(ctx, n)
+}
+
 // withStoreLines makes the service read callers' records with the calls,
 // from the store (lineStore).
 func withStoreLines(c *verify.Config) { c.Store = lineStore{c.Store.(*flakyStore)} }

@@ -274,7 +274,7 @@ func (s *Service) VerifyToken(ctx context.Context, req VerifyTokenRequest) (Toke
 	// number that places calls, is blocked, or is registered again (a new
 	// generation) after the call. The token names the caller, so a
 	// networked store reads the call and the caller's record at once.
-	c, callerLive, err := s.getLiveCall(ctx, pc.JTI, tnNumber(pc.Orig.TN))
+	c, callerLive, err := s.getLiveCall(ctx, pc.JTI, tnNumber(pc.Orig.TN), func(c Call) bool { return c.StateAt(now) == StateActive })
 	switch {
 	case errors.Is(err, fault.ErrNotFound):
 		res.CallState = StateUnspecified

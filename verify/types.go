@@ -195,6 +195,7 @@ func sameRegistration(c Call, off Official) bool {
 
 // CallerLine is a caller's official record as LineReader reads it.
 type CallerLine struct {
+	Number      phone.Number // whose record it is (CallLineReader; "" from LineReader)
 	Registered  bool
 	PlacesCalls bool
 	InboundOnly bool
@@ -210,16 +211,20 @@ type LineReader interface {
 }
 
 // CallLineReader is what a Store may also implement so that reading a call
-// and deciding whether its caller still verifies costs one store step: the
-// call, as GetCall reads it, and its caller's official record as it stands
-// at the moment of reading, read together.
+// and deciding whether its caller still verifies costs fewer store steps:
+// the call, as GetCall reads it, with the official record of the caller
+// the request expects, read together; and a caller's record alone.
 type CallLineReader interface {
-	// GetCallWithLine returns call id and the official record of its
-	// caller. caller, when set, is the caller the request expects (a call
-	// token's orig): a networked store reads that record with the call,
-	// and reads the call's own caller's record after it only when the
-	// two differ. The record returned is always the call's caller's.
+	// GetCallWithLine returns call id and, read with it, an official
+	// record: the record's Number says whose it is, "" when none was
+	// read. A store that reads both in one transaction returns the
+	// call's own caller's record; a networked store reads caller's (the
+	// caller the request expects, a call token's orig), none when caller
+	// is "".
 	GetCallWithLine(ctx context.Context, id string, caller phone.Number) (Call, CallerLine, error)
+	// CallerLine returns n's official record as it stands at the moment
+	// of reading (Number n).
+	CallerLine(ctx context.Context, n phone.Number) (CallerLine, error)
 }
 
 // Directory answers what the numbers domain knows about a number.

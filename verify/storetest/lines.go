@@ -513,11 +513,13 @@ func testLineReader(t *testing.T, h Harness) {
 	}
 }
 
-// testCallLineReader: a store that reads a call with its caller's record
+// testCallLineReader: a store that reads a call with a caller's record
 // (verify.CallLineReader) answers what GetCall and the official record say
-// apart, whichever caller the request expected (the call's, another
-// number's, or none), as the line is registered, made inbound-only,
-// removed and registered again; and a call it does not have is not found.
+// apart, as the line is registered, removed, registered inbound-only and
+// registered again: GetCallWithLine reads the call, and with the call's
+// caller as the hint its record too; a record it returns for any hint (the
+// call's caller, another number, none) is the record of the number it
+// names, as CallerLine reads it. A call it does not have is not found.
 func testCallLineReader(t *testing.T, h Harness) {
 	clr, ok := h.Store.(verify.CallLineReader)
 	if !ok {
@@ -532,32 +534,43 @@ func testCallLineReader(t *testing.T, h Harness) {
 		t.Helper()
 		apart, err := s.GetCall(ctx, c.ID)
 		must(t, "GetCall", err)
-		var first verify.CallerLine
-		for i, hint := range []phone.Number{line2, hotline, ""} {
+		own, err := clr.CallerLine(ctx, line2)
+		must(t, "CallerLine", err)
+		if own.Number != line2 || !want(own) {
+			t.Fatalf("%s: CallerLine(%s) = %+v", when, line2, own)
+		}
+		for _, hint := range []phone.Number{line2, hotline, ""} {
 			got, line, err := clr.GetCallWithLine(ctx, c.ID, hint)
 			must(t, "GetCallWithLine", err)
 			if !reflect.DeepEqual(norm(got), norm(apart)) {
 				t.Fatalf("%s: GetCallWithLine(hint %q) read %+v, GetCall %+v", when, hint, got, apart)
 			}
-			if !want(line) {
-				t.Fatalf("%s: GetCallWithLine(hint %q): line %+v", when, hint, line)
+			switch {
+			case hint == line2 && line.Number != line2:
+				t.Fatalf("%s: GetCallWithLine with the call's caller as hint read the record of %q", when, line.Number)
+			case line.Number != "" && line.Number != hint && line.Number != line2:
+				t.Fatalf("%s: GetCallWithLine(hint %q) read the record of %q", when, hint, line.Number)
+			case line.Number == "" && line != (verify.CallerLine{}):
+				t.Fatalf("%s: GetCallWithLine(hint %q): a record %+v of no number", when, hint, line)
 			}
-			if i == 0 {
-				first = line
-			} else if line != first {
-				t.Fatalf("%s: GetCallWithLine(hint %q): line %+v, with the call's caller as hint %+v", when, hint, line, first)
+			if line.Number != "" {
+				apart, err := clr.CallerLine(ctx, line.Number)
+				must(t, "CallerLine", err)
+				if line != apart {
+					t.Fatalf("%s: GetCallWithLine(hint %q) read %+v, CallerLine %+v", when, hint, line, apart)
+				}
 			}
 		}
-		return first
+		return own
 	}
 	stamped, err := s.GetCall(ctx, c.ID)
 	must(t, "GetCall", err)
 	live := check("registered", func(l verify.CallerLine) bool {
-		return l == verify.CallerLine{Registered: true, PlacesCalls: true, Gen: stamped.Gen}
+		return l == verify.CallerLine{Number: line2, Registered: true, PlacesCalls: true, Gen: stamped.Gen}
 	})
 	_, err = h.Officials.RemoveOfficial(ctx, line2, base.Add(-time.Hour))
 	must(t, "RemoveOfficial", err)
-	check("removed", func(l verify.CallerLine) bool { return l == verify.CallerLine{} })
+	check("removed", func(l verify.CallerLine) bool { return l == verify.CallerLine{Number: line2} })
 	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, false))
 	check("inbound only", func(l verify.CallerLine) bool {
 		return l.Registered && !l.PlacesCalls && l.InboundOnly && l.Gen != "" && l.Gen != live.Gen

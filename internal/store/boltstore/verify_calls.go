@@ -222,7 +222,7 @@ func (s *VerifyStore) GetCall(ctx context.Context, id string) (verify.Call, erro
 
 var _ verify.CallLineReader = (*VerifyStore)(nil)
 
-// GetCallWithLine implements verify.CallLineReader: the call and its
+// GetCallWithLine implements verify.CallLineReader: the call and its own
 // caller's official record in one read transaction (the hint is for
 // networked stores).
 func (s *VerifyStore) GetCallWithLine(ctx context.Context, id string, _ phone.Number) (verify.Call, verify.CallerLine, error) {
@@ -244,7 +244,26 @@ func (s *VerifyStore) GetCallWithLine(ctx context.Context, id string, _ phone.Nu
 	if err != nil {
 		return verify.Call{}, verify.CallerLine{}, storeErr(err)
 	}
+	line.Number = phone.Number(r.Caller)
 	return r.call(), line, nil
+}
+
+// CallerLine implements verify.CallLineReader.
+func (s *VerifyStore) CallerLine(ctx context.Context, n phone.Number) (verify.CallerLine, error) {
+	if err := ctx.Err(); err != nil {
+		return verify.CallerLine{}, err
+	}
+	var line verify.CallerLine
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		line, err = vCallerLine(tx, n)
+		return err
+	})
+	if err != nil {
+		return verify.CallerLine{}, storeErr(err)
+	}
+	line.Number = n
+	return line, nil
 }
 
 // ListCallsTo implements verify.Store: active calls, latest expire time first.

@@ -396,10 +396,9 @@ func (s *VerifyStore) callOf(ctx context.Context, id string, cmd *redis.MapStrin
 var _ verify.CallLineReader = (*VerifyStore)(nil)
 
 // GetCallWithLine implements verify.CallLineReader: the call (in its
-// shard) and the record of the caller the request expects (HMGET in
-// {P:dir}) in one pipeline, shared with the reads running at the same
-// time (readBatcher); when that is not the call's caller, or none was
-// named, the call's own caller's record in a second.
+// shard) and, when the request names the caller it expects, that caller's
+// record (HMGET in {P:dir}) in one pipeline, shared with the reads running
+// at the same time (readBatcher).
 func (s *VerifyStore) GetCallWithLine(ctx context.Context, id string, caller phone.Number) (verify.Call, verify.CallerLine, error) {
 	if err := ctx.Err(); err != nil {
 		return verify.Call{}, verify.CallerLine{}, err
@@ -421,21 +420,27 @@ func (s *VerifyStore) GetCallWithLine(ctx context.Context, id string, caller pho
 		return verify.Call{}, verify.CallerLine{}, err
 	}
 	c, err := s.callOf(ctx, id, h)
-	if err != nil {
-		return verify.Call{}, verify.CallerLine{}, err
-	}
-	if c.Caller != caller {
-		if err := s.lines.do(ctx, func(bctx context.Context, p redis.Pipeliner) {
-			line = p.HMGet(bctx, s.keys.official(c.Caller), "direction", "gen")
-		}); err != nil {
-			return verify.Call{}, verify.CallerLine{}, err
-		}
+	if err != nil || line == nil {
+		return c, verify.CallerLine{}, err
 	}
 	rec, err := officialOf(ctx, line)
 	if err != nil {
 		return verify.Call{}, verify.CallerLine{}, err
 	}
-	return c, lineOf(rec), nil
+	l := lineOf(rec)
+	l.Number = caller
+	return c, l, nil
+}
+
+// CallerLine implements verify.CallLineReader (readOfficial).
+func (s *VerifyStore) CallerLine(ctx context.Context, n phone.Number) (verify.CallerLine, error) {
+	rec, err := s.readOfficial(ctx, n)
+	if err != nil {
+		return verify.CallerLine{}, err
+	}
+	l := lineOf(rec)
+	l.Number = n
+	return l, nil
 }
 
 // ListCallsTo implements verify.Store: the callee's index, then its calls,

@@ -2,8 +2,10 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
@@ -126,6 +128,63 @@ func TestALiveLineIsCheckedOnItsRecordReadWithItsCalls(t *testing.T) {
 				t.Fatalf("the call after the delete: %v (%v); want it still stored ACTIVE, as before EndLine runs", c.State, err)
 			}
 			check(verify.VerdictUnknown)
+		})
+	}
+}
+
+// TestAStampIsIndexedOnItsLineOnlyWhenTheLineHasARecord: the script that
+// reads the caller's record indexes the call on its line in the same step,
+// and only when there is a record: a stamp from a number with none leaves
+// no index entry; one from an inbound-only line is refused (its entry is
+// the dangling one nothing counts); one from a live line is indexed.
+func TestAStampIsIndexedOnItsLineOnlyWhenTheLineHasARecord(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			rdb := b.client(t)
+			l := layout(t)
+			vs, _, o := newStoresIn(t, rdb, l)
+			var (
+				unknown = phone.Number("+8657100000000")
+				inbound = phone.Number("+8640080088881")
+				live    = phone.Number("+8657188881234")
+				alice   = phone.Number("+8613800138000")
+			)
+			if err := o.AddOfficial(ctx, inbound, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.AddOfficial(ctx, live, true); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+			stamp := func(caller phone.Number) error {
+				return vs.CreateCall(ctx, verify.Call{ID: vs.NewCallID(alice), Caller: caller, Callee: alice, State: verify.StateActive,
+					CreateTime: now, ExpireTime: now.Add(time.Minute)}, audit.Event{Time: now, Action: "call.stamp"})
+			}
+			entries := func(n phone.Number) int64 {
+				t.Helper()
+				c, err := rdb.ZCard(ctx, "{"+l.Prefix+":dir}:line:"+n.String()).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			for _, n := range []phone.Number{unknown, inbound} {
+				if err := stamp(n); !errors.Is(err, fault.ErrFailedPrecondition) {
+					t.Fatalf("a stamp from %s: %v, want ErrFailedPrecondition", n, err)
+				}
+			}
+			if err := stamp(live); err != nil {
+				t.Fatal(err)
+			}
+			if u, i, l := entries(unknown), entries(inbound), entries(live); u != 0 || i > 1 || l != 1 {
+				t.Fatalf("line index entries: %d of a number with no record (want 0), %d of an inbound-only line (at most 1), %d of a live line (want 1)", u, i, l)
+			}
+			if calls, err := vs.ListCallsTo(ctx, alice, now, 10); err != nil || len(calls) != 1 || calls[0].Caller != live {
+				t.Fatalf("alice's calls: %+v (%v), want the live line's only", calls, err)
+			}
 		})
 	}
 }
