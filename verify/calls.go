@@ -182,7 +182,11 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 // directory's memory when it knows n as a line that places calls (no
 // store round trip; the store decides in the step that creates the
 // call), else from the store, so that a line registered an instant ago on
-// another instance, which memory may not know yet, is not refused.
+// another instance, which memory may not know yet, is not refused. Memory
+// lags the store by up to the follower's poll: a line deleted and
+// registered again under another display name on another instance within
+// it is stamped under the name it had; the call carries the new
+// registration's generation, and its verdicts are that registration's.
 func (s *Service) stampingLine(ctx context.Context, n phone.Number) (Official, error) {
 	if s.idir != nil {
 		if off, err := s.idir.IndexedOfficialNumber(n); err == nil && off.PlacesCalls && !off.InboundOnly {
