@@ -421,7 +421,8 @@ func TestACallVerifiesOnlyUnderItsCallersRegistration(t *testing.T) {
 // A call the request may not use (another dialer's, another customer's,
 // an ended one) answers like an unknown call before anything about its
 // caller is read: with the directory down, the code RPCs still answer
-// "unknown", and VerifyToken of an ended call still says CALL_ENDED.
+// "unknown", VerifyToken of an ended call still says CALL_ENDED, and no
+// caller's record is read for them.
 func TestACallTheRequestMayNotUseAnswersBeforeItsCallerIsRead(t *testing.T) {
 	t.Parallel()
 	eachRecordSource(t, func(t *testing.T, e *env) {
@@ -434,6 +435,7 @@ func TestACallTheRequestMayNotUseAnswersBeforeItsCallerIsRead(t *testing.T) {
 		_, _, errUnknown := e.svc.GetConfirmationCode(ctx, dialer, "aaaaaaaaaaaaaaaaaaaaaaaaaa")
 		msgUnknown, _ := fault.Message(errUnknown)
 		e.dir.down.Store(true)
+		e.store.callerLines.Store(0)
 		other := audit.Actor{Subject: "dialer-2", Role: "dialer"}
 		for name, get := range map[string]func() error{
 			"another dialer's call": func() error { _, _, err := e.svc.GetConfirmationCode(ctx, other, mine.Call.ID); return err },
@@ -455,6 +457,9 @@ func TestACallTheRequestMayNotUseAnswersBeforeItsCallerIsRead(t *testing.T) {
 		}
 		if tr, err := e.svc.VerifyToken(ctx, verify.VerifyTokenRequest{Token: ended.Token}); err != nil || tr.Failure != verify.TokenCallEnded {
 			t.Errorf("VerifyToken of an ended call with the directory down: %+v %v, want CALL_ENDED", tr, err)
+		}
+		if n := e.store.callerLines.Load(); n != 0 {
+			t.Errorf("the calls the requests may not use had their caller's record read %d times, want 0 (as an unknown call)", n)
 		}
 	})
 }

@@ -123,13 +123,16 @@ var errDown = downErr{}
 // the way an unreachable backend does.
 type flakyStore struct {
 	verify.Store
-	down atomic.Bool
+	down        atomic.Bool
+	callerLines atomic.Int64 // lineStore.CallerLine calls
 }
 
 // lineStore is flakyStore with the reads that take a caller's official
 // record together with its calls (verify.LineReader, verify.CallLineReader),
 // as both real stores have them. flakyStore alone hides them, and the
-// service then reads the record from the directory.
+// service then reads the record from the directory. Its GetCallWithLine
+// reads as a networked store does: the hinted caller's record, none
+// without a hint.
 type lineStore struct{ *flakyStore }
 
 func (l lineStore) ListCallsToWithLine(ctx context.Context, callee, caller phone.Number, after time.Time, limit int) ([]verify.Call, verify.CallerLine, error) {
@@ -143,10 +146,16 @@ func (l lineStore) GetCallWithLine(ctx context.Context, id string, caller phone.
 	if err := l.err(); err != nil {
 		return verify.Call{}, verify.CallerLine{}, err
 	}
-	return l.Store.(verify.CallLineReader).GetCallWithLine(ctx, id, caller)
+	c, err := l.Store.GetCall(ctx, id)
+	if err != nil || caller == "" {
+		return c, verify.CallerLine{}, err
+	}
+	line, err := l.Store.(verify.CallLineReader).CallerLine(ctx, caller)
+	return c, line, err
 }
 
 func (l lineStore) CallerLine(ctx context.Context, n phone.Number) (verify.CallerLine, error) {
+	l.callerLines.Add(1)
 	if err := l.err(); err != nil {
 		return verify.CallerLine{}, err
 	}

@@ -220,7 +220,8 @@ type CallLineReader interface {
 	// read. A store that reads both in one transaction returns the
 	// call's own caller's record; a networked store reads caller's (the
 	// caller the request expects, a call token's orig), none when caller
-	// is "".
+	// is "". A record that could not be read is left out (Number ""), not
+	// an error: whether the request may use the call is decided first.
 	GetCallWithLine(ctx context.Context, id string, caller phone.Number) (Call, CallerLine, error)
 	// CallerLine returns n's official record as it stands at the moment
 	// of reading (Number n).

@@ -238,13 +238,16 @@ func (s *VerifyStore) GetCallWithLine(ctx context.Context, id string, _ phone.Nu
 		if r, err = vGetCall(tx, id); err != nil {
 			return err
 		}
-		line, err = vCallerLine(tx, phone.Number(r.Caller))
-		return err
+		// A record that does not decode is left out (CallerLine reads it
+		// again, and fails, for a call the request may use).
+		if line, err = vCallerLine(tx, phone.Number(r.Caller)); err == nil {
+			line.Number = phone.Number(r.Caller)
+		}
+		return nil
 	})
 	if err != nil {
 		return verify.Call{}, verify.CallerLine{}, storeErr(err)
 	}
-	line.Number = phone.Number(r.Caller)
 	return r.call(), line, nil
 }
 

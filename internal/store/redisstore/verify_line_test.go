@@ -188,3 +188,45 @@ func TestAStampIsIndexedOnItsLineOnlyWhenTheLineHasARecord(t *testing.T) {
 		})
 	}
 }
+
+// TestACallIsReadEvenWhenItsHintedCallersRecordIsNot: GetCallWithLine
+// leaves out a record it could not read (here a key of the wrong type, as
+// a {P:dir} node failing over would answer an error) and returns the call:
+// whether the request may use the call is decided before any record
+// matters, so an existing call answers as an unknown one would. CallerLine
+// then fails for a call that is used.
+func TestACallIsReadEvenWhenItsHintedCallersRecordIsNot(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			rdb := b.client(t)
+			l := layout(t)
+			vs, _, o := newStoresIn(t, rdb, l)
+			line, broken, alice := phone.Number("+8657188881234"), phone.Number("+8657188889999"), phone.Number("+8613800138000")
+			if err := o.AddOfficial(ctx, line, true); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+			id := vs.NewCallID(alice)
+			if err := vs.CreateCall(ctx, verify.Call{ID: id, Caller: line, Callee: alice, State: verify.StateActive,
+				CreateTime: now, ExpireTime: now.Add(time.Minute)}, audit.Event{Time: now, Action: "call.stamp"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.Set(ctx, "{"+l.Prefix+":dir}:official:"+broken.String(), "not a hash", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			c, got, err := vs.GetCallWithLine(ctx, id, broken)
+			if err != nil || c.ID != id || got != (verify.CallerLine{}) {
+				t.Fatalf("GetCallWithLine with an unreadable hinted record: %s, %+v, %v; want the call, no record, no error", c.ID, got, err)
+			}
+			if _, err := vs.CallerLine(ctx, broken); err == nil {
+				t.Fatal("CallerLine of an unreadable record: no error")
+			}
+			if _, got, err := vs.GetCallWithLine(ctx, id, line); err != nil || got.Number != line || !got.Registered || !got.PlacesCalls {
+				t.Fatalf("GetCallWithLine with the call's caller: %+v, %v; want its record", got, err)
+			}
+		})
+	}
+}
