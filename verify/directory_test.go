@@ -463,3 +463,17 @@ func TestACallTheRequestMayNotUseAnswersBeforeItsCallerIsRead(t *testing.T) {
 		}
 	})
 }
+
+// A hint only saves a read: a record read for a hint that is not the
+// call's caller (an inbound-only line, a number that is no line, none)
+// never decides whether the call verifies.
+func TestAHintThatIsNotTheCallersNeverDecides(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withStoreLines)
+	st := e.stamp(outbound, aliceRaw)
+	for _, hint := range []phone.Number{e.num(hotlineRaw), e.num(fraudRaw), "", e.num(outbound)} {
+		if _, live, err := e.svc.GetLiveCallForTest(context.Background(), st.Call.ID, hint); err != nil || !live {
+			t.Errorf("a live call read with the hint %q: live %v, %v; want live", hint, live, err)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package verify
 
-import "context"
+import (
+	"context"
+
+	"github.com/callverify/callverify/internal/phone"
+)
 
 // SignForTest exposes token signing to the external tests and benchmarks.
 func (s *Service) SignForTest(ctx context.Context, c Call) (string, error) { return s.sign(ctx, c) }
@@ -16,4 +20,10 @@ func (s *Service) ParseOursForTest(ctx context.Context, token string) (map[strin
 
 func (s *Service) ParseAnyForTest(ctx context.Context, token string) (map[string]any, TokenFailure, error) {
 	return s.parseAny(ctx, token)
+}
+
+// GetLiveCall is getLiveCall with every call eligible, for tests of the
+// hint it is given.
+func (s *Service) GetLiveCallForTest(ctx context.Context, id string, hint phone.Number) (Call, bool, error) {
+	return s.getLiveCall(ctx, id, hint, func(Call) bool { return true })
 }
