@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
@@ -132,6 +134,28 @@ func TestALiveLineIsCheckedOnItsRecordReadWithItsCalls(t *testing.T) {
 	}
 }
 
+// callsOnEachBackend runs test on each backend, on a fresh key space
+// with its calls store and official numbers.
+func callsOnEachBackend(t *testing.T, test func(t *testing.T, rdb redis.UniversalClient, l redisstore.Layout, vs *redisstore.VerifyStore, o officials)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			rdb, l := b.client(t), layout(t)
+			vs, _, o := newStoresIn(t, rdb, l)
+			test(t, rdb, l, vs, o)
+		})
+	}
+}
+
+// stampFrom stores a call from caller to callee, live for a minute from
+// now, and returns its id.
+func stampFrom(vs *redisstore.VerifyStore, caller, callee phone.Number, now time.Time) (string, error) {
+	id := vs.NewCallID(callee)
+	return id, vs.CreateCall(context.Background(), verify.Call{ID: id, Caller: caller, Callee: callee, State: verify.StateActive,
+		CreateTime: now, ExpireTime: now.Add(time.Minute)}, audit.Event{Time: now, Action: "call.stamp"})
+}
+
 // TestAStampIsIndexedOnItsLineOnlyWhenTheLineHasARecord: the script that
 // reads the caller's record indexes the call on its line in the same step,
 // and only when there is a record: a stamp from a number with none leaves
@@ -139,54 +163,44 @@ func TestALiveLineIsCheckedOnItsRecordReadWithItsCalls(t *testing.T) {
 // the dangling one nothing counts); one from a live line is indexed.
 func TestAStampIsIndexedOnItsLineOnlyWhenTheLineHasARecord(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			rdb := b.client(t)
-			l := layout(t)
-			vs, _, o := newStoresIn(t, rdb, l)
-			var (
-				unknown = phone.Number("+8657100000000")
-				inbound = phone.Number("+8640080088881")
-				live    = phone.Number("+8657188881234")
-				alice   = phone.Number("+8613800138000")
-			)
-			if err := o.AddOfficial(ctx, inbound, false); err != nil {
+	callsOnEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, l redisstore.Layout, vs *redisstore.VerifyStore, o officials) {
+		ctx := context.Background()
+		var (
+			unknown = phone.Number("+8657100000000")
+			inbound = phone.Number("+8640080088881")
+			live    = phone.Number("+8657188881234")
+			alice   = phone.Number("+8613800138000")
+		)
+		if err := o.AddOfficial(ctx, inbound, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.AddOfficial(ctx, live, true); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		entries := func(n phone.Number) int64 {
+			t.Helper()
+			c, err := rdb.ZCard(ctx, "{"+l.Prefix+":dir}:line:"+n.String()).Result()
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := o.AddOfficial(ctx, live, true); err != nil {
-				t.Fatal(err)
+			return c
+		}
+		for _, n := range []phone.Number{unknown, inbound} {
+			if _, err := stampFrom(vs, n, alice, now); !errors.Is(err, fault.ErrFailedPrecondition) {
+				t.Fatalf("a stamp from %s: %v, want ErrFailedPrecondition", n, err)
 			}
-			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-			stamp := func(caller phone.Number) error {
-				return vs.CreateCall(ctx, verify.Call{ID: vs.NewCallID(alice), Caller: caller, Callee: alice, State: verify.StateActive,
-					CreateTime: now, ExpireTime: now.Add(time.Minute)}, audit.Event{Time: now, Action: "call.stamp"})
-			}
-			entries := func(n phone.Number) int64 {
-				t.Helper()
-				c, err := rdb.ZCard(ctx, "{"+l.Prefix+":dir}:line:"+n.String()).Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return c
-			}
-			for _, n := range []phone.Number{unknown, inbound} {
-				if err := stamp(n); !errors.Is(err, fault.ErrFailedPrecondition) {
-					t.Fatalf("a stamp from %s: %v, want ErrFailedPrecondition", n, err)
-				}
-			}
-			if err := stamp(live); err != nil {
-				t.Fatal(err)
-			}
-			if u, i, l := entries(unknown), entries(inbound), entries(live); u != 0 || i > 1 || l != 1 {
-				t.Fatalf("line index entries: %d of a number with no record (want 0), %d of an inbound-only line (at most 1), %d of a live line (want 1)", u, i, l)
-			}
-			if calls, err := vs.ListCallsTo(ctx, alice, now, 10); err != nil || len(calls) != 1 || calls[0].Caller != live {
-				t.Fatalf("alice's calls: %+v (%v), want the live line's only", calls, err)
-			}
-		})
-	}
+		}
+		if _, err := stampFrom(vs, live, alice, now); err != nil {
+			t.Fatal(err)
+		}
+		if u, i, l := entries(unknown), entries(inbound), entries(live); u != 0 || i > 1 || l != 1 {
+			t.Fatalf("line index entries: %d of a number with no record (want 0), %d of an inbound-only line (at most 1), %d of a live line (want 1)", u, i, l)
+		}
+		if calls, err := vs.ListCallsTo(ctx, alice, now, 10); err != nil || len(calls) != 1 || calls[0].Caller != live {
+			t.Fatalf("alice's calls: %+v (%v), want the live line's only", calls, err)
+		}
+	})
 }
 
 // TestACallIsReadEvenWhenItsHintedCallersRecordIsNot: GetCallWithLine
@@ -197,36 +211,28 @@ func TestAStampIsIndexedOnItsLineOnlyWhenTheLineHasARecord(t *testing.T) {
 // then fails for a call that is used.
 func TestACallIsReadEvenWhenItsHintedCallersRecordIsNot(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			rdb := b.client(t)
-			l := layout(t)
-			vs, _, o := newStoresIn(t, rdb, l)
-			line, broken, alice := phone.Number("+8657188881234"), phone.Number("+8657188889999"), phone.Number("+8613800138000")
-			if err := o.AddOfficial(ctx, line, true); err != nil {
-				t.Fatal(err)
-			}
-			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-			id := vs.NewCallID(alice)
-			if err := vs.CreateCall(ctx, verify.Call{ID: id, Caller: line, Callee: alice, State: verify.StateActive,
-				CreateTime: now, ExpireTime: now.Add(time.Minute)}, audit.Event{Time: now, Action: "call.stamp"}); err != nil {
-				t.Fatal(err)
-			}
-			if err := rdb.Set(ctx, "{"+l.Prefix+":dir}:official:"+broken.String(), "not a hash", 0).Err(); err != nil {
-				t.Fatal(err)
-			}
-			c, got, err := vs.GetCallWithLine(ctx, id, broken)
-			if err != nil || c.ID != id || got != (verify.CallerLine{}) {
-				t.Fatalf("GetCallWithLine with an unreadable hinted record: %s, %+v, %v; want the call, no record, no error", c.ID, got, err)
-			}
-			if _, err := vs.CallerLine(ctx, broken); err == nil {
-				t.Fatal("CallerLine of an unreadable record: no error")
-			}
-			if _, got, err := vs.GetCallWithLine(ctx, id, line); err != nil || got.Number != line || !got.Registered || !got.PlacesCalls {
-				t.Fatalf("GetCallWithLine with the call's caller: %+v, %v; want its record", got, err)
-			}
-		})
-	}
+	callsOnEachBackend(t, func(t *testing.T, rdb redis.UniversalClient, l redisstore.Layout, vs *redisstore.VerifyStore, o officials) {
+		ctx := context.Background()
+		line, broken, alice := phone.Number("+8657188881234"), phone.Number("+8657188889999"), phone.Number("+8613800138000")
+		if err := o.AddOfficial(ctx, line, true); err != nil {
+			t.Fatal(err)
+		}
+		id, err := stampFrom(vs, line, alice, time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.Set(ctx, "{"+l.Prefix+":dir}:official:"+broken.String(), "not a hash", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		c, got, err := vs.GetCallWithLine(ctx, id, broken)
+		if err != nil || c.ID != id || got != (verify.CallerLine{}) {
+			t.Fatalf("GetCallWithLine with an unreadable hinted record: %s, %+v, %v; want the call, no record, no error", c.ID, got, err)
+		}
+		if _, err := vs.CallerLine(ctx, broken); err == nil {
+			t.Fatal("CallerLine of an unreadable record: no error")
+		}
+		if _, got, err := vs.GetCallWithLine(ctx, id, line); err != nil || got.Number != line || !got.Registered || !got.PlacesCalls {
+			t.Fatalf("GetCallWithLine with the call's caller: %+v, %v; want its record", got, err)
+		}
+	})
 }
