@@ -107,21 +107,17 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 	// the store's check, in the step that creates the call, is what
 	// decides (a number deleted in between is caught there).
 	off, err := s.stampingLine(ctx, caller)
-	if errors.Is(err, fault.ErrNotFound) {
-		return Stamped{}, fault.Precondition(msgNotOfficial)
-	}
 	if err != nil {
 		return Stamped{}, err
-	}
-	if !off.PlacesCalls || off.InboundOnly {
-		return Stamped{}, fault.Precondition(msgNotOfficial)
 	}
 	if _, blocked, err := s.dir.BlockedCategory(ctx, caller); err != nil {
 		return Stamped{}, err
 	} else if blocked {
 		return Stamped{}, fault.Precondition(msgNotOfficial)
 	}
-	c.DisplayName = off.DisplayName
+	// The call is stored only under the record its display name came
+	// from (CreateCall refuses another generation).
+	c.DisplayName, c.Gen = off.DisplayName, off.Gen
 	if c.Reason == ReasonMarketing {
 		p, err := s.preferences(ctx, callee)
 		if err != nil {
@@ -172,28 +168,56 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 		after["callback_request_id"] = c.CallbackRequestID
 	}
 	ev := s.audit.Event(actor, "call.stamp", c.ID, nil, after)
-	if err := s.createCall(ctx, actor, c, ev); err != nil {
+	err = s.createCall(ctx, actor, c, ev)
+	if msg, _ := fault.Message(err); msg == msgNotOfficial {
+		// The store has no longer the record the stamp was prepared
+		// under (memory's may lag it; either may have changed since):
+		// the line deleted, or registered again, perhaps under another
+		// name, a moment ago. Start again from the store's record.
+		if off, err = s.officialForStamp(s.dir.OfficialNumber(ctx, caller)); err != nil {
+			return Stamped{}, err
+		}
+		c.DisplayName, c.Gen = off.DisplayName, off.Gen
+		if token, err = s.sign(ctx, c); err != nil {
+			return Stamped{}, err
+		}
+		err = s.createCall(ctx, actor, c, ev)
+	}
+	if err != nil {
 		return Stamped{}, err
 	}
 	return Stamped{Call: c, Token: token, Code: code, CodeExpiresAt: until}, nil
 }
 
-// stampingLine is the official record StampCall starts from: from the
-// directory's memory when it knows n as a line that places calls (no
-// store round trip; the store decides in the step that creates the
-// call), else from the store, so that a line registered an instant ago on
-// another instance, which memory may not know yet, is not refused. Memory
-// lags the store by up to the follower's poll: a line deleted and
-// registered again under another display name on another instance within
-// it is stamped under the name it had; the call carries the new
-// registration's generation, and its verdicts are that registration's.
+// stampingLine is the official record StampCall starts from, checked to
+// be a line that places calls: from the directory's memory when it knows n
+// as one (no store round trip), else from the store, so that a line
+// registered an instant ago on another instance, which memory may not know
+// yet, is not refused. The store decides in the step that creates the
+// call, under the record's generation: a record memory still holds after
+// the line was deleted, or registered again (perhaps under another display
+// name), is refused there, and StampCall starts again from the store's.
 func (s *Service) stampingLine(ctx context.Context, n phone.Number) (Official, error) {
 	if s.idir != nil {
 		if off, err := s.idir.IndexedOfficialNumber(n); err == nil && off.PlacesCalls && !off.InboundOnly {
 			return off, nil
 		}
 	}
-	return s.dir.OfficialNumber(ctx, n)
+	return s.officialForStamp(s.dir.OfficialNumber(ctx, n))
+}
+
+// officialForStamp is a caller's record as the directory answered it, or
+// the refusal of a number that is not a line that places calls.
+func (s *Service) officialForStamp(off Official, err error) (Official, error) {
+	switch {
+	case errors.Is(err, fault.ErrNotFound):
+		return Official{}, fault.Precondition(msgNotOfficial)
+	case err != nil:
+		return Official{}, err
+	case !off.PlacesCalls || off.InboundOnly:
+		return Official{}, fault.Precondition(msgNotOfficial)
+	}
+	return off, nil
 }
 
 // createCall stores c, and when it answers a callback request, the

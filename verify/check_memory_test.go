@@ -120,4 +120,23 @@ func TestStampCallReadsTheStoreOnlyForLinesMemoryDoesNotKnow(t *testing.T) {
 	if msg, _ := fault.Message(err); !errors.Is(err, fault.ErrFailedPrecondition) || msg != "caller_number is not an official number that may place calls" {
 		t.Errorf("a stamp from a deleted line memory still holds: %v, want FAILED_PRECONDITION with the friendly message", err)
 	}
+
+	// Registered again under another name: memory still holds the old
+	// registration, whose generation the store refuses; the stamp starts
+	// again from the store's record, and carries its name.
+	e.addOfficial(outbound, "示例平台新客服", blocklist.DirectionOutbound)
+	e.dir.reads.Store(0)
+	again := e.stamp(outbound, aliceRaw)
+	stored, err := e.store.GetCall(ctx, again.Call.ID)
+	if err != nil || again.Call.DisplayName != "示例平台新客服" || stored.DisplayName != "示例平台新客服" || stored.Gen == "" || stored.Gen == st.Call.Gen {
+		t.Errorf("a stamp from a line registered again under another name, memory holding the old: name %q, stored %q, gen %q (old %q), %v; want the new registration's",
+			again.Call.DisplayName, stored.DisplayName, stored.Gen, st.Call.Gen, err)
+	}
+	if n := e.dir.reads.Load(); n != 1 {
+		t.Errorf("that stamp read the directory's store %d times, want 1", n)
+	}
+	res, err := e.svc.CheckCaller(ctx, e.alice, outbound, "")
+	if err != nil || res.Verdict != verify.VerdictVerified || res.Call.ID != again.Call.ID || res.Call.DisplayName != "示例平台新客服" {
+		t.Errorf("CheckCaller of that call: %v (%v), want VERIFIED with the new name", res.Verdict, err)
+	}
 }

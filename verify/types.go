@@ -69,8 +69,10 @@ type Call struct {
 	CreateBy    string // subject of the dialer that stamped the call
 	// Gen is the generation (Official.Gen) of the caller's official record
 	// when the call was stamped, set by the store's CreateCall from the
-	// record it checks; "" means unknown (a call stored before stores kept
-	// one). The call verifies only under that same registration.
+	// record it checks (StampCall passes the one its display name came
+	// from, and CreateCall refuses another); "" means unknown (a call
+	// stored before stores kept one). The call verifies only under that
+	// same registration.
 	Gen string
 
 	// State is the stored state: ACTIVE, ENDED or LOCKED. A stored ACTIVE
@@ -277,9 +279,12 @@ type Store interface {
 	// CreateCall stores a new call and appends ev. It fails with
 	// fault.ErrFailedPrecondition when c.Caller is not, at that moment, a
 	// registered official number that places calls (OUTBOUND or BOTH), and
-	// with fault.ErrAlreadyExists when the ID is taken. The stored call's
-	// Gen is the generation of the official record it checked (c.Gen is
-	// ignored); GetCall, ListCallsTo and ListCallsFrom return it.
+	// with fault.ErrAlreadyExists when the ID is taken. c.Gen, when set,
+	// is the generation the stamp was prepared under (its display name
+	// came from that record): a record of another generation refuses the
+	// call the same way. The stored call's Gen is the generation of the
+	// official record it checked; GetCall, ListCallsTo and ListCallsFrom
+	// return it.
 	CreateCall(ctx context.Context, c Call, ev audit.Event) error
 	// CreateCallbackCall stores c like CreateCall, as the answer to the
 	// callback request c.CallbackRequestID, in the same atomic step: the

@@ -415,28 +415,35 @@ func testAuditEvents(t *testing.T, h Harness) {
 var bobLine = phone.Number("+8657100000000")
 
 // testCallsCarryTheirLinesGen: CreateCall stores the generation of the
-// caller's official record it checked (whatever Gen the call came with),
-// and every read returns it; the same registration gives the same one, a
-// registration made again a new one, so the domain can tell a call of the
-// old registration from one of the new.
+// caller's official record it checked, and every read returns it; the same
+// registration gives the same one, a registration made again a new one, so
+// the domain can tell a call of the old registration from one of the new.
+// A call that comes with a Gen (the registration its stamp was prepared
+// under) is stored only under that registration: another refuses it, and
+// nothing is written.
 func testCallsCarryTheirLinesGen(t *testing.T, h Harness) {
 	ctx := context.Background()
 	s := h.Store
 	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
-	stamp := func(expire time.Time) verify.Call {
+	stamp := func(expire time.Time, gen string) verify.Call {
 		t.Helper()
 		c := from(call(s.NewCallID(alice), alice, expire), line2)
-		c.Gen = "chosen by the caller"
+		c.Gen = gen
 		must(t, "CreateCall", s.CreateCall(ctx, c, ev("call.stamp")))
 		got, err := s.GetCall(ctx, c.ID)
 		must(t, "GetCall", err)
-		if got.Gen == "" || got.Gen == c.Gen {
+		if got.Gen == "" || gen != "" && got.Gen != gen {
 			t.Fatalf("GetCall: Gen %q, want the generation of the caller's record", got.Gen)
 		}
 		return got
 	}
-	first := stamp(base.Add(time.Minute))
-	second := stamp(base.Add(2 * time.Minute))
+	first := stamp(base.Add(time.Minute), "")
+	second := stamp(base.Add(2*time.Minute), first.Gen)
+	stale := from(call(s.NewCallID(alice), alice, base.Add(time.Minute)), line2)
+	stale.Gen = "another registration"
+	wantKind(t, "CreateCall under another registration", s.CreateCall(ctx, stale, ev("call.stamp")), fault.ErrFailedPrecondition)
+	_, err := s.GetCall(ctx, stale.ID)
+	wantKind(t, "GetCall of the refused call", err, fault.ErrNotFound)
 	if first.Gen != second.Gen {
 		t.Fatalf("two calls under one registration: Gen %q and %q, want the same", first.Gen, second.Gen)
 	}
@@ -454,7 +461,10 @@ func testCallsCarryTheirLinesGen(t *testing.T, h Harness) {
 	_, err = h.Officials.RemoveOfficial(ctx, line2, now)
 	must(t, "RemoveOfficial", err)
 	must(t, "AddOfficial", h.Officials.AddOfficial(ctx, line2, true))
-	third := stamp(base.Add(3 * time.Minute))
+	again := from(call(s.NewCallID(alice), alice, base.Add(3*time.Minute)), line2)
+	again.Gen = first.Gen
+	wantKind(t, "CreateCall under the registration before", s.CreateCall(ctx, again, ev("call.stamp")), fault.ErrFailedPrecondition)
+	third := stamp(base.Add(3*time.Minute), "")
 	if third.Gen == first.Gen {
 		t.Fatalf("a call after the line was registered again has the old Gen %q", first.Gen)
 	}

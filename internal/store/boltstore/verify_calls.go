@@ -175,7 +175,7 @@ func vCreateCall(tx *bolt.Tx, c verify.Call, ev audit.Event, notify func(string)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if !ok || c.Gen != "" && c.Gen != gen {
 		return fault.ErrFailedPrecondition
 	}
 	r.Gen = gen

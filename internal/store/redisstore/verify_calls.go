@@ -265,7 +265,7 @@ func (s *VerifyStore) createCall(ctx context.Context, c verify.Call, ev audit.Ev
 	if err != nil {
 		return err
 	}
-	if !off.exists || !off.placesCalls {
+	if !off.exists || !off.placesCalls || c.Gen != "" && c.Gen != off.gen {
 		return fault.ErrFailedPrecondition
 	}
 	cust := s.keys.customerOf(s.ring, c.Callee)
