@@ -174,6 +174,7 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 		// under (memory's may lag it; either may have changed since):
 		// the line deleted, or registered again, perhaps under another
 		// name, a moment ago. Start again from the store's record.
+		refused := err
 		if off, err = s.officialForStamp(s.dir.OfficialNumber(ctx, caller)); err != nil {
 			return Stamped{}, err
 		}
@@ -181,7 +182,12 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 		if token, err = s.sign(ctx, c); err != nil {
 			return Stamped{}, err
 		}
-		err = s.createCall(ctx, actor, c, ev)
+		if err = s.createCall(ctx, actor, c, ev); errors.Is(err, fault.ErrAlreadyExists) {
+			// The first attempt was stored and then ended: a networked
+			// store checks the record again after writing, and found it
+			// changed. Its refusal stands.
+			err = refused
+		}
 	}
 	if err != nil {
 		return Stamped{}, err
@@ -199,7 +205,9 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 // name), is refused there, and StampCall starts again from the store's.
 func (s *Service) stampingLine(ctx context.Context, n phone.Number) (Official, error) {
 	if s.idir != nil {
-		if off, err := s.idir.IndexedOfficialNumber(n); err == nil && off.PlacesCalls && !off.InboundOnly {
+		// A record without a generation (written before records had
+		// one) cannot be held to it: it is read from the store.
+		if off, err := s.idir.IndexedOfficialNumber(n); err == nil && off.PlacesCalls && !off.InboundOnly && off.Gen != "" {
 			return off, nil
 		}
 	}

@@ -127,13 +127,17 @@ func TestStampCallReadsTheStoreOnlyForLinesMemoryDoesNotKnow(t *testing.T) {
 	e.addOfficial(outbound, "示例平台新客服", blocklist.DirectionOutbound)
 	e.dir.reads.Store(0)
 	again := e.stamp(outbound, aliceRaw)
-	stored, err := e.store.GetCall(ctx, again.Call.ID)
-	if err != nil || again.Call.DisplayName != "示例平台新客服" || stored.DisplayName != "示例平台新客服" || stored.Gen == "" || stored.Gen == st.Call.Gen {
-		t.Errorf("a stamp from a line registered again under another name, memory holding the old: name %q, stored %q, gen %q (old %q), %v; want the new registration's",
-			again.Call.DisplayName, stored.DisplayName, stored.Gen, st.Call.Gen, err)
-	}
 	if n := e.dir.reads.Load(); n != 1 {
 		t.Errorf("that stamp read the directory's store %d times, want 1", n)
+	}
+	stored, err := e.store.GetCall(ctx, again.Call.ID)
+	if err != nil || again.Call.DisplayName != "示例平台新客服" || stored.DisplayName != "示例平台新客服" || stored.Gen == "" || stored.Gen == st.Call.Gen || again.Call.Gen != stored.Gen {
+		t.Errorf("a stamp from a line registered again under another name, memory holding the old: name %q, stored %q, gen %q returned %q (old %q), %v; want the new registration's",
+			again.Call.DisplayName, stored.DisplayName, stored.Gen, again.Call.Gen, st.Call.Gen, err)
+	}
+	tr, err := e.svc.VerifyToken(ctx, verify.VerifyTokenRequest{Token: again.Token})
+	if rcd, _ := tr.Claims["rcd"].(map[string]any); err != nil || !tr.Valid || rcd["nam"] != "示例平台新客服" {
+		t.Errorf("the token of that stamp: valid %v, rcd %v, %v; want valid, with the new name", tr.Valid, tr.Claims["rcd"], err)
 	}
 	res, err := e.svc.CheckCaller(ctx, e.alice, outbound, "")
 	if err != nil || res.Verdict != verify.VerdictVerified || res.Call.ID != again.Call.ID || res.Call.DisplayName != "示例平台新客服" {

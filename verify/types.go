@@ -70,9 +70,9 @@ type Call struct {
 	// Gen is the generation (Official.Gen) of the caller's official record
 	// when the call was stamped, set by the store's CreateCall from the
 	// record it checks (StampCall passes the one its display name came
-	// from, and CreateCall refuses another); "" means unknown (a call
-	// stored before stores kept one). The call verifies only under that
-	// same registration.
+	// from, and CreateCall refuses another; a record without one is not
+	// held to it); "" means unknown (a call stored before stores kept
+	// one). The call verifies only under that same registration.
 	Gen string
 
 	// State is the stored state: ACTIVE, ENDED or LOCKED. A stored ACTIVE

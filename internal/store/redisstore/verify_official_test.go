@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callverify/callverify/blocklist"
 	"github.com/callverify/callverify/internal/audit"
 	"github.com/callverify/callverify/internal/fault"
 	"github.com/callverify/callverify/internal/phone"
@@ -82,5 +83,50 @@ func TestStampRacingAChangeOfTheLineEndsItsCall(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAStampWhoseLineChangedAfterItWasStoredIsRefused: StampCall through
+// the service, its line registered again between storing the call and the
+// store's second read of the record. The call is ended and the stamp is
+// refused with the friendly answer, not started again under the same id
+// (which would answer ALREADY_EXISTS).
+func TestAStampWhoseLineChangedAfterItWasStoredIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e := newLineEnv(t, b.client(t), func(bl *redisstore.BlocklistStore) verify.Directory { return genDirectory{bl} })
+			line, alice := phone.Number("+8657188881234"), phone.Number("+8613800138000")
+			admin := audit.Actor{Subject: "admin-1", Role: "admin"}
+			register := func() error {
+				o := blocklist.OfficialNumber{Number: line, DisplayName: "Example", Direction: blocklist.DirectionOutbound, CreateTime: e.clock.Now()}
+				_, err := e.bl.CreateOfficialNumber(ctx, o, e.clock.Now(), e.rec.Event(admin, "official_number.create", line.String(), nil, o.Snapshot()))
+				return err
+			}
+			if err := register(); err != nil {
+				t.Fatal(err)
+			}
+			var hookErr error
+			changed := false
+			redisstore.SetStampedHook(e.vs, func() {
+				if changed {
+					return
+				}
+				changed = true
+				if _, _, _, hookErr = e.bl.DeleteOfficialNumber(ctx, line, e.clock.Now(), e.rec.Event(admin, "official_number.delete", line.String(), nil, nil)); hookErr == nil {
+					hookErr = register()
+				}
+			})
+			_, err := e.svc.StampCall(ctx, audit.Actor{Subject: "dialer-1", Role: "dialer"}, verify.StampRequest{CallerNumber: line.String(),
+				CalleeNumber: alice.String(), Reason: verify.ReasonRefund, AgentID: "agent-7", AgentName: "Wang"})
+			if hookErr != nil {
+				t.Fatal(hookErr)
+			}
+			if msg, _ := fault.Message(err); !errors.Is(err, fault.ErrFailedPrecondition) || msg != "caller_number is not an official number that may place calls" {
+				t.Fatalf("StampCall racing a new registration of its line: %v, want FAILED_PRECONDITION with the friendly message", err)
+			}
+		})
 	}
 }
