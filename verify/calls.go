@@ -175,7 +175,7 @@ func (s *Service) StampCall(ctx context.Context, actor audit.Actor, req StampReq
 		// the line deleted, or registered again, perhaps under another
 		// name, a moment ago. Start again from the store's record.
 		refused := err
-		if off, err = s.officialForStamp(s.dir.OfficialNumber(ctx, caller)); err != nil {
+		if off, err = officialForStamp(s.dir.OfficialNumber(ctx, caller)); err != nil {
 			return Stamped{}, err
 		}
 		c.DisplayName, c.Gen = off.DisplayName, off.Gen
@@ -211,12 +211,12 @@ func (s *Service) stampingLine(ctx context.Context, n phone.Number) (Official, e
 			return off, nil
 		}
 	}
-	return s.officialForStamp(s.dir.OfficialNumber(ctx, n))
+	return officialForStamp(s.dir.OfficialNumber(ctx, n))
 }
 
 // officialForStamp is a caller's record as the directory answered it, or
 // the refusal of a number that is not a line that places calls.
-func (s *Service) officialForStamp(off Official, err error) (Official, error) {
+func officialForStamp(off Official, err error) (Official, error) {
 	switch {
 	case errors.Is(err, fault.ErrNotFound):
 		return Official{}, fault.Precondition(msgNotOfficial)

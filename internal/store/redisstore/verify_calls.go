@@ -363,22 +363,11 @@ func (s *VerifyStore) claimCallShard(ctx context.Context, c verify.Call, shard i
 	return redisErr(ctx, "record the call's shard", s.rdb.PExpireAt(ctx, k, keepUntil).Err())
 }
 
-// GetCall implements verify.Store.
+// GetCall implements verify.Store: GetCallWithLine without a caller, the
+// call alone in a batched pipeline.
 func (s *VerifyStore) GetCall(ctx context.Context, id string) (verify.Call, error) {
-	if err := ctx.Err(); err != nil {
-		return verify.Call{}, err
-	}
-	shard, err := s.shardOf(ctx, id)
-	if err != nil {
-		return verify.Call{}, err
-	}
-	var h *redis.MapStringStringCmd
-	if err := s.lines.do(ctx, func(bctx context.Context, p redis.Pipeliner) {
-		h = p.HGetAll(bctx, s.keys.call(shard, id))
-	}); err != nil {
-		return verify.Call{}, err
-	}
-	return s.callOf(ctx, id, h)
+	c, _, err := s.GetCallWithLine(ctx, id, "")
+	return c, err
 }
 
 // callOf decodes the reply of HGETALL of call id.
