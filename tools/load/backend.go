@@ -27,6 +27,9 @@ type backendResult struct {
 	st   storeResult
 	rows []rpcRow
 	rest rpcRow // CheckCaller (VERIFIED) over REST, against the empty HTTP handler
+	// restGRPC is the same REST runs (b) against CheckCaller (VERIFIED)
+	// over gRPC (a), run in turn with them: the REST / gRPC figure.
+	restGRPC rpcRow
 }
 
 type bulkResult struct {
@@ -114,8 +117,17 @@ func (h *harness) runBackend(ctx context.Context, backend string) (backendResult
 	if err != nil {
 		return br, err
 	}
+	var verified namedTarget
+	for _, t := range targets {
+		if t.name == "CheckCaller VERIFIED" {
+			verified = t
+		}
+	}
+	if verified.name == "" {
+		return br, fmt.Errorf("seed: no CheckCaller VERIFIED target to compare REST with")
+	}
 	conc := h.o.concs[len(h.o.concs)-1]
-	if br.rest, err = h.abREST(ctx, s, rest, conc); err != nil {
+	if br.rest, br.restGRPC, err = h.abREST(ctx, s, rest, verified, conc); err != nil {
 		return br, fmt.Errorf("REST CheckCaller: %w", err)
 	}
 	return br, s.p.stop()
@@ -181,35 +193,50 @@ func (h *harness) answered(d time.Duration, f func(time.Duration) (run, error)) 
 }
 
 // abREST is abRuns over REST, against the baseline's empty HTTP handler.
-func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, c int) (rpcRow, error) {
-	row := rpcRow{name: "CheckCaller VERIFIED (REST)", c: c}
+// Each repetition also runs the same check over gRPC (g) right before the
+// REST one, so that REST / gRPC is a ratio of runs taken together, like
+// every other ratio, not of two medians taken minutes apart: pair has the
+// gRPC runs as its a and the REST runs as its b.
+func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, g namedTarget, c int) (row, pair rpcRow, err error) {
+	row = rpcRow{name: "CheckCaller VERIFIED (REST)", c: c}
+	pair = rpcRow{name: "CheckCaller VERIFIED, REST / gRPC", c: c}
 	base := httpTarget{method: t.method, url: "http://" + h.baseHTTP + "/v1/verify/caller", header: t.header, body: t.body}
 	warm := min(h.o.duration/2, 500*time.Millisecond)
 	if _, err := h.vegetaRun(base, c, warm); err != nil {
-		return row, err
+		return row, pair, err
 	}
 	if _, err := h.vegetaRun(t, c, warm); err != nil {
-		return row, err
+		return row, pair, err
 	}
 	for range h.o.reps {
 		if err := ctx.Err(); err != nil {
-			return row, err
+			return row, pair, err
 		}
 		a, err := h.answered(h.o.duration, func(d time.Duration) (run, error) { return h.vegetaRun(base, c, d) })
 		if err != nil {
-			return row, err
+			return row, pair, err
+		}
+		overGRPC, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
+			return measured(s, func() (run, error) { return h.ghzRun(s.grpcAddr, g.t, c, d) })
+		})
+		if err != nil {
+			return row, pair, err
 		}
 		b, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
 			return measured(s, func() (run, error) { return h.vegetaRun(t, c, d) })
 		})
 		if err != nil {
-			return row, err
+			return row, pair, err
 		}
-		if b.ok == 0 {
-			return row, fmt.Errorf("no successful answer in %d requests: %v", b.requests, b.errors)
+		if b.ok == 0 || overGRPC.ok == 0 {
+			return row, pair, fmt.Errorf("no successful answer: %d requests over REST (%v), %d over gRPC (%v)",
+				b.requests, b.errors, overGRPC.requests, overGRPC.errors)
 		}
+		h.vlogf("%s REST / gRPC c=%d: gRPC %.0f/s, REST %.0f/s (%.3fx)", s.backend, c, overGRPC.rps(), b.rps(), b.rps()/overGRPC.rps())
 		row.a, row.b = append(row.a, a), append(row.b, b)
+		pair.a, pair.b = append(pair.a, overGRPC), append(pair.b, b)
 	}
 	h.logf("%s %-28s c=%-3d %.3fx  %7.0f/s  p50 %-9v p99 %v", s.backend, row.name, c, row.ratio(), row.rps(), row.p50().Round(time.Microsecond), row.p99().Round(time.Microsecond))
-	return row, nil
+	h.logf("%s %-28s c=%-3d %.3fx (%s)", s.backend, "REST / gRPC", c, pair.ratio(), ratiosText(pair.ratios()))
+	return row, pair, nil
 }

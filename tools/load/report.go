@@ -144,19 +144,19 @@ func (r *results) headlines() []headline {
 		}},
 		{fmt.Sprintf("VerifyToken (c=%d)", c), ">= 0.22x", ratioCell("VerifyToken", 0.22)},
 		{fmt.Sprintf("REST / gRPC, CheckCaller VERIFIED (c=%d)", c), ">= 0.9x", func(b backendResult) string {
-			g, ok := b.row("CheckCaller VERIFIED", c)
-			if !ok || g.rps() == 0 || len(b.rest.b) == 0 {
+			p := b.restGRPC
+			if len(p.b) == 0 {
 				return "—"
 			}
-			// The throughput ratio is the figure; the server's CPU per
-			// request, gRPC's over REST's, says the same without the two
-			// clients' different costs.
-			q := b.rest.rps() / g.rps()
+			// The throughput ratio of runs taken in turn is the figure; the
+			// server's CPU per request, gRPC's over REST's, says the same
+			// without the two clients' different costs.
+			q := p.ratio()
 			cpu := "n/a"
-			if rc := b.rest.cpuPerReq(); rc > 0 {
-				cpu = fmt.Sprintf("%.2fx", float64(g.cpuPerReq())/float64(rc))
+			if rc := p.cpuPerReq(); rc > 0 {
+				cpu = fmt.Sprintf("%.2fx", float64(perReq(p.a, func(x run) time.Duration { return x.cpu }))/float64(rc))
 			}
-			return fmt.Sprintf("%.3fx (server CPU/req gRPC/REST %s)%s", q, cpu, mark(q >= 0.9))
+			return fmt.Sprintf("%.3fx (pairs %s; server CPU/req gRPC/REST %s)%s", q, ratiosText(p.ratios()), cpu, mark(q >= 0.9))
 		}},
 		{fmt.Sprintf("bulk import, %s rows: CLI / REST", count(r.opts.rows)), ">= 200k rows/s", func(b backendResult) string {
 			return fmt.Sprintf("%s%s / %s%s", perSec(b.bulk.cliRowsPerSec), mark(b.bulk.cliRowsPerSec >= 200_000),
@@ -236,16 +236,12 @@ func (r *results) markdown() string {
 			if len(x.b) == 0 {
 				continue
 			}
-			var rs []string
-			for _, q := range x.ratios() {
-				rs = append(rs, fmt.Sprintf("%.3f", q))
-			}
 			storeCPU := "—"
 			if be.name == "redis" {
 				storeCPU = us(x.storeCPUPerReq())
 			}
 			fmt.Fprintf(&b, "| %s | %d | %.3fx | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s |\n", x.name, x.c, x.ratio(),
-				strings.Join(rs, " "), x.rps(), x.baseRPS(), ms(x.p50()), ms(x.p99()), us(x.cpuPerReq()), storeCPU, bytesText(x.rss()), orNone(x.errorsText()))
+				ratiosText(x.ratios()), x.rps(), x.baseRPS(), ms(x.p50()), ms(x.p99()), us(x.cpuPerReq()), storeCPU, bytesText(x.rss()), orNone(x.errorsText()))
 		}
 		bu, st := be.bulk, be.st
 		fmt.Fprintf(&b, "\nBulk (%s generated rows each: numbers, 1 prefix in 10,000, bad rows): CLI import %.1f s (%d entries after it), "+

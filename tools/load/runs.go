@@ -209,6 +209,15 @@ func (r rpcRow) ratios() []float64 {
 	return out
 }
 
+// ratiosText is ratios as the tables print them: "0.612 0.598 0.640".
+func ratiosText(ratios []float64) string {
+	rs := make([]string, len(ratios))
+	for i, q := range ratios {
+		rs[i] = fmt.Sprintf("%.3f", q)
+	}
+	return strings.Join(rs, " ")
+}
+
 // ratio is the median of the pairs' throughput ratios.
 func (r rpcRow) ratio() float64 { return median(r.ratios()) }
 
@@ -244,10 +253,13 @@ func (r rpcRow) storeCPUPerReq() time.Duration {
 
 // perReq is the sum of f over every B run divided by the requests they
 // made.
-func (r rpcRow) perReq(f func(run) time.Duration) time.Duration {
+func (r rpcRow) perReq(f func(run) time.Duration) time.Duration { return perReq(r.b, f) }
+
+// perReq is the sum of f over runs divided by the requests they made.
+func perReq(runs []run, f func(run) time.Duration) time.Duration {
 	var cpu time.Duration
 	var n int64
-	for _, x := range r.b {
+	for _, x := range runs {
 		cpu += f(x)
 		n += x.requests
 	}
