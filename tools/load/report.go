@@ -148,9 +148,10 @@ func (r *results) headlines() []headline {
 			if len(p.b) == 0 {
 				return "—"
 			}
-			// The throughput ratio of runs taken in turn is the figure; the
-			// server's CPU per request, gRPC's over REST's, says the same
-			// without the two clients' different costs.
+			// The throughput ratio of runs taken in turn is the figure, as
+			// the issue defines it; it includes what each client spends per
+			// request (ghz more than vegeta). The server's CPU per request,
+			// gRPC's over REST's, beside it leaves the clients out.
 			q := p.ratio()
 			cpu := "n/a"
 			if rc := p.cpuPerReq(); rc > 0 {
