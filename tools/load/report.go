@@ -223,15 +223,16 @@ func (r *results) markdown() string {
 	}
 	fmt.Fprintf(&b, "\nRatios are our throughput over the empty handler's (gRPC health / HTTP), same client, same run: "+
 		"A B pairs of %v each, %d repetitions, median. Latencies are ghz's (gRPC) or vegeta's (REST) medians over the repetitions; "+
-		"server CPU is utime+stime of callverifyd from /proc over its runs, per request (Redis CPU the same of its redis-server, on the same cores); VmRSS after its last run.\n",
+		"server CPU is utime+stime of callverifyd from /proc over its runs, per request (Redis CPU the same of its redis-server, on the same cores; "+
+		"client CPU the same of the load tool, ghz or vegeta in the harness's process, on the same cores too); VmRSS after its last run.\n",
 		r.opts.duration, r.opts.reps)
 	if r.match != nil {
 		fmt.Fprintf(&b, "The match figure is `go test -bench '%s' -benchtime %s ./blocklist/` (%s).\n", r.opts.matchBench, r.opts.matchTime, r.match.name)
 	}
 	for _, be := range r.backends {
 		fmt.Fprintf(&b, "\n#### %s: hot RPCs (%s-entry blocklist)\n\n", backendTitle(be.name), count(r.opts.blocklist))
-		b.WriteString("| RPC | c | ratio | ratios | ours/s | baseline/s | p50 | p99 | server CPU/req | Redis CPU/req | server VmRSS | failed |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| RPC | c | ratio | ratios | ours/s | baseline/s | p50 | p99 | server CPU/req | Redis CPU/req | client CPU/req | server VmRSS | failed |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		rows := append(append([]rpcRow(nil), be.rows...), be.rest)
 		for _, x := range rows {
 			if len(x.b) == 0 {
@@ -241,8 +242,9 @@ func (r *results) markdown() string {
 			if be.name == "redis" {
 				storeCPU = us(x.storeCPUPerReq())
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.3fx | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s |\n", x.name, x.c, x.ratio(),
-				ratiosText(x.ratios()), x.rps(), x.baseRPS(), ms(x.p50()), ms(x.p99()), us(x.cpuPerReq()), storeCPU, bytesText(x.rss()), orNone(x.errorsText()))
+			fmt.Fprintf(&b, "| %s | %d | %.3fx | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", x.name, x.c, x.ratio(),
+				ratiosText(x.ratios()), x.rps(), x.baseRPS(), ms(x.p50()), ms(x.p99()), us(x.cpuPerReq()), storeCPU, us(x.clientCPUPerReq()),
+				bytesText(x.rss()), orNone(x.errorsText()))
 		}
 		bu, st := be.bulk, be.st
 		fmt.Fprintf(&b, "\nBulk (%s generated rows each: numbers, 1 prefix in 10,000, bad rows): CLI import %.1f s (%d entries after it), "+

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -22,8 +23,11 @@ type run struct {
 	p50, p99 time.Duration
 	errors   map[string]int
 	cpu      time.Duration // the server's utime+stime over the run (B only)
-	storeCPU time.Duration // its redis-server's, when it has one (B only)
-	rss      int64         // the server's VmRSS after the run (B only)
+	// clientCPU is the harness's own, that is the load tool's (ghz or
+	// vegeta run in this process), over the run (B only).
+	clientCPU time.Duration
+	storeCPU  time.Duration // its redis-server's, when it has one (B only)
+	rss       int64         // the server's VmRSS after the run (B only)
 }
 
 // rps is successful answers per second.
@@ -157,9 +161,13 @@ func (h *harness) vegetaRun(t httpTarget, c int, d time.Duration) (run, error) {
 }
 
 // measured runs f against the server whose process is s, with its CPU time
-// and RSS.
+// and RSS, and the client's CPU time.
 func measured(s *server, f func() (run, error)) (run, error) {
 	before, err := cpuTime(s.p.pid())
+	if err != nil {
+		return run{}, err
+	}
+	clientBefore, err := cpuTime(os.Getpid())
 	if err != nil {
 		return run{}, err
 	}
@@ -173,11 +181,15 @@ func measured(s *server, f func() (run, error)) (run, error) {
 	if err != nil {
 		return run{}, err
 	}
+	clientAfter, err := cpuTime(os.Getpid())
+	if err != nil {
+		return run{}, err
+	}
 	after, err := cpuTime(s.p.pid())
 	if err != nil {
 		return run{}, err
 	}
-	r.cpu = after - before
+	r.cpu, r.clientCPU = after-before, clientAfter-clientBefore
 	if s.store != nil {
 		storeAfter, err := cpuTime(s.store.pid())
 		if err != nil {
@@ -243,6 +255,11 @@ func (r rpcRow) p99() time.Duration {
 // requests they made.
 func (r rpcRow) cpuPerReq() time.Duration {
 	return r.perReq(func(x run) time.Duration { return x.cpu })
+}
+
+// clientCPUPerReq is cpuPerReq for the load tool.
+func (r rpcRow) clientCPUPerReq() time.Duration {
+	return r.perReq(func(x run) time.Duration { return x.clientCPU })
 }
 
 // storeCPUPerReq is cpuPerReq for the server's redis-server (0 on the
