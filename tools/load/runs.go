@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -47,6 +46,16 @@ type grpcTarget struct {
 	data string
 }
 
+// ghzMaxRate bounds the requests per second of one ghz run: three times
+// what ghz sends on this project's 2-core machine (some 30k/s), so that
+// only the run's length ends it; a run that reaches it fails, saying so.
+const ghzMaxRate = 100_000
+
+// ghzBound is the request count a run of d cannot reach.
+func ghzBound(d time.Duration) uint {
+	return uint(d.Seconds()*ghzMaxRate) + 10_000
+}
+
 // ghzRun drives t at addr with c concurrent workers on one connection for
 // d.
 func (h *harness) ghzRun(addr string, t grpcTarget, c int, d time.Duration) (run, error) {
@@ -59,9 +68,11 @@ func (h *harness) ghzRun(addr string, t grpcTarget, c int, d time.Duration) (run
 		runner.WithInsecure(true),
 		runner.WithConcurrency(uint(c)),
 		runner.WithConnections(1),
-		// No request count ends the run: the ticker stops it d after the
-		// workers start.
-		runner.WithTotalRequests(math.MaxInt32),
+		// The ticker stops the run d after the workers start; the request
+		// count is only a bound, far above what a run can send, since ghz
+		// allocates (and clears) room for that many results before every
+		// run: tens of MB, and a tenth of the harness's CPU, at MaxInt32.
+		runner.WithTotalRequests(ghzBound(d)),
 		runner.WithWorkerTicker(tick),
 		// ghz 0.93 with "wait" can send an answer that arrives after the
 		// stop on its closed results channel (a panic); "ignore" drops them.
@@ -84,6 +95,9 @@ func (h *harness) ghzRun(addr string, t grpcTarget, c int, d time.Duration) (run
 	rep, err := reqr.Run()
 	if err != nil {
 		return run{}, fmt.Errorf("ghz %s at %s: %w", t.method, addr, err)
+	}
+	if rep.Count >= uint64(ghzBound(d)) {
+		return run{}, fmt.Errorf("ghz %s at %s: the run reached its bound of %d requests before its %v: raise ghzMaxRate", t.method, addr, rep.Count, d)
 	}
 	r := run{requests: int64(rep.Count), ok: int64(rep.StatusCodeDist["OK"]), elapsed: rep.Total, errors: map[string]int{}}
 	for code, n := range rep.StatusCodeDist {
