@@ -147,22 +147,22 @@ func (h *harness) abRuns(ctx context.Context, s *server, t namedTarget, c int) (
 	// A short warm-up of both, unmeasured: the first requests of a target
 	// pay for connections, caches and the heap growing.
 	warm := min(h.o.duration/2, 500*time.Millisecond)
-	if _, err := h.ghzRun(h.baseGRPC, base, c, warm); err != nil {
+	if _, err := h.ghzRun(h.baseGRPC, base, c, warm, nil); err != nil {
 		return row, err
 	}
-	if _, err := h.ghzRun(s.grpcAddr, t.t, c, warm); err != nil {
+	if _, err := h.ghzRun(s.grpcAddr, t.t, c, warm, nil); err != nil {
 		return row, err
 	}
 	for rep := range h.o.reps {
 		if err := ctx.Err(); err != nil {
 			return row, err
 		}
-		a, err := h.answered(h.o.duration, func(d time.Duration) (run, error) { return h.ghzRun(h.baseGRPC, base, c, d) })
+		a, err := h.answered(h.o.duration, func(d time.Duration) (run, error) { return h.ghzRun(h.baseGRPC, base, c, d, nil) })
 		if err != nil {
 			return row, err
 		}
 		b, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
-			return measured(s, func() (run, error) { return h.ghzRun(s.grpcAddr, t.t, c, d) })
+			return measured(s, func(w *cpuWindow) (run, error) { return h.ghzRun(s.grpcAddr, t.t, c, d, w) })
 		})
 		if err != nil {
 			return row, err
@@ -217,13 +217,13 @@ func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, g namedTa
 			return row, pair, err
 		}
 		overGRPC, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
-			return measured(s, func() (run, error) { return h.ghzRun(s.grpcAddr, g.t, c, d) })
+			return measured(s, func(w *cpuWindow) (run, error) { return h.ghzRun(s.grpcAddr, g.t, c, d, w) })
 		})
 		if err != nil {
 			return row, pair, err
 		}
 		b, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
-			return measured(s, func() (run, error) { return h.vegetaRun(t, c, d) })
+			return measured(s, func(*cpuWindow) (run, error) { return h.vegetaRun(t, c, d) })
 		})
 		if err != nil {
 			return row, pair, err

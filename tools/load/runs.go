@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bojand/ghz/load"
@@ -58,12 +60,12 @@ func ghzBound(d time.Duration) uint {
 
 // ghzRun drives t at addr with c concurrent workers on one connection for
 // d.
-func (h *harness) ghzRun(addr string, t grpcTarget, c int, d time.Duration) (run, error) {
+func (h *harness) ghzRun(addr string, t grpcTarget, c int, d time.Duration, w *cpuWindow) (run, error) {
 	data := t.data
 	if data == "" {
 		data = "{}"
 	}
-	tick := &timedTicker{c: make(chan load.TickValue), workers: uint(c), d: d}
+	tick := &timedTicker{c: make(chan load.TickValue), workers: uint(c), d: d, window: w}
 	opts := []runner.Option{
 		runner.WithInsecure(true),
 		runner.WithConcurrency(uint(c)),
@@ -126,13 +128,16 @@ type timedTicker struct {
 	workers uint
 	d       time.Duration
 	stop    func()
+	window  *cpuWindow // the CPU time over the requests (nil: none)
 }
 
 func (t *timedTicker) Ticker() <-chan load.TickValue { return t.c }
 
 func (t *timedTicker) Run() {
+	t.window.open()
 	t.c <- load.TickValue{Delta: int(t.workers), Done: true}
 	<-time.After(t.d)
+	t.window.close()
 	t.stop()
 }
 
@@ -175,46 +180,81 @@ func (h *harness) vegetaRun(t httpTarget, c int, d time.Duration) (run, error) {
 }
 
 // measured runs f against the server whose process is s, with its CPU time
-// and RSS, and the client's CPU time.
-func measured(s *server, f func() (run, error)) (run, error) {
-	before, err := cpuTime(s.p.pid())
+// and RSS, and the client's CPU time, over the window f's requests ran in:
+// from f's start to its end, unless f's runner narrows it (ghz connects and
+// reads the server's descriptors by reflection before its requests, and
+// builds its report after them).
+func measured(s *server, f func(*cpuWindow) (run, error)) (run, error) {
+	w := &cpuWindow{s: s}
+	w.open()
+	r, err := f(w)
 	if err != nil {
 		return run{}, err
 	}
-	clientBefore, err := cpuTime(os.Getpid())
-	if err != nil {
-		return run{}, err
+	w.close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return run{}, w.err
 	}
-	var storeBefore time.Duration
-	if s.store != nil {
-		if storeBefore, err = cpuTime(s.store.pid()); err != nil {
-			return run{}, err
-		}
-	}
-	r, err := f()
-	if err != nil {
-		return run{}, err
-	}
-	clientAfter, err := cpuTime(os.Getpid())
-	if err != nil {
-		return run{}, err
-	}
-	after, err := cpuTime(s.p.pid())
-	if err != nil {
-		return run{}, err
-	}
-	r.cpu, r.clientCPU = after-before, clientAfter-clientBefore
-	if s.store != nil {
-		storeAfter, err := cpuTime(s.store.pid())
-		if err != nil {
-			return run{}, err
-		}
-		r.storeCPU = storeAfter - storeBefore
-	}
+	r.cpu = w.end.server - w.start.server
+	r.storeCPU = w.end.store - w.start.store
+	r.clientCPU = w.end.client - w.start.client
 	if r.rss, err = vmRSS(s.p.pid()); err != nil {
 		return run{}, err
 	}
 	return r, nil
+}
+
+// cpuWindow is the CPU time of a server, its redis-server (if any) and the
+// harness itself (the load tool runs in it) at the start and the end of a
+// run's requests. Its methods do nothing on a nil window.
+type cpuWindow struct {
+	s *server
+
+	mu         sync.Mutex
+	start, end cpuSnapshot
+	closed     bool
+	err        error
+}
+
+type cpuSnapshot struct{ server, store, client time.Duration }
+
+func (w *cpuWindow) snapshot() (cpuSnapshot, error) {
+	var c cpuSnapshot
+	var errs [3]error
+	c.client, errs[0] = cpuTime(os.Getpid())
+	c.server, errs[1] = cpuTime(w.s.p.pid())
+	if w.s.store != nil {
+		c.store, errs[2] = cpuTime(w.s.store.pid())
+	}
+	return c, errors.Join(errs[:]...)
+}
+
+// open starts the window (again: a runner that knows when its requests
+// start moves the start there).
+func (w *cpuWindow) open() {
+	if w == nil {
+		return
+	}
+	c, err := w.snapshot()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.start, w.err, w.closed = c, err, false
+}
+
+// close ends the window; only its first call after open counts.
+func (w *cpuWindow) close() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	c, err := w.snapshot()
+	w.end, w.err, w.closed = c, errors.Join(w.err, err), true
 }
 
 // rpcRow is one hot RPC at one concurrency: reps pairs of runs, baseline
