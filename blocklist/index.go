@@ -79,9 +79,13 @@ type Change struct {
 //
 // Updates. Tables are immutable once published: a reader loads one
 // snapshot pointer and never takes a lock. Changes go into a small sorted
-// delta (with tombstones) that shadows the base; when the delta outgrows a
-// fraction of the base it is merged in. A writer builds the new delta or
-// base beside the old one and swaps the pointer.
+// table of recent changes (with tombstones) that shadows a delta, which
+// shadows the base. The recent changes are merged into the delta once
+// they pass maxRecent, and the delta into the base once it outgrows a
+// fraction of the base, so that a single change costs a merge of at most
+// maxRecent entries, not of the delta (up to 300,000 entries at 10M: some
+// 50 ms of CPU a change). A writer builds the new tables beside the old
+// ones and swaps the pointer.
 type Index struct {
 	mu   sync.Mutex // serialises writers
 	snap atomic.Pointer[snapshot]
@@ -103,10 +107,16 @@ const (
 	srcShift   = 5 // 2 bits
 	confShift  = 7 // 7 bits
 	minCompact = 4096
+	// maxRecent bounds the recent changes: a change costs a merge of
+	// about maxRecent/2 entries, and every maxRecent changes one of the
+	// delta's; near the square root of the largest delta (the base/32 of
+	// 10M entries) keeps the sum small.
+	maxRecent = 1024
 )
 
 type snapshot struct {
-	base, delta [numSlots]*table
+	// recent shadows delta, which shadows base (see Index).
+	base, delta, recent [numSlots]*table
 	// prefixes has bit L set when slot L (prefixes of L digits) holds
 	// anything, so a lookup skips empty lengths.
 	prefixes uint16
@@ -277,11 +287,11 @@ func (b *IndexBuilder) Build(seq uint64) (*Index, error) {
 func (s *snapshot) rebuildPrefilter() {
 	keys := 0
 	for slot := 1; slot < numSlots; slot++ {
-		keys += s.base[slot].len() + s.delta[slot].len()
+		keys += s.base[slot].len() + s.delta[slot].len() + s.recent[slot].len()
 	}
 	s.pf = newPrefilter(4 * keys)
 	for slot := 1; slot < numSlots; slot++ {
-		for _, t := range []*table{s.base[slot], s.delta[slot]} {
+		for _, t := range []*table{s.base[slot], s.delta[slot], s.recent[slot]} {
 			c := t.cursor()
 			for r, ok := c.next(); ok; r, ok = c.next() {
 				s.pf.add(unmix50(r.key()))
@@ -393,12 +403,16 @@ func (x *Index) Apply(changes ...Change) {
 			}
 			upd.add(r, slot > 0)
 		}
-		delta := merge(s.delta[slot], upd, true, slot > 0)
-		if delta.len() > max(minCompact, s.base[slot].len()/32) {
-			s.base[slot] = merge(s.base[slot], delta.decode(slot > 0), false, slot > 0)
-			delta = nil
+		recent := merge(s.recent[slot], upd, true, slot > 0)
+		if recent.len() > maxRecent {
+			delta := merge(s.delta[slot], recent.decode(slot > 0), true, slot > 0)
+			if delta.len() > max(minCompact, s.base[slot].len()/32) {
+				s.base[slot] = merge(s.base[slot], delta.decode(slot > 0), false, slot > 0)
+				delta = nil
+			}
+			s.delta[slot], recent = delta, nil
 		}
-		s.delta[slot] = delta
+		s.recent[slot] = recent
 		if slot > 0 {
 			s.prefixes |= 1 << slot
 		}
@@ -426,14 +440,16 @@ func (x *Index) Apply(changes ...Change) {
 
 // find returns the metadata of key in slot, the table holding it, and its
 // position and dictionary index there (for its expiry); a tombstone in the
-// delta hides the base.
+// recent changes hides the delta and the base, one in the delta the base.
 func (s *snapshot) find(slot int, key uint64) (meta uint64, t *table, pos int, mi uint64) {
-	if t, pos, mi := s.delta[slot].find(key); t != nil {
-		m := uint64(t.metas[mi])
-		if m&bitTomb != 0 {
-			return 0, nil, 0, 0
+	for _, over := range [2]*table{s.recent[slot], s.delta[slot]} {
+		if t, pos, mi := over.find(key); t != nil {
+			m := uint64(t.metas[mi])
+			if m&bitTomb != 0 {
+				return 0, nil, 0, 0
+			}
+			return m, t, pos, mi
 		}
-		return m, t, pos, mi
 	}
 	if t, pos, mi := s.base[slot].find(key); t != nil {
 		return uint64(t.metas[mi]), t, pos, mi
@@ -441,11 +457,20 @@ func (s *snapshot) find(slot int, key uint64) (meta uint64, t *table, pos int, m
 	return 0, nil, 0, 0
 }
 
+// deltaWithRecent is slot's delta with its recent changes merged in: what
+// a snapshot file holds as the delta (it has no third table).
+func (s *snapshot) deltaWithRecent(slot int) *table {
+	if s.recent[slot] == nil {
+		return s.delta[slot]
+	}
+	return merge(s.delta[slot], s.recent[slot].decode(slot > 0), true, slot > 0)
+}
+
 // offHeap returns the bytes of s's tables outside the Go heap.
 func (s *snapshot) offHeap() int {
 	n := 0
 	for slot := range numSlots {
-		n += s.base[slot].offHeap() + s.delta[slot].offHeap()
+		n += s.base[slot].offHeap() + s.delta[slot].offHeap() + s.recent[slot].offHeap()
 	}
 	return n
 }

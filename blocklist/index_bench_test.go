@@ -223,3 +223,35 @@ func BenchmarkIndexApply(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/change")
 	})
 }
+
+// BenchmarkIndexApplyOne measures a single change, as the follower applies
+// a single write (an analyst's entry, a report's block), into a 1M/10M
+// index whose delta is half the size at which it is merged into the base.
+func BenchmarkIndexApplyOne(b *testing.B) {
+	benchSizes(b, func(b *testing.B, bi *benchIndex) {
+		// An index of its own on the shared one's base (tables are
+		// immutable), so that every run starts from the same delta.
+		old := bi.x.snap.Load()
+		x := &Index{seq: bi.x.Seq()}
+		x.snap.Store(&snapshot{base: old.base, prefixes: old.prefixes, pf: old.pf})
+		rng := rand.New(rand.NewPCG(8, 8))
+		seq := x.Seq()
+		e := Entry{Kind: KindExact, Category: CategorySpam, Source: SourceAnalyst}
+		fill := make([]Change, old.base[0].len()/64)
+		for j := range fill {
+			seq++
+			e.Pattern = fmt.Sprintf("+%d", randomMobile(rng))
+			fill[j] = Change{Seq: seq, Op: ChangePut, Entry: e}
+		}
+		x.Apply(fill...)
+		if s := x.snap.Load(); s.delta[0].len() < len(fill)/2 {
+			b.Fatalf("the delta holds %d changes, want about %d", s.delta[0].len(), len(fill))
+		}
+		b.ResetTimer()
+		for range b.N {
+			seq++
+			e.Pattern = fmt.Sprintf("+%d", randomMobile(rng))
+			x.Apply(Change{Seq: seq, Op: ChangePut, Entry: e})
+		}
+	})
+}

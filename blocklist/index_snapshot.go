@@ -111,7 +111,7 @@ func encodeSnapshot(out io.Writer, x *Index, last Change) error {
 	sw.u64(uint64(s.prefixes))
 	for slot := range numSlots {
 		sw.table(s.base[slot])
-		sw.table(s.delta[slot])
+		sw.table(s.deltaWithRecent(slot))
 	}
 	if err := w.Flush(); err != nil {
 		return err

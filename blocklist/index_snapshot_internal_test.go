@@ -10,9 +10,11 @@ import (
 	"github.com/callverify/callverify/internal/phone"
 )
 
-// TestASnapshotReadsBackTheSameIndex: base and delta tables, prefixes,
-// tombstones and both ways of keeping expiries (a dictionary, and a
-// sparse list when expiries are too many) answer every lookup as before.
+// TestASnapshotReadsBackTheSameIndex: base, delta and recent tables (the
+// file has no third table: the recent changes go into its delta),
+// prefixes, tombstones and both ways of keeping expiries (a dictionary,
+// and a sparse list when expiries are too many) answer every lookup as
+// before.
 func TestASnapshotReadsBackTheSameIndex(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -38,13 +40,34 @@ func TestASnapshotReadsBackTheSameIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// More changes than the recent table keeps go to the delta; the next
+	// ones stay recent, deleting some of the delta's and the base's.
 	var chs []Change
-	for i := range 50 {
-		chs = append(chs, Change{Seq: uint64(101 + i), Op: ChangeDelete, Entry: Entry{Pattern: numbers[i]}})
+	seq := uint64(100)
+	for i := range 2 * maxRecent {
+		seq++
+		p := fmt.Sprintf("+86%d", randomMobile(rng))
+		if i%10 == 0 {
+			p = numbers[100+i] // an update of the base's
+		}
+		chs = append(chs, Change{Seq: seq, Op: ChangePut, Entry: Entry{Pattern: p, Kind: KindExact, Category: CategoryRobocall, Confidence: 7}})
+		numbers = append(numbers, p)
 	}
-	chs = append(chs, Change{Seq: 151, Op: ChangePut, Entry: Entry{Pattern: "+8613800*", Kind: KindPrefix, Category: CategoryScam, ExpireTime: t0.Add(time.Minute)}})
 	x.Apply(chs...)
-	last := Change{Seq: 151, Op: ChangePut, Entry: Entry{Pattern: "+8613800*"}}
+	chs = chs[:0]
+	for i := range 50 {
+		seq++
+		chs = append(chs, Change{Seq: seq, Op: ChangeDelete, Entry: Entry{Pattern: numbers[i]}})
+		seq++
+		chs = append(chs, Change{Seq: seq, Op: ChangeDelete, Entry: Entry{Pattern: numbers[len(numbers)-1-i]}})
+	}
+	seq++
+	chs = append(chs, Change{Seq: seq, Op: ChangePut, Entry: Entry{Pattern: "+8613800*", Kind: KindPrefix, Category: CategoryScam, ExpireTime: t0.Add(time.Minute)}})
+	x.Apply(chs...)
+	if s := x.snap.Load(); s.delta[0] == nil || s.recent[0] == nil || s.base[0] == nil {
+		t.Fatalf("want exact numbers in all three tables, have base %v, delta %v, recent %v", s.base[0] != nil, s.delta[0] != nil, s.recent[0] != nil)
+	}
+	last := Change{Seq: seq, Op: ChangePut, Entry: Entry{Pattern: "+8613800*"}}
 	path := filepath.Join(t.TempDir(), "snap")
 	if err := writeSnapshot(path, x, last); err != nil {
 		t.Fatal(err)
@@ -53,8 +76,8 @@ func TestASnapshotReadsBackTheSameIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if digest != changeDigest(last) || y.Seq() != 151 || y.Len() != x.Len() {
-		t.Fatalf("read back seq %d, %d entries, digest ok %v; want 151, %d, true", y.Seq(), y.Len(), digest == changeDigest(last), x.Len())
+	if digest != changeDigest(last) || y.Seq() != seq || y.Len() != x.Len() {
+		t.Fatalf("read back seq %d, %d entries, digest ok %v; want %d, %d, true", y.Seq(), y.Len(), digest == changeDigest(last), seq, x.Len())
 	}
 	queries := append([]string{"+8613800138000"}, numbers...)
 	for range 20_000 {

@@ -222,6 +222,76 @@ func TestIndexAgreesWithAMapUnderRandomChanges(t *testing.T) {
 	}
 }
 
+// TestIndexOneChangeAtATimeAgreesWithAMap applies changes one by one, as
+// the follower does for single writes, so that they pass through every
+// table: the recent changes, the delta they spill into, the base the delta
+// is merged into. Each change is checked at once, and everything at each
+// merge.
+func TestIndexOneChangeAtATimeAgreesWithAMap(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(8, 9))
+	const space = 6000
+	pats := make([]string, space)
+	for i := range pats {
+		pats[i] = fmt.Sprintf("+86139%08d", i)
+	}
+	want := make([]Entry, space) // zero Pattern: not held
+	b := NewIndexBuilder(0)
+	for i := range 4000 {
+		want[i] = idxEntry(pats[i], CategorySpam)
+		b.Add(want[i])
+	}
+	x, err := b.Build(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(i int, when string) {
+		t.Helper()
+		w := want[i]
+		got, ok := x.Lookup(phone.Number(pats[i]), fixed(tIdx))
+		if ok != (w.Pattern != "") || ok && (got.Category != w.Category || got.Confidence != w.Confidence) {
+			t.Fatalf("%s: Lookup(%s) = %+v %v, want %+v", when, pats[i], got, ok, w)
+		}
+	}
+	var sawDelta, sawRecent, merged bool
+	base := x.snap.Load().base[0]
+	for seq := uint64(1); seq <= 3*(minCompact+maxRecent); seq++ {
+		i := rng.IntN(space)
+		c := Change{Seq: seq, Op: ChangeDelete, Entry: Entry{Pattern: pats[i]}}
+		if rng.IntN(3) > 0 {
+			c = Change{Seq: seq, Op: ChangePut, Entry: idxEntry(pats[i], Category(1+rng.IntN(5)))}
+			c.Entry.Confidence = rng.IntN(101)
+			want[i] = c.Entry
+		} else {
+			want[i] = Entry{}
+		}
+		x.Apply(c)
+		check(i, fmt.Sprintf("change %d", seq))
+		s := x.snap.Load()
+		sawDelta = sawDelta || s.delta[0] != nil
+		sawRecent = sawRecent || s.recent[0] != nil
+		if s.recent[0] == nil || s.base[0] != base {
+			merged = merged || s.base[0] != base
+			base = s.base[0]
+			for j := range space {
+				check(j, fmt.Sprintf("after the merge at change %d", seq))
+			}
+		}
+	}
+	if !sawDelta || !sawRecent || !merged {
+		t.Fatalf("the changes did not pass through every table: delta %v, recent %v, base merged %v", sawDelta, sawRecent, merged)
+	}
+	held := 0
+	for _, w := range want {
+		if w.Pattern != "" {
+			held++
+		}
+	}
+	if x.Len() != held {
+		t.Fatalf("Len = %d, want %d", x.Len(), held)
+	}
+}
+
 // TestIndexNumbersOfEveryLength puts exact numbers and prefixes of many
 // lengths and country codes side by side, including a prefix with as many
 // digits as an exact number on the same digits.
