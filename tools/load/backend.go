@@ -202,17 +202,17 @@ func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, g namedTa
 	pair = rpcRow{name: "CheckCaller VERIFIED, REST / gRPC", c: c}
 	base := httpTarget{method: t.method, url: "http://" + h.baseHTTP + "/v1/verify/caller", header: t.header, body: t.body}
 	warm := min(h.o.duration/2, 500*time.Millisecond)
-	if _, err := h.vegetaRun(base, c, warm); err != nil {
+	if _, err := h.vegetaRun(base, c, warm, nil); err != nil {
 		return row, pair, err
 	}
-	if _, err := h.vegetaRun(t, c, warm); err != nil {
+	if _, err := h.vegetaRun(t, c, warm, nil); err != nil {
 		return row, pair, err
 	}
 	for range h.o.reps {
 		if err := ctx.Err(); err != nil {
 			return row, pair, err
 		}
-		a, err := h.answered(h.o.duration, func(d time.Duration) (run, error) { return h.vegetaRun(base, c, d) })
+		a, err := h.answered(h.o.duration, func(d time.Duration) (run, error) { return h.vegetaRun(base, c, d, nil) })
 		if err != nil {
 			return row, pair, err
 		}
@@ -223,7 +223,7 @@ func (h *harness) abREST(ctx context.Context, s *server, t httpTarget, g namedTa
 			return row, pair, err
 		}
 		b, err := h.answered(h.o.duration, func(d time.Duration) (run, error) {
-			return measured(s, func(*cpuWindow) (run, error) { return h.vegetaRun(t, c, d) })
+			return measured(s, func(w *cpuWindow) (run, error) { return h.vegetaRun(t, c, d, w) })
 		})
 		if err != nil {
 			return row, pair, err
