@@ -443,19 +443,26 @@ func (x *Index) Apply(changes ...Change) {
 // position and dictionary index there (for its expiry); a tombstone in the
 // recent changes hides the delta and the base, one in the delta the base.
 func (s *snapshot) find(slot int, key uint64) (meta uint64, t *table, pos int, mi uint64) {
-	for _, over := range [2]*table{s.recent[slot], s.delta[slot]} {
-		if t, pos, mi := over.find(key); t != nil {
-			m := uint64(t.metas[mi])
-			if m&bitTomb != 0 {
-				return 0, nil, 0, 0
-			}
-			return m, t, pos, mi
-		}
+	if t, pos, mi := s.recent[slot].find(key); t != nil {
+		return shadow(t, pos, mi)
+	}
+	if t, pos, mi := s.delta[slot].find(key); t != nil {
+		return shadow(t, pos, mi)
 	}
 	if t, pos, mi := s.base[slot].find(key); t != nil {
 		return uint64(t.metas[mi]), t, pos, mi
 	}
 	return 0, nil, 0, 0
+}
+
+// shadow is what find answers for a key found in the recent changes or
+// the delta: the entry, or nothing for a tombstone.
+func shadow(t *table, pos int, mi uint64) (meta uint64, h *table, p int, i uint64) {
+	m := uint64(t.metas[mi])
+	if m&bitTomb != 0 {
+		return 0, nil, 0, 0
+	}
+	return m, t, pos, mi
 }
 
 // deltaWithRecent is slot's delta with its recent changes merged in: what

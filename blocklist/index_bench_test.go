@@ -255,3 +255,37 @@ func BenchmarkIndexApplyOne(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMatchStringAfterChanges is BenchmarkMatchString on an index
+// that has taken changes since its base was built, as a serving index has:
+// a delta of 4,000 entries and some hundred single changes after it.
+func BenchmarkMatchStringAfterChanges(b *testing.B) {
+	benchSizes(b, func(b *testing.B, bi *benchIndex) {
+		old := bi.x.snap.Load()
+		x := &Index{seq: bi.x.Seq()}
+		x.snap.Store(&snapshot{base: old.base, prefixes: old.prefixes, pf: old.pf})
+		rng := rand.New(rand.NewPCG(9, 9))
+		seq := x.Seq()
+		e := Entry{Kind: KindExact, Category: CategorySpam, Source: SourceAnalyst}
+		change := func() Change {
+			seq++
+			e.Pattern = fmt.Sprintf("+%d", randomMobile(rng))
+			return Change{Seq: seq, Op: ChangePut, Entry: e}
+		}
+		batch := make([]Change, 4000)
+		for j := range batch {
+			batch[j] = change()
+		}
+		x.Apply(batch...)
+		for range 300 {
+			x.Apply(change())
+		}
+		svc := &Service{phone: bi.svc.phone, now: time.Now, index: x}
+		b.ResetTimer()
+		for i := range b.N {
+			if _, _, err := svc.MatchString(bi.queries[i&(len(bi.queries)-1)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
