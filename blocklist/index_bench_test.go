@@ -224,24 +224,38 @@ func BenchmarkIndexApply(b *testing.B) {
 	})
 }
 
+// onBase is an index of its own on bi's base (tables are immutable), so
+// that a benchmark that changes it starts from the same state every run.
+func onBase(bi *benchIndex) *Index {
+	old := bi.x.snap.Load()
+	x := &Index{seq: bi.x.Seq()}
+	x.snap.Store(&snapshot{base: old.base, prefixes: old.prefixes, pf: old.pf})
+	return x
+}
+
+// changesAfter returns a function that makes x's next change: an
+// analyst's entry for a random mobile number.
+func changesAfter(x *Index, seed uint64) func() Change {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	seq := x.Seq()
+	e := Entry{Kind: KindExact, Category: CategorySpam, Source: SourceAnalyst}
+	return func() Change {
+		seq++
+		e.Pattern = fmt.Sprintf("+%d", randomMobile(rng))
+		return Change{Seq: seq, Op: ChangePut, Entry: e}
+	}
+}
+
 // BenchmarkIndexApplyOne measures a single change, as the follower applies
 // a single write (an analyst's entry, a report's block), into a 1M/10M
 // index whose delta is half the size at which it is merged into the base.
 func BenchmarkIndexApplyOne(b *testing.B) {
 	benchSizes(b, func(b *testing.B, bi *benchIndex) {
-		// An index of its own on the shared one's base (tables are
-		// immutable), so that every run starts from the same delta.
-		old := bi.x.snap.Load()
-		x := &Index{seq: bi.x.Seq()}
-		x.snap.Store(&snapshot{base: old.base, prefixes: old.prefixes, pf: old.pf})
-		rng := rand.New(rand.NewPCG(8, 8))
-		seq := x.Seq()
-		e := Entry{Kind: KindExact, Category: CategorySpam, Source: SourceAnalyst}
-		fill := make([]Change, old.base[0].len()/64)
+		x := onBase(bi)
+		change := changesAfter(x, 8)
+		fill := make([]Change, x.snap.Load().base[0].len()/64)
 		for j := range fill {
-			seq++
-			e.Pattern = fmt.Sprintf("+%d", randomMobile(rng))
-			fill[j] = Change{Seq: seq, Op: ChangePut, Entry: e}
+			fill[j] = change()
 		}
 		x.Apply(fill...)
 		if s := x.snap.Load(); s.delta[0].len() < len(fill)/2 {
@@ -249,9 +263,7 @@ func BenchmarkIndexApplyOne(b *testing.B) {
 		}
 		b.ResetTimer()
 		for range b.N {
-			seq++
-			e.Pattern = fmt.Sprintf("+%d", randomMobile(rng))
-			x.Apply(Change{Seq: seq, Op: ChangePut, Entry: e})
+			x.Apply(change())
 		}
 	})
 }
@@ -261,17 +273,8 @@ func BenchmarkIndexApplyOne(b *testing.B) {
 // a delta of 4,000 entries and some hundred single changes after it.
 func BenchmarkMatchStringAfterChanges(b *testing.B) {
 	benchSizes(b, func(b *testing.B, bi *benchIndex) {
-		old := bi.x.snap.Load()
-		x := &Index{seq: bi.x.Seq()}
-		x.snap.Store(&snapshot{base: old.base, prefixes: old.prefixes, pf: old.pf})
-		rng := rand.New(rand.NewPCG(9, 9))
-		seq := x.Seq()
-		e := Entry{Kind: KindExact, Category: CategorySpam, Source: SourceAnalyst}
-		change := func() Change {
-			seq++
-			e.Pattern = fmt.Sprintf("+%d", randomMobile(rng))
-			return Change{Seq: seq, Op: ChangePut, Entry: e}
-		}
+		x := onBase(bi)
+		change := changesAfter(x, 9)
 		batch := make([]Change, 4000)
 		for j := range batch {
 			batch[j] = change()
