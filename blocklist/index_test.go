@@ -225,21 +225,39 @@ func TestIndexAgreesWithAMapUnderRandomChanges(t *testing.T) {
 // TestIndexOneChangeAtATimeAgreesWithAMap applies changes one by one, as
 // the follower does for single writes, so that they pass through every
 // table: the recent changes, the delta they spill into, the base the delta
-// is merged into. Each change is checked at once, and everything at each
-// merge.
+// is merged into; exact numbers and prefixes (a table of their own), some
+// expiring. Each change is checked at once, and everything at each merge.
 func TestIndexOneChangeAtATimeAgreesWithAMap(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(8, 9))
-	const space = 6000
-	pats := make([]string, space)
-	for i := range pats {
+	const exact, prefixes = 6000, 8000
+	// pats[i] is held or not; query[i] is the number that finds it: the
+	// prefixes (9 digits) cover no exact number, so each query has one
+	// match at most.
+	pats, query := make([]string, exact+prefixes), make([]string, exact+prefixes)
+	for i := range exact {
 		pats[i] = fmt.Sprintf("+86139%08d", i)
+		query[i] = pats[i]
 	}
-	want := make([]Entry, space) // zero Pattern: not held
+	for i := range prefixes {
+		pats[exact+i] = fmt.Sprintf("+86137%04d*", i)
+		query[exact+i] = fmt.Sprintf("+86137%04d1234", i)
+	}
+	entry := func(i int) Entry {
+		e := idxEntry(pats[i], Category(1+rng.IntN(5)))
+		e.Confidence = rng.IntN(101)
+		if rng.IntN(4) == 0 {
+			e.ExpireTime = tIdx.Add(time.Duration(rng.IntN(200)-100) * time.Minute)
+		}
+		return e
+	}
+	want := make([]Entry, len(pats)) // zero Pattern: not held
 	b := NewIndexBuilder(0)
-	for i := range 4000 {
-		want[i] = idxEntry(pats[i], CategorySpam)
-		b.Add(want[i])
+	for i := range pats {
+		if rng.IntN(3) > 0 {
+			want[i] = entry(i)
+			b.Add(want[i])
+		}
 	}
 	x, err := b.Build(0)
 	if err != nil {
@@ -248,19 +266,21 @@ func TestIndexOneChangeAtATimeAgreesWithAMap(t *testing.T) {
 	check := func(i int, when string) {
 		t.Helper()
 		w := want[i]
-		got, ok := x.Lookup(phone.Number(pats[i]), fixed(tIdx))
-		if ok != (w.Pattern != "") || ok && (got.Category != w.Category || got.Confidence != w.Confidence) {
-			t.Fatalf("%s: Lookup(%s) = %+v %v, want %+v", when, pats[i], got, ok, w)
+		active := w.Pattern != "" && w.ActiveAt(tIdx)
+		got, ok := x.Lookup(phone.Number(query[i]), fixed(tIdx))
+		if ok != active || ok && (got.Pattern != w.Pattern || got.Category != w.Category || got.Confidence != w.Confidence ||
+			!got.ExpireTime.Equal(w.ExpireTime)) {
+			t.Fatalf("%s: Lookup(%s) = %+v %v, want %+v (active %v)", when, query[i], got, ok, w, active)
 		}
 	}
-	var sawDelta, sawRecent, merged bool
-	base := x.snap.Load().base[0]
-	for seq := uint64(1); seq <= 3*(minCompact+maxRecent); seq++ {
-		i := rng.IntN(space)
+	const prefixSlot = 9
+	var sawDelta, sawRecent, merged [2]bool
+	bases := [2]*table{x.snap.Load().base[0], x.snap.Load().base[prefixSlot]}
+	for seq := uint64(1); seq <= 4*(minCompact+maxRecent); seq++ {
+		i := rng.IntN(len(pats))
 		c := Change{Seq: seq, Op: ChangeDelete, Entry: Entry{Pattern: pats[i]}}
 		if rng.IntN(3) > 0 {
-			c = Change{Seq: seq, Op: ChangePut, Entry: idxEntry(pats[i], Category(1+rng.IntN(5)))}
-			c.Entry.Confidence = rng.IntN(101)
+			c = Change{Seq: seq, Op: ChangePut, Entry: entry(i)}
 			want[i] = c.Entry
 		} else {
 			want[i] = Entry{}
@@ -268,18 +288,28 @@ func TestIndexOneChangeAtATimeAgreesWithAMap(t *testing.T) {
 		x.Apply(c)
 		check(i, fmt.Sprintf("change %d", seq))
 		s := x.snap.Load()
-		sawDelta = sawDelta || s.delta[0] != nil
-		sawRecent = sawRecent || s.recent[0] != nil
-		if s.recent[0] == nil || s.base[0] != base {
-			merged = merged || s.base[0] != base
-			base = s.base[0]
-			for j := range space {
-				check(j, fmt.Sprintf("after the merge at change %d", seq))
+		all := false
+		for k, slot := range [2]int{0, prefixSlot} {
+			if n := s.recent[slot].len(); n > maxRecent {
+				t.Fatalf("change %d: slot %d holds %d recent changes, more than %d", seq, slot, n, maxRecent)
+			}
+			sawDelta[k] = sawDelta[k] || s.delta[slot] != nil
+			sawRecent[k] = sawRecent[k] || s.recent[slot] != nil
+			if s.base[slot] != bases[k] {
+				merged[k], bases[k], all = true, s.base[slot], true
+			}
+			all = all || s.recent[slot] == nil
+		}
+		if all {
+			for j := range pats {
+				check(j, fmt.Sprintf("after a merge at change %d", seq))
 			}
 		}
 	}
-	if !sawDelta || !sawRecent || !merged {
-		t.Fatalf("the changes did not pass through every table: delta %v, recent %v, base merged %v", sawDelta, sawRecent, merged)
+	for k, what := range []string{"exact numbers", "prefixes"} {
+		if !sawDelta[k] || !sawRecent[k] || !merged[k] {
+			t.Errorf("the %s did not pass through every table: delta %v, recent %v, base merged %v", what, sawDelta[k], sawRecent[k], merged[k])
+		}
 	}
 	held := 0
 	for _, w := range want {
